@@ -1,0 +1,11 @@
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY pyproject.toml ./
+RUN pip install --no-cache-dir .
+COPY . .
+RUN SECRET_KEY=build python manage.py collectstatic --noinput
+RUN useradd --create-home ilert && mkdir -p /app/var && chown ilert /app/var
+USER ilert
+EXPOSE 8000
+CMD ["gunicorn", "ilert.wsgi", "--bind=0.0.0.0:8000", "--workers=3", "--threads=4"]

@@ -1,0 +1,27 @@
+"""Publishing Celery tasks after commit.
+
+A kicked task is only an early wake-up: the row it would act on is already durable and a sweeper
+finds it anyway. So a broker that is down makes the system slower, never wrong.
+"""
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from kombu.exceptions import OperationalError
+
+log = logging.getLogger(__name__)
+
+
+def after_commit(task, *args, **kwargs):
+    """Enqueue `task` once the current transaction commits (at once outside a transaction)."""
+    if not settings.ILERT_KICK_TASKS:
+        return
+
+    def publish():
+        try:
+            task.apply_async(args=args, kwargs=kwargs)
+        except (OperationalError, OSError):  # broker unreachable: the sweeper will pick the row up
+            log.warning("could not publish %s; the sweeper will handle it", task.name)
+
+    transaction.on_commit(publish)

@@ -1,0 +1,26 @@
+"""The dev outbox: where every channel delivers when no real provider is configured (embedded mode).
+
+The dashboard shows a tenant its messages, so a new user sees pages and emails with no accounts
+anywhere; the notifications app lets them simulate a reply from here.
+"""
+
+from django.db import models
+from django.utils import timezone
+
+
+class DevMessage(models.Model):
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, null=True, related_name="+")
+    channel = models.CharField(max_length=16)  # email, sms, voice, push
+    to = models.CharField(max_length=320)
+    subject = models.CharField(max_length=500, blank=True)
+    body = models.TextField(blank=True)
+    html = models.TextField(blank=True)
+    # What a simulated reply needs (e.g. the notification id); set by the channel that wrote it.
+    meta = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.channel} to {self.to}: {self.subject or self.body[:40]}"

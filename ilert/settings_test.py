@@ -1,0 +1,20 @@
+"""Settings for the test suite: the real settings, with a fixed key and fast hashing.
+
+DATABASE_URL / REDIS_URL from the environment still apply, so CI runs on PostgreSQL and Redis.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("ILERT_DATA_DIR", os.path.join(os.path.dirname(__file__), "..", "var", "test"))
+
+from .settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Kicked tasks run in-process right after commit, so a service call plays out like the real system;
+# tests of the sweepers turn kicks off to prove that nothing depends on them.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BROKER_URL = "memory://"
+WHITENOISE_AUTOREFRESH = True

@@ -1,0 +1,58 @@
+"""Project URLs. Each domain app brings its own:
+- `<app>/urls.py`: dashboard pages (and ingestion endpoints) with their own path prefixes;
+- `<app>/api.py`: `routes` [(prefix, viewset)] and optional `api_urlpatterns`, all under /api/v1/.
+"""
+
+from importlib import import_module
+from importlib.util import find_spec
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from . import health, views
+
+DOMAIN_APPS = ["accounts", "alerts", "schedules", "escalation", "notifications", "connectors", "uptime"]
+
+
+class Router(DefaultRouter):
+    """Routes answer with and without a trailing slash (no redirects that drop POST bodies)."""
+
+    include_root_view = False
+
+    def __init__(self):
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+def _optional(module_name):
+    return import_module(module_name) if find_spec(module_name) else None
+
+
+router = Router()
+api_urlpatterns = []
+app_urlpatterns = []
+for app_name in DOMAIN_APPS:
+    api = _optional(f"{app_name}.api")
+    if api is not None:
+        for prefix, viewset in getattr(api, "routes", []):
+            router.register(prefix, viewset, basename=prefix)
+        api_urlpatterns += getattr(api, "api_urlpatterns", [])
+    if _optional(f"{app_name}.urls") is not None:
+        app_urlpatterns.append(path("", include(f"{app_name}.urls")))
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include(api_urlpatterns + router.urls)),
+    path("", views.home, name="home"),
+    path("dev/outbox/", views.dev_outbox, name="dev-outbox"),
+    path("django-admin/", admin.site.urls),
+    *app_urlpatterns,
+]
+
+handler404 = "ilert.views.not_found"
+handler500 = "ilert.views.server_error"

@@ -1,0 +1,42 @@
+"""Project-level pages: the overview, the dev outbox and error pages.
+
+The overview knows no domain app: it loads each app's panel (a URL named `<app>:home-panel`) with htmx.
+"""
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+
+from .models import DevMessage
+
+HOME_PANELS = ["alerts:home-panel", "uptime:home-panel", "schedules:home-panel", "notifications:home-panel"]
+
+
+@login_required
+def home(request):
+    panels = []
+    for name in HOME_PANELS:
+        try:
+            panels.append(reverse(name))
+        except NoReverseMatch:
+            continue
+    return render(request, "home.html", {"panels": panels})
+
+
+@login_required
+def dev_outbox(request):
+    messages = DevMessage.objects.filter(tenant=request.tenant)
+    channel = request.GET.get("channel")
+    if channel:
+        messages = messages.filter(channel=channel)
+    page = Paginator(messages, 25).get_page(request.GET.get("page"))
+    return render(request, "dev_outbox.html", {"page": page, "channel": channel})
+
+
+def not_found(request, exception=None):
+    return render(request, "404.html", status=404)
+
+
+def server_error(request):
+    return render(request, "500.html", status=500)

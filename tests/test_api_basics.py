@@ -1,0 +1,52 @@
+"""The API's shared behaviour: JSON errors for malformed input, body size cap, schema and docs."""
+
+import pytest
+from django.test import Client
+
+
+def test_malformed_json_gets_a_400_with_a_json_error(api):
+    response = api.generic("POST", "/api/v1/teams", "{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+
+
+def test_wrong_types_get_a_400_naming_the_field(api):
+    response = api.post("/api/v1/teams", {"name": ["a", "list"], "members": "nope"}, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) >= {"name", "members"}
+
+
+def test_non_json_content_type_gets_415(api):
+    response = api.generic("POST", "/api/v1/teams", "name=x", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 415
+
+
+def test_oversized_bodies_get_413(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = api.generic("POST", "/api/v1/teams", '{"name": "%s"}' % ("x" * 2000), content_type="application/json")
+    assert response.status_code == 413
+
+
+def test_unknown_ids_get_404_json(api):
+    for path in ("/api/v1/users/999999", "/api/v1/users/abc", "/api/v1/teams/0"):
+        response = api.get(path)
+        assert response.status_code == 404
+        assert response.json()["code"] == "not_found"
+
+
+def test_the_openapi_schema_and_offline_docs_are_served(db):
+    client = Client()
+    schema = client.get("/api/schema/")
+    assert schema.status_code == 200
+    assert b"/api/v1/users" in schema.content
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    html = docs.content.decode()
+    assert "cdn" not in html.lower() and "/static/drf_spectacular_sidecar/" in html
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_health_endpoints(db, path):
+    response = Client().get(path)
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "ok"

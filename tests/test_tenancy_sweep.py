@@ -1,0 +1,160 @@
+"""DESIGN.md §3: every /api/v1/ route and every dashboard URL, enumerated from the URL resolver
+(not a hand-kept list), is tried with a second tenant's objects. Nothing may be listed, read,
+changed or deleted across tenants: the answer is 404.
+
+A new endpoint is covered without touching this file; its model needs a factory in
+tests/factories.py FACTORIES (the sweep fails and says so when one is missing)."""
+
+import pytest
+from django.forms.models import model_to_dict
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tests.conftest import client_for
+
+from .factories import FACTORIES
+
+pytestmark = pytest.mark.django_db
+
+
+def _walk(patterns, prefix=""):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern), entry
+
+
+def _kwargs(route):
+    import re
+
+    return re.findall(r"\(\?P<(\w+)>|<(?:\w+:)?(\w+)>", route)
+
+
+def _names(route):
+    return [a or b for a, b in _kwargs(route)]
+
+
+def _path(route, **values):
+    """A concrete path for a Django route or a DRF regex route."""
+    import re
+
+    path = route.replace("^", "").replace("$", "")
+    for name, value in values.items():
+        path = re.sub(rf"\(\?P<{name}>[^)]*\)", str(value), path)
+        path = re.sub(rf"<(?:\w+:)?{name}>", str(value), path)
+    path = path.replace("/?", "").replace("\\.", ".")
+    return "/" + path
+
+
+def api_routes():
+    for route, pattern in _walk(get_resolver().url_patterns):
+        cls = getattr(pattern.callback, "cls", None)
+        if route.startswith("api/v1/") and cls is not None and getattr(pattern.callback, "actions", None):
+            if "format" in _names(route):
+                continue
+            yield route, pattern.callback
+
+
+def dashboard_routes():
+    for route, pattern in _walk(get_resolver().url_patterns):
+        if route.startswith(("api/", "django-admin/", "static/")):
+            continue
+        yield route, pattern.callback
+
+
+def _model_of(cls):
+    queryset = getattr(cls, "queryset", None)
+    if queryset is not None:
+        return queryset.model
+    return cls.serializer_class.Meta.model
+
+
+def _snapshot(obj):
+    fresh = type(obj).objects.filter(pk=obj.pk).first()
+    return None if fresh is None else model_to_dict(fresh)
+
+
+def test_the_sweep_finds_the_routes():
+    routes = [route for route, _ in api_routes()]
+    assert any("users" in r for r in routes) and any("api-keys" in r for r in routes)
+
+
+def test_no_api_route_reaches_another_tenants_objects(admin, outsider, tenant, other_tenant):
+    client = client_for(admin)
+    seen_models = {}
+    for route, callback in api_routes():
+        cls = callback.cls
+        model = _model_of(cls)
+        assert model in FACTORIES, f"{route}: add a factory for {model.__name__} to tests/factories.py FACTORIES"
+        if model not in seen_models:
+            seen_models[model] = (FACTORIES[model](tenant), FACTORIES[model](other_tenant))
+        mine, theirs = seen_models[model]
+        names = _names(route)
+        extra = [n for n in names if n != "pk"]
+        assert not extra, f"{route}: the sweep does not know how to fill {extra}; teach it"
+
+        if not names:  # a collection: GET lists only this tenant's objects
+            if "get" in callback.actions:
+                response = client.get(_path(route), {"page_size": 500})
+                assert response.status_code == 200, (route, response.content)
+                body = response.json()
+                items = body["results"] if isinstance(body, dict) and "results" in body else body
+                ids = {item.get("id") for item in items if isinstance(item, dict)}
+                assert theirs.pk not in ids, f"{route} lists another tenant's {model.__name__}"
+                assert mine.pk in ids, f"{route} does not list this tenant's {model.__name__} (sweep broken?)"
+            continue
+
+        before = _snapshot(theirs)
+        path = _path(route, pk=theirs.pk)
+        for method in [m for m in list(callback.actions) if m not in ("head", "options")]:
+            response = getattr(client, method)(path, {}, format="json")
+            assert response.status_code == 404, f"{method.upper()} {path} answered {response.status_code}"
+        assert _snapshot(theirs) == before, f"{route} changed another tenant's {model.__name__}"
+        own = client.get(_path(route, pk=mine.pk)) if "get" in callback.actions else None
+        if own is not None:
+            assert own.status_code == 200, f"GET {route} for this tenant's object answered {own.status_code}"
+
+
+def test_no_dashboard_url_reaches_another_tenants_objects(admin, outsider, tenant, other_tenant):
+    client = client_for(None)
+    from django.test import Client
+
+    client = Client()
+    client.force_login(admin)
+    made = {}
+    their_urls = []
+    for route, callback in dashboard_routes():
+        names = _names(route)
+        if not names:
+            continue
+        if getattr(callback, "token_addressed", False):
+            continue
+        model = getattr(callback, "tenant_model", None)
+        assert model is not None, (
+            f"{route}: a dashboard URL with {names} must load its object with ilert.dashboard.tenant_object "
+            "(or be marked token_addressed)"
+        )
+        assert model in FACTORIES, f"{route}: add a factory for {model.__name__} to tests/factories.py FACTORIES"
+        if model not in made:
+            made[model] = FACTORIES[model](other_tenant)
+        theirs = made[model]
+        before = _snapshot(theirs)
+        path = _path(route, **{callback.tenant_kwarg: theirs.pk})
+        their_urls.append(path)
+        for method in ("get", "post"):
+            response = getattr(client, method)(path)
+            assert response.status_code in (404, 405), f"{method.upper()} {path} answered {response.status_code}"
+        assert _snapshot(theirs) == before, f"{route} changed another tenant's {model.__name__}"
+
+    # pages without ids never show another tenant's objects or links to them
+    for route, callback in dashboard_routes():
+        if _names(route) or getattr(callback, "token_addressed", False):
+            continue
+        path = _path(route)
+        response = client.get(path)
+        if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
+            continue
+        html = response.content.decode()
+        assert other_tenant.name not in html and outsider.email not in html, f"{path} shows another tenant"
+        for url in their_urls:
+            assert f'href="{url}"' not in html, f"{path} links to {url}"
