@@ -6,6 +6,7 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
 from ilert import ratelimit
@@ -232,6 +233,20 @@ def tenant_settings(request):
     return render(request, "accounts/settings.html", {"form": form})
 
 
+# Other apps add their part of the profile page (a URL named like this) without accounts knowing them.
+PROFILE_PANELS = ["schedules:profile-panel", "notifications:profile-panel"]
+
+
+def _panels(names):
+    urls = []
+    for name in names:
+        try:
+            urls.append(reverse(name))
+        except NoReverseMatch:
+            continue
+    return urls
+
+
 @login_required
 def profile(request):
     user = request.user
@@ -243,7 +258,7 @@ def profile(request):
             services.update_user(user, by=user, **form.cleaned_data)
             messages.success(request, "Profile saved.")
             return redirect("accounts:profile")
-    return render(request, "accounts/profile.html", {"form": form})
+    return render(request, "accounts/profile.html", {"form": form, "panels": _panels(PROFILE_PANELS)})
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

@@ -60,5 +60,19 @@ FACTORIES = {
 
 
 def register(model, make):
-    """Apps' test modules add their resources here: register(Model, lambda tenant: ...)."""
+    """Apps add their resources here from tests/<app>/factories.py: register(Model, lambda tenant: ...)."""
     FACTORIES[model] = make
+
+
+def _load_app_factories():
+    from importlib import import_module
+    from importlib.util import find_spec
+
+    from ilert.urls import DOMAIN_APPS
+
+    for app_name in DOMAIN_APPS:
+        if app_name != "accounts" and find_spec(f"tests.{app_name}") and find_spec(f"tests.{app_name}.factories"):
+            import_module(f"tests.{app_name}.factories")
+
+
+_load_app_factories()
