@@ -5,7 +5,7 @@ from django.urls import NoReverseMatch, reverse
 NAVIGATION = [
     ("Respond", [
         ("Overview", "home", "◎"),
-        ("Incidents", "alerts:incidents", "⚠"),
+        ("Incidents", "alerts:incidents", "⚠", "alerts:badge-count"),
         ("Alert sources", "alerts:sources", "⇥"),
         ("Uptime monitors", "uptime:monitors", "♥"),
     ]),
@@ -26,20 +26,24 @@ NAVIGATION = [
 ]
 
 
-def _link(label, name, icon, path):
+def _url(name):
     try:
-        url = reverse(name)
+        return reverse(name) if name else None
     except NoReverseMatch:
-        return {"label": label, "url": None, "icon": icon, "active": False}
-    active = path == url if url == "/" else path.startswith(url)
-    return {"label": label, "url": url, "icon": icon, "active": active}
+        return None
+
+
+def _link(label, name, icon, path, badge=None):
+    url = _url(name)
+    active = bool(url) and (path == url if url == "/" else path.startswith(url))
+    return {"label": label, "url": url, "icon": icon, "active": active, "badge_url": _url(badge)}
 
 
 def dashboard(request):
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {}
     sections = [
-        {"title": title, "links": [_link(label, name, icon, request.path) for label, name, icon in links]}
+        {"title": title, "links": [_link(*link[:3], request.path, *link[3:]) for link in links]}
         for title, links in NAVIGATION
     ]
     return {"navigation": sections, "tenant": request.user.tenant}

@@ -41,7 +41,7 @@ class Command(BaseCommand):
             ]))
         children.append(subprocess.Popen([  # noqa: S603
             python, "-m", "gunicorn", "ilert.wsgi", f"--bind={host}:{port}", "--workers=1", "--threads=8",
-            "--access-logfile=-", "--log-level=warning", "--graceful-timeout=5",
+            "--log-level=warning", "--graceful-timeout=5",  # no access log: ingestion paths carry keys
         ]))
         url = f"http://{host}:{port}/"
         self.stdout.write(self.style.SUCCESS(f"\nilert is running at {url}  (Ctrl-C stops everything)\n"))

@@ -1,0 +1,20 @@
+"""Domain events: how alerts tells the other apps that an incident changed, without knowing them.
+
+`incident_changed` is sent synchronously, inside the transaction that made the change, so a
+subscriber's outbox rows (notifications, connector invocations) commit or roll back with it.
+Subscribers never do I/O here: they write rows and publish tasks with ilert.kick.after_commit.
+
+Kinds: created, appended, assigned, escalation_requested, escalated, accepted, resolved, commented.
+Receivers get: incident, kind, entry (the IncidentLogEntry written), actor (User or None), via.
+"""
+
+from django.dispatch import Signal
+
+incident_changed = Signal()
+
+KINDS = ("created", "appended", "assigned", "escalation_requested", "escalated", "accepted", "resolved", "commented")
+
+
+def announce(incident, kind, *, entry=None, actor=None, via=""):
+    assert kind in KINDS, kind
+    incident_changed.send(sender=type(incident), incident=incident, kind=kind, entry=entry, actor=actor, via=via)

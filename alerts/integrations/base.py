@@ -1,0 +1,119 @@
+"""What every inbound integration shares: reading a JSON body, finding the alert source by its
+key, the per-key rate limit, and turning domain errors into 4xx answers. An integration module
+only translates its payload into an InboundEvent and calls alerts.services.ingest."""
+
+import json
+
+from django.conf import settings
+from django.http import JsonResponse
+
+from ilert import ratelimit
+from ilert.errors import DomainError
+
+from .. import selectors
+
+
+class Reject(Exception):
+    """A 4xx answer with a JSON body; raised while reading a request, turned into a response."""
+
+    def __init__(self, status, message, *, field=None, code=None, headers=None):
+        super().__init__(message)
+        self.status, self.message, self.field = status, message, field
+        default_codes = {400: "invalid", 404: "not_found", 413: "too_large", 429: "rate_limited"}
+        self.code = code or default_codes.get(status, "error")
+        self.headers = headers or {}
+
+    def response(self):
+        body = {"code": self.code, "message": f"{self.field}: {self.message}" if self.field else self.message}
+        if self.field:
+            body["fields"] = {self.field: [self.message]}
+        response = JsonResponse(body, status=self.status)
+        for name, value in self.headers.items():
+            response[name] = value
+        return response
+
+
+def json_body(request):
+    """The request's JSON object, or Reject(400/413)."""
+    try:
+        raw = request.body  # enforces DATA_UPLOAD_MAX_MEMORY_SIZE
+    except Exception as exc:  # RequestDataTooBig and friends
+        raise Reject(413, "Request body too large.") from exc
+    if not raw:
+        raise Reject(400, "The request body is empty; send a JSON object.")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Reject(400, f"Malformed JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise Reject(400, "The body must be a JSON object.")
+    return data
+
+
+def source_for(key, *, integration_types=None):
+    """The active alert source for an integration key, rate-limited; Reject(404/429/403) otherwise."""
+    if not isinstance(key, str) or not key.strip():
+        raise Reject(400, "The integration key is missing.", field="integrationKey")
+    source = selectors.source_for_key(key.strip())
+    if source is None or (integration_types and source.integration_type not in integration_types):
+        raise Reject(404, "Unknown integration key.")
+    wait = ratelimit.hit(settings.INGEST_RATE_LIMIT, "ingest", source.key_hash)
+    if wait:
+        message = f"Too many events for this integration key; retry in {wait} s."
+        raise Reject(429, message, headers={"Retry-After": str(wait)})
+    return source
+
+
+def reject_domain_error(exc: DomainError):
+    return Reject(exc.status, exc.message, field=exc.field, code=exc.code)
+
+
+# --- field readers: a wrong type is a 400 that names the field ------------------------------------
+
+
+def text(data, name, *, required=False, max_length=None, default=""):
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise Reject(400, "This field is required.", field=name)
+        return default
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise Reject(400, "Must be a string.", field=name)
+    if max_length and len(value) > max_length:
+        raise Reject(400, f"At most {max_length} characters.", field=name)
+    if required and not value.strip():
+        raise Reject(400, "This field is required.", field=name)
+    return value
+
+
+def obj(data, name):
+    value = data.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Reject(400, "Must be a JSON object.", field=name)
+    return value
+
+
+def items(data, name, *, keys, required_key):
+    """A list of small objects such as links [{href, text}] or images [{src, href, alt}]."""
+    value = data.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Reject(400, "Must be a list.", field=name)
+    out = []
+    for index, item in enumerate(value[:50]):
+        if isinstance(item, str):
+            item = {required_key: item}
+        if not isinstance(item, dict) or not isinstance(item.get(required_key), str):
+            raise Reject(400, f"Each item needs a string '{required_key}'.", field=f"{name}[{index}]")
+        out.append({k: str(item[k])[:2000] for k in keys if item.get(k) is not None})
+    return out
+
+
+def labels(data, name):
+    value = obj(data, name)
+    return {str(k)[:120]: str(v)[:500] for k, v in list(value.items())[:100]}

@@ -1,0 +1,203 @@
+"""Alert sources, incidents and the incident timeline."""
+
+import secrets as pysecrets
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone as dj_timezone
+
+from ilert import secrets
+from ilert.tenancy import TenantOwned
+
+
+class Priority(models.TextChoices):
+    HIGH = "HIGH", "High"
+    LOW = "LOW", "Low"
+
+
+class Integration(models.TextChoices):
+    EVENT_API = "api", "Event API"
+    PAGERDUTY = "pagerduty", "PagerDuty Events API v2"
+    OPSGENIE = "opsgenie", "Opsgenie"
+    ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
+    GRAFANA = "grafana", "Grafana"
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+    HEARTBEAT = "heartbeat", "Heartbeat"
+    UPTIME = "uptime", "Uptime monitor"
+
+
+class CreationMode(models.TextChoices):
+    DEDUPLICATE = "dedup", "One incident per incident key (de-duplicate)"
+    OPEN_NEW = "open_new", "A new incident for every alert event"
+    GROUP = "group", "Group every alert into the one open incident"
+
+
+def new_integration_key():
+    return pysecrets.token_urlsafe(32)  # 43 URL-safe characters
+
+
+class AlertSource(TenantOwned):
+    """An inbound integration. Its integration key addresses it (and so its tenant); the key is
+    stored encrypted, and found by its SHA-256, so the plaintext is never a query parameter."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        DISABLED = "disabled", "Disabled"
+
+    name = models.CharField(max_length=120)
+    integration_type = models.CharField(max_length=20, choices=Integration.choices, default=Integration.EVENT_API)
+    key_hash = models.CharField(max_length=64, unique=True)
+    key_encrypted = models.TextField()
+    escalation_policy = models.ForeignKey(
+        "escalation.EscalationPolicy", null=True, blank=True, on_delete=models.SET_NULL, related_name="alert_sources"
+    )
+    default_priority = models.CharField(max_length=4, choices=Priority.choices, default=Priority.HIGH)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    creation_mode = models.CharField(max_length=10, choices=CreationMode.choices, default=CreationMode.DEDUPLICATE)
+    auto_resolve_minutes = models.PositiveIntegerField(null=True, blank=True)
+    # Per-integration options (e.g. Alertmanager grouping, email rules, allowed SMS senders).
+    options = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def integration_key(self):
+        return secrets.decrypt(self.key_encrypted)
+
+    def set_integration_key(self, key):
+        self.key_hash = secrets.lookup_hash(key)
+        self.key_encrypted = secrets.encrypt(key)
+
+    @property
+    def is_active(self):
+        return self.status == self.Status.ACTIVE
+
+
+class MaintenanceWindow(TenantOwned):
+    """While a window is on, events still open and update incidents, but nobody is paged."""
+
+    alert_source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="maintenance_windows")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    description = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-start"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="maintenance_end_after_start")
+        ]
+
+
+class Incident(TenantOwned):
+    class Status(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        ACCEPTED = "ACCEPTED", "Accepted"
+        RESOLVED = "RESOLVED", "Resolved"
+
+    OPEN = (Status.PENDING, Status.ACCEPTED)
+
+    number = models.PositiveBigIntegerField()
+    alert_source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="incidents")
+    summary = models.CharField(max_length=255)
+    details = models.TextField(blank=True)
+    priority = models.CharField(max_length=4, choices=Priority.choices, default=Priority.HIGH)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    incident_key = models.CharField(max_length=255)
+    # The de-duplication key: while the incident is open, no other open incident of the source has
+    # it (a partial unique index). NULL when the source opens a new incident for every event.
+    dedup_key = models.CharField(max_length=255, null=True, blank=True)
+    assigned_to = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_incidents"
+    )
+    accepted_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    links = models.JSONField(default=list, blank=True)
+    images = models.JSONField(default=list, blank=True)
+    custom_details = models.JSONField(default=dict, blank=True)
+    labels = models.JSONField(default=dict, blank=True)
+    event_count = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=dj_timezone.now)
+    last_event_at = models.DateTimeField(default=dj_timezone.now)
+    # Opened during a maintenance window: recorded, but nobody is paged.
+    in_maintenance = models.BooleanField(default=False)
+    routing_key = models.CharField(max_length=120, blank=True)
+
+    # Escalation state, carried out by the escalation engine. next_escalation_at is the truth:
+    # the engine claims incidents whose time has come.
+    escalation_policy = models.ForeignKey(
+        "escalation.EscalationPolicy", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    escalation_level = models.PositiveSmallIntegerField(default=0)  # 0: not started
+    escalation_round = models.PositiveSmallIntegerField(default=0)
+    next_escalation_at = models.DateTimeField(null=True, blank=True)
+    # Resolve automatically when no event arrived for the source's auto_resolve_minutes.
+    auto_resolve_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "number"], name="incident_number_unique_per_tenant"),
+            models.UniqueConstraint(
+                fields=["alert_source", "dedup_key"],
+                condition=Q(dedup_key__isnull=False) & ~Q(status="RESOLVED"),
+                name="one_open_incident_per_dedup_key",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "status", "-created_at"], name="incident_tenant_status"),
+            models.Index(fields=["next_escalation_at"], condition=Q(next_escalation_at__isnull=False),
+                         name="incident_escalation_due"),
+            models.Index(fields=["auto_resolve_at"], condition=Q(auto_resolve_at__isnull=False),
+                         name="incident_auto_resolve_due"),
+            models.Index(fields=["alert_source", "incident_key"], name="incident_source_key"),
+        ]
+
+    def __str__(self):
+        return f"#{self.number} {self.summary}"
+
+    @property
+    def is_open(self):
+        return self.status in self.OPEN
+
+
+class LogKind(models.TextChoices):
+    EVENT = "event", "Event received"
+    CREATED = "created", "Incident opened"
+    ACCEPTED = "accepted", "Accepted"
+    RESOLVED = "resolved", "Resolved"
+    ASSIGNED = "assigned", "Assigned"
+    ESCALATION_REQUESTED = "escalation_requested", "Escalation requested"
+    ESCALATED = "escalated", "Escalated"
+    NOTIFICATION = "notification", "Notification"
+    CONNECTOR = "connector", "Connector"
+    COMMENT = "comment", "Comment"
+    WARNING = "warning", "Warning"
+    INFO = "info", "Info"
+
+
+class IncidentLogEntry(TenantOwned):
+    """The incident's timeline: every event received and every change, who did it and through
+    which channel (`via`: api, dashboard, sms, voice, push, email, slack, the integration, system)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="log_entries")
+    at = models.DateTimeField(default=dj_timezone.now)
+    kind = models.CharField(max_length=24, choices=LogKind.choices)
+    actor = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    via = models.CharField(max_length=32, blank=True)
+    message = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["incident", "at"], name="log_incident_at")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.message}"

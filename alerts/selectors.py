@@ -1,0 +1,41 @@
+"""Tenant-scoped reads of alert sources and incidents."""
+
+from ilert import secrets
+from ilert.tenancy import get_for_tenant
+
+from .models import AlertSource, Incident, IncidentLogEntry
+
+
+def alert_sources(tenant):
+    return AlertSource.objects.filter(tenant=tenant).select_related("escalation_policy")
+
+
+def get_alert_source(tenant, pk):
+    return get_for_tenant(alert_sources(tenant), tenant, pk=pk)
+
+
+def source_for_key(key):
+    """The alert source an integration key addresses (any tenant: the key is the address), or None."""
+    if not key or len(key) > 200:
+        return None
+    return AlertSource.objects.select_related("tenant").filter(key_hash=secrets.lookup_hash(key)).first()
+
+
+def incidents(tenant):
+    return Incident.objects.filter(tenant=tenant).select_related("alert_source", "assigned_to")
+
+
+def open_incidents(tenant):
+    return incidents(tenant).filter(status__in=Incident.OPEN)
+
+
+def get_incident(tenant, pk):
+    return get_for_tenant(incidents(tenant), tenant, pk=pk)
+
+
+def get_incident_by_number(tenant, number):
+    return get_for_tenant(incidents(tenant), tenant, number=number)
+
+
+def timeline(incident):
+    return IncidentLogEntry.objects.filter(incident=incident).select_related("actor").order_by("at", "id")

@@ -1,0 +1,425 @@
+"""Every change to alert sources and incidents. These functions are the only writers of incident
+state (DESIGN.md §2, "one door per state change"): the dashboard, the REST API, every inbound
+integration, SMS/voice/push/email replies and the escalation engine all come through here.
+
+Each change writes an IncidentLogEntry and announces a domain event (alerts.events) inside the
+same transaction.
+"""
+
+import uuid
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from accounts.models import Tenant
+from ilert import clock
+from ilert.errors import Conflict, DomainError
+
+from . import events
+from .ingest import EventType, InboundEvent, IngestResult, ResponseCode
+from .models import (
+    AlertSource,
+    CreationMode,
+    Incident,
+    IncidentLogEntry,
+    Integration,
+    LogKind,
+    MaintenanceWindow,
+    Priority,
+    new_integration_key,
+)
+
+SUMMARY_MAX = 255
+DETAILS_MAX = 64 * 1024
+COMMENT_MAX = 5000
+GROUP_KEY = "__group__"
+
+
+class SourceDisabled(DomainError):
+    status = 403
+    code = "source_disabled"
+
+
+# --- alert sources -----------------------------------------------------------------------------
+
+
+def _check_policy(tenant, policy):
+    if policy is not None and policy.tenant_id != tenant.pk:
+        raise DomainError("Unknown escalation policy.", field="escalation_policy")
+
+
+def _check_source_fields(fields):
+    if "name" in fields:
+        fields["name"] = (fields["name"] or "").strip()
+        if not fields["name"]:
+            raise DomainError("A name is required.", field="name")
+    choices = {
+        "integration_type": Integration.values, "default_priority": Priority.values,
+        "creation_mode": CreationMode.values, "status": AlertSource.Status.values,
+    }
+    for name, allowed in choices.items():
+        if name in fields and fields[name] not in allowed:
+            raise DomainError(f"Must be one of {', '.join(allowed)}.", field=name)
+    minutes = fields.get("auto_resolve_minutes")
+    if minutes is not None and not (1 <= minutes <= 60 * 24 * 30):
+        raise DomainError("Between 1 minute and 30 days (43200 minutes), or empty.", field="auto_resolve_minutes")
+    if "options" in fields and not isinstance(fields["options"], dict):
+        raise DomainError("Must be a JSON object.", field="options")
+
+
+def create_alert_source(tenant, *, name, integration_type=Integration.EVENT_API, escalation_policy=None, **fields):
+    fields.update(name=name, integration_type=integration_type)
+    _check_source_fields(fields)
+    _check_policy(tenant, escalation_policy)
+    source = AlertSource(tenant=tenant, escalation_policy=escalation_policy, **fields)
+    source.set_integration_key(new_integration_key())
+    source.save()
+    return source
+
+
+def update_alert_source(source, **fields):
+    _check_source_fields(fields)
+    if "escalation_policy" in fields:
+        _check_policy(source.tenant, fields["escalation_policy"])
+    for key, value in fields.items():
+        setattr(source, key, value)
+    source.save()
+    return source
+
+
+def regenerate_integration_key(source):
+    """A new key; the old one stops working at once."""
+    source.set_integration_key(new_integration_key())
+    source.save(update_fields=["key_hash", "key_encrypted"])
+    return source
+
+
+def delete_alert_source(source):
+    source.delete()
+
+
+def add_maintenance_window(source, *, start, end, description=""):
+    if end <= start:
+        raise DomainError("The end must be after the start.", field="end")
+    return MaintenanceWindow.objects.create(
+        tenant=source.tenant, alert_source=source, start=start, end=end, description=description[:255]
+    )
+
+
+def delete_maintenance_window(window):
+    window.delete()
+
+
+def in_maintenance(source, at):
+    return MaintenanceWindow.objects.filter(alert_source=source, start__lte=at, end__gt=at).exists()
+
+
+# --- the timeline ------------------------------------------------------------------------------
+
+
+def log(incident, kind, message="", *, actor=None, via="system", data=None, at=None):
+    """Append to an incident's timeline. Other apps (notifications, connectors, escalation) record
+    what they did through here."""
+    return IncidentLogEntry.objects.create(
+        tenant_id=incident.tenant_id, incident=incident, kind=kind, actor=actor, via=via,
+        message=message, data=data or {}, at=at or clock.now(),
+    )
+
+
+# --- ingest ------------------------------------------------------------------------------------
+
+
+def _fit(summary, details):
+    """Summary cut to 255 characters (the rest is kept at the top of the details); details capped."""
+    summary = " ".join((summary or "").split())
+    if len(summary) > SUMMARY_MAX:
+        rest = summary[SUMMARY_MAX - 1 :]
+        summary = summary[: SUMMARY_MAX - 1] + "…"
+        details = f"…{rest}\n\n{details}" if details else f"…{rest}"
+    details = details or ""
+    if len(details) > DETAILS_MAX:
+        details = details[: DETAILS_MAX - 40] + "\n\n[details cut at 64 KiB]"
+    return summary, details
+
+
+def _next_number(tenant_id):
+    # A plain UPDATE takes a FOR NO KEY UPDATE row lock, which (unlike SELECT … FOR UPDATE) does not
+    # block the foreign-key checks of concurrent inserts that reference the tenant.
+    Tenant.objects.filter(pk=tenant_id).update(last_incident_number=F("last_incident_number") + 1)
+    return Tenant.objects.values_list("last_incident_number", flat=True).get(pk=tenant_id)
+
+
+def _validate(event):
+    if event.event_type not in EventType.ALL:
+        raise DomainError(f"Must be one of {', '.join(EventType.ALL)}.", field="event_type")
+    if event.event_type == EventType.ALERT and not (event.summary or "").strip():
+        raise DomainError("A summary is required for ALERT events.", field="summary")
+    if event.priority is not None and event.priority not in Priority.values:
+        raise DomainError("Must be HIGH or LOW.", field="priority")
+    if len(event.incident_key or "") > 255:
+        raise DomainError("At most 255 characters.", field="incident_key")
+
+
+def ingest(source, event: InboundEvent, *, now=None) -> IngestResult:
+    """Turn one inbound event into exactly one incident change, durably (committed on return)."""
+    _validate(event)
+    if not source.is_active:
+        raise SourceDisabled(f"The alert source {source.name!r} is disabled.")
+    now = now or clock.now()
+    with transaction.atomic():
+        if event.event_type == EventType.ALERT:
+            return _ingest_alert(source, event, now)
+        return _ingest_accept_or_resolve(source, event, now)
+
+
+def _keys_for(source, event):
+    key = (event.incident_key or "").strip() or uuid.uuid4().hex
+    if source.creation_mode == CreationMode.GROUP:
+        return key, GROUP_KEY
+    if source.creation_mode == CreationMode.OPEN_NEW:
+        return key, None
+    return key, key
+
+
+def _open_incident(source, dedup_key):
+    return (
+        Incident.objects.select_for_update()
+        .filter(alert_source=source, dedup_key=dedup_key, status__in=Incident.OPEN)
+        .first()
+    )
+
+
+def _ingest_alert(source, event, now):
+    key, dedup_key = _keys_for(source, event)
+    maintenance = in_maintenance(source, now)
+    incident = _open_incident(source, dedup_key) if dedup_key else None
+    if incident is None:
+        try:
+            with transaction.atomic():  # a savepoint: a concurrent twin may win the unique index
+                incident = _create(source, event, key, dedup_key, maintenance, now)
+        except IntegrityError:
+            incident = _open_incident(source, dedup_key) if dedup_key else None
+            if incident is None:
+                raise
+        else:
+            code = ResponseCode.EVENT_IGNORED if maintenance else ResponseCode.NEW_INCIDENT_CREATED
+            return IngestResult(code, incident, key, [incident])
+    _append(incident, event, now, maintenance)
+    code = ResponseCode.EVENT_IGNORED if maintenance else ResponseCode.EVENT_APPENDED
+    return IngestResult(code, incident, incident.incident_key, [incident])
+
+
+def _create(source, event, key, dedup_key, maintenance, now):
+    summary, details = _fit(event.summary, event.details)
+    auto_resolve_at = None
+    if source.auto_resolve_minutes:
+        auto_resolve_at = now + timedelta(minutes=source.auto_resolve_minutes)
+    incident = Incident.objects.create(
+        tenant_id=source.tenant_id,
+        number=_next_number(source.tenant_id),
+        alert_source=source,
+        summary=summary,
+        details=details,
+        priority=event.priority or source.default_priority,
+        incident_key=key,
+        dedup_key=dedup_key,
+        links=event.links,
+        images=event.images,
+        custom_details=event.custom_details,
+        labels=event.labels,
+        created_at=now,
+        last_event_at=now,
+        in_maintenance=maintenance,
+        routing_key=event.routing_key or "",
+        escalation_policy_id=source.escalation_policy_id,
+        # Due at once: the escalation engine starts level 1 (or says nobody can be reached).
+        next_escalation_at=None if maintenance else now,
+        auto_resolve_at=auto_resolve_at,
+    )
+    entry = log(incident, LogKind.CREATED, f"Incident opened by {event.via}: {summary}", via=event.via, at=now)
+    log(incident, LogKind.EVENT, f"{event.event_type} event received", via=event.via,
+        data=event.for_timeline(), at=now)
+    if maintenance:
+        log(incident, LogKind.WARNING, "The alert source is in a maintenance window: nobody is paged.", at=now)
+    events.announce(incident, "created", entry=entry, via=event.via)
+    return incident
+
+
+def _append(incident, event, now, maintenance):
+    updates = {"event_count": F("event_count") + 1, "last_event_at": now}
+    if incident.alert_source.auto_resolve_minutes:
+        updates["auto_resolve_at"] = now + timedelta(minutes=incident.alert_source.auto_resolve_minutes)
+    Incident.objects.filter(pk=incident.pk).update(**updates)
+    incident.refresh_from_db(fields=["event_count", "last_event_at", "auto_resolve_at"])
+    note = f"{event.event_type} event received" + (" (maintenance window: nobody paged)" if maintenance else "")
+    entry = log(incident, LogKind.EVENT, note, via=event.via, data=event.for_timeline(), at=now)
+    events.announce(incident, "appended", entry=entry, via=event.via)
+
+
+def _ingest_accept_or_resolve(source, event, now):
+    key = (event.incident_key or "").strip()
+    queryset = Incident.objects.select_for_update().filter(alert_source=source, status__in=Incident.OPEN)
+    if source.creation_mode == CreationMode.GROUP:
+        queryset = queryset.filter(dedup_key=GROUP_KEY)
+    elif not key:
+        raise DomainError(f"An incident key is required for {event.event_type} events.", field="incident_key")
+    elif source.creation_mode == CreationMode.OPEN_NEW:
+        queryset = queryset.filter(incident_key=key)
+    else:
+        queryset = queryset.filter(dedup_key=key)
+    targets = list(queryset.order_by("created_at", "id"))
+    if not targets:
+        return IngestResult(ResponseCode.EVENT_IGNORED, None, key, [])
+    for incident in targets:
+        log(incident, LogKind.EVENT, f"{event.event_type} event received", via=event.via,
+            data=event.for_timeline(), at=now)
+        if event.event_type == EventType.ACCEPT:
+            _accept_locked(incident, by=None, via=event.via, now=now)
+        else:
+            _resolve_locked(incident, by=None, via=event.via, now=now)
+    code = ResponseCode.INCIDENT_ACCEPTED if event.event_type == EventType.ACCEPT else ResponseCode.INCIDENT_RESOLVED
+    return IngestResult(code, targets[0], targets[0].incident_key, targets)
+
+
+# --- incident actions --------------------------------------------------------------------------
+
+
+def _locked(incident):
+    return Incident.objects.select_for_update().select_related("alert_source").get(pk=incident.pk)
+
+
+def _who(user, via=""):
+    if user is not None:
+        return user.display_name
+    return {"auto_resolve": "ilert (no events)", "system": "ilert"}.get(via, via or "an integration")
+
+
+class AlreadyResolved(Conflict):
+    code = "already_resolved"
+
+
+def accept(incident, *, by=None, via="api", now=None):
+    """PENDING → ACCEPTED: escalation stops (the engine sees no due time) and pending pages are
+    cancelled (notifications listens for "accepted"). Accepting an accepted incident changes nothing."""
+    with transaction.atomic():
+        locked = _locked(incident)
+        _accept_locked(locked, by=by, via=via, now=now or clock.now())
+    _copy(locked, incident)
+    return incident
+
+
+def _accept_locked(incident, *, by, via, now):
+    if incident.status == Incident.Status.RESOLVED:
+        raise AlreadyResolved(f"#{incident.number} was already resolved by {_who(incident.resolved_by)}.")
+    if incident.status == Incident.Status.ACCEPTED:
+        return False
+    incident.status = Incident.Status.ACCEPTED
+    incident.accepted_by, incident.accepted_at = by, now
+    incident.next_escalation_at = None
+    if by is not None:
+        incident.assigned_to = by
+    incident.save(update_fields=["status", "accepted_by", "accepted_at", "next_escalation_at", "assigned_to"])
+    entry = log(incident, LogKind.ACCEPTED, f"Accepted by {_who(by, via)}", actor=by, via=via, at=now)
+    events.announce(incident, "accepted", entry=entry, actor=by, via=via)
+    return True
+
+
+def resolve(incident, *, by=None, via="api", now=None):
+    """→ RESOLVED, for good: a resolved incident never reopens. Resolving twice changes nothing."""
+    with transaction.atomic():
+        locked = _locked(incident)
+        _resolve_locked(locked, by=by, via=via, now=now or clock.now())
+    _copy(locked, incident)
+    return incident
+
+
+def _resolve_locked(incident, *, by, via, now):
+    if incident.status == Incident.Status.RESOLVED:
+        return False
+    incident.status = Incident.Status.RESOLVED
+    incident.resolved_by, incident.resolved_at = by, now
+    incident.next_escalation_at = None
+    incident.auto_resolve_at = None
+    incident.save(update_fields=["status", "resolved_by", "resolved_at", "next_escalation_at", "auto_resolve_at"])
+    entry = log(incident, LogKind.RESOLVED, f"Resolved by {_who(by, via)}", actor=by, via=via, at=now)
+    events.announce(incident, "resolved", entry=entry, actor=by, via=via)
+    return True
+
+
+def escalate(incident, *, by=None, via="api", now=None):
+    """Ask for the next escalation level now. An accepted incident goes back to PENDING, so the
+    next level is paged. The escalation engine carries the step out (it finds the due time)."""
+    now = now or clock.now()
+    with transaction.atomic():
+        locked = _locked(incident)
+        if locked.status == Incident.Status.RESOLVED:
+            raise AlreadyResolved(f"#{locked.number} was already resolved by {_who(locked.resolved_by)}.")
+        locked.status = Incident.Status.PENDING
+        locked.accepted_by = locked.accepted_at = None
+        locked.next_escalation_at = now
+        locked.save(update_fields=["status", "accepted_by", "accepted_at", "next_escalation_at"])
+        entry = log(locked, LogKind.ESCALATION_REQUESTED, f"Escalation to the next level requested by {_who(by, via)}",
+                    actor=by, via=via, at=now)
+        events.announce(locked, "escalation_requested", entry=entry, actor=by, via=via)
+    _copy(locked, incident)
+    return incident
+
+
+def assign(incident, user, *, by=None, via="api", reason="", now=None):
+    """Make `user` the incident's assignee. A person reassigning (by=someone) is announced with
+    `actor`, and the escalation app pages the new assignee."""
+    if user.tenant_id != incident.tenant_id or not user.is_active:
+        raise DomainError("Unknown user.", field="user")
+    now = now or clock.now()
+    with transaction.atomic():
+        locked = _locked(incident)
+        if locked.status == Incident.Status.RESOLVED:
+            raise AlreadyResolved(f"#{locked.number} was already resolved by {_who(locked.resolved_by)}.")
+        if locked.assigned_to_id == user.pk and by is None:
+            _copy(locked, incident)
+            return incident
+        locked.assigned_to = user
+        locked.save(update_fields=["assigned_to"])
+        text = f"Assigned to {user.display_name}" + (f" by {by.display_name}" if by else "")
+        text += f" ({reason})" if reason else ""
+        entry = log(locked, LogKind.ASSIGNED, text, actor=by, via=via, data={"user": user.pk}, at=now)
+        events.announce(locked, "assigned", entry=entry, actor=by, via=via)
+    _copy(locked, incident)
+    return incident
+
+
+def comment(incident, text, *, by, via="api"):
+    text = (text or "").strip()
+    if not text:
+        raise DomainError("A comment needs some text.", field="text")
+    if len(text) > COMMENT_MAX:
+        raise DomainError(f"At most {COMMENT_MAX} characters.", field="text")
+    with transaction.atomic():
+        entry = log(incident, LogKind.COMMENT, text, actor=by, via=via)
+        events.announce(incident, "commented", entry=entry, actor=by, via=via)
+    return entry
+
+
+def advance_escalation(incident, *, level, round, next_at, policy=None, message="", data=None, now=None):
+    """The escalation engine's door: record the position it moved the (locked) incident to.
+    `next_at` None means escalation is over."""
+    incident.escalation_level, incident.escalation_round = level, round
+    incident.next_escalation_at = next_at
+    fields = ["escalation_level", "escalation_round", "next_escalation_at"]
+    if policy is not None and incident.escalation_policy_id != policy.pk:
+        incident.escalation_policy = policy
+        fields.append("escalation_policy")
+    incident.save(update_fields=fields)
+    entry = None
+    if message:
+        entry = log(incident, LogKind.ESCALATED, message, via="escalation", data=data, at=now)
+        events.announce(incident, "escalated", entry=entry, via="escalation")
+    return entry
+
+
+def _copy(source, target):
+    if source is not target:
+        for field in ("status", "accepted_by_id", "accepted_at", "resolved_by_id", "resolved_at", "assigned_to_id",
+                      "next_escalation_at", "auto_resolve_at", "escalation_level", "escalation_round"):
+            setattr(target, field, getattr(source, field))

@@ -1,0 +1,8 @@
+from celery import shared_task
+
+from . import engine
+
+
+@shared_task(name="alerts.tasks.sweep")
+def sweep():
+    return engine.auto_resolve_due()

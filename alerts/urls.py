@@ -1,0 +1,26 @@
+from django.urls import path
+
+from . import views
+from .integrations import event_api
+
+app_name = "alerts"
+
+urlpatterns = [
+    path("api/events", event_api.receive, name="events"),
+    path("incidents/", views.incidents, name="incidents"),
+    path("incidents/bulk", views.incidents_bulk, name="incidents-bulk"),
+    path("incidents/<int:pk>/", views.incident_detail, name="incident"),
+    path("incidents/<int:pk>/accept", views.incident_accept, name="incident-accept"),
+    path("incidents/<int:pk>/resolve", views.incident_resolve, name="incident-resolve"),
+    path("incidents/<int:pk>/escalate", views.incident_escalate, name="incident-escalate"),
+    path("incidents/<int:pk>/reassign", views.incident_reassign, name="incident-reassign"),
+    path("incidents/<int:pk>/comment", views.incident_comment, name="incident-comment"),
+    path("alert-sources/", views.sources, name="sources"),
+    path("alert-sources/<int:pk>/", views.source_detail, name="source"),
+    path("alert-sources/<int:pk>/regenerate-key", views.source_regenerate_key, name="source-regenerate-key"),
+    path("alert-sources/<int:pk>/test-event", views.source_test_event, name="source-test-event"),
+    path("alert-sources/<int:pk>/maintenance", views.source_add_maintenance, name="source-maintenance"),
+    path("maintenance/<int:pk>/delete", views.maintenance_delete, name="maintenance-delete"),
+    path("panels/incidents", views.home_panel, name="home-panel"),
+    path("panels/incident-count", views.badge_count, name="badge-count"),
+]

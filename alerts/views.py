@@ -1,0 +1,280 @@
+"""Dashboard pages for incidents and alert sources."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_POST
+
+from accounts import selectors as account_selectors
+from ilert import clock
+from ilert.dashboard import admin_only, can_write, tenant_object
+from ilert.errors import DomainError
+
+from . import selectors, services
+from .forms import AlertSourceEditForm, AlertSourceForm, CommentForm, MaintenanceForm
+from .ingest import EventType, InboundEvent
+from .models import AlertSource, Incident, MaintenanceWindow
+
+# Other apps add a panel to the incident page (URL name taking the incident's pk), loaded by htmx.
+INCIDENT_PANELS = ["escalation:incident-panel", "notifications:incident-panel", "connectors:incident-panel"]
+
+STATUS_FILTERS = {
+    "open": Incident.OPEN,
+    "pending": (Incident.Status.PENDING,),
+    "accepted": (Incident.Status.ACCEPTED,),
+    "resolved": (Incident.Status.RESOLVED,),
+}
+
+
+def _policies(tenant):
+    return AlertSource._meta.get_field("escalation_policy").related_model.objects.filter(tenant=tenant)
+
+
+def _filtered_incidents(request):
+    queryset = selectors.incidents(request.tenant)
+    state = request.GET.get("status", "open")
+    if state in STATUS_FILTERS:
+        queryset = queryset.filter(status__in=STATUS_FILTERS[state])
+    if request.GET.get("source", "").isdigit():
+        queryset = queryset.filter(alert_source_id=int(request.GET["source"]))
+    if request.GET.get("priority") in ("HIGH", "LOW"):
+        queryset = queryset.filter(priority=request.GET["priority"])
+    if request.GET.get("assignee") == "me":
+        queryset = queryset.filter(assigned_to=request.user)
+    return queryset, state
+
+
+@login_required
+def incidents(request):
+    queryset, state = _filtered_incidents(request)
+    page = Paginator(queryset, 50).get_page(request.GET.get("page"))
+    context = {"page": page, "state": state, "sources": selectors.alert_sources(request.tenant),
+               "query": request.GET.urlencode()}
+    template = "alerts/_incident_rows.html" if request.headers.get("HX-Request") else "alerts/incidents.html"
+    return render(request, template, context)
+
+
+@require_POST
+@login_required
+@can_write
+def incidents_bulk(request):
+    action = request.POST.get("action")
+    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+    done = 0
+    for incident in selectors.incidents(request.tenant).filter(pk__in=ids):
+        try:
+            if action == "accept":
+                services.accept(incident, by=request.user, via="dashboard")
+            elif action == "resolve":
+                services.resolve(incident, by=request.user, via="dashboard")
+            else:
+                break
+            done += 1
+        except DomainError as exc:
+            messages.warning(request, exc.message)
+    if done:
+        messages.success(request, f"{done} incident{'s' if done != 1 else ''} {action}ed"
+                         if action == "accept" else f"{done} incident{'s' if done != 1 else ''} resolved")
+    return redirect(request.POST.get("next") or reverse("alerts:incidents"))
+
+
+def _panel_urls(names, *args):
+    urls = []
+    for name in names:
+        try:
+            urls.append(reverse(name, args=args))
+        except NoReverseMatch:
+            continue
+    return urls
+
+
+@tenant_object(Incident)
+def incident_detail(request, obj):
+    context = {
+        "incident": obj,
+        "timeline": selectors.timeline(obj),
+        "comment_form": CommentForm(),
+        "users": account_selectors.users(request.tenant, include_inactive=False),
+        "panels": _panel_urls(INCIDENT_PANELS, obj.pk),
+    }
+    return render(request, "alerts/incident_detail.html", context)
+
+
+def _act(request, obj, do):
+    try:
+        do()
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("alerts:incident", pk=obj.pk)
+
+
+@require_POST
+@tenant_object(Incident)
+@can_write
+def incident_accept(request, obj):
+    return _act(request, obj, lambda: services.accept(obj, by=request.user, via="dashboard"))
+
+
+@require_POST
+@tenant_object(Incident)
+@can_write
+def incident_resolve(request, obj):
+    return _act(request, obj, lambda: services.resolve(obj, by=request.user, via="dashboard"))
+
+
+@require_POST
+@tenant_object(Incident)
+@can_write
+def incident_escalate(request, obj):
+    return _act(request, obj, lambda: services.escalate(obj, by=request.user, via="dashboard"))
+
+
+@require_POST
+@tenant_object(Incident)
+@can_write
+def incident_reassign(request, obj):
+    user_id = request.POST.get("user", "")
+    user = account_selectors.users(request.tenant, include_inactive=False).filter(pk=user_id).first() \
+        if user_id.isdigit() else None
+    if user is None:
+        messages.error(request, "Pick a user to assign.")
+        return redirect("alerts:incident", pk=obj.pk)
+    return _act(request, obj, lambda: services.assign(obj, user, by=request.user, via="dashboard"))
+
+
+@require_POST
+@tenant_object(Incident)
+@can_write
+def incident_comment(request, obj):
+    form = CommentForm(request.POST)
+    if form.is_valid():
+        return _act(request, obj, lambda: services.comment(obj, form.cleaned_data["text"], by=request.user,
+                                                            via="dashboard"))
+    messages.error(request, "A note needs some text (at most 5000 characters).")
+    return redirect("alerts:incident", pk=obj.pk)
+
+
+@login_required
+def sources(request):
+    form = AlertSourceForm(request.POST or None, policies=_policies(request.tenant))
+    if request.method == "POST":
+        if not request.user.is_admin:
+            return render(request, "403.html", status=403)
+        if form.is_valid():
+            try:
+                source = services.create_alert_source(request.tenant, **form.cleaned_data)
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(request, f"Alert source {source.name} created. Point your tool at it below.")
+                return redirect("alerts:source", pk=source.pk)
+    open_counts = {}
+    for row in selectors.open_incidents(request.tenant).values("alert_source_id"):
+        open_counts[row["alert_source_id"]] = open_counts.get(row["alert_source_id"], 0) + 1
+    rows = [(s, open_counts.get(s.pk, 0)) for s in selectors.alert_sources(request.tenant)]
+    return render(request, "alerts/sources.html", {"rows": rows, "form": form})
+
+
+@tenant_object(AlertSource)
+def source_detail(request, obj):
+    initial = {
+        "name": obj.name, "escalation_policy": obj.escalation_policy, "default_priority": obj.default_priority,
+        "creation_mode": obj.creation_mode, "auto_resolve_minutes": obj.auto_resolve_minutes, "status": obj.status,
+    }
+    form = AlertSourceEditForm(request.POST or None, initial=initial, policies=_policies(request.tenant))
+    if request.method == "POST":
+        if not request.user.is_admin:
+            return render(request, "403.html", status=403)
+        if form.is_valid():
+            try:
+                services.update_alert_source(obj, **form.cleaned_data)
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(request, "Saved.")
+                return redirect("alerts:source", pk=obj.pk)
+    context = {
+        "source": obj,
+        "form": form,
+        "maintenance_form": MaintenanceForm(),
+        "windows": obj.maintenance_windows.all()[:20],
+        "recent": selectors.incidents(request.tenant).filter(alert_source=obj)[:10],
+        "events_url": request.build_absolute_uri(reverse("alerts:events")),
+        "now": clock.now(),
+    }
+    return render(request, "alerts/source_detail.html", context)
+
+
+@require_POST
+@tenant_object(AlertSource)
+@admin_only
+def source_regenerate_key(request, obj):
+    services.regenerate_integration_key(obj)
+    messages.success(request, "New integration key created; the old one no longer works.")
+    return redirect("alerts:source", pk=obj.pk)
+
+
+@require_POST
+@tenant_object(AlertSource)
+@can_write
+def source_test_event(request, obj):
+    event = InboundEvent(
+        event_type=EventType.ALERT, summary=f"Test event from {request.user.display_name}",
+        details="Sent with the “Send test event” button on the alert source page.", via="dashboard",
+    )
+    try:
+        result = services.ingest(obj, event)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("alerts:source", pk=obj.pk)
+    messages.success(request, f"Test event sent: incident #{result.incident.number}.")
+    return redirect("alerts:incident", pk=result.incident.pk)
+
+
+@require_POST
+@tenant_object(AlertSource)
+@can_write
+def source_add_maintenance(request, obj):
+    form = MaintenanceForm(request.POST)
+    if form.is_valid():
+        try:
+            services.add_maintenance_window(obj, **form.cleaned_data)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "Maintenance window added.")
+    else:
+        messages.error(request, "A maintenance window needs a start and an end.")
+    return redirect("alerts:source", pk=obj.pk)
+
+
+@require_POST
+@tenant_object(MaintenanceWindow)
+@can_write
+def maintenance_delete(request, obj):
+    services.delete_maintenance_window(obj)
+    messages.success(request, "Maintenance window removed.")
+    return redirect("alerts:source", pk=obj.alert_source_id)
+
+
+@login_required
+def home_panel(request):
+    open_incidents = selectors.open_incidents(request.tenant)
+    context = {
+        "pending": open_incidents.filter(status=Incident.Status.PENDING).count(),
+        "accepted": open_incidents.filter(status=Incident.Status.ACCEPTED).count(),
+        "mine": open_incidents.filter(assigned_to=request.user).count(),
+        "latest": open_incidents[:8],
+    }
+    return render(request, "alerts/_home_panel.html", context)
+
+
+def badge_count(request):
+    """The open-incident count for the sidebar badge (htmx)."""
+    if not request.user.is_authenticated:
+        return HttpResponse("")
+    count = selectors.open_incidents(request.tenant).filter(status=Incident.Status.PENDING).count()
+    return HttpResponse(f'<span class="count">{count}</span>' if count else "")
