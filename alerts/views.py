@@ -18,8 +18,10 @@ from .forms import AlertSourceEditForm, AlertSourceForm, CommentForm, Maintenanc
 from .ingest import EventType, InboundEvent
 from .models import AlertSource, Incident, MaintenanceWindow
 
-# Other apps add a panel to the incident page (URL name taking the incident's pk), loaded by htmx.
+# Other apps add a panel to the incident page and to the alert source page (URL names taking the
+# object's pk), loaded by htmx.
 INCIDENT_PANELS = ["escalation:incident-panel", "notifications:incident-panel", "connectors:incident-panel"]
+SOURCE_PANELS = ["connectors:source-panel"]
 
 STATUS_FILTERS = {
     "open": Incident.OPEN,
@@ -203,6 +205,7 @@ def source_detail(request, obj):
         "windows": obj.maintenance_windows.all()[:20],
         "recent": selectors.incidents(request.tenant).filter(alert_source=obj)[:10],
         "events_url": request.build_absolute_uri(reverse("alerts:events")),
+        "panels": _panel_urls(SOURCE_PANELS, obj.pk),
         "now": clock.now(),
     }
     return render(request, "alerts/source_detail.html", context)

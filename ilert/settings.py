@@ -159,6 +159,9 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
 INVITATION_MAX_AGE = 60 * 60 * 24 * 7
+# Outbound requests (connectors, uptime checks) may reach private/loopback addresses only when
+# this is on: for self-hosters watching their own network. Off in SaaS mode.
+ALLOW_PRIVATE_TARGETS = env_bool("ALLOW_PRIVATE_TARGETS")
 # Events accepted per integration key (a `limits` string); more get 429 with Retry-After.
 INGEST_RATE_LIMIT = env("INGEST_RATE_LIMIT", "1000/minute")
 # Failed logins allowed per email and per client address before a pause.
