@@ -13,14 +13,15 @@ from kombu.exceptions import OperationalError
 log = logging.getLogger(__name__)
 
 
-def after_commit(task, *args, **kwargs):
-    """Enqueue `task` once the current transaction commits (at once outside a transaction)."""
+def after_commit(task, *args, options=None, **kwargs):
+    """Enqueue `task` once the current transaction commits (at once outside a transaction).
+    `options` go to apply_async (e.g. {"eta": due_time} for an early wake-up at a due time)."""
     if not settings.ILERT_KICK_TASKS:
         return
 
     def publish():
         try:
-            task.apply_async(args=args, kwargs=kwargs)
+            task.apply_async(args=args, kwargs=kwargs, **(options or {}))
         except (OperationalError, OSError):  # broker unreachable: the sweeper will pick the row up
             log.warning("could not publish %s; the sweeper will handle it", task.name)
 

@@ -245,7 +245,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # Sweepers: each app's periodic catch-up for due rows that no task handled, ticked by beat.
 SWEEP_INTERVAL_SECONDS = float(env("SWEEP_INTERVAL_SECONDS", "2"))
-SWEEPER_TASKS = ["alerts.tasks.sweep"]
+SWEEPER_TASKS = ["alerts.tasks.sweep", "escalation.tasks.sweep"]
 CELERY_BEAT_SCHEDULE = {
     name: {"task": name, "schedule": SWEEP_INTERVAL_SECONDS, "options": {"expires": SWEEP_INTERVAL_SECONDS * 3}}
     for name in SWEEPER_TASKS

@@ -1,0 +1,146 @@
+"""Dashboard: the policy list, the policy editor and the escalation panel of the incident page."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts import selectors as account_selectors
+from alerts.models import Incident, LogKind
+from ilert import clock
+from ilert.dashboard import admin_only, tenant_object
+from ilert.errors import DomainError
+
+from . import selectors, services, targets
+from .forms import LevelForm, PolicyForm
+from .models import EscalationLevel, EscalationPolicy
+
+
+def _schedules(tenant):
+    field = next((f for f in EscalationLevel._meta.get_fields() if f.name == "schedules"), None)
+    return field.related_model.objects.filter(tenant=tenant) if field is not None else None
+
+
+def _level_form(request, data=None, initial=None):
+    return LevelForm(data, initial=initial, users=account_selectors.users(request.tenant, include_inactive=False),
+                     teams=account_selectors.teams(request.tenant), schedules=_schedules(request.tenant))
+
+
+def _reach_now(policy, now):
+    """Per level, who it reaches right now (for the editor and the 'nobody reachable' warning)."""
+    return [(level, targets.resolve(level, now)) for level in policy.levels.order_by("position")]
+
+
+@login_required
+def policies(request):
+    form = PolicyForm(request.POST or None)
+    if request.method == "POST":
+        if not request.user.is_admin:
+            return render(request, "403.html", status=403)
+        if form.is_valid():
+            try:
+                policy = services.create_policy(request.tenant, **form.cleaned_data)
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(request, f"Policy {policy.name} created. Add its levels below.")
+                return redirect("escalation:policy", pk=policy.pk)
+    now = clock.now()
+    rows = []
+    for policy in selectors.policies(request.tenant):
+        reach = _reach_now(policy, now)
+        rows.append({"policy": policy, "levels": len(reach), "nobody": not any(users for _, users in reach)})
+    return render(request, "escalation/policies.html", {"rows": rows, "form": form})
+
+
+@tenant_object(EscalationPolicy)
+def policy_detail(request, obj):
+    initial = {"name": obj.name, "description": obj.description, "repeat_count": obj.repeat_count,
+               "routing_key": obj.routing_key}
+    form = PolicyForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        if not request.user.is_admin:
+            return render(request, "403.html", status=403)
+        if "delete" in request.POST:
+            services.delete_policy(obj)
+            messages.success(request, f"Policy {obj.name} deleted.")
+            return redirect("escalation:policies")
+        if form.is_valid():
+            try:
+                services.update_policy(obj, **form.cleaned_data)
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(request, "Policy saved.")
+                return redirect("escalation:policy", pk=obj.pk)
+    levels = []
+    for level, reached in _reach_now(obj, clock.now()):
+        initial = {"timeout_minutes": level.timeout_minutes, "notify_mode": level.notify_mode,
+                   "users": list(level.users.all()), "teams": list(level.teams.all())}
+        if hasattr(level, "schedules"):
+            initial["schedules"] = list(level.schedules.all())
+        levels.append({"level": level, "form": _level_form(request, initial=initial), "reached": reached})
+    return render(request, "escalation/policy_detail.html", {
+        "policy": obj, "form": form, "levels": levels, "new_level": _level_form(request),
+        "sources": obj.alert_sources.all(),
+    })
+
+
+def _errors(form):
+    return "Check the level: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+
+
+def _level_data(form):
+    data = dict(form.cleaned_data)
+    data.setdefault("schedules", [])
+    return data
+
+
+@require_POST
+@tenant_object(EscalationPolicy)
+@admin_only
+def level_add(request, obj):
+    form = _level_form(request, request.POST)
+    if form.is_valid():
+        try:
+            services.add_level(obj, **_level_data(form))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "Level added.")
+    else:
+        messages.error(request, _errors(form))
+    return redirect("escalation:policy", pk=obj.pk)
+
+
+@require_POST
+@tenant_object(EscalationLevel)
+@admin_only
+def level_edit(request, obj):
+    if "delete" in request.POST:
+        services.delete_level(obj)
+        messages.success(request, f"Level {obj.position} removed.")
+    elif "up" in request.POST or "down" in request.POST:
+        services.move_level(obj, obj.position - 1 if "up" in request.POST else obj.position + 1)
+    else:
+        form = _level_form(request, request.POST)
+        if form.is_valid():
+            try:
+                services.update_level(obj, **_level_data(form))
+            except DomainError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, f"Level {obj.position} saved.")
+        else:
+            messages.error(request, _errors(form))
+    return redirect("escalation:policy", pk=obj.policy_id)
+
+
+@tenant_object(Incident)
+def incident_panel(request, obj):
+    steps = obj.log_entries.filter(kind=LogKind.ESCALATED).order_by("at", "id")
+    warnings = obj.log_entries.filter(kind=LogKind.WARNING, via="escalation").order_by("-at")[:3]
+    levels = obj.escalation_policy.levels.count() if obj.escalation_policy else 0
+    return render(request, "escalation/_incident_panel.html", {
+        "incident": obj, "steps": steps, "warnings": warnings, "levels": levels, "now": clock.now(),
+    })

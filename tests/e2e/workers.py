@@ -1,0 +1,82 @@
+"""Real Celery worker processes for end-to-end tests, on the test's PostgreSQL database and Redis."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def worker_env(**extra):
+    db = connection.settings_dict
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env.update(
+        DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        REDIS_URL=settings.REDIS_URL,
+        SECRET_KEY=settings.SECRET_KEY,
+        SWEEP_INTERVAL_SECONDS="1",
+        DB_CONN_MAX_AGE="0",
+    )
+    env.update(extra)
+    return env
+
+
+class Worker:
+    """`celery worker --beat` as a child process; kill() is a crash (SIGKILL), stop() a clean exit."""
+
+    def __init__(self, tmp_path, name="w1", beat=True, concurrency=2, **env):
+        self.args = [sys.executable, "-m", "celery", "-A", "ilert", "worker", f"--hostname={name}@%h",
+                     f"--concurrency={concurrency}", "--pool=threads", "--loglevel=INFO", "--without-mingle",
+                     "--without-gossip"]
+        if beat:
+            self.args += ["--beat", f"--schedule={tmp_path / (name + '-beat')}"]
+        self.env = worker_env(**env)
+        self.log_path = tmp_path / f"{name}.log"
+        self.process = None
+
+    def start(self):
+        self.log = open(self.log_path, "a")
+        self.process = subprocess.Popen(self.args, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        return self
+
+    def kill(self):
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.log.close()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.log.close()
+
+    def output(self):
+        return self.log_path.read_text()
+
+
+def wait_for(predicate, timeout=30, interval=0.2, message="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def purge_broker():
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for key in client.scan_iter("*"):
+        if key.startswith((b"celery", b"_kombu", b"unacked")):
+            client.delete(key)

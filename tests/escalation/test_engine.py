@@ -1,0 +1,263 @@
+"""The escalation engine, driven by time-machine and the service functions; each test asserts the
+timeline and who was paged."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.test import override_settings
+
+from alerts import services as alert_services
+from alerts.models import Incident, LogKind
+from escalation import engine, services
+from tests.alerts.factories import alert, make_source
+from tests.factories import TeamFactory, UserFactory
+
+from .factories import make_policy
+
+T0 = "2026-03-10 09:00:00Z"
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(T0, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def people(tenant):
+    return [UserFactory(tenant=tenant, name=n) for n in ("Ana", "Ben", "Cy")]
+
+
+def paged(incident):
+    """[(level, round, [names])] from the timeline, in order."""
+    return [
+        (e.data["level"], e.data["round"], [u["name"] for u in e.data["users"]])
+        for e in incident.log_entries.filter(kind=LogKind.ESCALATED).order_by("at", "id")
+    ]
+
+
+def warnings(incident):
+    return [e.message for e in incident.log_entries.filter(kind=LogKind.WARNING)]
+
+
+def open_incident(tenant, policy, **fields):
+    source = make_source(tenant, escalation_policy=policy)
+    return alert(source, key="k", **fields).incident
+
+
+def test_two_levels_and_no_answer_page_level_two_exactly_at_the_timeout_and_once(tenant, people, clock):
+    ana, ben, _ = people
+    policy = make_policy(tenant, [{"users": [ana], "timeout_minutes": 5}, {"users": [ben], "timeout_minutes": 5}])
+    incident = open_incident(tenant, policy)
+    assert engine.tick() == 1
+    incident.refresh_from_db()
+    assert paged(incident) == [(1, 0, ["Ana"])]
+    assert incident.assigned_to == ana and incident.escalation_level == 1
+    assert incident.next_escalation_at == alert_services.clock.now() + timedelta(minutes=5)
+
+    clock.shift(timedelta(minutes=4, seconds=59))
+    assert engine.tick() == 0
+    assert paged(incident) == [(1, 0, ["Ana"])]
+
+    clock.shift(timedelta(seconds=1))
+    assert engine.tick() == 1
+    assert engine.tick() == 0
+    incident.refresh_from_db()
+    assert paged(incident) == [(1, 0, ["Ana"]), (2, 0, ["Ben"])]
+    assert incident.assigned_to == ben
+
+    clock.shift(timedelta(minutes=5))
+    engine.tick()
+    incident.refresh_from_db()
+    assert incident.next_escalation_at is None
+    assert "Escalation stopped after 1 round" in warnings(incident)[-1]
+    clock.shift(timedelta(hours=5))
+    assert engine.tick() == 0
+    assert len(paged(incident)) == 2
+
+
+@pytest.mark.parametrize("action", ["accept", "resolve"])
+def test_accepting_or_resolving_at_level_one_stops_everything(tenant, people, clock, action):
+    ana, ben, _ = people
+    policy = make_policy(tenant, [{"users": [ana], "timeout_minutes": 5}, {"users": [ben]}])
+    incident = open_incident(tenant, policy)
+    engine.tick()
+    getattr(alert_services, action)(incident, by=ana, via="sms")
+    clock.shift(timedelta(hours=2))
+    assert engine.tick() == 0
+    incident.refresh_from_db()
+    assert paged(incident) == [(1, 0, ["Ana"])] and incident.next_escalation_at is None
+
+
+def test_repeats_start_again_from_level_one(tenant, people, clock):
+    ana, ben, _ = people
+    policy = make_policy(tenant, [{"users": [ana], "timeout_minutes": 1}, {"users": [ben], "timeout_minutes": 1}],
+                         repeat_count=2)
+    incident = open_incident(tenant, policy)
+    for _ in range(10):
+        engine.tick()
+        clock.shift(timedelta(minutes=1))
+    assert paged(incident) == [
+        (1, 0, ["Ana"]), (2, 0, ["Ben"]), (1, 1, ["Ana"]), (2, 1, ["Ben"]), (1, 2, ["Ana"]), (2, 2, ["Ben"]),
+    ]
+    assert "after 3 rounds" in warnings(incident)[-1]
+
+
+def test_round_robin_pages_one_target_per_round(tenant, people, clock):
+    ana, ben, cy = people
+    policy = make_policy(tenant, [{"users": [ana, ben, cy], "timeout_minutes": 1, "notify_mode": "round_robin"}],
+                         repeat_count=3)
+    incident = open_incident(tenant, policy)
+    for _ in range(6):
+        engine.tick()
+        clock.shift(timedelta(minutes=1))
+    assert paged(incident) == [(1, 0, ["Ana"]), (1, 1, ["Ben"]), (1, 2, ["Cy"]), (1, 3, ["Ana"])]
+
+
+def test_teams_page_their_active_members(tenant, people, clock):
+    ana, ben, cy = people
+    cy.is_active = False
+    cy.save()
+    team = TeamFactory(tenant=tenant, name="DB")
+    team.members.set([ben, cy])
+    policy = make_policy(tenant, [{"teams": [team], "users": [ana]}])
+    incident = open_incident(tenant, policy)
+    engine.tick()
+    assert paged(incident) == [(1, 0, ["Ana", "Ben"])]
+
+
+def test_a_level_that_reaches_nobody_escalates_at_once_and_says_so(tenant, people, clock):
+    empty_team = TeamFactory(tenant=tenant, name="Nobody home")
+    policy = make_policy(tenant, [{"teams": [empty_team], "timeout_minutes": 30}, {"users": [people[1]]}])
+    incident = open_incident(tenant, policy)
+    engine.tick()
+    assert paged(incident) == [(2, 0, ["Ben"])]
+    assert "Level 1 reaches nobody" in warnings(incident)[0]
+
+
+def test_a_policy_that_reaches_nobody_leaves_a_loud_warning(tenant, clock):
+    policy = make_policy(tenant, [{"teams": [TeamFactory(tenant=tenant)]}])
+    incident = open_incident(tenant, policy)
+    engine.tick()
+    incident.refresh_from_db()
+    assert incident.next_escalation_at is None
+    assert "Nobody can be reached" in warnings(incident)[-1]
+
+
+def test_an_incident_without_a_policy_says_nobody_is_paged(tenant, clock):
+    incident = alert(make_source(tenant)).incident
+    engine.tick()
+    incident.refresh_from_db()
+    assert incident.next_escalation_at is None and "No escalation policy" in warnings(incident)[0]
+
+
+def test_an_events_routing_key_selects_the_policy(tenant, people, clock):
+    default = make_policy(tenant, [{"users": [people[0]]}])
+    routed = make_policy(tenant, [{"users": [people[2]]}], routing_key="database")
+    source = make_source(tenant, escalation_policy=default)
+    incident = alert(source, key="k", routing_key="database").incident
+    engine.tick()
+    incident.refresh_from_db()
+    assert paged(incident) == [(1, 0, ["Cy"])] and incident.escalation_policy == routed
+
+
+def test_escalate_to_next_moves_on_immediately(tenant, people, clock):
+    ana, ben, _ = people
+    policy = make_policy(tenant, [{"users": [ana], "timeout_minutes": 30}, {"users": [ben], "timeout_minutes": 30}])
+    incident = open_incident(tenant, policy)
+    engine.tick()
+    clock.shift(timedelta(minutes=1))
+    alert_services.escalate(incident, by=ana, via="sms")
+    assert engine.tick() == 1
+    assert paged(incident) == [(1, 0, ["Ana"]), (2, 0, ["Ben"])]
+
+
+def test_an_accepted_incident_escalated_by_hand_pages_the_next_level(tenant, people, clock):
+    ana, ben, _ = people
+    policy = make_policy(tenant, [{"users": [ana]}, {"users": [ben]}])
+    incident = open_incident(tenant, policy)
+    engine.tick()
+    alert_services.accept(incident, by=ana)
+    alert_services.escalate(incident, by=ana)
+    engine.tick()
+    assert paged(incident)[-1] == (2, 0, ["Ben"])
+
+
+def test_editing_a_policy_while_escalating_continues_from_the_current_position(tenant, people, clock):
+    ana, ben, cy = people
+    policy = make_policy(tenant, [{"users": [ana], "timeout_minutes": 5}, {"users": [ben], "timeout_minutes": 5},
+                                  {"users": [cy], "timeout_minutes": 5}])
+    incident = open_incident(tenant, policy)
+    engine.tick()
+    clock.shift(timedelta(minutes=5))
+    engine.tick()  # at level 2 (Ben)
+    # Levels 2 and 3 removed: level 2 no longer exists, so the incident is past the last level.
+    for level in list(policy.levels.order_by("position"))[1:]:
+        services.delete_level(level)
+    services.update_policy(policy, repeat_count=1)
+    clock.shift(timedelta(minutes=5))
+    engine.tick()
+    assert paged(incident) == [(1, 0, ["Ana"]), (2, 0, ["Ben"]), (1, 1, ["Ana"])]
+
+
+@override_settings(ILERT_KICK_TASKS=False)
+def test_a_lost_task_is_performed_by_the_sweeper(tenant, people, django_capture_on_commit_callbacks, clock):
+    policy = make_policy(tenant, [{"users": [people[0]]}])
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        incident = open_incident(tenant, policy)
+    assert callbacks == []  # no task was published: as if the broker lost it
+    assert paged(incident) == []
+    assert engine.tick() == 1
+    assert paged(incident) == [(1, 0, ["Ana"])]
+
+
+def test_a_kicked_task_performs_the_step_right_after_commit(tenant, people, django_capture_on_commit_callbacks, clock):
+    policy = make_policy(tenant, [{"users": [people[0]]}, {"users": [people[1]]}])
+    with django_capture_on_commit_callbacks(execute=True):
+        incident = open_incident(tenant, policy)
+    assert paged(incident) == [(1, 0, ["Ana"])]  # the eager task ran on commit, no sweeper needed
+    assert engine.tick() == 0
+
+
+def test_a_duplicated_or_late_task_is_a_no_op(tenant, people, clock):
+    policy = make_policy(tenant, [{"users": [people[0]], "timeout_minutes": 5}, {"users": [people[1]]}])
+    incident = open_incident(tenant, policy)
+    assert engine.step_due(incident.pk, 0, 0) is True
+    assert engine.step_due(incident.pk, 0, 0) is False  # the same step again
+    clock.shift(timedelta(minutes=5))
+    assert engine.step_due(incident.pk, 0, 0) is False  # a stale position
+    assert engine.step_due(incident.pk, 1, 0) is True
+    assert paged(incident) == [(1, 0, ["Ana"]), (2, 0, ["Ben"])]
+
+
+def test_a_step_that_keeps_failing_is_parked_without_stalling_others(tenant, people, clock, monkeypatch):
+    policy = make_policy(tenant, [{"users": [people[0]]}])
+    bad = open_incident(tenant, policy)
+    good = alert(make_source(tenant, escalation_policy=policy), key="other").incident
+    real_step = engine._step
+
+    def flaky(incident, now):
+        if incident.pk == bad.pk:
+            raise RuntimeError("boom")
+        return real_step(incident, now)
+
+    monkeypatch.setattr(engine, "_step", flaky)
+    assert engine.tick() == 2
+    assert paged(good) == [(1, 0, ["Ana"])]
+    for _ in range(engine.MAX_ERRORS):
+        clock.shift(engine.RETRY_AFTER_ERROR)
+        engine.tick()
+    bad.refresh_from_db()
+    assert bad.next_escalation_at is None
+    assert "parked" in warnings(bad)[-1]
+
+
+def test_reassigning_by_hand_pages_the_new_assignee(tenant, people, admin, clock):
+    policy = make_policy(tenant, [{"users": [people[0]]}])
+    incident = open_incident(tenant, policy)
+    engine.tick()
+    alert_services.assign(incident, people[2], by=admin, via="dashboard")
+    incident.refresh_from_db()
+    assert incident.assigned_to == people[2]
+    assert Incident.objects.get(pk=incident.pk).status == "PENDING"
