@@ -159,8 +159,7 @@ class OverrideSerializer(serializers.ModelSerializer):
 
 
 class ScheduleOverrideSerializer(OverrideSerializer):
-    class Meta(OverrideSerializer.Meta):
-        read_only_fields = ["id", "schedule", "created_by", "created_at"]
+    schedule = serializers.PrimaryKeyRelatedField(read_only=True)
 
 
 class ShiftSerializer(serializers.ModelSerializer):
