@@ -20,7 +20,7 @@ from ilert.errors import DomainError
 from . import ical, selectors, services
 from .forms import ImportForm, LayerForm, OverrideForm, ScheduleForm, ShiftForm
 from .models import Layer, Override, Schedule, Shift
-from .resolution import utc_to_wall, wall_to_utc
+from .resolution import Segment, Source, utc_to_wall, wall_to_utc
 
 PALETTE = 8
 
@@ -156,10 +156,11 @@ def _timeline_context(request, schedule):
                       "sub": f"every {layer.length_label} · {services.describe_restrictions(layer.restrictions)}"
                       if layer else "", "bars": _bars(segments, start, end, zone, colors)})
     if schedule.is_static:
-        shifts = selectors.shifts(request.tenant).filter(schedule=schedule, start__lt=end, end__gt=start)
-        base = [s for s in selectors.timeline(schedule, start, end) if s.source.kind == "shift"]
-        bands.append({"label": "Shifts", "sub": f"{shifts.count()} in view", "kind": "shifts",
-                      "bars": _bars(base, start, end, zone, colors)})
+        rows = selectors.shifts(request.tenant).filter(schedule=schedule, start__lt=end, end__gt=start)
+        shifts = [Segment(row.user, max(row.start, start), min(row.end, end), Source("shift", row.pk, "Shift"))
+                  for row in rows.order_by("start", "id")]
+        bands.append({"label": "Shifts", "sub": f"{len(shifts)} in view", "kind": "shifts",
+                      "bars": _bars(shifts, start, end, zone, colors)})
     now_left = None
     if start <= now < end:
         now_left = f"{(now - start).total_seconds() / (end - start).total_seconds() * 100:.4f}"
@@ -193,8 +194,6 @@ def schedule_detail(request, obj):
         context["shift_form"] = ShiftForm(users=users)
         context["import_form"] = ImportForm()
         context["shifts"] = selectors.shifts(request.tenant).filter(schedule=schedule, end__gt=clock.now())[:100]
-    elif request.user.is_admin:
-        context["layer_form"] = LayerForm(users=users, initial=_new_layer_initial(schedule))
     if context["feed"] is not None:
         context["feed_url"] = request.build_absolute_uri(reverse("schedules:feed", args=[context["feed"].token]))
     return render(request, "schedules/schedule.html", context)
@@ -397,6 +396,7 @@ def schedule_feed(request, obj):
 
 @login_required
 @require_POST
+@can_write
 def personal_feed(request):
     feed = selectors.personal_feed(request.user)
     if request.POST.get("action") == "revoke":
