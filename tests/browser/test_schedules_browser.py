@@ -58,4 +58,3 @@ def test_a_weekly_rotation_with_a_restriction_and_a_dragged_override(page, admin
     assert page.locator("#overrides-band .sched-bar").all_inner_texts() == ["Rita Responder"]
     wednesday = page.locator("#final-band .sched-bar").nth(3).get_attribute("title")
     assert wednesday.startswith("Rita Responder: Wed 05 Mar 10:00 – Wed 05 Mar 14:00 (Europe/Berlin)")
-    page.screenshot(path="var/test/schedule-page.png", full_page=True)
