@@ -7,21 +7,16 @@ from rest_framework import mixins, serializers
 from accounts.models import Team, User
 from ilert.api import TenantViewSet
 from ilert.tenancy import TenantRelatedField
+from schedules.models import Schedule
 
 from . import selectors, services
 from .models import MAX_REPEATS, MAX_TIMEOUT_MINUTES, EscalationLevel, EscalationPolicy, NotifyMode
 
 
-def _schedule_field():
-    field = next((f for f in EscalationLevel._meta.get_fields() if f.name == "schedules"), None)
-    if field is None:
-        return None
-    return TenantRelatedField(many=True, queryset=field.related_model.objects.all(), required=False)
-
-
 class LevelSerializer(serializers.ModelSerializer):
     users = TenantRelatedField(many=True, queryset=User.objects.filter(is_active=True), required=False)
     teams = TenantRelatedField(many=True, queryset=Team.objects.all(), required=False)
+    schedules = TenantRelatedField(many=True, queryset=Schedule.objects.all(), required=False)
     timeout_minutes = serializers.IntegerField(
         default=30, validators=[MinValueValidator(0), MaxValueValidator(MAX_TIMEOUT_MINUTES)]
     )
@@ -29,15 +24,8 @@ class LevelSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = EscalationLevel
-        fields = ["id", "position", "timeout_minutes", "notify_mode", "users", "teams"]
+        fields = ["id", "position", "timeout_minutes", "notify_mode", "users", "teams", "schedules"]
         read_only_fields = ["id", "position"]
-
-    def get_fields(self):
-        fields = super().get_fields()
-        schedules = _schedule_field()
-        if schedules is not None:
-            fields["schedules"] = schedules
-        return fields
 
 
 class PolicySerializer(serializers.ModelSerializer):

@@ -106,7 +106,7 @@ def _step(incident, now):
     policy = _policy_for(incident) if incident.escalation_level == 0 else incident.escalation_policy
     if policy is None:
         return _stop(incident, now, "No escalation policy: nobody is paged for this incident.", warning=True)
-    levels = list(policy.levels.prefetch_related("users", "teams", *_schedule_prefetch()).order_by("position"))
+    levels = list(policy.levels.prefetch_related("users", "teams", "schedules").order_by("position"))
     if not levels:
         return _stop(incident, now, f"Escalation policy {policy.name} has no levels: nobody is paged.", warning=True)
 
@@ -160,8 +160,3 @@ def _page(incident, policy, levels, level, level_no, round_no, reached, now):
         paging.page(incident, user, round_tag=f"r{round_no}", reason=f"escalation level {level_no}: {why}")
     paging.wake_up_at(incident, next_at)
 
-
-def _schedule_prefetch():
-    from .models import EscalationLevel
-
-    return ["schedules"] if any(f.name == "schedules" for f in EscalationLevel._meta.get_fields()) else []

@@ -19,12 +19,11 @@ class LevelForm(forms.Form):
     users = forms.ModelMultipleChoiceField(queryset=None, required=False, widget=forms.CheckboxSelectMultiple)
     teams = forms.ModelMultipleChoiceField(queryset=None, required=False, widget=forms.CheckboxSelectMultiple)
 
-    def __init__(self, *args, users, teams, schedules=None, **kwargs):
+    schedules = forms.ModelMultipleChoiceField(queryset=None, required=False, widget=forms.CheckboxSelectMultiple,
+                                               help_text="Whoever is on call at that moment.")
+
+    def __init__(self, *args, users, teams, schedules, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["users"].queryset = users
         self.fields["teams"].queryset = teams
-        if schedules is not None:
-            self.fields["schedules"] = forms.ModelMultipleChoiceField(
-                queryset=schedules, required=False, widget=forms.CheckboxSelectMultiple,
-                help_text="Whoever is on call at that moment.",
-            )
+        self.fields["schedules"].queryset = schedules

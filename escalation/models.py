@@ -47,6 +47,7 @@ class EscalationLevel(TenantOwned):
     notify_mode = models.CharField(max_length=12, choices=NotifyMode.choices, default=NotifyMode.ALL)
     users = models.ManyToManyField("accounts.User", blank=True, related_name="+")
     teams = models.ManyToManyField("accounts.Team", blank=True, related_name="+")
+    schedules = models.ManyToManyField("schedules.Schedule", blank=True, related_name="escalation_levels")
 
     class Meta:
         ordering = ["policy", "position"]

@@ -40,7 +40,7 @@ def _check_level_fields(tenant, fields):
 
 def _set_targets(level, fields):
     for name in TARGET_FIELDS:
-        if name in fields and hasattr(level, name):
+        if name in fields:
             getattr(level, name).set(fields[name] or [])
 
 

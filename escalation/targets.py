@@ -1,18 +1,8 @@
 """Who a level reaches at an instant: its users, its teams' members, and whoever is on call in its
-schedules. Inactive users are never targets. Order is stable (users, then teams, then schedules,
-each in the order given) and nobody appears twice."""
+schedules (schedules.selectors.on_call). Inactive users are never targets. Order is stable (users,
+then teams, then schedules, each in the order given) and nobody appears twice."""
 
-from importlib.util import find_spec
-
-
-def _on_call(schedule, at):
-    from schedules.selectors import on_call
-
-    return on_call(schedule, at)
-
-
-def schedules_available():
-    return find_spec("schedules.selectors") is not None
+from schedules.selectors import on_call
 
 
 def resolve(level, at):
@@ -29,14 +19,11 @@ def resolve(level, at):
     for team in level.teams.all():
         for user in team.members.all():
             add(user, f"member of team {team.name}")
-    if hasattr(level, "schedules"):
-        for schedule in level.schedules.all():
-            add(_on_call(schedule, at), f"on call in {schedule.name}")
+    for schedule in level.schedules.all():
+        add(on_call(schedule, at), f"on call in {schedule.name}")
     return found
 
 
 def empty_schedules(level, at):
     """Names of the level's schedules with nobody on call at `at` (for the timeline)."""
-    if not hasattr(level, "schedules"):
-        return []
-    return [s.name for s in level.schedules.all() if _on_call(s, at) is None]
+    return [s.name for s in level.schedules.all() if on_call(s, at) is None]

@@ -10,20 +10,17 @@ from alerts.models import Incident, LogKind
 from ilert import clock
 from ilert.dashboard import admin_only, tenant_object
 from ilert.errors import DomainError
+from schedules import selectors as schedule_selectors
 
 from . import selectors, services, targets
 from .forms import LevelForm, PolicyForm
 from .models import EscalationLevel, EscalationPolicy
 
 
-def _schedules(tenant):
-    field = next((f for f in EscalationLevel._meta.get_fields() if f.name == "schedules"), None)
-    return field.related_model.objects.filter(tenant=tenant) if field is not None else None
-
-
 def _level_form(request, data=None, initial=None):
     return LevelForm(data, initial=initial, users=account_selectors.users(request.tenant, include_inactive=False),
-                     teams=account_selectors.teams(request.tenant), schedules=_schedules(request.tenant))
+                     teams=account_selectors.teams(request.tenant),
+                     schedules=schedule_selectors.schedules(request.tenant))
 
 
 def _reach_now(policy, now):
@@ -76,9 +73,8 @@ def policy_detail(request, obj):
     levels = []
     for level, reached in _reach_now(obj, clock.now()):
         initial = {"timeout_minutes": level.timeout_minutes, "notify_mode": level.notify_mode,
-                   "users": list(level.users.all()), "teams": list(level.teams.all())}
-        if hasattr(level, "schedules"):
-            initial["schedules"] = list(level.schedules.all())
+                   "users": list(level.users.all()), "teams": list(level.teams.all()),
+                   "schedules": list(level.schedules.all())}
         levels.append({"level": level, "form": _level_form(request, initial=initial), "reached": reached})
     return render(request, "escalation/policy_detail.html", {
         "policy": obj, "form": form, "levels": levels, "new_level": _level_form(request),
@@ -91,9 +87,7 @@ def _errors(form):
 
 
 def _level_data(form):
-    data = dict(form.cleaned_data)
-    data.setdefault("schedules", [])
-    return data
+    return dict(form.cleaned_data)
 
 
 @require_POST

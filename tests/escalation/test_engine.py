@@ -261,3 +261,32 @@ def test_reassigning_by_hand_pages_the_new_assignee(tenant, people, admin, clock
     incident.refresh_from_db()
     assert incident.assigned_to == people[2]
     assert Incident.objects.get(pk=incident.pk).status == "PENDING"
+
+
+def test_a_schedule_pages_whoever_is_on_call_at_that_instant(tenant, people, clock):
+    from datetime import datetime
+
+    from tests.schedules.factories import make_layer, make_schedule
+
+    ana, ben, _ = people
+    schedule = make_schedule(tenant, name="Primary", tz="Europe/Berlin")
+    # Daily rotation Ana, Ben handing over at 09:00 Berlin; T0 is 09:00 UTC = 10:00 Berlin on 2026-03-10.
+    make_layer(schedule, [ana, ben], rotation_start=datetime(2026, 3, 9, 9, 0), length_count=1, length_unit="days")
+    policy = make_policy(tenant, [{"schedules": [schedule]}])
+    incident = open_incident(tenant, policy)
+    engine.tick()
+    assert paged(incident) == [(1, 0, ["Ben"])]
+    assert incident.log_entries.get(kind=LogKind.ESCALATED).data["users"][0]["why"] == "on call in Primary"
+
+
+def test_an_empty_schedule_at_level_one_escalates_immediately(tenant, people, clock):
+    from tests.schedules.factories import make_schedule
+
+    empty = make_schedule(tenant, name="Nights")  # no layers: nobody on call
+    policy = make_policy(tenant, [{"schedules": [empty], "timeout_minutes": 30}, {"users": [people[1]]}])
+    incident = open_incident(tenant, policy)
+    engine.tick()
+    assert paged(incident) == [(2, 0, ["Ben"])]
+    assert warnings(incident)[0] == "Level 1 reaches nobody (nobody on call in Nights): escalating at once."
+    incident.refresh_from_db()
+    assert incident.next_escalation_at == alert_services.clock.now() + timedelta(minutes=30)
