@@ -13,6 +13,7 @@ from django.db.models import F, Q
 from django.utils import timezone as dj_timezone
 
 from accounts.models import validate_time_zone
+from ilert import secrets as ilert_secrets
 from ilert.tenancy import TenantOwned
 
 
@@ -151,10 +152,11 @@ class Override(TenantOwned):
 class CalendarFeed(TenantOwned):
     """A secret iCalendar URL: a schedule's final timeline (`schedule` set) or one user's own shifts
     across all schedules (`schedule` empty, `user` set). Regenerating replaces the token; deleting
-    the row revokes the URL. The token is kept as is so the dashboard can show the URL again; it
-    grants read access to that one calendar and nothing else."""
+    the row revokes the URL. The token is stored encrypted (so the dashboard can show the URL again)
+    and found by its SHA-256 (ilert.secrets); it grants read access to that one calendar only."""
 
-    token = models.CharField(max_length=64, unique=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    token_encrypted = models.TextField()
     schedule = models.ForeignKey(Schedule, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=dj_timezone.now)
@@ -166,6 +168,14 @@ class CalendarFeed(TenantOwned):
             models.UniqueConstraint(fields=["user"], condition=Q(schedule__isnull=True),
                                     name="calendar_feed_one_per_user"),
         ]
+
+    @property
+    def token(self):
+        return ilert_secrets.decrypt(self.token_encrypted)
+
+    def set_token(self, token):
+        self.token_hash = ilert_secrets.lookup_hash(token)
+        self.token_encrypted = ilert_secrets.encrypt(token)
 
     @property
     def is_personal(self):

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from django.db.models import Q, QuerySet
 
 from accounts.models import User
+from ilert import secrets as ilert_secrets
 from ilert.tenancy import get_for_tenant
 
 from . import resolution
@@ -79,7 +80,7 @@ def feed_by_token(token):
     if not token or len(token) > 64:
         return None
     return (CalendarFeed.objects.select_related("schedule", "user", "tenant")
-            .filter(token=token, tenant__isnull=False).first())
+            .filter(token_hash=ilert_secrets.lookup_hash(token), tenant__isnull=False).first())
 
 
 # --- loading rules -----------------------------------------------------------------------------

@@ -516,12 +516,15 @@ def _feed(tenant, *, schedule=None, user, regenerate=False):
         if feed is None:
             try:
                 with transaction.atomic():
-                    return CalendarFeed.objects.create(tenant=tenant, schedule=schedule, user=user, token=_token())
+                    feed = CalendarFeed(tenant=tenant, schedule=schedule, user=user)
+                    feed.set_token(_token())
+                    feed.save()
+                    return feed
             except IntegrityError:  # created concurrently
                 return CalendarFeed.objects.get(**lookup)
         if regenerate:
-            feed.token = _token()
-            feed.save(update_fields=["token"])
+            feed.set_token(_token())
+            feed.save(update_fields=["token_hash", "token_encrypted"])
         return feed
 
 
