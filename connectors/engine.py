@@ -198,12 +198,19 @@ def _timeline(invocation, message, status, now):
 
 
 def deliver(ids, now=None):
-    """Deliver these invocations if they are due (the kicked task). Returns how many ran."""
-    now = now or clock.now()
-    claimed = claim(now, ids=ids)
-    for invocation in claimed:
-        process(invocation, now)
-    return len(claimed)
+    """Deliver these invocations if they are due (the kicked task). Invocations that waited for
+    an earlier one of the same incident and connection go as soon as it is done. Returns how
+    many ran."""
+    remaining, done = set(ids), 0
+    while remaining:
+        claimed = claim(now or clock.now(), ids=remaining)
+        if not claimed:
+            break
+        for invocation in claimed:
+            process(invocation, now or clock.now())
+            remaining.discard(invocation.pk)
+            done += 1
+    return done
 
 
 def deliver_due(now=None, batch=50):

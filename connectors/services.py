@@ -219,13 +219,13 @@ def enqueue(connections, incident, event, *, message="", actor=None, via="", by=
 
     now = now or clock.now()
     payload = snapshot(incident, event, message=message, actor=actor, via=via, at=now)
-    rows = [
-        ConnectionInvocation.objects.create(
+    rows = ConnectionInvocation.objects.bulk_create([
+        ConnectionInvocation(
             tenant_id=incident.tenant_id, connection=connection, incident_id=incident.pk, event=event,
             manual=manual, requested_by=by, payload=payload, due_at=now, window_started_at=now, created_at=now,
         )
         for connection in connections
-    ]
+    ])
     if rows:
         kick.after_commit(tasks.deliver, [row.pk for row in rows])
     return rows

@@ -290,7 +290,10 @@ def slack_interactivity(request, token):
     connector = Connector.objects.filter(inbound_token=token, kind=Kind.SLACK).first()
     if connector is None:
         return HttpResponse(status=404)
-    secret = connector.credentials.get("signing_secret") if connector.credentials_encrypted else None
+    try:
+        secret = connector.credentials.get("signing_secret")
+    except ValueError:  # credentials encrypted with a key no longer in ENCRYPTION_KEYS
+        secret = None
     if not secret or not SignatureVerifier(secret).is_valid_request(request.body, request.headers):
         return HttpResponseForbidden("invalid signature")
     try:

@@ -150,22 +150,25 @@ class Jira(Target):
     # --- the action ----------------------------------------------------------------------------
 
     def ensure_issue(self, ctx):
-        """The issue's key: stored, else found by label, else created (and stored at once)."""
+        """The issue's key and how we got it: "stored", "found" (by its label: an earlier attempt
+        created it but never heard back) or "created" (and stored at once)."""
         if ctx.ref is not None:
-            return ctx.ref.ref, False
+            return ctx.ref.ref, "stored"
         label = label_for(ctx)
         key = self.find_issue(ctx, label)
-        created = key is None
-        if created:
-            key = self.create_issue(ctx, label)
+        how = "found"
+        if key is None:
+            key, how = self.create_issue(ctx, label), "created"
         ctx.ref = ctx.remember(key, url=self.issue_url(ctx, key), data={"label": label})
-        return key, created
+        return key, how
 
     def deliver(self, ctx):
-        key, created = self.ensure_issue(ctx)
+        key, how = self.ensure_issue(ctx)
+        created = how == "created"
         url = self.issue_url(ctx, key)
         event, incident = ctx.event, ctx.payload["incident"]
-        done = [f"created {key}" if created else f"issue {key}"]
+        done = [{"created": f"created {key}", "found": f"found {key} (created by an earlier attempt)",
+                 "stored": f"issue {key}"}[how]]
         if event in ("created", "manual"):
             if not created and event == "manual":
                 self.comment(ctx, key, f"ilert: incident #{incident['number']} is {status_line(incident)}.")

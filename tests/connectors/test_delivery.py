@@ -205,3 +205,14 @@ def test_deliveries_to_other_connectors_do_not_wait_for_each_other(tenant):
         mock.add(responses.POST, URL + "/2", status=200)
         assert engine.deliver_due() == 2
     assert sorted(ConnectionInvocation.objects.values_list("status", flat=True)) == ["pending", "succeeded"]
+
+
+def test_a_kicked_task_sends_the_waiting_update_right_after_the_first(hook, admin, django_capture_on_commit_callbacks):
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, URL, status=200)
+        incident = alert(hook.alert_source).incident  # not kicked (the test transaction never commits)
+        with django_capture_on_commit_callbacks(execute=True):
+            alert_services.resolve(incident, by=admin)  # kicks "resolved", which waits for "created"
+        assert len(mock.calls) == 0
+        assert tasks.deliver([row.pk for row in ConnectionInvocation.objects.all()]) == 2
+        assert [b'"incident.created"' in c.request.body for c in mock.calls] == [True, False]

@@ -145,6 +145,7 @@ def test_a_retry_after_a_timeout_never_creates_a_second_issue(jira_connection, e
         assert len(jira.creates) == 1 and len(jira.searches) == 2
     row.refresh_from_db()
     assert row.status == "succeeded" and row.external_ref == "OPS-1"
+    assert row.message == "found OPS-1 (created by an earlier attempt)"
     assert ExternalRef.objects.get().ref == "OPS-1"
 
 
