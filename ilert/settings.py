@@ -162,6 +162,9 @@ INVITATION_MAX_AGE = 60 * 60 * 24 * 7
 # Outbound requests (connectors, uptime checks) may reach private/loopback addresses only when
 # this is on: for self-hosters watching their own network. Off in SaaS mode.
 ALLOW_PRIVATE_TARGETS = env_bool("ALLOW_PRIVATE_TARGETS")
+# Connectors: timeout of each outbound request, and Slack's Web API base URL.
+CONNECTOR_TIMEOUT_SECONDS = float(env("CONNECTOR_TIMEOUT_SECONDS", "10"))
+SLACK_API_URL = env("SLACK_API_URL", "https://slack.com/api/")
 # Events accepted per integration key (a `limits` string); more get 429 with Retry-After.
 INGEST_RATE_LIMIT = env("INGEST_RATE_LIMIT", "1000/minute")
 # Failed logins allowed per email and per client address before a pause.
@@ -245,7 +248,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # Sweepers: each app's periodic catch-up for due rows that no task handled, ticked by beat.
 SWEEP_INTERVAL_SECONDS = float(env("SWEEP_INTERVAL_SECONDS", "2"))
-SWEEPER_TASKS = ["alerts.tasks.sweep", "escalation.tasks.sweep"]
+SWEEPER_TASKS = ["alerts.tasks.sweep", "escalation.tasks.sweep", "connectors.tasks.sweep"]
 CELERY_BEAT_SCHEDULE = {
     name: {"task": name, "schedule": SWEEP_INTERVAL_SECONDS, "options": {"expires": SWEEP_INTERVAL_SECONDS * 3}}
     for name in SWEEPER_TASKS
@@ -260,5 +263,9 @@ LOGGING = {
     "filters": {"redact": {"()": "ilert.logging.RedactSecretsFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # HTTP client libraries log request URLs (some are secrets, e.g. incoming-webhook URLs) and signed
+    # headers at DEBUG: keep them at INFO whatever LOG_LEVEL says.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "urllib3": {"level": "INFO"},
+                "botocore": {"level": "INFO"}, "boto3": {"level": "INFO"}, "google.auth": {"level": "INFO"},
+                "slack_sdk": {"level": "INFO"}},
 }

@@ -1,0 +1,226 @@
+"""Outbound HTTP for connector targets, guarded against SSRF (ilert.netguard).
+
+Every request is checked twice, both times after DNS resolution:
+- before it is sent, `netguard.check_url` refuses a URL whose host resolves to a loopback,
+  link-local, private or cloud-metadata address (unless ALLOW_PRIVATE_TARGETS);
+- when urllib3 opens the socket, the connection resolves the host again through
+  `netguard.resolve_checked` and connects to one of the vetted addresses, not to the name, so a
+  DNS answer that changes between the two (rebinding) is refused too. TLS still verifies the name.
+
+Requests never follow redirects, never use proxies from the environment, time out, and read at
+most MAX_BODY bytes of a response. A session can record a redacted summary of each exchange.
+"""
+
+import json
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util import connection as urllib3_connection
+
+from ilert import netguard
+from ilert.logging import redact as redact_patterns
+
+MAX_BODY = 1024 * 1024  # bytes read from any response
+SUMMARY_BODY = 2000  # characters of a body kept in an invocation's summary
+SENSITIVE_HEADERS = {"authorization", "x-functions-key", "proxy-authorization", "cookie", "set-cookie",
+                     "webhook-signature", "x-api-key"}
+SHOWN_HEADERS = {"content-type", "user-agent", "webhook-id", "webhook-timestamp", "retry-after", "location",
+                 "x-request-id", "x-amz-invocation-type", "x-amzn-requestid"}
+
+
+def timeout():
+    return float(getattr(settings, "CONNECTOR_TIMEOUT_SECONDS", 10))
+
+
+class _Guarded:
+    """Resolve, vet and connect to the vetted address (urllib3 2.x connection hook)."""
+
+    def _new_conn(self):
+        addresses = netguard.resolve_checked(self._dns_host, self.port)
+        last_error = None
+        for address in addresses:
+            try:
+                return urllib3_connection.create_connection(
+                    (address, self.port), self.timeout, source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )
+            except TimeoutError as exc:
+                raise ConnectTimeoutError(self, f"Connection to {self.host} timed out.") from exc
+            except OSError as exc:
+                last_error = exc
+        raise NewConnectionError(self, f"Failed to establish a new connection: {last_error}")
+
+
+class GuardedHTTPConnection(_Guarded, HTTPConnection):
+    pass
+
+
+class GuardedHTTPSConnection(_Guarded, HTTPSConnection):
+    pass
+
+
+class GuardedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = GuardedHTTPConnection
+
+
+class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = GuardedHTTPSConnection
+
+
+class GuardedAdapter(HTTPAdapter):
+    def __init__(self):
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": GuardedHTTPConnectionPool,
+                                                   "https": GuardedHTTPSConnectionPool}
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        raise netguard.BlockedTarget("Proxies are not used for connector requests.")
+
+
+class Redactor:
+    """Replaces known secret values (and the patterns of ilert.logging) in text."""
+
+    def __init__(self, values=()):
+        self.values = set()
+        self.add(*values)
+
+    def add(self, *values):
+        for value in values:
+            for leaf in _leaves(value):
+                if len(leaf) >= 6:
+                    self.values.add(leaf)
+
+    def __call__(self, text):
+        if text is None:
+            return text
+        text = str(text)
+        for value in sorted(self.values, key=len, reverse=True):
+            text = text.replace(value, "[redacted]")
+        return redact_patterns(text)
+
+
+def _leaves(value):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, (list, tuple, set)):
+        for item in value:
+            yield from _leaves(item)
+    elif isinstance(value, str):
+        yield value
+        stripped = value.strip()
+        if stripped.startswith("{"):
+            try:
+                yield from _leaves(json.loads(stripped))
+            except ValueError:
+                pass
+        for line in value.splitlines():
+            if len(line) >= 16:
+                yield line
+
+
+def display_url(url):
+    """scheme://host/… — for URLs that are secrets themselves (incoming-webhook URLs)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}/…"
+
+
+class GuardedSession(requests.Session):
+    """A requests session for one delivery. `exchanges` collects redacted request/response
+    summaries when `record` is on."""
+
+    def __init__(self, *, redactor=None, record=True):
+        super().__init__()
+        self.trust_env = False
+        self.adapters.clear()
+        self.mount("https://", GuardedAdapter())
+        self.mount("http://", GuardedAdapter())
+        self.headers["User-Agent"] = "ilert-connectors/1"
+        self.redactor = redactor or Redactor()
+        self.record = record
+        self.exchanges = []
+
+    def request(self, method, url, *args, shown_url=None, **kwargs):
+        netguard.check_url(url)
+        kwargs.setdefault("timeout", timeout())
+        kwargs["allow_redirects"] = False
+        kwargs["stream"] = True
+        for name, value in (kwargs.get("headers") or {}).items():
+            if name.lower() in SENSITIVE_HEADERS:
+                self.redactor.add(value)
+        try:
+            response = super().request(method, url, *args, **kwargs)
+        except requests.RequestException as exc:
+            self._record(method, shown_url or url, kwargs, None, error=exc)
+            raise
+        _read_capped(response)
+        self._record(method, shown_url or url, kwargs, response)
+        return response
+
+    def note(self, method, url, body=None, *, status=None, response_body=None, error=None):
+        """Record an exchange made by a client library that does not go through this session."""
+        if not self.record:
+            return
+        redact = self.redactor
+        if body is not None and not isinstance(body, str):
+            body = json.dumps(body)
+        entry = {"request": {"method": method, "url": redact(url), "headers": {},
+                             "body": redact((body or "")[:SUMMARY_BODY])}}
+        if status is not None:
+            if response_body is not None and not isinstance(response_body, str):
+                response_body = json.dumps(response_body)
+            entry["response"] = {"status": status, "headers": {}, "body": redact((response_body or "")[:SUMMARY_BODY])}
+        if error is not None:
+            entry["error"] = redact(str(error))[:500]
+        self.exchanges.append(entry)
+
+    def _record(self, method, url, kwargs, response, error=None):
+        if not self.record:
+            return
+        redact = self.redactor
+        sent = kwargs.get("data") if kwargs.get("data") is not None else kwargs.get("json")
+        if isinstance(sent, (bytes, bytearray)):
+            sent = sent.decode("utf-8", "replace")
+        elif sent is not None and not isinstance(sent, str):
+            sent = json.dumps(sent)
+        request_headers = {k: v for k, v in (kwargs.get("headers") or {}).items() if k.lower() in SHOWN_HEADERS}
+        entry = {"request": {"method": method.upper(), "url": redact(url),
+                             "headers": {k: redact(v) for k, v in request_headers.items()},
+                             "body": redact((sent or "")[:SUMMARY_BODY])}}
+        if response is not None:
+            headers = {k: redact(v) for k, v in response.headers.items() if k.lower() in SHOWN_HEADERS}
+            entry["response"] = {"status": response.status_code, "headers": headers,
+                                 "body": redact(response.text[:SUMMARY_BODY])}
+        else:
+            entry["error"] = redact(f"{type(error).__name__}: {error}")[:500]
+        self.exchanges.append(entry)
+
+
+def _read_capped(response, limit=MAX_BODY):
+    chunks, size = [], 0
+    try:
+        for chunk in response.iter_content(8192):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= limit:
+                break
+    except (TimeoutError, requests.RequestException, OSError):
+        pass
+    finally:
+        response.close()
+    response._content = b"".join(chunks)[:limit]
+    response._content_consumed = True
+    return response._content
+
+
+def session(*, redactor=None, record=True):
+    return GuardedSession(redactor=redactor, record=record)
