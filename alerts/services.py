@@ -66,11 +66,45 @@ def _check_source_fields(fields):
         raise DomainError("Between 1 minute and 30 days (43200 minutes), or empty.", field="auto_resolve_minutes")
     if "options" in fields and not isinstance(fields["options"], dict):
         raise DomainError("Must be a JSON object.", field="options")
+    for name, (low, high, text) in HEARTBEAT_LIMITS.items():
+        value = fields.get(name)
+        if name in fields and (not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high):
+            raise DomainError(text, field=name)
+
+
+HEARTBEAT_LIMITS = {
+    "heartbeat_interval_seconds": (5, 31 * 86400, "Between 5 seconds and 31 days (2678400 seconds)."),
+    "heartbeat_grace_seconds": (0, 7 * 86400, "Between 0 seconds and 7 days (604800 seconds)."),
+}
+
+
+def _clean_options(integration_type, fields, source=None):
+    """Per-integration options (email rules, SMS number and senders, grouping) are checked by the
+    integration's module (alerts.integrations.clean_options)."""
+    if "options" in fields:
+        from .integrations import clean_options
+
+        fields["options"] = clean_options(integration_type, fields["options"], source=source)
+
+
+def _heartbeat_timer(source, fields):
+    """A changed interval or grace moves the pending deadline; a status change restarts the timer
+    at the next ping (a source that was disabled is not overdue the moment it is enabled)."""
+    if "status" in fields and fields["status"] != source.status:
+        source.next_expected_at = None
+    elif source.last_ping_at and not source.heartbeat_overdue and source.next_expected_at and (
+        fields.get("heartbeat_interval_seconds", source.heartbeat_interval_seconds) != source.heartbeat_interval_seconds
+        or fields.get("heartbeat_grace_seconds", source.heartbeat_grace_seconds) != source.heartbeat_grace_seconds
+    ):
+        seconds = fields.get("heartbeat_interval_seconds", source.heartbeat_interval_seconds) + fields.get(
+            "heartbeat_grace_seconds", source.heartbeat_grace_seconds)
+        source.next_expected_at = source.last_ping_at + timedelta(seconds=seconds)
 
 
 def create_alert_source(tenant, *, name, integration_type=Integration.EVENT_API, escalation_policy=None, **fields):
     fields.update(name=name, integration_type=integration_type)
     _check_source_fields(fields)
+    _clean_options(integration_type, fields)
     _check_policy(tenant, escalation_policy)
     source = AlertSource(tenant=tenant, escalation_policy=escalation_policy, **fields)
     source.set_integration_key(new_integration_key())
@@ -80,8 +114,10 @@ def create_alert_source(tenant, *, name, integration_type=Integration.EVENT_API,
 
 def update_alert_source(source, **fields):
     _check_source_fields(fields)
+    _clean_options(fields.get("integration_type", source.integration_type), fields, source=source)
     if "escalation_policy" in fields:
         _check_policy(source.tenant, fields["escalation_policy"])
+    _heartbeat_timer(source, fields)
     for key, value in fields.items():
         setattr(source, key, value)
     source.save()

@@ -164,6 +164,11 @@ INVITATION_MAX_AGE = 60 * 60 * 24 * 7
 ALLOW_PRIVATE_TARGETS = env_bool("ALLOW_PRIVATE_TARGETS")
 # Events accepted per integration key (a `limits` string); more get 429 with Retry-After.
 INGEST_RATE_LIMIT = env("INGEST_RATE_LIMIT", "1000/minute")
+# Inbound email alert sources receive mail at <integration key>@INBOUND_EMAIL_DOMAIN (point the
+# domain's MX at your ESP and its inbound webhook at /anymail/<esp>/inbound/).
+INBOUND_EMAIL_DOMAIN = env("INBOUND_EMAIL_DOMAIN", _site.hostname or "localhost").lower()
+# Validates X-Twilio-Signature of inbound SMS to SMS alert sources (/integrations/twilio/sms).
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", "")
 # Failed logins allowed per email and per client address before a pause.
 LOGIN_FAILURE_LIMIT = env("LOGIN_FAILURE_LIMIT", "5/5minute")
 
@@ -245,7 +250,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # Sweepers: each app's periodic catch-up for due rows that no task handled, ticked by beat.
 SWEEP_INTERVAL_SECONDS = float(env("SWEEP_INTERVAL_SECONDS", "2"))
-SWEEPER_TASKS = ["alerts.tasks.sweep"]
+SWEEPER_TASKS = ["alerts.tasks.sweep", "alerts.tasks.sweep_heartbeats"]
 CELERY_BEAT_SCHEDULE = {
     name: {"task": name, "schedule": SWEEP_INTERVAL_SECONDS, "options": {"expires": SWEEP_INTERVAL_SECONDS * 3}}
     for name in SWEEPER_TASKS
