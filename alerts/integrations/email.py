@@ -28,7 +28,7 @@ import logging
 import re
 
 import html2text
-from anymail.exceptions import AnymailError
+from anymail.exceptions import AnymailError, AnymailWebhookValidationFailure
 from anymail.utils import get_anymail_setting
 from anymail.webhooks.mailgun import MailgunInboundWebhookView
 from anymail.webhooks.postmark import PostmarkInboundWebhookView
@@ -263,6 +263,9 @@ def _guarded(view_class, esp):
             return response
         except DatabaseError:
             raise
+        except AnymailWebhookValidationFailure:
+            log.warning("inbound email webhook from %s refused: bad signature or basic auth", esp)
+            return JsonResponse({"code": "forbidden", "message": "Invalid signature or credentials."}, status=400)
         except (AnymailError, KeyError, ValueError, TypeError, AttributeError, IndexError, LookupError) as exc:
             log.warning("malformed inbound email webhook from %s: %s", esp, exc.__class__.__name__)
             return JsonResponse({"code": "invalid", "message": f"Malformed {esp} inbound payload."}, status=400)
