@@ -197,8 +197,26 @@ def _validate(event):
         raise DomainError("At most 255 characters.", field="incident_key")
 
 
+def _without_nul(value):
+    """PostgreSQL text and jsonb cannot hold NUL characters; inbound payloads sometimes do."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
+def _clean_event(event):
+    for name in ("summary", "details", "incident_key", "routing_key", "via", "links", "images", "custom_details",
+                 "labels"):
+        setattr(event, name, _without_nul(getattr(event, name)))
+
+
 def ingest(source, event: InboundEvent, *, now=None) -> IngestResult:
     """Turn one inbound event into exactly one incident change, durably (committed on return)."""
+    _clean_event(event)
     _validate(event)
     if not source.is_active:
         raise SourceDisabled(f"The alert source {source.name!r} is disabled.")

@@ -39,6 +39,17 @@ class Reject(Exception):
         return response
 
 
+def _no_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text):
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text[:20]} is out of range")
+    return value
+
+
 def json_body(request):
     """The request's JSON object, or Reject(400/413)."""
     try:
@@ -48,8 +59,8 @@ def json_body(request):
     if not raw:
         raise Reject(400, "The request body is empty; send a JSON object.")
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise Reject(400, f"Malformed JSON: {exc}") from None
     if not isinstance(data, dict):
         raise Reject(400, "The body must be a JSON object.")

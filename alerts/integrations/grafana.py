@@ -67,6 +67,8 @@ def parse_unified(data, *, group_by="fingerprint"):
 def parse_legacy(data):
     """One event, or None for states that change nothing (paused, pending, unknown)."""
     state = data.get("state")
+    if not isinstance(state, str):
+        raise base.Reject(400, "Must be one of alerting, ok, no_data, paused, pending.", field="state")
     if state in LEGACY_IGNORED:
         return None
     if state not in LEGACY_STATES:

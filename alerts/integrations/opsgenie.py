@@ -66,7 +66,7 @@ def parse_create(data):
     alias = _text(data, "alias", max_length=512)
     description = _text(data, "description", max_length=64 * 1024)
     priority = data.get("priority")
-    if priority is not None and priority not in PRIORITIES:
+    if priority is not None and (not isinstance(priority, str) or priority not in PRIORITIES):
         raise Invalid("priority", "Priority should be one of [P1, P2, P3, P4, P5].")
     details = data.get("details")
     if details is not None and not isinstance(details, dict):
@@ -90,7 +90,7 @@ def parse_create(data):
     details_text = description + (f"\n\nNote: {note}" if note else "")
     return InboundEvent(
         event_type=EventType.ALERT, summary=message, details=details_text, incident_key=alias_key(alias),
-        priority=PRIORITIES.get(priority), custom_details=custom, labels=labels, via="opsgenie",
+        priority=PRIORITIES.get(priority) if priority else None, custom_details=custom, labels=labels, via="opsgenie",
     )
 
 

@@ -60,7 +60,9 @@ def parse(data):
     """The event, or Reject(400) whose `errors` list PagerDuty-style messages."""
     errors = []
     action = data.get("event_action")
-    if action not in ACTIONS:
+    if not isinstance(action, str) or action not in ACTIONS:
+        action = None
+    if action is None:
         errors.append("'event_action' is invalid (must be one of the following: 'trigger', 'acknowledge' or 'resolve')")
     dedup_key = data.get("dedup_key")
     if dedup_key is not None and _string(dedup_key) is None:
@@ -84,6 +86,7 @@ def parse(data):
         if action == "trigger" and not (source_name or "").strip():
             errors.append("'payload.source' is missing or blank")
         severity = payload.get("severity")
+        severity = severity if isinstance(severity, str) else None
         if action == "trigger" and severity not in SEVERITIES:
             errors.append("'payload.severity' is invalid (must be one of the following: "
                           "'critical', 'warning', 'error' or 'info')")
