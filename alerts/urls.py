@@ -36,6 +36,8 @@ urlpatterns = [
     path("alert-sources/", views.sources, name="sources"),
     path("alert-sources/<int:pk>/", views.source_detail, name="source"),
     path("alert-sources/<int:pk>/regenerate-key", views.source_regenerate_key, name="source-regenerate-key"),
+    path("alert-sources/<int:pk>/integration-settings", views.source_integration_settings,
+         name="source-integration-settings"),
     path("alert-sources/<int:pk>/test-event", views.source_test_event, name="source-test-event"),
     path("alert-sources/<int:pk>/maintenance", views.source_add_maintenance, name="source-maintenance"),
     path("maintenance/<int:pk>/delete", views.maintenance_delete, name="maintenance-delete"),
