@@ -237,11 +237,14 @@ def _keys_for(source, event):
 
 
 def _open_incident(source, dedup_key):
-    return (
+    incident = (
         Incident.objects.select_for_update()
         .filter(alert_source=source, dedup_key=dedup_key, status__in=Incident.OPEN)
         .first()
     )
+    if incident is not None:
+        incident.alert_source = source  # no second query for the source we already have
+    return incident
 
 
 def _ingest_alert(source, event, now):
@@ -301,11 +304,14 @@ def _create(source, event, key, dedup_key, maintenance, now):
 
 
 def _append(incident, event, now, maintenance):
-    updates = {"event_count": F("event_count") + 1, "last_event_at": now}
+    # The row is locked (select_for_update), so its values are current: one UPDATE, no re-read.
+    incident.event_count += 1
+    incident.last_event_at = now
+    fields = ["event_count", "last_event_at"]
     if incident.alert_source.auto_resolve_minutes:
-        updates["auto_resolve_at"] = now + timedelta(minutes=incident.alert_source.auto_resolve_minutes)
-    Incident.objects.filter(pk=incident.pk).update(**updates)
-    incident.refresh_from_db(fields=["event_count", "last_event_at", "auto_resolve_at"])
+        incident.auto_resolve_at = now + timedelta(minutes=incident.alert_source.auto_resolve_minutes)
+        fields.append("auto_resolve_at")
+    incident.save(update_fields=fields)
     note = f"{event.event_type} event received" + (" (maintenance window: nobody paged)" if maintenance else "")
     entry = log(incident, LogKind.EVENT, note, via=event.via, data=event.for_timeline(), at=now)
     events.announce(incident, "appended", entry=entry, via=event.via)

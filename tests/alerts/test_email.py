@@ -188,3 +188,10 @@ def test_over_the_rate_limit_the_esp_is_told_to_retry(source, settings):
     limited = mailgun(address_for(source))
     assert limited.status_code == 429 and limited["Retry-After"]
     assert Incident.objects.get().event_count == 1
+
+
+def test_mailgun_works_with_only_its_signing_key(source, settings):
+    settings.ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
+    assert mailgun(address_for(source), HTTP_AUTHORIZATION="").status_code == 200
+    assert mailgun(address_for(source), key="forged", HTTP_AUTHORIZATION="").status_code == 400
+    assert Incident.objects.count() == 1
