@@ -13,7 +13,7 @@ from ilert.tenancy import TenantRelatedField
 
 from . import selectors, services
 from .ingest import EventType, InboundEvent
-from .integrations import event_api
+from .integrations import event_api, heartbeat
 from .models import AlertSource, Incident, IncidentLogEntry, MaintenanceWindow, Priority
 
 EscalationPolicy = AlertSource._meta.get_field("escalation_policy").related_model
@@ -28,9 +28,12 @@ class AlertSourceSerializer(serializers.ModelSerializer):
         model = AlertSource
         fields = [
             "id", "name", "integration_type", "integration_key", "escalation_policy", "default_priority", "status",
-            "creation_mode", "auto_resolve_minutes", "options", "created_at",
+            "creation_mode", "auto_resolve_minutes", "options", "heartbeat_interval_seconds",
+            "heartbeat_grace_seconds", "heartbeat_resolve_on_ping", "last_ping_at", "next_expected_at",
+            "heartbeat_overdue", "created_at",
         ]
-        read_only_fields = ["id", "integration_key", "created_at"]
+        read_only_fields = ["id", "integration_key", "last_ping_at", "next_expected_at", "heartbeat_overdue",
+                            "created_at"]
 
 
 class MaintenanceWindowSerializer(serializers.ModelSerializer):
@@ -231,4 +234,7 @@ routes = [
     ("maintenance-windows", MaintenanceWindowViewSet),
     ("incidents", IncidentViewSet),
 ]
-api_urlpatterns = [path("events", event_api.receive, name="events-v1")]
+api_urlpatterns = [
+    path("events", event_api.receive, name="events-v1"),
+    path("heartbeats/<str:key>", heartbeat.receive, name="heartbeat-v1"),
+]

@@ -60,8 +60,23 @@ class AlertSource(TenantOwned):
     options = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=dj_timezone.now)
 
+    # Heartbeat sources (integration_type "heartbeat"): a ping is expected every interval; the
+    # source is overdue once `next_expected_at` (last ping + interval + grace) has passed. The timer
+    # starts at the first ping (next_expected_at stays NULL until then). All durable: the sweeper
+    # finds overdue sources in the database after any restart.
+    heartbeat_interval_seconds = models.PositiveIntegerField(default=300)
+    heartbeat_grace_seconds = models.PositiveIntegerField(default=60)
+    heartbeat_resolve_on_ping = models.BooleanField(default=True)
+    last_ping_at = models.DateTimeField(null=True, blank=True)
+    next_expected_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_overdue = models.BooleanField(default=False)
+
     class Meta:
         ordering = ["name"]
+        indexes = [
+            models.Index(fields=["next_expected_at"], name="alertsource_heartbeat_due",
+                         condition=Q(next_expected_at__isnull=False, heartbeat_overdue=False)),
+        ]
 
     def __str__(self):
         return self.name

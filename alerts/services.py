@@ -66,11 +66,45 @@ def _check_source_fields(fields):
         raise DomainError("Between 1 minute and 30 days (43200 minutes), or empty.", field="auto_resolve_minutes")
     if "options" in fields and not isinstance(fields["options"], dict):
         raise DomainError("Must be a JSON object.", field="options")
+    for name, (low, high, text) in HEARTBEAT_LIMITS.items():
+        value = fields.get(name)
+        if name in fields and (not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high):
+            raise DomainError(text, field=name)
+
+
+HEARTBEAT_LIMITS = {
+    "heartbeat_interval_seconds": (5, 31 * 86400, "Between 5 seconds and 31 days (2678400 seconds)."),
+    "heartbeat_grace_seconds": (0, 7 * 86400, "Between 0 seconds and 7 days (604800 seconds)."),
+}
+
+
+def _clean_options(integration_type, fields, source=None):
+    """Per-integration options (email rules, SMS number and senders, grouping) are checked by the
+    integration's module (alerts.integrations.clean_options)."""
+    if "options" in fields:
+        from .integrations import clean_options
+
+        fields["options"] = clean_options(integration_type, fields["options"], source=source)
+
+
+def _heartbeat_timer(source, fields):
+    """A changed interval or grace moves the pending deadline; a status change restarts the timer
+    at the next ping (a source that was disabled is not overdue the moment it is enabled)."""
+    if "status" in fields and fields["status"] != source.status:
+        source.next_expected_at = None
+    elif source.last_ping_at and not source.heartbeat_overdue and source.next_expected_at and (
+        fields.get("heartbeat_interval_seconds", source.heartbeat_interval_seconds) != source.heartbeat_interval_seconds
+        or fields.get("heartbeat_grace_seconds", source.heartbeat_grace_seconds) != source.heartbeat_grace_seconds
+    ):
+        seconds = fields.get("heartbeat_interval_seconds", source.heartbeat_interval_seconds) + fields.get(
+            "heartbeat_grace_seconds", source.heartbeat_grace_seconds)
+        source.next_expected_at = source.last_ping_at + timedelta(seconds=seconds)
 
 
 def create_alert_source(tenant, *, name, integration_type=Integration.EVENT_API, escalation_policy=None, **fields):
     fields.update(name=name, integration_type=integration_type)
     _check_source_fields(fields)
+    _clean_options(integration_type, fields)
     _check_policy(tenant, escalation_policy)
     source = AlertSource(tenant=tenant, escalation_policy=escalation_policy, **fields)
     source.set_integration_key(new_integration_key())
@@ -80,8 +114,10 @@ def create_alert_source(tenant, *, name, integration_type=Integration.EVENT_API,
 
 def update_alert_source(source, **fields):
     _check_source_fields(fields)
+    _clean_options(fields.get("integration_type", source.integration_type), fields, source=source)
     if "escalation_policy" in fields:
         _check_policy(source.tenant, fields["escalation_policy"])
+    _heartbeat_timer(source, fields)
     for key, value in fields.items():
         setattr(source, key, value)
     source.save()
@@ -161,8 +197,26 @@ def _validate(event):
         raise DomainError("At most 255 characters.", field="incident_key")
 
 
+def _without_nul(value):
+    """PostgreSQL text and jsonb cannot hold NUL characters; inbound payloads sometimes do."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
+def _clean_event(event):
+    for name in ("summary", "details", "incident_key", "routing_key", "via", "links", "images", "custom_details",
+                 "labels"):
+        setattr(event, name, _without_nul(getattr(event, name)))
+
+
 def ingest(source, event: InboundEvent, *, now=None) -> IngestResult:
     """Turn one inbound event into exactly one incident change, durably (committed on return)."""
+    _clean_event(event)
     _validate(event)
     if not source.is_active:
         raise SourceDisabled(f"The alert source {source.name!r} is disabled.")
@@ -183,11 +237,14 @@ def _keys_for(source, event):
 
 
 def _open_incident(source, dedup_key):
-    return (
+    incident = (
         Incident.objects.select_for_update()
         .filter(alert_source=source, dedup_key=dedup_key, status__in=Incident.OPEN)
         .first()
     )
+    if incident is not None:
+        incident.alert_source = source  # no second query for the source we already have
+    return incident
 
 
 def _ingest_alert(source, event, now):
@@ -247,11 +304,14 @@ def _create(source, event, key, dedup_key, maintenance, now):
 
 
 def _append(incident, event, now, maintenance):
-    updates = {"event_count": F("event_count") + 1, "last_event_at": now}
+    # The row is locked (select_for_update), so its values are current: one UPDATE, no re-read.
+    incident.event_count += 1
+    incident.last_event_at = now
+    fields = ["event_count", "last_event_at"]
     if incident.alert_source.auto_resolve_minutes:
-        updates["auto_resolve_at"] = now + timedelta(minutes=incident.alert_source.auto_resolve_minutes)
-    Incident.objects.filter(pk=incident.pk).update(**updates)
-    incident.refresh_from_db(fields=["event_count", "last_event_at", "auto_resolve_at"])
+        incident.auto_resolve_at = now + timedelta(minutes=incident.alert_source.auto_resolve_minutes)
+        fields.append("auto_resolve_at")
+    incident.save(update_fields=fields)
     note = f"{event.event_type} event received" + (" (maintenance window: nobody paged)" if maintenance else "")
     entry = log(incident, LogKind.EVENT, note, via=event.via, data=event.for_timeline(), at=now)
     events.announce(incident, "appended", entry=entry, via=event.via)

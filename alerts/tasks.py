@@ -6,3 +6,8 @@ from . import engine
 @shared_task(name="alerts.tasks.sweep")
 def sweep():
     return engine.auto_resolve_due()
+
+
+@shared_task(name="alerts.tasks.sweep_heartbeats")
+def sweep_heartbeats():
+    return engine.heartbeats_overdue()

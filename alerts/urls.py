@@ -1,12 +1,30 @@
 from django.urls import path
 
 from . import views
-from .integrations import event_api
+from .integrations import alertmanager, email, event_api, grafana, heartbeat, opsgenie, pagerduty, sms
 
 app_name = "alerts"
 
-urlpatterns = [
+# Ingestion endpoints (README "Sending events"): the Event API and heartbeats under /api/, one
+# prefix per imitated format under /integrations/, inbound email under /anymail/<esp>/inbound/.
+ingestion = [
     path("api/events", event_api.receive, name="events"),
+    path("api/heartbeats/<str:key>", heartbeat.receive, name="heartbeat"),
+    path("integrations/pagerduty/v2/enqueue", pagerduty.enqueue, name="pagerduty"),
+    path("integrations/opsgenie/v2/alerts", opsgenie.create_alert, name="opsgenie"),
+    path("integrations/opsgenie/v2/alerts/<str:identifier>/close", opsgenie.close_alert, name="opsgenie-close"),
+    path("integrations/opsgenie/v2/alerts/<str:identifier>/acknowledge", opsgenie.acknowledge_alert,
+         name="opsgenie-acknowledge"),
+    path("integrations/alertmanager", alertmanager.receive, name="alertmanager"),
+    path("integrations/alertmanager/<str:key>", alertmanager.receive, name="alertmanager-key"),
+    path("integrations/grafana", grafana.receive, name="grafana"),
+    path("integrations/grafana/<str:key>", grafana.receive, name="grafana-key"),
+    path("integrations/twilio/sms", sms.receive, name="sms"),
+    *email.urlpatterns,
+]
+
+urlpatterns = [
+    *ingestion,
     path("incidents/", views.incidents, name="incidents"),
     path("incidents/bulk", views.incidents_bulk, name="incidents-bulk"),
     path("incidents/<int:pk>/", views.incident_detail, name="incident"),
@@ -18,6 +36,8 @@ urlpatterns = [
     path("alert-sources/", views.sources, name="sources"),
     path("alert-sources/<int:pk>/", views.source_detail, name="source"),
     path("alert-sources/<int:pk>/regenerate-key", views.source_regenerate_key, name="source-regenerate-key"),
+    path("alert-sources/<int:pk>/integration-settings", views.source_integration_settings,
+         name="source-integration-settings"),
     path("alert-sources/<int:pk>/test-event", views.source_test_event, name="source-test-event"),
     path("alert-sources/<int:pk>/maintenance", views.source_add_maintenance, name="source-maintenance"),
     path("maintenance/<int:pk>/delete", views.maintenance_delete, name="maintenance-delete"),

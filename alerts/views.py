@@ -14,8 +14,9 @@ from ilert.dashboard import admin_only, can_write, tenant_object
 from ilert.errors import DomainError
 
 from . import selectors, services
-from .forms import AlertSourceEditForm, AlertSourceForm, CommentForm, MaintenanceForm
+from .forms import AlertSourceEditForm, AlertSourceForm, CommentForm, IntegrationSettingsForm, MaintenanceForm
 from .ingest import EventType, InboundEvent
+from .integrations.email import address_for
 from .models import AlertSource, Incident, MaintenanceWindow
 
 # Other apps add a panel to the incident page and to the alert source page (URL names taking the
@@ -201,14 +202,54 @@ def source_detail(request, obj):
     context = {
         "source": obj,
         "form": form,
+        "settings_form": IntegrationSettingsForm(source=obj),
+        "setup": setup_for(request, obj),
         "maintenance_form": MaintenanceForm(),
         "windows": obj.maintenance_windows.all()[:20],
         "recent": selectors.incidents(request.tenant).filter(alert_source=obj)[:10],
-        "events_url": request.build_absolute_uri(reverse("alerts:events")),
         "panels": _panel_urls(SOURCE_PANELS, obj.pk),
         "now": clock.now(),
     }
     return render(request, "alerts/source_detail.html", context)
+
+
+def setup_for(request, source):
+    """What the source page shows to paste into the sending tool: URLs, address, snippets."""
+    def url(name, *args):
+        return request.build_absolute_uri(reverse(name, args=args))
+
+    key = source.integration_key
+    return {
+        "events_url": url("alerts:events"),
+        "pagerduty_base": url("alerts:pagerduty").removesuffix("/v2/enqueue"),
+        "pagerduty_url": url("alerts:pagerduty"),
+        "opsgenie_base": url("alerts:opsgenie").removesuffix("v2/alerts"),
+        "opsgenie_url": url("alerts:opsgenie"),
+        "alertmanager_url": url("alerts:alertmanager-key", key),
+        "alertmanager_bare_url": url("alerts:alertmanager"),
+        "grafana_url": url("alerts:grafana-key", key),
+        "email_address": address_for(source),
+        "sms_url": url("alerts:sms"),
+        "heartbeat_url": url("alerts:heartbeat", key),
+    }
+
+
+@require_POST
+@tenant_object(AlertSource)
+@admin_only
+def source_integration_settings(request, obj):
+    form = IntegrationSettingsForm(request.POST, source=obj)
+    if not form.is_valid():
+        errors = "; ".join(f"{name}: {' '.join(e)}" for name, e in form.errors.items())
+        messages.error(request, f"Not saved — {errors}")
+        return redirect("alerts:source", pk=obj.pk)
+    try:
+        services.update_alert_source(obj, **form.changes())
+    except DomainError as exc:
+        messages.error(request, f"Not saved — {exc.message}")
+    else:
+        messages.success(request, "Integration settings saved.")
+    return redirect("alerts:source", pk=obj.pk)
 
 
 @require_POST

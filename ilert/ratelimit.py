@@ -4,6 +4,7 @@ import math
 import time
 from functools import lru_cache
 
+import redis  # noqa: F401  imported here, not lazily: `limits` imports it on first use, which races under threads
 from django.conf import settings
 from limits import parse
 from limits.storage import storage_from_string

@@ -167,6 +167,11 @@ CONNECTOR_TIMEOUT_SECONDS = float(env("CONNECTOR_TIMEOUT_SECONDS", "10"))
 SLACK_API_URL = env("SLACK_API_URL", "https://slack.com/api/")
 # Events accepted per integration key (a `limits` string); more get 429 with Retry-After.
 INGEST_RATE_LIMIT = env("INGEST_RATE_LIMIT", "1000/minute")
+# Inbound email alert sources receive mail at <integration key>@INBOUND_EMAIL_DOMAIN (point the
+# domain's MX at your ESP and its inbound webhook at /anymail/<esp>/inbound/).
+INBOUND_EMAIL_DOMAIN = env("INBOUND_EMAIL_DOMAIN", _site.hostname or "localhost").lower()
+# Validates X-Twilio-Signature of inbound SMS to SMS alert sources (/integrations/twilio/sms).
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", "")
 # Failed logins allowed per email and per client address before a pause.
 LOGIN_FAILURE_LIMIT = env("LOGIN_FAILURE_LIMIT", "5/5minute")
 
@@ -248,7 +253,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # Sweepers: each app's periodic catch-up for due rows that no task handled, ticked by beat.
 SWEEP_INTERVAL_SECONDS = float(env("SWEEP_INTERVAL_SECONDS", "2"))
-SWEEPER_TASKS = ["alerts.tasks.sweep", "escalation.tasks.sweep", "connectors.tasks.sweep"]
+SWEEPER_TASKS = [
+    "alerts.tasks.sweep",
+    "alerts.tasks.sweep_heartbeats",
+    "escalation.tasks.sweep",
+    "connectors.tasks.sweep",
+]
 CELERY_BEAT_SCHEDULE = {
     name: {"task": name, "schedule": SWEEP_INTERVAL_SECONDS, "options": {"expires": SWEEP_INTERVAL_SECONDS * 3}}
     for name in SWEEPER_TASKS

@@ -1,0 +1,281 @@
+"""Inbound email: every email alert source has the address `<integration key>@<INBOUND_EMAIL_DOMAIN>`.
+
+Mail arrives through django-anymail's inbound webhooks (the ESP receives it and POSTs it to us):
+
+    /anymail/mailgun/inbound/  (or /anymail/mailgun/inbound_mime/)   signature checked with
+                                   ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY (+ basic auth if set)
+    /anymail/sendgrid/inbound/     basic auth: ANYMAIL_WEBHOOK_SECRET ("user:password")
+    /anymail/postmark/inbound/     basic auth: ANYMAIL_WEBHOOK_SECRET
+
+An endpoint whose secret is not configured refuses every request (403): inbound mail is never
+accepted unauthenticated. Subject → summary, text body → details (HTML stripped when there is
+no text part). Per-source rules in AlertSource.options:
+
+    {"resolve_regex": "…",        # matches subject or body → RESOLVE instead of ALERT
+     "key_regex": "…",            # incident key: group 1 (or the whole match) in subject, else body
+     "allowed_senders": ["ops@example.com", "@monitoring.example.com"]}   # empty: anyone
+
+THE RULE SHARED WITH THE NOTIFICATIONS APP: alerts connects exactly ONE receiver to anymail's
+`inbound` signal (`on_inbound`, connected in AlertsConfig.ready). It acts only on mail addressed to
+an alert-source address (local part = the integration key of an email alert source, domain =
+INBOUND_EMAIL_DOMAIN). Every other mail is left alone — not rejected, logged at DEBUG only — so
+other receivers (email replies to notifications) can handle it. Mail that is addressed to an
+alert-source address but fails its rules (sender not allowed, source disabled, a resolve without
+a key) is rejected and logged at WARNING, never silently eaten.
+"""
+
+import logging
+import re
+
+import html2text
+from anymail.exceptions import AnymailError, AnymailWebhookValidationFailure
+from anymail.utils import get_anymail_setting
+from anymail.webhooks.mailgun import MailgunInboundWebhookView
+from anymail.webhooks.postmark import PostmarkInboundWebhookView
+from anymail.webhooks.sendgrid import SendGridInboundWebhookView
+from django.conf import settings
+from django.db import Error as DatabaseError
+from django.http import JsonResponse
+from django.urls import path, re_path
+from django.views.decorators.csrf import csrf_exempt
+
+from ilert import ratelimit
+from ilert.errors import DomainError
+
+from .. import selectors, services
+from ..ingest import EventType, InboundEvent
+from ..models import Integration
+
+log = logging.getLogger(__name__)
+
+REGEX_MAX = 500
+MATCH_TEXT_MAX = 20_000  # rules look at the subject and the first 20,000 characters of the body
+_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DOMAIN = re.compile(r"^@?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+# --- options -----------------------------------------------------------------------------------
+
+
+def clean_options(options, source=None):
+    for name in ("resolve_regex", "key_regex"):
+        value = options.get(name)
+        if value in (None, ""):
+            options.pop(name, None)
+            continue
+        if not isinstance(value, str) or len(value) > REGEX_MAX:
+            raise DomainError(f"options.{name} must be a regular expression of at most {REGEX_MAX} characters.",
+                              field="options")
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise DomainError(f"options.{name} is not a valid regular expression: {exc}", field="options") from None
+    senders = options.get("allowed_senders")
+    if senders in (None, "", []):
+        options.pop("allowed_senders", None)
+        return options
+    if isinstance(senders, str):
+        senders = re.split(r"[\s,;]+", senders)
+    if not isinstance(senders, list) or not all(isinstance(s, str) for s in senders):
+        raise DomainError("options.allowed_senders must be a list of addresses or domains.", field="options")
+    cleaned = []
+    for sender in (s.strip().lower() for s in senders):
+        if not sender:
+            continue
+        if not (_ADDRESS.match(sender) or _DOMAIN.match(sender)):
+            raise DomainError(f"options.allowed_senders: {sender!r} is neither an email address nor a domain.",
+                              field="options")
+        cleaned.append(sender.lstrip("@") if "@" not in sender.lstrip("@") else sender)
+    options["allowed_senders"] = cleaned[:100]
+    return options
+
+
+def sender_allowed(sender, allowed):
+    if not allowed:
+        return True
+    sender = (sender or "").strip().lower()
+    domain = sender.rpartition("@")[2]
+    return any(sender == rule if "@" in rule else (domain == rule or domain.endswith("." + rule)) for rule in allowed)
+
+
+def address_for(source):
+    return f"{source.integration_key}@{settings.INBOUND_EMAIL_DOMAIN}"
+
+
+# --- the signal receiver -------------------------------------------------------------------------
+
+
+class RateLimited(Exception):
+    def __init__(self, wait):
+        super().__init__(f"retry in {wait} s")
+        self.wait = wait
+
+
+def _recipients(message):
+    seen = []
+    candidates = [message.envelope_recipient or ""]
+    for header in ("To", "Cc", "Bcc", "Delivered-To", "X-Original-To"):
+        candidates += [a.addr_spec for a in message.get_address_header(header)]
+    for address in candidates:
+        address = (address or "").strip().strip("<>")
+        if address and address not in seen:
+            seen.append(address)
+    return seen
+
+
+def sources_for(message):
+    """The email alert sources the message is addressed to (usually one)."""
+    domain = settings.INBOUND_EMAIL_DOMAIN.lower()
+    found = {}
+    for address in _recipients(message):
+        local, _, address_domain = address.rpartition("@")
+        if address_domain.lower() != domain or not local:
+            continue
+        source = selectors.source_for_key(local)
+        if source is not None and source.integration_type == Integration.EMAIL:
+            found[source.pk] = source
+    return list(found.values())
+
+
+def _body_text(message):
+    text = message.text
+    if text and text.strip():
+        return text
+    html = message.html or ""
+    if not html:
+        return ""
+    converter = html2text.HTML2Text()
+    converter.ignore_images = True
+    converter.body_width = 0
+    return converter.handle(html)
+
+
+def _sender(message):
+    sender = message.from_email
+    if isinstance(sender, list):
+        sender = sender[0] if sender else None
+    return sender.addr_spec if sender is not None else (message.envelope_sender or "")
+
+
+def _first_match(pattern, subject, body):
+    regex = re.compile(pattern)
+    for text in (subject, body[:MATCH_TEXT_MAX]):
+        match = regex.search(text)
+        if match:
+            return match
+    return None
+
+
+def event_for(source, message, esp_name):
+    """The event an email makes, or None (with the reason logged) when the source's rules say no."""
+    options = source.options or {}
+    subject = " ".join((message.subject or "").split()) or "(no subject)"
+    body = _body_text(message)
+    key = ""
+    if options.get("key_regex"):
+        match = _first_match(options["key_regex"], subject, body)
+        if match:
+            key = (match.group(1) if match.groups() and match.group(1) else match.group(0)).strip()[:255]
+    event_type = EventType.ALERT
+    if options.get("resolve_regex") and _first_match(options["resolve_regex"], subject, body):
+        event_type = EventType.RESOLVE
+        if not key:
+            log.warning("inbound email to alert source %s rejected: it matches the resolve rule but no incident "
+                        "key was found (set key_regex)", source.pk)
+            return None
+    sender = _sender(message)
+    return InboundEvent(
+        event_type=event_type, summary=subject, details=body, incident_key=key,
+        labels={"from": sender[:500]},
+        custom_details={"from": sender, "subject": subject, "message_id": message.get("Message-ID", ""),
+                        "esp": esp_name},
+        via="email",
+    )
+
+
+def handle(source, message, esp_name):
+    sender = _sender(message)
+    if not sender_allowed(sender, (source.options or {}).get("allowed_senders")):
+        log.warning("inbound email to alert source %s (tenant %s) rejected: sender %s is not allowed",
+                    source.pk, source.tenant_id, sender)
+        return None
+    if not source.is_active:
+        log.warning("inbound email to alert source %s (tenant %s) rejected: the source is disabled",
+                    source.pk, source.tenant_id)
+        return None
+    wait = ratelimit.hit(settings.INGEST_RATE_LIMIT, "ingest", source.key_hash)
+    if wait:
+        raise RateLimited(wait)
+    event = event_for(source, message, esp_name)
+    if event is None:
+        return None
+    try:
+        return services.ingest(source, event)
+    except DomainError as exc:
+        log.warning("inbound email to alert source %s rejected: %s", source.pk, exc.message)
+        return None
+
+
+def on_inbound(sender, event, esp_name, **kwargs):
+    """anymail `inbound` receiver. Acts only on mail addressed to an email alert source's address
+    (<integration key>@INBOUND_EMAIL_DOMAIN); every other mail is left alone for other receivers
+    (e.g. notification replies) and logged at DEBUG only. See the module docstring."""
+    message = event.message
+    matched = sources_for(message) if message is not None else []
+    if not matched:
+        log.debug("inbound email via %s is not addressed to an alert source; left to other receivers", esp_name)
+        return
+    for source in matched:
+        result = handle(source, message, esp_name)
+        if result is not None:
+            log.info("inbound email via %s → alert source %s: %s", esp_name, source.pk, result.code)
+
+
+# --- the webhook endpoints -----------------------------------------------------------------------
+
+
+def _configured(esp):
+    if esp == "mailgun":
+        key = get_anymail_setting("webhook_signing_key", esp_name="Mailgun", default=None) or get_anymail_setting(
+            "api_key", esp_name="Mailgun", default=None, allow_bare=True)
+        return bool(key)
+    return bool(get_anymail_setting("webhook_secret", default=None))
+
+
+def _guarded(view_class, esp):
+    """anymail's inbound view, refusing to run unauthenticated (no secret configured: 403) and
+    answering malformed ESP payloads with 400 instead of an error page. A database error stays a
+    5xx, so the ESP retries later; over the rate limit answers 429 (ESPs retry those too)."""
+    view = view_class.as_view()
+
+    @csrf_exempt
+    def guarded(request, *args, **kwargs):
+        if not _configured(esp):
+            log.error("inbound email via %s refused: its webhook secret is not configured", esp)
+            setting = "ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY" if esp == "mailgun" else "ANYMAIL_WEBHOOK_SECRET"
+            return JsonResponse({"code": "not_configured", "message": f"Inbound email via {esp} is not set up: "
+                                 f"set {setting}."}, status=403)
+        try:
+            return view(request, *args, **kwargs)
+        except RateLimited as exc:
+            response = JsonResponse({"code": "rate_limited", "message": str(exc)}, status=429)
+            response["Retry-After"] = str(exc.wait)
+            return response
+        except DatabaseError:
+            raise
+        except AnymailWebhookValidationFailure:
+            log.warning("inbound email webhook from %s refused: bad signature or basic auth", esp)
+            return JsonResponse({"code": "forbidden", "message": "Invalid signature or credentials."}, status=400)
+        except (AnymailError, KeyError, ValueError, TypeError, AttributeError, IndexError, LookupError) as exc:
+            log.warning("malformed inbound email webhook from %s: %s", esp, exc.__class__.__name__)
+            return JsonResponse({"code": "invalid", "message": f"Malformed {esp} inbound payload."}, status=400)
+
+    return guarded
+
+
+urlpatterns = [
+    re_path(r"^anymail/mailgun/inbound(_mime)?/$", _guarded(MailgunInboundWebhookView, "mailgun"),
+            name="email-inbound-mailgun"),
+    path("anymail/sendgrid/inbound/", _guarded(SendGridInboundWebhookView, "sendgrid"), name="email-inbound-sendgrid"),
+    path("anymail/postmark/inbound/", _guarded(PostmarkInboundWebhookView, "postmark"), name="email-inbound-postmark"),
+]

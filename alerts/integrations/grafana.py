@@ -1,0 +1,137 @@
+"""Grafana alerting webhook contact point, both shapes, told apart by `version`:
+
+    POST /integrations/grafana/<key>   (or /integrations/grafana with `Authorization: Bearer <key>`
+                                        or basic auth with the key as password)
+
+- **Unified alerting** (Grafana 8+, `"version": "1"`): Alertmanager-like, one incident per alert
+  `fingerprint` (option `{"group_by": "groupKey"}`: one per notification group, summary = `title`).
+  Per alert: status firing → ALERT, resolved → RESOLVE; summary from `annotations.summary`, else
+  `labels.alertname` + instance; `values`/`valueString` kept in custom details; `dashboardURL`,
+  `panelURL`, `silenceURL`, `generatorURL` become links, `imageURL` an image.
+- **Legacy alerting** (no `version`; `ruleId`, `ruleName`, `state`, `evalMatches`): one incident
+  per rule (`grafana-<orgId>-<ruleId>`); state alerting → ALERT, no_data → ALERT (summary marked
+  "[No Data]"), ok → RESOLVE, paused/pending/unknown → ignored (202, EVENT_IGNORED).
+
+Answer: 202 {"alerts": [{"fingerprint", "incidentKey", "incidentId", "responseCode"}, …]}.
+"""
+
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from ilert.dashboard import token_addressed
+
+from ..ingest import EventType, InboundEvent, ResponseCode
+from ..models import Integration
+from . import alertmanager, base
+
+clean_options = alertmanager.clean_options
+
+LEGACY_STATES = {"alerting": EventType.ALERT, "no_data": EventType.ALERT, "ok": EventType.RESOLVE}
+LEGACY_IGNORED = {"paused", "pending", "unknown"}
+
+
+def parse_unified(data, *, group_by="fingerprint"):
+    alerts = alertmanager.alerts_of(data)
+    if group_by == "groupKey":
+        title = alertmanager._opt_str(data, "title", "title").strip()
+        event = alertmanager.group_event(data, alerts, via="grafana", summary=title)
+        message = alertmanager._opt_str(data, "message", "message")
+        if message:
+            event.details = message
+        return [event]
+    events = []
+    for index, alert in enumerate(alerts):
+        values = alert.get("values")
+        extra = {}
+        if isinstance(values, dict):
+            extra["values"] = {str(k)[:120]: v for k, v in list(values.items())[:100]}
+        elif values is not None:
+            raise base.Reject(400, "Must be an object.", field=f"alerts[{index}].values")
+        value_string = alertmanager._opt_str(alert, "valueString", f"alerts[{index}].valueString")
+        if value_string:
+            extra["valueString"] = value_string[:4000]
+        event = alertmanager.alert_event(
+            alert, index, via="grafana", extra_details=extra,
+            extra_links=(("dashboardURL", "Dashboard"), ("panelURL", "Panel"), ("silenceURL", "Silence")),
+        )
+        image = alertmanager._opt_str(alert, "imageURL", f"alerts[{index}].imageURL")
+        if image:
+            event.images = [{"src": image[:2000], "alt": event.summary[:200]}]
+        if value_string:
+            event.details = f"{event.details}\n\nValues: {value_string}".strip()
+        events.append(event)
+    return events
+
+
+def parse_legacy(data):
+    """One event, or None for states that change nothing (paused, pending, unknown)."""
+    state = data.get("state")
+    if not isinstance(state, str):
+        raise base.Reject(400, "Must be one of alerting, ok, no_data, paused, pending.", field="state")
+    if state in LEGACY_IGNORED:
+        return None
+    if state not in LEGACY_STATES:
+        raise base.Reject(400, "Must be one of alerting, ok, no_data, paused, pending.", field="state")
+    rule_id = data.get("ruleId")
+    if rule_id is None or isinstance(rule_id, (bool, dict, list)):
+        raise base.Reject(400, "A ruleId (number) is required.", field="ruleId")
+    org_id = data.get("orgId", 1)
+    if isinstance(org_id, (bool, dict, list)):
+        raise base.Reject(400, "Must be a number.", field="orgId")
+    title = base.text(data, "title", max_length=64 * 1024) or base.text(data, "ruleName", max_length=64 * 1024)
+    message = base.text(data, "message", max_length=256 * 1024)
+    matches = data.get("evalMatches")
+    if matches is not None and not isinstance(matches, list):
+        raise base.Reject(400, "Must be a list.", field="evalMatches")
+    matches = [m for m in (matches or [])[:100] if isinstance(m, dict)]
+    lines = [message] if message else []
+    for match in matches:
+        lines.append(f"{match.get('metric', '')}: {match.get('value', '')}")
+    links = []
+    rule_url = base.text(data, "ruleUrl", max_length=2000)
+    if rule_url:
+        links.append({"href": rule_url, "text": "Grafana"})
+    images = []
+    image_url = base.text(data, "imageUrl", max_length=2000)
+    if image_url:
+        images.append({"src": image_url, "alt": title[:200]})
+    summary = title or f"Grafana rule {rule_id}"
+    if state == "no_data":
+        summary = f"[No Data] {summary}"
+    return InboundEvent(
+        event_type=LEGACY_STATES[state],
+        summary=summary,
+        details="\n".join(lines),
+        incident_key=f"grafana-{org_id}-{rule_id}"[:255],
+        links=links,
+        images=images,
+        custom_details={"evalMatches": matches, "ruleId": rule_id, "ruleName": data.get("ruleName"),
+                        "dashboardId": data.get("dashboardId"), "panelId": data.get("panelId"), "state": state},
+        labels=base.labels(data, "tags"),
+        via="grafana",
+    )
+
+
+@token_addressed
+@csrf_exempt
+@require_POST
+def receive(request, key=None):
+    try:
+        data = base.json_body(request)
+        source = base.source_for(base.key_from_request(request, key), integration_types=[Integration.GRAFANA],
+                                 field="key")
+        if data.get("version") is not None or "alerts" in data:
+            events = parse_unified(data, group_by=source.options.get("group_by", "fingerprint"))
+        else:
+            event = parse_legacy(data)
+            if event is None:
+                if not source.is_active:
+                    raise base.Reject(403, f"The alert source {source.name!r} is disabled.", code="source_disabled")
+                return JsonResponse({"alerts": [{"fingerprint": None, "incidentKey": None, "incidentId": None,
+                                                 "responseCode": ResponseCode.EVENT_IGNORED}]}, status=202)
+            events = [event]
+        results = base.ingest_all(source, events)
+    except base.Reject as reject:
+        return reject.response()
+    return alertmanager.answer(events, results)

@@ -1,0 +1,128 @@
+"""Heartbeats: GET | HEAD | POST /api/heartbeats/<key> (and /api/v1/heartbeats/<key>) → 202.
+
+A heartbeat alert source expects a ping every `heartbeat_interval_seconds`; when none came for
+interval + `heartbeat_grace_seconds` after the last one, the sweeper (alerts.engine.
+heartbeats_overdue, ticked by Celery beat) opens an incident (incident key "heartbeat"), and the
+next ping resolves it (unless `heartbeat_resolve_on_ping` is off). The timer starts at the first
+ping. Everything is a column of the alert source, so a restart of every process loses nothing.
+
+A ping is one UPDATE of the source's row (after the rate limit); only the ping that ends an
+overdue period, and pings with a bad key, take the slow path.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Value
+from django.db.models.functions import Cast
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from ilert import clock, ratelimit, secrets
+from ilert.dashboard import token_addressed
+from ilert.errors import DomainError
+
+from .. import services
+from ..ingest import EventType, InboundEvent, ResponseCode
+from ..models import AlertSource, Integration
+from . import base
+
+INCIDENT_KEY = "heartbeat"
+
+
+def _deadline(now):
+    """now + interval + grace, computed by the database from the row's own columns."""
+    seconds = F("heartbeat_interval_seconds") + F("heartbeat_grace_seconds")
+    if connection.vendor == "postgresql":
+        duration = seconds * Value(timedelta(seconds=1))
+    else:  # SQLite keeps durations as integer microseconds
+        duration = Cast(seconds * 1_000_000, DurationField())
+    return ExpressionWrapper(Value(now) + duration, output_field=DateTimeField())
+
+
+def _heartbeat_sources():
+    return AlertSource.objects.filter(integration_type=Integration.HEARTBEAT, status=AlertSource.Status.ACTIVE)
+
+
+def ping(key, *, now=None):
+    """Record a ping. Returns the response code: EVENT_APPENDED for a plain ping,
+    INCIDENT_RESOLVED when it ended an overdue period and resolved its incident."""
+    if not isinstance(key, str) or not key or len(key) > 200:
+        raise base.Reject(404, "Unknown integration key.")
+    key_hash = secrets.lookup_hash(key)
+    wait = ratelimit.hit(settings.INGEST_RATE_LIMIT, "ingest", key_hash)
+    if wait:
+        raise base.Reject(429, f"Too many pings for this integration key; retry in {wait} s.",
+                          headers={"Retry-After": str(wait)})
+    now = now or clock.now()
+    updated = _heartbeat_sources().filter(key_hash=key_hash, heartbeat_overdue=False).update(
+        last_ping_at=now, next_expected_at=_deadline(now)
+    )
+    if updated:
+        return ResponseCode.EVENT_APPENDED
+    return _slow_ping(key_hash, now)
+
+
+def _slow_ping(key_hash, now):
+    source = AlertSource.objects.filter(key_hash=key_hash).first()
+    if source is None:
+        raise base.Reject(404, "Unknown integration key.")
+    if source.integration_type != Integration.HEARTBEAT:
+        raise base.Reject(404, f"This integration key belongs to a {source.get_integration_type_display()} alert "
+                               "source, not a heartbeat.")
+    if not source.is_active:
+        raise base.Reject(403, f"The alert source {source.name!r} is disabled.", code="source_disabled")
+    with transaction.atomic():
+        source = AlertSource.objects.select_for_update().get(pk=source.pk)
+        was_overdue = source.heartbeat_overdue
+        AlertSource.objects.filter(pk=source.pk).update(
+            last_ping_at=now, next_expected_at=_deadline(now), heartbeat_overdue=False
+        )
+        if was_overdue and source.heartbeat_resolve_on_ping:
+            try:
+                result = services.ingest(source, InboundEvent(
+                    event_type=EventType.RESOLVE, incident_key=INCIDENT_KEY, via="heartbeat",
+                    details="A ping arrived: the heartbeat is back.",
+                ), now=now)
+            except DomainError as exc:
+                raise base.reject_domain_error(exc) from None
+            return result.code
+    return ResponseCode.EVENT_APPENDED
+
+
+def overdue_event(source):
+    interval, grace = source.heartbeat_interval_seconds, source.heartbeat_grace_seconds
+    last = source.last_ping_at.strftime("%Y-%m-%d %H:%M:%S UTC") if source.last_ping_at else "never"
+    return InboundEvent(
+        event_type=EventType.ALERT,
+        summary=f"Heartbeat missed: {source.name}",
+        details=f"No ping since {last}. A ping is expected every {human_seconds(interval)} "
+                f"(grace {human_seconds(grace)}).",
+        incident_key=INCIDENT_KEY,
+        custom_details={"last_ping_at": source.last_ping_at.isoformat() if source.last_ping_at else None,
+                        "interval_seconds": interval, "grace_seconds": grace},
+        via="heartbeat",
+    )
+
+
+def human_seconds(seconds):
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
+@token_addressed
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
+def receive(request, key):
+    try:
+        code = ping(key)
+    except base.Reject as reject:
+        return reject.response()
+    if request.method == "HEAD":
+        return HttpResponse(status=202)
+    return JsonResponse({"responseCode": code}, status=202)

@@ -1,0 +1,149 @@
+"""PagerDuty Events API v2-compatible: POST /integrations/pagerduty/v2/enqueue.
+
+Point any tool that speaks PagerDuty's Events API v2 at the base URL
+`<SITE_URL>/integrations/pagerduty` (PagerDuty's own is https://events.pagerduty.com) with our
+integration key as `routing_key` (or in an `X-Routing-Key` header).
+
+{"routing_key", "event_action": "trigger"|"acknowledge"|"resolve", "dedup_key",
+ "payload": {"summary", "source", "severity": "critical"|"error"|"warning"|"info", "timestamp",
+             "component", "group", "class", "custom_details"},
+ "images": [{"src","href","alt"}], "links": [{"href","text"}], "client", "client_url"}
+
+Answers exactly as PagerDuty does: 202 {"status": "success", "message": "Event processed",
+"dedup_key"} (a trigger without dedup_key gets a generated one), 400 {"status": "invalid event",
+"message": "Event object is invalid", "errors": [...]}, 429 with Retry-After when rate-limited.
+critical/error → HIGH, warning/info → LOW.
+"""
+
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from ..ingest import EventType, InboundEvent
+from ..models import Integration, Priority
+from . import base
+
+ACTIONS = {"trigger": EventType.ALERT, "acknowledge": EventType.ACCEPT, "resolve": EventType.RESOLVE}
+SEVERITIES = {"critical": Priority.HIGH, "error": Priority.HIGH, "warning": Priority.LOW, "info": Priority.LOW}
+CEF_FIELDS = ("source", "component", "group", "class")
+
+
+def _string(value):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return value if isinstance(value, str) else None
+
+
+def _context(data, name, required_key, keys, errors):
+    value = data.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        errors.append(f"'{name}' must be an array")
+        return []
+    out = []
+    for index, item in enumerate(value[:50]):
+        if not isinstance(item, dict) or not isinstance(item.get(required_key), str):
+            errors.append(f"'{name}[{index}].{required_key}' is missing or not a string")
+            continue
+        out.append({k: str(item[k])[:2000] for k in keys if item.get(k) is not None})
+    return out
+
+
+def _render_details(custom_details):
+    if isinstance(custom_details, dict):
+        return "\n".join(f"{key}: {value}" for key, value in custom_details.items())
+    return "" if custom_details is None else str(custom_details)
+
+
+def parse(data):
+    """The event, or Reject(400) whose `errors` list PagerDuty-style messages."""
+    errors = []
+    action = data.get("event_action")
+    if not isinstance(action, str) or action not in ACTIONS:
+        action = None
+    if action is None:
+        errors.append("'event_action' is invalid (must be one of the following: 'trigger', 'acknowledge' or 'resolve')")
+    dedup_key = data.get("dedup_key")
+    if dedup_key is not None and _string(dedup_key) is None:
+        errors.append("'dedup_key' must be a string")
+        dedup_key = None
+    dedup_key = _string(dedup_key) or ""
+    if len(dedup_key) > 255:
+        errors.append("'dedup_key' is too long (maximum 255 characters)")
+    if action in ("acknowledge", "resolve") and not dedup_key.strip():
+        errors.append("'dedup_key' is missing or blank")
+    payload = data.get("payload")
+    event = InboundEvent(event_type=ACTIONS.get(action, EventType.ALERT), incident_key=dedup_key, via="pagerduty")
+    if action == "trigger" or payload is not None:
+        if not isinstance(payload, dict):
+            errors.append("'payload' is missing or not an object")
+            payload = {}
+        summary = _string(payload.get("summary"))
+        if action == "trigger" and not (summary or "").strip():
+            errors.append("'payload.summary' is missing or blank")
+        source_name = _string(payload.get("source"))
+        if action == "trigger" and not (source_name or "").strip():
+            errors.append("'payload.source' is missing or blank")
+        severity = payload.get("severity")
+        severity = severity if isinstance(severity, str) else None
+        if action == "trigger" and severity not in SEVERITIES:
+            errors.append("'payload.severity' is invalid (must be one of the following: "
+                          "'critical', 'warning', 'error' or 'info')")
+        if summary is not None and len(summary) > 64 * 1024:
+            errors.append("'payload.summary' is too long")
+        labels = {}
+        for name in (*CEF_FIELDS, "severity", "timestamp"):
+            value = _string(payload.get(name))
+            if payload.get(name) is not None and value is None:
+                errors.append(f"'payload.{name}' must be a string")
+            elif value:
+                labels[name] = value[:500]
+        custom = payload.get("custom_details")
+        event.summary = summary or ""
+        event.priority = SEVERITIES.get(severity) if action == "trigger" else None
+        event.labels = labels
+        event.custom_details = custom if isinstance(custom, dict) else ({} if custom is None else {"details": custom})
+        event.details = _render_details(custom)[: 256 * 1024]
+    event.images = _context(data, "images", "src", ("src", "href", "alt"), errors)
+    event.links = _context(data, "links", "href", ("href", "text"), errors)
+    client, client_url = _string(data.get("client")), _string(data.get("client_url"))
+    if client_url:
+        event.links.append({"href": client_url[:2000], "text": (client or "Client")[:2000]})
+    if client:
+        event.labels["client"] = client[:500]
+    if errors:
+        raise base.Reject(400, "; ".join(errors), errors=errors)
+    return event
+
+
+INVALID = {"status": "invalid event", "message": "Event object is invalid"}
+
+
+def _error(reject):
+    if reject.status == 429:
+        return reject.response({"status": "throttle exceeded",
+                                "message": "Requests for this service are arriving too quickly. Please retry later."})
+    if reject.status == 404:  # PagerDuty answers an unknown routing key with 400 "Invalid routing key"
+        reject.status = 400
+        return reject.response({**INVALID, "errors": ["Invalid routing key"]})
+    return reject.response({**INVALID, "errors": reject.errors})
+
+
+@csrf_exempt
+@require_POST
+def enqueue(request):
+    try:
+        data = base.json_body(request)
+        key = data.get("routing_key") or request.headers.get("X-Routing-Key")
+        if key is not None and not isinstance(key, str):
+            raise base.Reject(400, "'routing_key' must be a string", errors=["'routing_key' must be a string"])
+        if not key:
+            raise base.Reject(400, "'routing_key' is missing or blank", errors=["'routing_key' is missing or blank"])
+        event = parse(data)
+        source = base.source_for(key, integration_types=[Integration.PAGERDUTY], field="routing_key")
+        (result,) = base.ingest_all(source, [event])
+    except base.Reject as reject:
+        return _error(reject)
+    return JsonResponse({"status": "success", "message": "Event processed", "dedup_key": result.incident_key},
+                        status=202)

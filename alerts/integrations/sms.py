@@ -1,0 +1,149 @@
+"""Inbound SMS through Twilio: POST /integrations/twilio/sms (Twilio's "A message comes in"
+webhook of the phone number).
+
+Every request must carry a valid X-Twilio-Signature, checked with twilio's RequestValidator over
+exactly the URL Twilio called (request.build_absolute_uri(): set TRUST_X_FORWARDED_PROTO behind a
+TLS proxy) and whatever form parameters arrived, with the TWILIO_AUTH_TOKEN setting. A forged or
+missing signature (or no token configured) is 403 and changes nothing.
+
+The number the SMS was sent to (`To`) selects the SMS alert source whose options say
+`{"phone_number": "+4930…"}` (E.164, unique); its `allowed_senders` (E.164 numbers, or "*" for
+anyone) say who may open incidents: nobody until set. The text becomes the summary of a new
+incident. Answers 200 with an empty TwiML <Response/> (no reply SMS); unknown number 404, sender
+not allowed 403, disabled source 403, rate-limited 429 with Retry-After. The notifications app
+has its own reply webhook at another URL; this one only serves SMS alert sources.
+"""
+
+import logging
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
+
+from ilert import ratelimit
+from ilert.errors import DomainError
+
+from ..ingest import EventType, InboundEvent
+from ..models import AlertSource, Integration
+from . import base
+
+log = logging.getLogger(__name__)
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+def e164(value):
+    """The number in E.164, or None when it is not a valid phone number."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 40:
+        return None
+    try:
+        number = phonenumbers.parse(value.strip(), None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def clean_options(options, source=None):
+    number = options.get("phone_number")
+    if number in (None, ""):
+        options.pop("phone_number", None)
+    else:
+        normalized = e164(number)
+        if normalized is None:
+            raise DomainError("options.phone_number must be a valid phone number in E.164 form, e.g. +4930123456.",
+                              field="options")
+        taken = AlertSource.objects.filter(integration_type=Integration.SMS, options__phone_number=normalized)
+        if source is not None:
+            taken = taken.exclude(pk=source.pk)
+        if taken.exists():
+            raise DomainError(f"{normalized} already belongs to another SMS alert source.", field="options")
+        options["phone_number"] = normalized
+    senders = options.get("allowed_senders")
+    if senders in (None, "", []):
+        options.pop("allowed_senders", None)
+        return options
+    if isinstance(senders, str):
+        senders = [s for s in senders.replace(";", ",").replace("\n", ",").split(",")]
+    if not isinstance(senders, list) or not all(isinstance(s, str) for s in senders):
+        raise DomainError("options.allowed_senders must be a list of phone numbers.", field="options")
+    cleaned = []
+    for sender in (s.strip() for s in senders):
+        if not sender:
+            continue
+        normalized = "*" if sender == "*" else e164(sender)
+        if normalized is None:
+            raise DomainError(f"options.allowed_senders: {sender!r} is not a valid phone number (E.164).",
+                              field="options")
+        cleaned.append(normalized)
+    options["allowed_senders"] = cleaned[:100]
+    return options
+
+
+def sender_allowed(source, sender):
+    allowed = (source.options or {}).get("allowed_senders") or []
+    return "*" in allowed or (sender is not None and sender in allowed)
+
+
+def _forbidden(message):
+    return HttpResponse(message, status=403, content_type="text/plain")
+
+
+def signature_valid(request):
+    token = getattr(settings, "TWILIO_AUTH_TOKEN", "")
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not token:
+        log.error("inbound SMS refused: TWILIO_AUTH_TOKEN is not configured")
+        return False
+    if not signature:
+        return False
+    algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
+    return RequestValidator(token).validate(request.build_absolute_uri(), request.POST, signature, algorithm)
+
+
+@csrf_exempt
+@require_POST
+def receive(request):
+    try:
+        valid = signature_valid(request)
+    except RequestDataTooBig:
+        return HttpResponse("Request body too large.", status=413, content_type="text/plain")
+    if not valid:
+        log.warning("inbound SMS refused: missing or invalid X-Twilio-Signature")
+        return _forbidden("Invalid or missing X-Twilio-Signature.")
+    to, sender = e164(request.POST.get("To")), e164(request.POST.get("From"))
+    text = " ".join(request.POST.get("Body", "").split())
+    source = AlertSource.objects.filter(integration_type=Integration.SMS, options__phone_number=to).first() \
+        if to else None
+    if source is None:
+        log.warning("inbound SMS to a number that belongs to no SMS alert source")
+        return HttpResponse("No SMS alert source owns this number.", status=404, content_type="text/plain")
+    if not sender_allowed(source, sender):
+        log.warning("inbound SMS to alert source %s (tenant %s) rejected: sender %s is not allowed",
+                    source.pk, source.tenant_id, sender or "(invalid number)")
+        return _forbidden("This sender may not open incidents on this alert source.")
+    if not source.is_active:
+        log.warning("inbound SMS to alert source %s rejected: the source is disabled", source.pk)
+        return _forbidden("The alert source is disabled.")
+    wait = ratelimit.hit(settings.INGEST_RATE_LIMIT, "ingest", source.key_hash)
+    if wait:
+        response = HttpResponse(f"Too many messages; retry in {wait} s.", status=429, content_type="text/plain")
+        response["Retry-After"] = str(wait)
+        return response
+    event = InboundEvent(
+        event_type=EventType.ALERT, summary=text or f"Empty SMS from {sender}",
+        details=f"SMS from {sender} to {to}.", labels={"from": sender, "to": to},
+        custom_details={"from": sender, "to": to, "message_sid": request.POST.get("MessageSid", "")[:64]},
+        via="sms",
+    )
+    try:
+        (result,) = base.ingest_all(source, [event])
+    except base.Reject as reject:
+        return reject.response()
+    log.info("inbound SMS → alert source %s: %s", source.pk, result.code)
+    return HttpResponse(EMPTY_TWIML, content_type="text/xml")

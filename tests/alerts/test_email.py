@@ -1,0 +1,197 @@
+"""Inbound email alert sources through django-anymail's inbound webhooks (Mailgun, SendGrid,
+Postmark), with each ESP's own payload format and its real signature / basic auth."""
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import time
+
+import pytest
+from anymail.signals import inbound
+from django.test import Client
+
+from alerts import services
+from alerts.integrations.email import address_for
+from alerts.models import Incident
+
+from .factories import make_source
+
+DOMAIN = "alerts.example.com"
+SIGNING_KEY = "mailgun-signing-key-for-tests"
+SECRET = "anymail:webhook-secret"
+BASIC = "Basic " + base64.b64encode(SECRET.encode()).decode()
+
+
+@pytest.fixture(autouse=True)
+def inbound_settings(settings):
+    settings.INBOUND_EMAIL_DOMAIN = DOMAIN
+    settings.ANYMAIL = {"WEBHOOK_SECRET": SECRET, "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
+
+
+@pytest.fixture
+def source(tenant):
+    return make_source(tenant, name="Mailbox", integration_type="email", default_priority="LOW")
+
+
+def mailgun(to, subject="Disk full on db-1", text="Only 2% left.", sender="nagios@example.com", *, key=SIGNING_KEY,
+            html=None, **extra):
+    timestamp, token = str(int(time.time())), "a" * 50
+    signature = hmac.new(key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
+    headers = [["From", f"Nagios <{sender}>"], ["To", to], ["Subject", subject], ["Message-Id", "<m1@example.com>"]]
+    data = {"recipient": to, "sender": sender, "from": sender, "subject": subject, "body-plain": text,
+            "timestamp": timestamp, "token": token, "signature": signature, "message-headers": json.dumps(headers)}
+    if html is not None:
+        data["body-html"] = html
+        if not text:
+            del data["body-plain"]
+    extra.setdefault("HTTP_AUTHORIZATION", BASIC)  # basic auth too, when WEBHOOK_SECRET is set
+    return Client().post("/anymail/mailgun/inbound/", data, **extra)
+
+
+def sendgrid(to, subject="Disk full", text="2% left", sender="zabbix@example.com", auth=BASIC):
+    headers = f"From: Zabbix <{sender}>\nTo: {to}\nSubject: {subject}\nMessage-ID: <s1@example.com>\n"
+    data = {"headers": headers, "text": text, "from": f"Zabbix <{sender}>", "to": to, "subject": subject,
+            "envelope": json.dumps({"to": [to], "from": sender}), "charsets": json.dumps({"text": "UTF-8"})}
+    extra = {"HTTP_AUTHORIZATION": auth} if auth else {}
+    return Client().post("/anymail/sendgrid/inbound/", data, **extra)
+
+
+def postmark(to, subject="Disk full", text="", html="<p>Only <b>2%</b> left</p>", sender="pm@example.com",
+             auth=BASIC):
+    body = {"FromFull": {"Email": sender, "Name": "Monitor"}, "ToFull": [{"Email": to, "Name": ""}],
+            "Subject": subject, "TextBody": text, "HtmlBody": html, "Headers": [], "OriginalRecipient": to,
+            "MessageID": "22c74902-a0c1-4511-804f-341342852c90"}
+    extra = {"HTTP_AUTHORIZATION": auth} if auth else {}
+    return Client().post("/anymail/postmark/inbound/", json.dumps(body), content_type="application/json", **extra)
+
+
+def test_every_email_source_has_an_address_at_the_inbound_domain(source):
+    assert address_for(source) == f"{source.integration_key}@{DOMAIN}"
+
+
+def test_a_signed_mailgun_mail_opens_an_incident(source):
+    response = mailgun(address_for(source))
+    assert response.status_code == 200, response.content
+    incident = Incident.objects.get()
+    assert (incident.summary, incident.details, incident.priority) == ("Disk full on db-1", "Only 2% left.", "LOW")
+    assert incident.labels == {"from": "nagios@example.com"}
+    assert incident.log_entries.filter(via="email").exists()
+
+
+def test_a_forged_mailgun_signature_changes_nothing(source):
+    assert mailgun(address_for(source), key="wrong-key").status_code == 400
+    assert not Incident.objects.exists()
+
+
+def test_sendgrid_needs_the_basic_auth_secret(source):
+    assert sendgrid(address_for(source), auth=None).status_code == 400
+    assert sendgrid(address_for(source), auth="Basic " + base64.b64encode(b"anymail:guess").decode()).status_code == 400
+    assert not Incident.objects.exists()
+    assert sendgrid(address_for(source)).status_code == 200
+    assert Incident.objects.get().summary == "Disk full"
+
+
+def test_postmark_html_only_mail_is_stripped_to_text(source):
+    assert postmark(address_for(source)).status_code == 200
+    details = Incident.objects.get().details
+    assert "Only **2%** left" in details and "<p>" not in details
+
+
+def test_an_endpoint_without_a_configured_secret_refuses_everything(source, settings):
+    settings.ANYMAIL = {}
+    assert postmark(address_for(source)).status_code == 403
+    assert mailgun(address_for(source)).status_code == 403
+    assert not Incident.objects.exists()
+
+
+def test_rules_extract_the_key_and_resolve(source):
+    services.update_alert_source(source, options={
+        "key_regex": r"Host (\S+) is", "resolve_regex": r"^RECOVERY", "allowed_senders": "nagios@example.com"})
+    mailgun(address_for(source), subject="PROBLEM: Host db-1 is DOWN")
+    mailgun(address_for(source), subject="PROBLEM: Host db-1 is DOWN")
+    incident = Incident.objects.get()
+    assert incident.incident_key == "db-1" and incident.event_count == 2
+    mailgun(address_for(source), subject="RECOVERY: Host db-1 is UP")
+    incident.refresh_from_db()
+    assert incident.status == "RESOLVED"
+
+
+def test_a_resolve_mail_without_a_key_is_rejected_and_logged(source, caplog):
+    services.update_alert_source(source, options={"resolve_regex": "RECOVERY"})
+    with caplog.at_level(logging.WARNING, logger="alerts.integrations.email"):
+        assert mailgun(address_for(source), subject="RECOVERY everything").status_code == 200
+    assert not Incident.objects.exists() and "no incident key" in caplog.text
+
+
+def test_senders_outside_the_allow_list_are_rejected_and_logged(source, caplog):
+    services.update_alert_source(source, options={"allowed_senders": ["@monitoring.example.com"]})
+    with caplog.at_level(logging.WARNING, logger="alerts.integrations.email"):
+        assert mailgun(address_for(source), sender="mallory@evil.example").status_code == 200
+    assert not Incident.objects.exists()
+    assert "not allowed" in caplog.text and source.integration_key not in caplog.text
+    mailgun(address_for(source), sender="alerts@eu.monitoring.example.com")
+    assert Incident.objects.count() == 1
+
+
+def test_mail_to_a_disabled_source_is_rejected_and_logged(tenant, caplog):
+    source = make_source(tenant, integration_type="email", status="disabled")
+    with caplog.at_level(logging.WARNING, logger="alerts.integrations.email"):
+        mailgun(address_for(source))
+    assert not Incident.objects.exists() and "disabled" in caplog.text
+
+
+def test_mail_not_for_an_alert_source_is_left_to_other_receivers(tenant, caplog):
+    """The notifications app receives its email replies through the same signal: alerts neither
+    acts on nor rejects mail that is not addressed to an email alert source."""
+    api_source = make_source(tenant, integration_type="api")
+    seen = []
+
+    def other_receiver(sender, event, esp_name, **kwargs):
+        seen.append(event.message.subject)
+
+    inbound.connect(other_receiver, dispatch_uid="test-other-receiver")
+    try:
+        with caplog.at_level(logging.DEBUG, logger="alerts.integrations.email"):
+            for to in ("reply+abc123@" + DOMAIN, f"{api_source.integration_key}@{DOMAIN}",
+                       f"{api_source.integration_key}@other.example", "someone@example.com"):
+                assert mailgun(to, subject=f"Re: {to}").status_code == 200
+    finally:
+        inbound.disconnect(dispatch_uid="test-other-receiver")
+    assert not Incident.objects.exists()
+    assert len(seen) == 4
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize("options", [{"key_regex": "(unclosed"}, {"resolve_regex": 5},
+                                     {"allowed_senders": ["not an address"]}, {"allowed_senders": 7}])
+def test_bad_rules_are_refused(source, options):
+    from ilert.errors import DomainError
+
+    with pytest.raises(DomainError):
+        services.update_alert_source(source, options=options)
+
+
+def test_malformed_esp_payloads_get_400(source):
+    response = Client().post("/anymail/postmark/inbound/", "[1]", content_type="application/json",
+                             HTTP_AUTHORIZATION=BASIC)
+    assert response.status_code == 400
+    response = Client().post("/anymail/sendgrid/inbound/", {"nothing": "here"}, HTTP_AUTHORIZATION=BASIC)
+    assert response.status_code == 400
+    assert not Incident.objects.exists()
+
+
+def test_over_the_rate_limit_the_esp_is_told_to_retry(source, settings):
+    settings.INGEST_RATE_LIMIT = "1/minute"
+    assert mailgun(address_for(source)).status_code == 200
+    limited = mailgun(address_for(source))
+    assert limited.status_code == 429 and limited["Retry-After"]
+    assert Incident.objects.get().event_count == 1
+
+
+def test_mailgun_works_with_only_its_signing_key(source, settings):
+    settings.ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
+    assert mailgun(address_for(source), HTTP_AUTHORIZATION="").status_code == 200
+    assert mailgun(address_for(source), key="forged", HTTP_AUTHORIZATION="").status_code == 400
+    assert Incident.objects.count() == 1

@@ -1,0 +1,136 @@
+"""Heartbeats: pings at /api/heartbeats/<key>, the overdue sweeper, and resolving on the next ping."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.test import Client
+
+from alerts import engine, services, tasks
+from alerts.models import AlertSource, Incident
+from ilert import clock
+from ilert.errors import DomainError
+
+from .factories import make_source
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def source(tenant):
+    return make_source(tenant, name="Nightly backup", integration_type="heartbeat",
+                       heartbeat_interval_seconds=3600, heartbeat_grace_seconds=300)
+
+
+def ping(source, method="get", path="/api/heartbeats/"):
+    return getattr(Client(), method)(f"{path}{source.integration_key}")
+
+
+def fresh(source):
+    return AlertSource.objects.get(pk=source.pk)
+
+
+def test_every_method_and_both_paths_answer_202(source):
+    assert ping(source).status_code == 202
+    assert ping(source, "head").status_code == 202
+    assert ping(source, "post").status_code == 202
+    assert ping(source, "get", "/api/v1/heartbeats/").status_code == 202
+    assert ping(source, "put").status_code == 405
+
+
+def test_a_ping_is_one_update(source, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        assert ping(source).status_code == 202
+
+
+def test_the_timer_starts_at_the_first_ping(source):
+    assert fresh(source).next_expected_at is None
+    with time_machine.travel("2026-03-01 12:00:00Z", tick=False):
+        assert engine.heartbeats_overdue() == 0
+        ping(source)
+        source = fresh(source)
+        assert source.last_ping_at == clock.now()
+        assert source.next_expected_at == clock.now() + timedelta(seconds=3900)
+
+
+def test_a_missed_heartbeat_opens_one_incident_and_the_next_ping_resolves_it(source):
+    with time_machine.travel("2026-03-01 12:00:00Z", tick=False) as traveller:
+        ping(source)
+        traveller.shift(timedelta(seconds=3899))
+        assert engine.heartbeats_overdue() == 0
+        traveller.shift(timedelta(seconds=2))
+        assert engine.heartbeats_overdue() == 1
+        assert engine.heartbeats_overdue() == 0  # claimed once
+        incident = Incident.objects.get()
+        assert incident.summary == "Heartbeat missed: Nightly backup" and incident.status == "PENDING"
+        assert "every 1 hour" in incident.details and fresh(source).heartbeat_overdue
+        traveller.shift(timedelta(hours=5))
+        assert engine.heartbeats_overdue() == 0  # still the same incident, no second one
+        response = ping(source)
+        assert response.status_code == 202 and response.json()["responseCode"] == "INCIDENT_RESOLVED"
+        incident.refresh_from_db()
+        assert incident.status == "RESOLVED" and not fresh(source).heartbeat_overdue
+        assert Incident.objects.count() == 1
+
+
+def test_resolve_on_ping_can_be_turned_off(source):
+    services.update_alert_source(source, heartbeat_resolve_on_ping=False)
+    with time_machine.travel("2026-03-01 12:00:00Z", tick=False) as traveller:
+        ping(source)
+        traveller.shift(timedelta(hours=2))
+        tasks.sweep_heartbeats()
+        ping(source)
+        assert Incident.objects.get().status == "PENDING"
+        assert fresh(source).next_expected_at > clock.now()
+
+
+def test_overdue_detection_lives_in_the_database_only(source):
+    """A restart of every process loses nothing: after the ping, only rows exist; a sweeper that
+    starts later (a new process has no memory) still finds the overdue source."""
+    with time_machine.travel("2026-03-01 12:00:00Z", tick=False):
+        ping(source)
+    with time_machine.travel("2026-03-02 12:00:00Z", tick=False):
+        assert tasks.sweep_heartbeats() == 1
+    assert Incident.objects.get().alert_source_id == source.pk
+
+
+def test_disabled_sources_are_refused_and_never_swept(source):
+    with time_machine.travel("2026-03-01 12:00:00Z", tick=False) as traveller:
+        ping(source)
+        services.update_alert_source(source, status="disabled")
+        assert ping(source).status_code == 403
+        traveller.shift(timedelta(days=1))
+        assert engine.heartbeats_overdue() == 0
+        services.update_alert_source(fresh(source), status="active")
+        assert engine.heartbeats_overdue() == 0  # the timer restarts at the next ping
+        assert not Incident.objects.exists()
+
+
+def test_changing_the_interval_moves_the_deadline(source):
+    with time_machine.travel("2026-03-01 12:00:00Z", tick=False):
+        ping(source)
+        services.update_alert_source(fresh(source), heartbeat_interval_seconds=60, heartbeat_grace_seconds=0)
+        assert fresh(source).next_expected_at == clock.now() + timedelta(seconds=60)
+
+
+@pytest.mark.parametrize("fields", [{"heartbeat_interval_seconds": 1}, {"heartbeat_interval_seconds": 10**8},
+                                    {"heartbeat_grace_seconds": -1}, {"heartbeat_interval_seconds": "60"}])
+def test_intervals_and_grace_are_bounded(source, fields):
+    with pytest.raises(DomainError):
+        services.update_alert_source(source, **fields)
+
+
+def test_unknown_and_wrong_type_keys_get_404(tenant):
+    other = make_source(tenant, integration_type="api")
+    assert Client().get("/api/heartbeats/" + "x" * 43).status_code == 404
+    assert Client().get(f"/api/heartbeats/{other.integration_key}").status_code == 404
+    assert fresh(other).last_ping_at is None
+
+
+def test_pings_over_the_rate_limit_get_429(source, settings):
+    settings.INGEST_RATE_LIMIT = "2/minute"
+    assert [ping(source).status_code for _ in range(3)] == [202, 202, 429]
+
+
+def test_the_sweeper_is_a_beat_task(settings):
+    assert "alerts.tasks.sweep_heartbeats" in settings.SWEEPER_TASKS

@@ -1,0 +1,110 @@
+"""Inbound SMS alert sources: Twilio's inbound message webhook with a real X-Twilio-Signature."""
+
+import pytest
+from django.test import Client
+from twilio.request_validator import RequestValidator
+
+from alerts import services
+from alerts.models import Incident
+from ilert.errors import DomainError
+
+from .factories import make_source
+
+TOKEN = "twilio-auth-token-for-tests"
+URL = "http://testserver/integrations/twilio/sms"
+NUMBER = "+14155552671"
+ONCALL = "+4915123456789"
+
+
+@pytest.fixture(autouse=True)
+def twilio_token(settings):
+    settings.TWILIO_AUTH_TOKEN = TOKEN
+
+
+@pytest.fixture
+def source(tenant):
+    return make_source(tenant, name="SMS line", integration_type="sms",
+                       options={"phone_number": "+1 415 555 2671", "allowed_senders": [ONCALL]})
+
+
+def params(body="Server room too hot", sender=ONCALL, to=NUMBER, **extra):
+    return {"MessageSid": "SM" + "0" * 32, "AccountSid": "AC" + "1" * 32, "From": sender, "To": to, "Body": body,
+            "NumMedia": "0", **extra}
+
+
+def send(data, signature=None, token=TOKEN):
+    if signature is None:
+        signature = RequestValidator(token).compute_signature(URL, data)
+    headers = {"HTTP_X_TWILIO_SIGNATURE": signature} if signature else {}
+    return Client().post("/integrations/twilio/sms", data, **headers)
+
+
+def test_options_store_the_number_in_e164(source):
+    assert source.options["phone_number"] == NUMBER
+
+
+def test_a_signed_sms_from_an_allowed_sender_opens_an_incident(source):
+    response = send(params())
+    assert response.status_code == 200 and b"<Response>" in response.content
+    assert response["Content-Type"].startswith("text/xml")
+    incident = Incident.objects.get()
+    assert incident.summary == "Server room too hot" and incident.alert_source == source
+    assert incident.labels == {"from": ONCALL, "to": NUMBER}
+    assert incident.log_entries.filter(via="sms").exists()
+
+
+@pytest.mark.parametrize("signature", ["", "bm90IGEgc2lnbmF0dXJl"])
+def test_forged_or_missing_signatures_get_403_and_change_nothing(source, signature):
+    assert send(params(), signature=signature).status_code == 403
+    assert not Incident.objects.exists()
+
+
+def test_a_signature_over_other_parameters_is_forged(source):
+    signature = RequestValidator(TOKEN).compute_signature(URL, params(body="harmless"))
+    assert send(params(body="rm -rf"), signature=signature).status_code == 403
+    assert not Incident.objects.exists()
+
+
+def test_a_signature_with_another_token_is_forged(source):
+    assert send(params(), token="someone-elses-token").status_code == 403
+
+
+def test_without_a_configured_token_every_request_is_refused(source, settings):
+    settings.TWILIO_AUTH_TOKEN = ""
+    assert send(params(), token="anything").status_code == 403
+    assert not Incident.objects.exists()
+
+
+def test_senders_not_allowed_and_unknown_numbers_are_refused(source):
+    assert send(params(sender="+4930901820")).status_code == 403
+    assert send(params(to="+14155550100")).status_code == 404
+    assert not Incident.objects.exists()
+
+
+def test_nobody_may_send_until_senders_are_allowed_and_star_allows_anyone(tenant):
+    source = make_source(tenant, integration_type="sms", options={"phone_number": NUMBER})
+    assert send(params()).status_code == 403
+    services.update_alert_source(source, options={"phone_number": NUMBER, "allowed_senders": "*"})
+    assert send(params(sender="+4930901820")).status_code == 200
+
+
+def test_whatever_parameters_arrive_are_covered_by_the_signature(source):
+    assert send(params(MediaUrl0="https://api.twilio.com/x.jpg", NumMedia="1", FromCity="BERLIN")).status_code == 200
+
+
+def test_a_disabled_source_is_refused(source):
+    services.update_alert_source(source, status="disabled")
+    assert send(params()).status_code == 403 and not Incident.objects.exists()
+
+
+@pytest.mark.parametrize("options", [{"phone_number": "12"}, {"phone_number": "+1 555"},
+                                     {"phone_number": NUMBER, "allowed_senders": ["nope"]}])
+def test_invalid_numbers_are_refused(tenant, options):
+    with pytest.raises(DomainError):
+        make_source(tenant, integration_type="sms", options=options)
+
+
+def test_a_number_belongs_to_one_source(source, tenant):
+    with pytest.raises(DomainError):
+        make_source(tenant, integration_type="sms", options={"phone_number": NUMBER})
+    services.update_alert_source(source, options={"phone_number": NUMBER, "allowed_senders": [ONCALL]})  # itself: fine
