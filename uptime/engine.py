@@ -127,7 +127,7 @@ def _record(claim, future):
         return False
 
 
-def run(*, budget=None, monitor_id=None, concurrency=None, poll=0.1):
+def run(*, budget=None, monitor_id=None, concurrency=None, poll=0.1, stop=None):
     """Claim and check due monitors. With `budget` (seconds), keep claiming newly due ones until it is
     spent, then finish what is in flight; without, check what is due now and return. Returns the
     number of results recorded."""
@@ -137,7 +137,7 @@ def run(*, budget=None, monitor_id=None, concurrency=None, poll=0.1):
     inflight = {}
     with CheckLoop(concurrency) as checker:
         while True:
-            claiming = deadline is None or time.monotonic() < deadline
+            claiming = (deadline is None or time.monotonic() < deadline) and not (stop and stop())
             if claiming and len(inflight) < concurrency:
                 claims = claim_due(limit=concurrency - len(inflight), monitor_id=monitor_id)
                 for claim in claims:
@@ -261,12 +261,6 @@ def prune(*, now=None, batch=10_000, max_batches=100):
 def maintain(now=None):
     """The periodic housekeeping: roll up, then prune."""
     return {"rolled_up": roll_up(now=now), "pruned": prune(now=now)}
-
-
-def check_spec_now(spec):
-    """Run one check outside the engine (e.g. a dry run); returns the Result."""
-    with CheckLoop(1) as checker:
-        return checker.submit(spec).result()[1]
 
 
 __all__ = ["Claim", "CheckLoop", "Result", "check_one", "claim_due", "maintain", "prune", "roll_up", "run"]

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.urls import reverse
 
 from alerts import services as alert_services
@@ -245,15 +246,17 @@ def update_monitor(monitor, *, escalation_policy=_UNSET, **fields):
         for name in changed:
             setattr(monitor, name, values[name])
         update = ["alert_source", *changed]
-        if changed & CHECK_DEFINING or ("paused" in changed and not monitor.paused):
+        due_now = bool(changed & CHECK_DEFINING) or ("paused" in changed and not monitor.paused)
+        if due_now:
             monitor.next_check_at = clock.now()
-            monitor.claim_seq += 1  # a check of the old definition that is still running is discarded
-            update += ["next_check_at", "claim_seq"]
-        if "paused" in changed and monitor.paused:
-            monitor.claim_seq += 1
-            update.append("claim_seq")
+            update.append("next_check_at")
         monitor.save(update_fields=sorted(set(update)))
-        if "next_check_at" in update and not monitor.paused:
+        if due_now or "paused" in changed:
+            # A check of the old definition (or of a now paused monitor) still running is discarded:
+            # its claim is no longer current. Counted in the database, not from this (maybe stale) copy.
+            UptimeMonitor.objects.filter(pk=monitor.pk).update(claim_seq=F("claim_seq") + 1)
+            monitor.refresh_from_db(fields=["claim_seq"])
+        if due_now and not monitor.paused:
             _kick(monitor)
     return monitor
 
@@ -356,7 +359,7 @@ def record_check(monitor_id, claim_seq, result, *, started_at, due_at=None, now=
     claim is stale (the monitor was re-claimed, edited, paused or deleted meanwhile)."""
     now = now or clock.now()
     with transaction.atomic():
-        monitor = (UptimeMonitor.objects.select_for_update().select_related("alert_source", "incident")
+        monitor = (UptimeMonitor.objects.select_for_update(of=("self",)).select_related("alert_source", "incident")
                    .filter(pk=monitor_id, claim_seq=claim_seq, paused=False).first())
         if monitor is None:
             return None

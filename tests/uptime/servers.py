@@ -26,6 +26,8 @@ class HttpTarget:
         self.status, self.body, self.delay = status, body, delay
         self.hits = 0
         self.requests = []
+        self.in_flight = self.most_in_flight = 0
+        self.lock = threading.Lock()
         self.port = port
         self.server = None
         self.start()
@@ -35,7 +37,17 @@ class HttpTarget:
             protocol_version = "HTTP/1.1"
 
             def _answer(self):
-                target.hits += 1
+                with target.lock:
+                    target.hits += 1
+                    target.in_flight += 1
+                    target.most_in_flight = max(target.most_in_flight, target.in_flight)
+                try:
+                    self._respond()
+                finally:
+                    with target.lock:
+                        target.in_flight -= 1
+
+            def _respond(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body_in = self.rfile.read(length) if length else b""
                 target.requests.append((self.command, self.path, dict(self.headers), body_in))
