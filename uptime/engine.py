@@ -111,20 +111,33 @@ class CheckLoop:
         self.loop.close()
 
 
-def _record(claim, future):
+def _record(done):
+    """Record finished checks ({future: claim}) in one batch; one by one if the batch fails, so a
+    monitor whose recording keeps failing (logged) cannot stall the others: it comes back after its
+    lease."""
+    items = []
+    for future, claim in done.items():
+        try:
+            started_at, result = future.result()
+        except Exception as exc:  # noqa: BLE001 - cancelled or crashed: the lease brings it back
+            log.warning("uptime check of monitor %s did not finish: %r", claim.monitor_id, exc)
+            continue
+        items.append(services.Checked(claim.monitor_id, claim.seq, result, started_at, claim.due_at))
+    if not items:
+        return 0
     try:
-        started_at, result = future.result()
-    except Exception as exc:  # noqa: BLE001 - cancelled or crashed: the lease brings it back
-        log.warning("uptime check of monitor %s did not finish: %r", claim.monitor_id, exc)
-        return False
-    try:
-        return services.record_check(claim.monitor_id, claim.seq, result, started_at=started_at,
-                                     due_at=claim.due_at) is not None
+        return sum(m is not None for m in services.record_checks(items))
     except Exception:
-        # A monitor whose recording keeps failing must not stall the others: it comes back after
-        # its lease, and the error is logged.
-        log.exception("recording the check of monitor %s failed", claim.monitor_id)
-        return False
+        if len(items) == 1:
+            log.exception("recording the check of monitor %s failed", items[0].monitor_id)
+            return 0
+    recorded = 0
+    for item in items:
+        try:
+            recorded += services.record_checks([item])[0] is not None
+        except Exception:
+            log.exception("recording the check of monitor %s failed", item.monitor_id)
+    return recorded
 
 
 def run(*, budget=None, monitor_id=None, concurrency=None, poll=0.1, stop=None):
@@ -150,8 +163,8 @@ def run(*, budget=None, monitor_id=None, concurrency=None, poll=0.1, stop=None):
                 time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
                 continue
             done, _ = futures.wait(inflight, timeout=poll, return_when=futures.FIRST_COMPLETED)
-            for future in done:
-                recorded += _record(inflight.pop(future), future)
+            if done:
+                recorded += _record({future: inflight.pop(future) for future in done})
     return recorded
 
 

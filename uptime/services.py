@@ -5,6 +5,7 @@ monitor goes down and resolves it, with the downtime on its timeline, when it co
 import ipaddress
 import re
 import socket
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -354,36 +355,72 @@ def next_due(monitor, due_at, now):
     return following if following > now else now + interval
 
 
+@dataclass(frozen=True)
+class Checked:
+    """One finished check of one claim, as the engine hands it over."""
+
+    monitor_id: int
+    claim_seq: int
+    result: object  # checks.Result
+    started_at: object
+    due_at: object = None
+
+
+STATE_FIELDS = ["status", "consecutive_failures", "failing_since", "down_since", "last_checked_at",
+                "last_response_ms", "last_message", "incident", "next_check_at"]
+
+
 def record_check(monitor_id, claim_seq, result, *, started_at, due_at=None, now=None):
     """Record one check of the claim `claim_seq` and act on it. Returns the monitor, or None when the
     claim is stale (the monitor was re-claimed, edited, paused or deleted meanwhile)."""
+    return record_checks([Checked(monitor_id, claim_seq, result, started_at, due_at)], now=now)[0]
+
+
+def record_checks(items, *, now=None):
+    """Record finished checks in one transaction (the engine batches those that finish together):
+    lock the monitors, drop stale claims, store the results, move each monitor's state (opening or
+    resolving incidents through alerts.services.ingest). Returns the monitors (None for stale ones)."""
     now = now or clock.now()
     with transaction.atomic():
-        monitor = (UptimeMonitor.objects.select_for_update(of=("self",)).select_related("alert_source", "incident")
-                   .filter(pk=monitor_id, claim_seq=claim_seq, paused=False).first())
-        if monitor is None:
-            return None
-        lateness = None if due_at is None else round((started_at - due_at).total_seconds() * 1000)
-        CheckResult.objects.create(
-            tenant_id=monitor.tenant_id, monitor=monitor, checked_at=started_at, outcome=result.outcome,
-            response_ms=result.response_ms, status_code=result.status_code, message=result.message[:500],
-            lateness_ms=lateness,
-        )
-        monitor.last_checked_at = started_at
-        monitor.last_response_ms = result.response_ms
-        monitor.last_message = result.message[:500]
-        if result.outcome == UP:
-            _went_up(monitor, result, now)
-        elif result.outcome == DOWN:
-            _failed(monitor, result, started_at)
-        elif result.outcome == UNAVAILABLE and monitor.status != MonitorStatus.DOWN:
-            monitor.status = MonitorStatus.UNAVAILABLE
-        monitor.next_check_at = next_due(monitor, due_at, now)
-        monitor.save(update_fields=[
-            "status", "consecutive_failures", "failing_since", "down_since", "last_checked_at", "last_response_ms",
-            "last_message", "incident", "next_check_at",
-        ])
-    return monitor
+        locked = {
+            m.pk: m for m in UptimeMonitor.objects.select_for_update(of=("self",))
+            .select_related("alert_source", "incident").filter(pk__in=[i.monitor_id for i in items], paused=False)
+            .order_by("pk")
+        }
+        out, rows, moved = [], [], []
+        for item in items:
+            monitor = locked.get(item.monitor_id)
+            if monitor is None or monitor.claim_seq != item.claim_seq:
+                out.append(None)
+                continue
+            rows.append(_apply(monitor, item, now))
+            moved.append(monitor)
+            out.append(monitor)
+        CheckResult.objects.bulk_create(rows)
+        if moved:
+            UptimeMonitor.objects.bulk_update(moved, STATE_FIELDS)
+    return out
+
+
+def _apply(monitor, item, now):
+    result, started_at = item.result, item.started_at
+    lateness = None if item.due_at is None else round((started_at - item.due_at).total_seconds() * 1000)
+    row = CheckResult(
+        tenant_id=monitor.tenant_id, monitor=monitor, checked_at=started_at, outcome=result.outcome,
+        response_ms=result.response_ms, status_code=result.status_code, message=result.message[:500],
+        lateness_ms=lateness,
+    )
+    monitor.last_checked_at = started_at
+    monitor.last_response_ms = result.response_ms
+    monitor.last_message = result.message[:500]
+    if result.outcome == UP:
+        _went_up(monitor, result, now)
+    elif result.outcome == DOWN:
+        _failed(monitor, result, started_at)
+    elif result.outcome == UNAVAILABLE and monitor.status != MonitorStatus.DOWN:
+        monitor.status = MonitorStatus.UNAVAILABLE
+    monitor.next_check_at = next_due(monitor, item.due_at, now)
+    return row
 
 
 def _went_up(monitor, result, now):

@@ -149,3 +149,19 @@ def test_a_closed_port_is_down_with_the_reason(tenant):
     monitor = check(make_monitor(tenant, name="Gone", target=f"http://127.0.0.1:{closed_port()}/", paused=False,
                                  retries=0))
     assert monitor.status == "down" and "connection refused" in monitor.last_message.lower()
+
+
+def test_an_incident_resolved_by_hand_stays_resolved_while_the_target_is_still_down(tenant, http_target):
+    from alerts import services as alert_services
+
+    http_target.status = 503
+    monitor = check(http_monitor(tenant, http_target, retries=0))
+    alert_services.resolve(Incident.objects.get(), via="api")
+    for _ in range(2):
+        monitor = check(monitor)
+    assert monitor.status == "down" and Incident.objects.count() == 1
+    http_target.status = 200
+    monitor = check(monitor)
+    http_target.status = 503
+    monitor = check(monitor)
+    assert Incident.objects.filter(status="PENDING").count() == 1 and Incident.objects.count() == 2

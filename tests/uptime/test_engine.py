@@ -147,3 +147,22 @@ def test_two_workers_claiming_at_once_never_get_the_same_monitor(tenant, http_ta
         thread.join()
     assert not claimed[0] & claimed[1]
     assert claimed[0] | claimed[1] == {m.pk for m in monitors}
+
+
+def test_a_monitor_whose_recording_crashes_does_not_stall_the_others(tenant, http_target, monkeypatch):
+    http_target.status = 503
+    broken, healthy = active(tenant, http_target, 2, retries=0)
+    real_ingest = alert_services.ingest
+
+    def ingest(source, event, **kwargs):
+        if source.pk == broken.alert_source_id:
+            raise RuntimeError("poison")
+        return real_ingest(source, event, **kwargs)
+
+    monkeypatch.setattr(alert_services, "ingest", ingest)
+    assert engine.run() == 1
+    healthy.refresh_from_db()
+    broken.refresh_from_db()
+    assert healthy.status == "down" and Incident.objects.get().alert_source_id == healthy.alert_source_id
+    assert broken.status == "pending" and not CheckResult.objects.filter(monitor=broken).exists()
+    assert broken.next_check_at > clock.now() + timedelta(seconds=50)  # back after its lease

@@ -73,7 +73,9 @@ async def check(spec):
                         if status == 303 or (status in (301, 302) and method == "POST"):
                             method, body = "GET", ""
                         continue
-                    text = await _read_text(response) if spec.keyword else ""
+                    # The body is read (up to 1 MiB) even without a keyword: it is part of the answer's
+                    # time, and closing with unread data would reset the connection.
+                    text = await _read_text(response, decode=bool(spec.keyword))
                 finally:
                     await response.aclose()
         except httpx.TimeoutException:
@@ -85,15 +87,17 @@ async def check(spec):
     return down(f"More than {MAX_REDIRECTS} redirects from {spec.target}")
 
 
-async def _read_text(response):
+async def _read_text(response, decode=True):
     chunks, size = [], 0
     async for chunk in response.aiter_bytes():
-        chunks.append(chunk)
+        if decode:
+            chunks.append(chunk)
         size += len(chunk)
         if size >= MAX_BODY:
             break
-    data = b"".join(chunks)[:MAX_BODY]
-    return data.decode(response.encoding or "utf-8", errors="replace")
+    if not decode:
+        return ""
+    return b"".join(chunks)[:MAX_BODY].decode(response.encoding or "utf-8", errors="replace")
 
 
 def _judge(spec, url, status, text, elapsed, expected):
