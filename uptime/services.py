@@ -344,14 +344,19 @@ def _send(monitor, event_type, summary="", details=""):
         return None
 
 
-def next_due(monitor, due_at, now):
-    """The next check: one interval after the due time (keeps the cadence); sooner while a failure
-    is being confirmed (retries), never in the past."""
+ON_TIME = timedelta(seconds=1)
+
+
+def next_due(monitor, due_at, started_at, now):
+    """The next check: one interval after the due time when this one started on time (keeps the
+    cadence), else one interval after it actually started (a backlog, e.g. after an outage of the
+    workers, spreads itself out instead of coming back as a herd every interval); sooner while a
+    failure is being confirmed (retries); never in the past."""
     interval = timedelta(seconds=monitor.interval_seconds)
     if monitor.status != MonitorStatus.DOWN and monitor.consecutive_failures > 0:
-        interval = min(interval, timedelta(seconds=settings.UPTIME_RETRY_SECONDS))
-        return now + interval
-    following = (due_at or now) + interval
+        return now + min(interval, timedelta(seconds=settings.UPTIME_RETRY_SECONDS))
+    on_time = due_at is not None and started_at - due_at <= ON_TIME
+    following = (due_at if on_time else started_at) + interval
     return following if following > now else now + interval
 
 
@@ -419,7 +424,7 @@ def _apply(monitor, item, now):
         _failed(monitor, result, started_at)
     elif result.outcome == UNAVAILABLE and monitor.status != MonitorStatus.DOWN:
         monitor.status = MonitorStatus.UNAVAILABLE
-    monitor.next_check_at = next_due(monitor, item.due_at, now)
+    monitor.next_check_at = next_due(monitor, item.due_at, started_at, now)
     return row
 
 

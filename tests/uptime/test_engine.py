@@ -166,3 +166,17 @@ def test_a_monitor_whose_recording_crashes_does_not_stall_the_others(tenant, htt
     assert healthy.status == "down" and Incident.objects.get().alert_source_id == healthy.alert_source_id
     assert broken.status == "pending" and not CheckResult.objects.filter(monitor=broken).exists()
     assert broken.next_check_at > clock.now() + timedelta(seconds=50)  # back after its lease
+
+
+def test_on_time_checks_keep_the_cadence_and_late_ones_spread_a_backlog(tenant, http_target):
+    first, second = active(tenant, http_target, 2, interval_seconds=60)
+    now = clock.now()
+    UptimeMonitor.objects.filter(pk=first.pk).update(next_check_at=now - timedelta(milliseconds=300))
+    UptimeMonitor.objects.filter(pk=second.pk).update(next_check_at=now - timedelta(seconds=20))  # a backlog
+    claims = {c.monitor_id: c for c in engine.claim_due(now=now)}
+    on_time = services.record_check(first.pk, claims[first.pk].seq, up("ok"), started_at=now,
+                                    due_at=claims[first.pk].due_at)
+    late = services.record_check(second.pk, claims[second.pk].seq, up("ok"), started_at=now,
+                                 due_at=claims[second.pk].due_at)
+    assert on_time.next_check_at == claims[first.pk].due_at + timedelta(seconds=60)
+    assert late.next_check_at == now + timedelta(seconds=60)
