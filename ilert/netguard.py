@@ -1,6 +1,7 @@
 """Outbound request guard (SSRF): connectors and uptime checks must not reach loopback,
 link-local, private or cloud-metadata addresses unless the deployment allows it
-(ALLOW_PRIVATE_TARGETS=true, for self-hosters monitoring their own network).
+(ALLOW_PRIVATE_TARGETS=true, for self-hosters monitoring their own network). Cloud metadata
+addresses are refused even then.
 
 The check runs on the addresses the name resolves to, not on the name, so a public name that
 resolves to 10.x is refused too. `resolve_checked` returns the vetted addresses: connect to one of
@@ -20,6 +21,13 @@ _METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00
 
 class BlockedTarget(ValueError):
     """The target is not allowed (private, loopback, link-local, metadata, or unresolvable)."""
+
+
+def _is_metadata(address):
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip in _METADATA
 
 
 def _allowed(address):
@@ -46,6 +54,9 @@ def resolve_checked(host, port=443):
     except (socket.gaierror, UnicodeError) as exc:
         raise BlockedTarget(f"Cannot resolve {host}: {exc}") from None
     addresses = sorted({info[4][0] for info in infos})
+    metadata = [a for a in addresses if _is_metadata(a)]
+    if metadata:  # never, not even with ALLOW_PRIVATE_TARGETS: it hands out cloud credentials
+        raise BlockedTarget(f"{host} resolves to a cloud metadata address ({', '.join(metadata)}): refused.")
     if not private_targets_allowed():
         refused = [a for a in addresses if not _allowed(a)]
         if refused:

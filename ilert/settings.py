@@ -258,11 +258,26 @@ SWEEPER_TASKS = [
     "alerts.tasks.sweep_heartbeats",
     "escalation.tasks.sweep",
     "connectors.tasks.sweep",
+    "uptime.tasks.sweep",
 ]
 CELERY_BEAT_SCHEDULE = {
     name: {"task": name, "schedule": SWEEP_INTERVAL_SECONDS, "options": {"expires": SWEEP_INTERVAL_SECONDS * 3}}
     for name in SWEEPER_TASKS
 }
+# Uptime history housekeeping (roll-ups and pruning); idempotent, any interval works.
+CELERY_BEAT_SCHEDULE["uptime.tasks.maintain"] = {"task": "uptime.tasks.maintain", "schedule": 300.0,
+                                                 "options": {"expires": 600}}
+# Uptime checks: how many run at once per engine loop, how long one sweep keeps claiming due
+# monitors (the loop polls every 0.1 s), how soon a failed check is retried before "down", an
+# extra CA bundle for HTTPS/TLS checks of internal services, and the history kept (raw results,
+# then hourly and daily roll-ups).
+UPTIME_CONCURRENCY = int(env("UPTIME_CONCURRENCY", "100"))
+UPTIME_SWEEP_SECONDS = float(env("UPTIME_SWEEP_SECONDS", str(SWEEP_INTERVAL_SECONDS)))
+UPTIME_RETRY_SECONDS = int(env("UPTIME_RETRY_SECONDS", "30"))
+UPTIME_CA_BUNDLE = env("UPTIME_CA_BUNDLE")
+UPTIME_RAW_RETENTION_DAYS = max(2, int(env("UPTIME_RAW_RETENTION_DAYS", "7")))
+UPTIME_HOURLY_RETENTION_DAYS = max(3, int(env("UPTIME_HOURLY_RETENTION_DAYS", "35")))
+UPTIME_DAILY_RETENTION_DAYS = max(91, int(env("UPTIME_DAILY_RETENTION_DAYS", "400")))
 # Publishing a task after commit is only an early wake-up; tests may turn it off to prove the sweepers.
 ILERT_KICK_TASKS = env_bool("ILERT_KICK_TASKS", True)
 

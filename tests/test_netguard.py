@@ -29,3 +29,10 @@ def test_public_addresses_pass_and_self_hosters_may_allow_private(settings, monk
     settings.ALLOW_PRIVATE_TARGETS = True
     monkeypatch.undo()
     assert netguard.check_url("http://127.0.0.1:9/") == ["127.0.0.1"]
+
+
+def test_metadata_addresses_stay_refused_even_when_private_targets_are_allowed(settings):
+    settings.ALLOW_PRIVATE_TARGETS = True
+    for url in ("http://169.254.169.254/latest/meta-data/", "http://[::ffff:169.254.169.254]/"):
+        with pytest.raises(netguard.BlockedTarget):
+            netguard.check_url(url)

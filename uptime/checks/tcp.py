@@ -1,0 +1,30 @@
+"""TCP: the port accepts a connection within the timeout."""
+
+import asyncio
+import time
+
+from ilert.netguard import BlockedTarget
+
+from .base import down, os_error_text, refused, resolve, seconds, up
+
+
+async def check(spec):
+    where = f"{spec.target}:{spec.port}"
+    try:
+        address = await resolve(spec.target, spec.port)
+    except BlockedTarget as exc:
+        return refused(exc)
+    started = time.perf_counter()
+    try:
+        _reader, writer = await asyncio.wait_for(asyncio.open_connection(address, spec.port), spec.timeout)
+    except TimeoutError:
+        return down(f"No answer from {where} within {seconds(spec.timeout)}")
+    except OSError as exc:
+        return down(f"Cannot connect to {where}: {os_error_text(exc) or exc}")
+    elapsed = round((time.perf_counter() - started) * 1000)
+    writer.close()
+    try:
+        await asyncio.wait_for(writer.wait_closed(), 1)
+    except (OSError, TimeoutError):
+        pass
+    return up(f"{where} accepts connections", elapsed)
