@@ -245,11 +245,28 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # Sweepers: each app's periodic catch-up for due rows that no task handled, ticked by beat.
 SWEEP_INTERVAL_SECONDS = float(env("SWEEP_INTERVAL_SECONDS", "2"))
-SWEEPER_TASKS = ["alerts.tasks.sweep"]
+SWEEPER_TASKS = ["alerts.tasks.sweep", "notifications.tasks.sweep"]
 CELERY_BEAT_SCHEDULE = {
     name: {"task": name, "schedule": SWEEP_INTERVAL_SECONDS, "options": {"expires": SWEEP_INTERVAL_SECONDS * 3}}
     for name in SWEEPER_TASKS
 }
+# Notifications (the notifications app). Platform provider credentials; tenants may bring their own
+# (stored encrypted). With nothing configured every channel writes to the dev outbox.
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", "")
+# Re-host https://api.twilio.com (a regional proxy, or a local fake in tests and benchmarks).
+TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL", "")
+TWILIO_TIMEOUT_SECONDS = float(env("TWILIO_TIMEOUT_SECONDS", "10"))
+FIREBASE_CREDENTIALS_FILE = env("FIREBASE_CREDENTIALS_FILE", "")
+# Replies to notification emails arrive at reply+<token>@INBOUND_EMAIL_DOMAIN (anymail inbound).
+INBOUND_EMAIL_DOMAIN = env("INBOUND_EMAIL_DOMAIN", "")
+# A claimed notification must be sent within this; afterwards the sweeper reconciles it.
+NOTIFICATION_SEND_DEADLINE_SECONDS = int(env("NOTIFICATION_SEND_DEADLINE_SECONDS", "60"))
+NOTIFICATION_MAX_ATTEMPTS = int(env("NOTIFICATION_MAX_ATTEMPTS", "4"))
+# One-click links in notification emails (and push action tokens) expire after this.
+NOTIFICATION_ACTION_MAX_AGE_SECONDS = int(env("NOTIFICATION_ACTION_MAX_AGE_SECONDS", str(24 * 3600)))
+
 # Publishing a task after commit is only an early wake-up; tests may turn it off to prove the sweepers.
 ILERT_KICK_TASKS = env_bool("ILERT_KICK_TASKS", True)
 

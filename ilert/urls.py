@@ -51,6 +51,9 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("dev/outbox/", views.dev_outbox, name="dev-outbox"),
     path("django-admin/", admin.site.urls),
+    # ESP webhooks (inbound mail, delivery events): anymail sends its signals; email alert sources
+    # and replies to notification emails each connect a receiver.
+    path("anymail/", include("anymail.urls")),
     *app_urlpatterns,
 ]
 
