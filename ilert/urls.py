@@ -53,7 +53,7 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
     # ESP webhooks (inbound mail, delivery events): anymail sends its signals; email alert sources
     # and replies to notification emails each connect a receiver.
-    path("anymail/", include("anymail.urls")),
+    path("api/anymail/", include("anymail.urls")),
     *app_urlpatterns,
 ]
 

@@ -310,6 +310,11 @@ def _crashed(claim, exc, *, maybe_sent, now=None):
             _fail_rows(rows, f"{_target(leader)} parked: its handler failed {leader.crashes + 1} times "
                              f"({type(exc).__name__}: {exc})", now, lease=claim.lease, status=S.PARKED, error=error)
         return
+    if claim.followers and not maybe_sent:
+        # A bundle whose handler crashed: its other pages must not share the poison. They go on
+        # their own (due now); only the leader waits and counts the crash.
+        Notification.objects.filter(bundle=leader, status=S.SENDING).update(
+            status=S.PENDING, bundle=None, due_at=now, deadline=None)
     if maybe_sent:  # the provider may have the message: reconcile instead of re-sending
         Notification.objects.filter(pk=leader.pk, status=S.SENDING, lease=claim.lease).update(
             crashes=F("crashes") + 1, outcome_unknown=True, error=error,
@@ -490,8 +495,8 @@ def tick(now=None):
     """One sweep: settle stuck sends, send everything due, and (once a minute) shift reminders."""
     now = now or clock.now()
     done = reconcile(now)
-    while True:
-        sent = dispatch(now=now)
+    while True:  # a failure may move a next step to "now": keep going until nothing is due
+        sent = dispatch(now=max(now, clock.now()))
         done += sent
         if sent == 0:
             break

@@ -7,6 +7,8 @@ is unknown is marked uncertain and never re-sent (lookup is unsupported). Each m
 apns-collapse-id / an Android tag of the notification, so even a duplicate would replace, not add.
 """
 
+import warnings
+
 from django.conf import settings
 from django.urls import reverse
 
@@ -46,6 +48,14 @@ def build_message(notification, rendered, items):
         thread_id=f"incident-{notification.incident_id}" if notification.incident_id else None,
         custom_data={"interruption-level": "critical" if high else "active"},
     )
+    with warnings.catch_warnings():
+        # firebase-admin 7.7 prefers Firebase installation IDs (`fid`); apps register FCM
+        # registration tokens, which FCM v1 still takes as `token`.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _message(messaging, notification, rendered, data, high, aps)
+
+
+def _message(messaging, notification, rendered, data, high, aps):
     return messaging.Message(
         token=notification.address,
         notification=messaging.Notification(title=rendered.subject, body=rendered.text),
