@@ -29,6 +29,7 @@ class ContactMethodSerializer(serializers.ModelSerializer):
             "opted_out", "disabled_reason", "throttle_max", "throttle_minutes", "bundle_seconds", "created_at",
         ]
         read_only_fields = ["id", "verified_at", "opted_out", "disabled_reason", "created_at"]
+        validators = []  # uniqueness is the service's (409), with `user` defaulting to the caller
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -105,6 +106,7 @@ class NotificationRuleSerializer(serializers.ModelSerializer):
         model = NotificationRule
         fields = ["id", "user", "priority", "contact_method", "delay_minutes", "created_at"]
         read_only_fields = ["id", "created_at"]
+        validators = []
 
 
 class NotificationRuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,

@@ -453,11 +453,11 @@ def record_status(notification, status, *, provider_id="", error_code="", durati
     now = now or clock.now()
     status = (status or "").lower()
     with transaction.atomic():
-        row = Notification.objects.select_for_update().select_related("incident", "user", "contact_method").get(
-            pk=notification.pk)
+        locked = Notification.objects.select_for_update(of=("self",)).select_related("incident", "user",
+                                                                                     "contact_method")
+        row = locked.get(pk=notification.pk)
         if row.bundle_id:
-            row = Notification.objects.select_for_update().select_related("incident", "user", "contact_method").get(
-                pk=row.bundle_id)
+            row = locked.get(pk=row.bundle_id)
         if provider_id and not row.provider_id and row.status in (S.SENDING, S.UNCERTAIN):
             # A late callback settles a send whose answer we never got.
             if not Notification.objects.filter(provider="twilio", provider_id=provider_id).exclude(pk=row.pk).exists():
