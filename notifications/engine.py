@@ -135,7 +135,7 @@ def _hold_until(group, now):
 def _groups(rows):
     groups, index = [], {}
     for row in rows:
-        if row.kind != Notification.Kind.PAGE:
+        if row.kind != Notification.Kind.PAGE or _limits(row)[1] == 0:  # bundling off: one message each
             groups.append([row])
             continue
         key = (row.user_id, row.channel, row.address)

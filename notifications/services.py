@@ -352,7 +352,7 @@ def _reply_code(user, incident):
                 .values_list("reply_code", flat=True).first())
     if existing:
         return existing
-    User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
+    User.objects.select_for_update().filter(pk=user.pk).order_by().values_list("pk", flat=True).first()
     used = set(
         Notification.objects.filter(user=user, reply_code__isnull=False, incident__status__in=Incident.OPEN)
         .exclude(incident=incident).values_list("reply_code", flat=True)
@@ -379,6 +379,9 @@ def notify(incident, user, *, round_tag: str, reason: str = "") -> list[Notifica
     pages nobody twice (two escalation levels in one round naming the same user → one page).
     Returns the rows it created ([] when everything was already there).
     """
+    if not transaction.get_connection().in_atomic_block:
+        with transaction.atomic():
+            return notify(incident, user, round_tag=round_tag, reason=reason)
     if user.tenant_id != incident.tenant_id or not user.is_active:
         return []
     if not incident.is_open or incident.in_maintenance:
