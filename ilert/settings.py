@@ -257,7 +257,8 @@ TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", "")
 # Re-host https://api.twilio.com (a regional proxy, or a local fake in tests and benchmarks).
 TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL", "")
-TWILIO_TIMEOUT_SECONDS = float(env("TWILIO_TIMEOUT_SECONDS", "10"))
+# Timeout of one provider call (Twilio, FCM): well inside the send deadline below.
+NOTIFICATION_PROVIDER_TIMEOUT_SECONDS = float(env("NOTIFICATION_PROVIDER_TIMEOUT_SECONDS", "10"))
 FIREBASE_CREDENTIALS_FILE = env("FIREBASE_CREDENTIALS_FILE", "")
 # Replies to notification emails arrive at reply+<token>@INBOUND_EMAIL_DOMAIN (anymail inbound).
 INBOUND_EMAIL_DOMAIN = env("INBOUND_EMAIL_DOMAIN", "")

@@ -2,14 +2,16 @@
 /notifications (read-only). Non-admins see and change their own; admins everyone's in the tenant."""
 
 import django_filters
+from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.models import User
 from ilert.api import TenantViewSet
-from ilert.tenancy import TenantRelatedField
+from ilert.tenancy import TenantRelatedField, tenant_of
 
 from . import selectors, services
 from .models import ContactMethod, Notification, NotificationRule
@@ -170,6 +172,71 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tena
     def get_queryset(self):
         return selectors.notifications(self.request.user).order_by("-created_at", "-id")
 
+
+class ProviderSettingsSerializer(serializers.Serializer):
+    """Write-only secrets: the auth token and the service-account JSON are never returned."""
+
+    twilio_account_sid = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    twilio_auth_token = serializers.CharField(required=False, allow_blank=True, write_only=True, max_length=128)
+    twilio_from_number = serializers.CharField(required=False, allow_blank=True, max_length=32)
+    firebase_credentials = serializers.CharField(required=False, allow_blank=True, write_only=True,
+                                                 max_length=20000)
+    clear_twilio = serializers.BooleanField(required=False, default=False, write_only=True)
+    clear_firebase = serializers.BooleanField(required=False, default=False, write_only=True)
+
+
+def _provider_state(tenant):
+    from django.conf import settings
+
+    from . import providers
+    from .models import ProviderSettings
+
+    own = ProviderSettings.objects.filter(tenant=tenant).first()
+    twilio = providers.twilio_for(tenant.pk)
+    return {
+        "twilio": {
+            "in_use": twilio.owner if twilio else "dev_outbox",
+            "account_sid": own.twilio_account_sid if own else "",
+            "from_number": own.twilio_from_number if own else "",
+            "auth_token_stored": bool(own and own.twilio_auth_token_encrypted),
+        },
+        "firebase": {
+            "in_use": "tenant" if own and own.firebase_configured else (
+                "platform" if settings.FIREBASE_CREDENTIALS_FILE else "dev_outbox"),
+            "project_id": own.firebase_project_id if own else "",
+        },
+        "caller_ids": providers.caller_ids(tenant.pk),
+    }
+
+
+class ProviderSettingsView(APIView):
+    """GET /api/v1/notification-providers: which providers page this organisation (no secrets).
+    PUT/PATCH (admins): the organisation's own Twilio / Firebase credentials, write-only."""
+
+    write_roles = ("admin",)
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        return Response(_provider_state(tenant_of(request)))
+
+    @extend_schema(request=ProviderSettingsSerializer, responses={200: dict})
+    def put(self, request):
+        body = ProviderSettingsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        services.save_provider_settings(
+            tenant_of(request), by=request.user,
+            twilio_account_sid=data.get("twilio_account_sid"), twilio_auth_token=data.get("twilio_auth_token") or None,
+            twilio_from_number=data.get("twilio_from_number"),
+            firebase_credentials=data.get("firebase_credentials") or None,
+            clear_twilio=data["clear_twilio"], clear_firebase=data["clear_firebase"],
+        )
+        return Response(_provider_state(tenant_of(request)))
+
+    patch = put
+
+
+api_urlpatterns = [path("notification-providers", ProviderSettingsView.as_view(), name="notification-providers")]
 
 routes = [
     ("contact-methods", ContactMethodViewSet),

@@ -92,6 +92,10 @@ def _clock_time(row, moment):
 
 
 def _still_wanted(row):
+    if not row.user.is_active:
+        return False
+    if row.kind == Notification.Kind.VERIFY:
+        return row.contact_method is not None and not row.contact_method.is_verified
     if row.kind != Notification.Kind.PAGE:
         return True
     incident = row.incident
@@ -173,7 +177,7 @@ def _claim(now, ids=None, batch=50):
             for row in group:
                 if not _still_wanted(row):
                     Notification.objects.filter(pk=row.pk, status=S.PENDING).update(
-                        status=S.CANCELLED, error="cancelled: the incident is no longer pending")
+                        status=S.CANCELLED, error="cancelled: no longer needed (incident, user or contact method)")
                     continue
                 if row.contact_method is not None and not row.contact_method.usable and row.kind != "verify":
                     reason = row.contact_method.disabled_reason or (
@@ -445,13 +449,15 @@ def _settle(claim, now):
 
 DELIVERED = {"delivered", "read", "completed", "answered"}
 UNDELIVERED = {"undelivered", "failed"}
-UNANSWERED = {"busy", "no-answer", "canceled"}
+UNANSWERED = {"busy", "no-answer", "canceled", "voicemail"}
 
 
-def record_status(notification, status, *, provider_id="", error_code="", duration="", now=None):
+def record_status(notification, status, *, provider_id="", error_code="", duration="", answered_by="", now=None):
     """A provider's delivery report (Twilio status callback) for a notification (and its bundle)."""
     now = now or clock.now()
     status = (status or "").lower()
+    if status == "completed" and answered_by.startswith(("machine", "fax")):
+        status = "voicemail"  # we hung up on the machine: nobody heard the page
     with transaction.atomic():
         locked = Notification.objects.select_for_update(of=("self",)).select_related("incident", "user",
                                                                                      "contact_method")

@@ -88,7 +88,7 @@ def _twilio_http_client():
                 url = urlunsplit((target.scheme, target.netloc, target.path + parts.path, parts.query, ""))
             return super().request(method, url, *args, **kwargs)
 
-    client = HttpClient(timeout=settings.TWILIO_TIMEOUT_SECONDS)
+    client = HttpClient(timeout=settings.NOTIFICATION_PROVIDER_TIMEOUT_SECONDS)
     if base and client.session is not None:
         from requests.adapters import HTTPAdapter
 
@@ -145,7 +145,10 @@ def firebase_app(credentials_json):
         except ValueError:
             info = json.loads(credentials_json)
             return firebase_admin.initialize_app(
-                credentials.Certificate(info), options={"projectId": info.get("project_id")}, name=name
+                credentials.Certificate(info), name=name,
+                # Well inside the send deadline, so a stalled call ends before the row is reconciled.
+                options={"projectId": info.get("project_id"),
+                         "httpTimeout": settings.NOTIFICATION_PROVIDER_TIMEOUT_SECONDS},
             )
 
 

@@ -28,7 +28,8 @@ KEYS = {"1": "accept", "2": "resolve", "3": "escalate"}
 STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"}
 START_WORDS = {"start", "unstop", "yes"}
 HELP_WORDS = {"help", "info"}
-SMS_ANSWER = re.compile(r"^\s*#?(\d{1,6})?\s*([a-z]+)\s*[.!]*\s*$")
+# "12a" (the code from the page), "#4711a" (the incident number), or a bare "a".
+SMS_ANSWER = re.compile(r"^\s*(#)?\s*(\d{1,9})?\s*([a-z]+)\s*[.!]*\s*$")
 HOW_TO = "Reply e.g. 12a to accept, 12r to resolve, 12e to escalate."
 
 
@@ -110,19 +111,30 @@ def handle_sms(from_number, body, *, account_sid=None):
     if not users:
         return "ilert: this number is not a verified contact method of any ilert user."
     match = SMS_ANSWER.match(words)
-    verb = VERBS.get(match.group(2)) if match else None
+    verb = VERBS.get(match.group(3)) if match else None
     if verb is None:
         return f"ilert: unknown answer. {HOW_TO}"
-    code = match.group(1)
+    by_number, number_or_code = bool(match.group(1)), match.group(2)
     pages = Notification.objects.filter(user_id__in=users, kind=Notification.Kind.PAGE).select_related(
         "incident", "user", "bundle")
-    if code:
-        page = pages.filter(reply_code=int(code)).order_by("-created_at", "-id").first()
+    if number_or_code and by_number:
+        page = pages.filter(incident__number=int(number_or_code)).order_by("-created_at", "-id").first()
         if page is None:
-            return f"ilert: unknown code {code}. {HOW_TO}"
+            return f"ilert: no page about #{number_or_code} was sent to you. {HOW_TO}"
         return act(page.incident, page.user, verb, via="sms")
-    latest = (pages.filter(channel=Channel.SMS, address=number, status__in=Notification.WENT_OUT + (
-        Notification.Status.DELIVERED,)).order_by("-claimed_at", "-id").first())
+    if number_or_code:
+        matching = pages.filter(reply_code=int(number_or_code)).order_by("-created_at", "-id")
+        page = matching.first()
+        if page is None:
+            return f"ilert: unknown code {number_or_code}. {HOW_TO}"
+        open_ones = sorted({p.incident.number for p in matching.filter(incident__status__in=Incident.OPEN)})
+        if len(open_ones) > 1:  # two pages picked the same code at the same instant (rare)
+            listed = " and ".join(f"#{n}" for n in open_ones)
+            return (f"ilert: code {number_or_code} is used by {listed}; answer with the incident number, "
+                    f"e.g. #{open_ones[0]}{verb[0]}.")
+        return act(page.incident, page.user, verb, via="sms")
+    latest = (pages.filter(channel=Channel.SMS, address=number, status__in=Notification.WENT_OUT)
+              .order_by("-claimed_at", "-id").first())
     if latest is None:
         return f"ilert: there is no page to answer. {HOW_TO}"
     return act_on_notification(latest, verb, via="sms")

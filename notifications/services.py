@@ -346,13 +346,16 @@ def _key(*parts):
 
 
 def _reply_code(user, incident):
-    """A short number per (user, incident): 'Reply 3a'. Reused for the same incident; the smallest
-    number not taken by the user's other open incidents otherwise (chosen under the user's row lock)."""
+    """A short number per (user, incident): 'Reply 3a'. Reused for the same incident; otherwise the
+    smallest number not taken by the user's other open incidents.
+
+    No lock is taken (the engine may page several users in one transaction, in any order: row locks
+    here could deadlock). Two pages computed at the same instant may rarely get the same number;
+    an SMS answer with an ambiguous code is then asked to name the incident (replies.handle_sms)."""
     existing = (Notification.objects.filter(user=user, incident=incident, reply_code__isnull=False)
                 .values_list("reply_code", flat=True).first())
     if existing:
         return existing
-    User.objects.select_for_update().filter(pk=user.pk).order_by().values_list("pk", flat=True).first()
     used = set(
         Notification.objects.filter(user=user, reply_code__isnull=False, incident__status__in=Incident.OPEN)
         .exclude(incident=incident).values_list("reply_code", flat=True)
@@ -379,9 +382,11 @@ def notify(incident, user, *, round_tag: str, reason: str = "") -> list[Notifica
     pages nobody twice (two escalation levels in one round naming the same user → one page).
     Returns the rows it created ([] when everything was already there).
     """
-    if not transaction.get_connection().in_atomic_block:
-        with transaction.atomic():
-            return notify(incident, user, round_tag=round_tag, reason=reason)
+    with transaction.atomic():  # all steps or none (a savepoint inside the caller's transaction)
+        return _notify(incident, user, round_tag, reason)
+
+
+def _notify(incident, user, round_tag, reason):
     if user.tenant_id != incident.tenant_id or not user.is_active:
         return []
     if not incident.is_open or incident.in_maintenance:

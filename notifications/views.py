@@ -414,10 +414,11 @@ def _notification_for_webhook(request, token):
     notification = Notification.objects.select_related("user", "incident", "bundle").filter(token=token).first()
     if notification is None:
         return None, HttpResponse(status=404)
-    account_sid = request.POST.get("AccountSid", "")
-    if notification.provider_account and account_sid != notification.provider_account:
-        return None, HttpResponseForbidden("Wrong account.")
-    if not _twilio_signed(request, providers.twilio_auth_tokens(account_sid)):
+    # Only the Twilio account that serves the notification's organisation may call about it.
+    account = providers.twilio_for(notification.tenant_id)
+    if account is None or request.POST.get("AccountSid", "") != account.account_sid:
+        return None, HttpResponseForbidden("Invalid Twilio signature.")
+    if not _twilio_signed(request, [account.auth_token]):
         return None, HttpResponseForbidden("Invalid Twilio signature.")
     return notification, None
 
@@ -448,7 +449,8 @@ def twilio_status(request, token):
     status = request.POST.get("MessageStatus") or request.POST.get("CallStatus") or ""
     sid = request.POST.get("MessageSid") or request.POST.get("CallSid") or ""
     engine.record_status(notification, status, provider_id=sid, error_code=request.POST.get("ErrorCode", ""),
-                         duration=request.POST.get("CallDuration", ""))
+                         duration=request.POST.get("CallDuration", ""),
+                         answered_by=request.POST.get("AnsweredBy", ""))
     return HttpResponse(status=204)
 
 

@@ -115,3 +115,22 @@ def test_notifications_are_readable_own_for_responders_and_all_for_admins(tenant
     assert {n["user"] for n in everyone} == {responder.pk, admin.pk}
     assert responder_api.post("/api/v1/notifications", {}, format="json").status_code == 405
     assert all(n["status"] == "pending" and n["round_tag"] == "r1" for n in everyone)
+
+
+def test_provider_credentials_are_write_only_in_the_api(tenant, api, responder_api):
+    state = api.get("/api/v1/notification-providers").json()
+    assert state["twilio"]["in_use"] == "dev_outbox" and state["firebase"]["in_use"] == "dev_outbox"
+    saved = api.put("/api/v1/notification-providers", {
+        "twilio_account_sid": "AC" + "3" * 32, "twilio_auth_token": "very-secret", "twilio_from_number": "+4930123456"},
+        format="json")
+    assert saved.status_code == 200, saved.content
+    assert "very-secret" not in saved.content.decode()
+    assert saved.json()["twilio"] == {"in_use": "tenant", "account_sid": "AC" + "3" * 32,
+                                      "from_number": "+4930123456", "auth_token_stored": True}
+    assert saved.json()["caller_ids"] == ["+4930123456"]
+    assert api.put("/api/v1/notification-providers", {"twilio_account_sid": "nope"},
+                   format="json").status_code == 400
+    assert api.put("/api/v1/notification-providers", {"firebase_credentials": "{}"}, format="json").status_code == 400
+    assert responder_api.put("/api/v1/notification-providers", {"clear_twilio": True},
+                             format="json").status_code == 403
+    assert responder_api.get("/api/v1/notification-providers").json()["twilio"]["in_use"] == "tenant"

@@ -124,3 +124,15 @@ def test_stop_opts_the_number_out_until_start(tenant, rita, twilio):
 
 def test_help_explains_the_codes(twilio):
     assert "12a to accept" in reply("HELP")
+
+
+def test_an_incident_number_answers_directly_and_an_ambiguous_code_asks_for_it(tenant, rita, twilio):
+    first, second = page(tenant, rita), page(tenant, rita)
+    Notification.objects.filter(incident=second).update(reply_code=1)  # two pages picked 1 at the same instant
+    answer = reply("1a")
+    assert answer == (f"ilert: code 1 is used by #{first.number} and #{second.number}; answer with the incident "
+                      f"number, e.g. #{first.number}a.")
+    assert (status(first), status(second)) == ("PENDING", "PENDING")
+    assert reply(f"#{second.number}r") == f"#{second.number} resolved."
+    assert reply(f"#{first.number} a") == f"#{first.number} accepted."
+    assert reply("#999999a").startswith("ilert: no page about #999999")

@@ -267,3 +267,23 @@ def test_replies_from_unverified_senders_and_other_mail_are_ignored(tenant, resp
     mailgun_inbound(client, recipient="reply+notatoken@in.ilert.example.com", sender="rita@pager.example.com",
                     body="accept")
     assert status_of(incident) == "PENDING"
+
+
+def test_a_call_answered_by_voicemail_is_recorded_and_changes_nothing(tenant, responder, twilio, client):
+    incident, row = paged(tenant, responder, "voice", NUMBER)
+    twilio_post(client, f"/notifications/twilio/status/{row.token}",
+                {"CallSid": row.provider_id, "CallStatus": "completed", "AnsweredBy": "machine_end_beep"})
+    assert Notification.objects.get(pk=row.pk).status == "sent"
+    assert incident.log_entries.filter(message__contains="not answered (voicemail)").exists()
+    assert status_of(incident) == "PENDING"
+
+
+def test_another_organisations_twilio_account_cannot_answer_for_this_one(tenant, other_tenant, outsider, responder,
+                                                                          twilio, client, http):
+    own_sid = "AC" + "9" * 32
+    services.save_provider_settings(other_tenant, by=outsider, twilio_account_sid=own_sid,
+                                    twilio_auth_token="globex-token", twilio_from_number="+4930123456789")
+    incident, row = paged(tenant, responder, "voice", NUMBER)
+    forged = twilio_post(client, f"/notifications/twilio/voice/{row.token}/gather", {"Digits": "2"},
+                         token="globex-token", account_sid=own_sid)
+    assert forged.status_code == 403 and status_of(incident) == "PENDING"
