@@ -85,7 +85,9 @@ def _log(row, message, *, kind=LogKind.NOTIFICATION, data=None):
 
 
 def _clock_time(row, moment):
-    return render.local_time(row.user, moment).strftime("%H:%M:%S")
+    """14:02:05 CET — in the organisation's time zone, named (timelines are read by everyone)."""
+    local = render.local_time(row.user, moment, organisation=True)
+    return local.strftime("%H:%M:%S %Z")
 
 
 # --- claiming --------------------------------------------------------------------------------------

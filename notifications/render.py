@@ -24,8 +24,9 @@ def incident_url(incident):
     return settings.SITE_URL + reverse("alerts:incident", args=[incident.pk])
 
 
-def local_time(user, moment):
-    name = user.timezone or user.tenant.timezone or "UTC"
+def local_time(user, moment, *, organisation=False):
+    """`moment` in the user's time zone (or their organisation's)."""
+    name = (None if organisation else user.timezone) or user.tenant.timezone or "UTC"
     try:
         zone = zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

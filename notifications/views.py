@@ -242,8 +242,12 @@ def incident_panel(request, obj):
     rows = list(selectors.incident_notifications(obj))
     for row in rows:
         device = row.contact_method.device_name if row.contact_method else ""
-        row.shown_address = row.address if request.user.is_admin or row.user_id == request.user.pk else \
-            _masked(row, device)
+        if row.channel == Channel.PUSH:
+            row.shown_address = device or "push device"
+        elif request.user.is_admin or row.user_id == request.user.pk:
+            row.shown_address = row.address
+        else:
+            row.shown_address = _masked(row, device)
     return render(request, "notifications/_incident_panel.html", {"incident": obj, "rows": rows})
 
 

@@ -5,6 +5,7 @@ inbound webhook with Mailgun's signature. Forged or missing signatures change no
 import hashlib
 import hmac
 import json
+import re
 import time
 
 import pytest
@@ -86,7 +87,7 @@ def test_a_delivery_callback_marks_the_sms_delivered_on_the_timeline(tenant, res
     row.refresh_from_db()
     assert row.status == "delivered" and row.delivered_at is not None
     entry = incident.log_entries.filter(message__contains="delivered").get()
-    assert entry.message.startswith("SMS to Rita Responder (+49…5678) delivered ")
+    assert re.fullmatch(r"SMS to Rita Responder \(\+49…5678\) delivered \d\d:\d\d:\d\d CES?T", entry.message)
     assert entry.via == "sms"
 
 
