@@ -38,6 +38,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--incidents", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=8, help="clients posting events at once")
+    parser.add_argument("--rate", type=float, default=0,
+                        help="open loop: post this many events per second (default: closed loop, as fast as the "
+                             "clients can)")
     parser.add_argument("--worker-threads", type=int, default=8)
     parser.add_argument("--web-workers", type=int, default=2)
     args = parser.parse_args()
@@ -101,8 +104,18 @@ def main():
             time.sleep(1)
             warm = len(fake.arrivals)
             begun = time.time()
-            with ThreadPoolExecutor(args.concurrency) as pool:
-                list(pool.map(fire, range(args.incidents)))
+            if args.rate:
+                def paced(n):
+                    delay = begun + n / args.rate - time.time()
+                    if delay > 0:
+                        time.sleep(delay)
+                    fire(n)
+
+                with ThreadPoolExecutor(max(args.concurrency, 32)) as pool:
+                    list(pool.map(paced, range(args.incidents)))
+            else:
+                with ThreadPoolExecutor(args.concurrency) as pool:
+                    list(pool.map(fire, range(args.incidents)))
             posting = time.time() - begun
             deadline = time.time() + 60
             while len(fake.arrivals) - warm < args.incidents and time.time() < deadline:
@@ -121,7 +134,8 @@ def main():
     if not latencies:
         sys.exit("no SMS arrived")
     ms = [x * 1000 for x in latencies]
-    print(f"bench/notify: {args.incidents} incidents, {args.concurrency} concurrent clients, "
+    load = f"{args.rate:g} events/s offered" if args.rate else f"{args.concurrency} concurrent clients"
+    print(f"bench/notify: {args.incidents} incidents, {load}, "
           f"{args.worker_threads} worker threads, {args.web_workers} web workers")
     print(f"  SMS received by the fake Twilio: {received}/{args.incidents} "
           f"(duplicates: {len(fake.sms) - len(set(m['body'] for m in fake.sms))})")
