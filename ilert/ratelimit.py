@@ -5,6 +5,7 @@ import threading
 import time
 from functools import lru_cache
 
+import redis  # noqa: F401 - imported completely before `limits` reads its version (see _limiter)
 from django.conf import settings
 from limits import parse
 from limits.storage import storage_from_string
