@@ -399,20 +399,30 @@ def _notify(incident, user, round_tag, reason):
     if not fresh:
         return []
     code = _reply_code(user, incident)
-    created = []
-    for step in fresh:
-        try:
-            with transaction.atomic():
-                created.append(Notification.objects.create(
-                    tenant_id=incident.tenant_id, kind=Notification.Kind.PAGE, incident=incident, user=user,
-                    contact_method=step.contact_method, channel=step.channel, address=step.address,
-                    step=step.key, step_delay=step.delay, round_tag=round_tag[:64], dedup_key=keys[step.key],
-                    reason=(reason or "")[:255], due_at=now + timedelta(minutes=step.delay), reply_code=code,
-                ))
-        except IntegrityError:  # a concurrent call wrote it first
-            continue
+    rows = [
+        Notification(
+            tenant_id=incident.tenant_id, kind=Notification.Kind.PAGE, incident=incident, user=user,
+            contact_method=step.contact_method, channel=step.channel, address=step.address,
+            step=step.key, step_delay=step.delay, round_tag=round_tag[:64], dedup_key=keys[step.key],
+            reason=(reason or "")[:255], due_at=now + timedelta(minutes=step.delay), reply_code=code,
+        )
+        for step in fresh
+    ]
+    try:
+        with transaction.atomic():  # one INSERT; a concurrent twin makes it fail as a whole …
+            created = Notification.objects.bulk_create(rows)
+    except IntegrityError:  # … then row by row, skipping what the twin wrote
+        created = []
+        for row in rows:
+            try:
+                with transaction.atomic():
+                    row.save(force_insert=True)
+                created.append(row)
+            except IntegrityError:
+                continue
     if created:
-        message = f"Paging {user.display_name}: {_describe([s for s in fresh])}"
+        written = {row.dedup_key for row in created}
+        message = f"Paging {user.display_name}: {_describe([s for s in fresh if keys[s.key] in written])}"
         message += f" ({reason})" if reason else ""
         alert_services.log(incident, LogKind.NOTIFICATION, message, via="notifications",
                            data={"user": user.pk, "round": round_tag, "notifications": [n.pk for n in created]})
