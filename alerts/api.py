@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from accounts.models import User
 from ilert.api import TenantViewSet
+from ilert.filters import UTCDateTimeFilter
 from ilert.tenancy import TenantRelatedField
 
 from . import selectors, services
@@ -96,8 +97,8 @@ class ReassignSerializer(serializers.Serializer):
 class IncidentFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Incident.Status.choices)
     priority = django_filters.ChoiceFilter(choices=Priority.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
     number = django_filters.NumberFilter()
 
     class Meta:

@@ -29,12 +29,14 @@ from ilert import clock
 from . import paging, targets
 from .models import EscalationPolicy, NotifyMode
 
+MAX_PASSES = 50
+
 
 def tick(now=None, batch=200):
     """Perform every due step. Returns the number of steps performed."""
     now = now or clock.now()
     done = 0
-    while True:
+    for _ in range(MAX_PASSES):  # a level with a zero timeout makes its incident due again at once
         with transaction.atomic():
             due = list(
                 Incident.objects.select_for_update(skip_locked=True)
@@ -44,8 +46,9 @@ def tick(now=None, batch=200):
             for incident in due:
                 _step_guarded(incident, now)
                 done += 1
-        if len(due) < batch:
-            return done
+        if not due:
+            break
+    return done
 
 
 RETRY_AFTER_ERROR = timedelta(minutes=1)

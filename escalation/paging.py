@@ -2,13 +2,10 @@
 wake-up at the next due time (a Celery task; only an optimisation, the sweeper is the truth)."""
 
 from ilert.kick import after_commit
+from notifications.services import notify
 
 
 def page(incident, user, *, round_tag, reason):
-    try:
-        from notifications.services import notify
-    except ImportError:  # the notifications app is not installed yet: the timeline still says who
-        return []
     return notify(incident, user, round_tag=round_tag, reason=reason)
 
 

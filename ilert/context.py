@@ -12,6 +12,7 @@ NAVIGATION = [
     ("On-call", [
         ("Escalation policies", "escalation:policies", "↗"),
         ("Schedules", "schedules:schedules", "▦"),
+        ("Caller IDs", "notifications:caller-ids", "☎"),
     ]),
     ("Integrate", [
         ("Connectors", "connectors:connectors", "⇄"),
@@ -21,6 +22,7 @@ NAVIGATION = [
         ("Users", "accounts:users", "☺"),
         ("Teams", "accounts:teams", "☷"),
         ("Settings", "accounts:settings", "⚙"),
+        ("Providers", "notifications:providers", "✆"),
         ("Dev outbox", "dev-outbox", "✉"),
     ]),
 ]

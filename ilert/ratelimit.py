@@ -1,25 +1,36 @@
 """Rate limits on the `limits` library: Redis-backed when REDIS_URL is set, in-memory otherwise."""
 
 import math
+import threading
 import time
 from functools import lru_cache
 
-import redis  # noqa: F401  imported here, not lazily: `limits` imports it on first use, which races under threads
+import redis  # noqa: F401 - imported completely before `limits` reads its version (see _limiter)
 from django.conf import settings
 from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+_creating = threading.Lock()
+
 
 @lru_cache(maxsize=1)
-def _limiter():
+def _make_limiter():
     return MovingWindowRateLimiter(storage_from_string(settings.RATELIMIT_STORAGE_URL))
+
+
+def _limiter():
+    # Created under a lock: `limits` imports the redis client lazily and reads its __version__; two
+    # threads doing that at once (the first requests of a threaded worker) see a half-imported module
+    # ("minimum version of 3.0 for 'redis' could not be found. Found version: 0.0.0") and answer 500.
+    with _creating:
+        return _make_limiter()
 
 
 def reset():
     """Forget every counter (tests)."""
     _limiter().storage.reset()
-    _limiter.cache_clear()
+    _make_limiter.cache_clear()
 
 
 def retry_after(limit, *keys):

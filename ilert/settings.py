@@ -257,6 +257,7 @@ SWEEPER_TASKS = [
     "alerts.tasks.sweep",
     "alerts.tasks.sweep_heartbeats",
     "escalation.tasks.sweep",
+    "notifications.tasks.sweep",
     "connectors.tasks.sweep",
     "uptime.tasks.sweep",
 ]
@@ -278,6 +279,21 @@ UPTIME_CA_BUNDLE = env("UPTIME_CA_BUNDLE")
 UPTIME_RAW_RETENTION_DAYS = max(2, int(env("UPTIME_RAW_RETENTION_DAYS", "7")))
 UPTIME_HOURLY_RETENTION_DAYS = max(3, int(env("UPTIME_HOURLY_RETENTION_DAYS", "35")))
 UPTIME_DAILY_RETENTION_DAYS = max(91, int(env("UPTIME_DAILY_RETENTION_DAYS", "400")))
+# Notifications (the notifications app). Platform provider credentials; tenants may bring their own
+# (stored encrypted). With nothing configured every channel writes to the dev outbox.
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", "")
+TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", "")
+# Re-host https://api.twilio.com (a regional proxy, or a local fake in tests and benchmarks).
+TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL", "")
+# Timeout of one provider call (Twilio, FCM): well inside the send deadline below.
+NOTIFICATION_PROVIDER_TIMEOUT_SECONDS = float(env("NOTIFICATION_PROVIDER_TIMEOUT_SECONDS", "10"))
+FIREBASE_CREDENTIALS_FILE = env("FIREBASE_CREDENTIALS_FILE", "")
+# Replies to notification emails arrive at reply+<token>@INBOUND_EMAIL_DOMAIN (anymail inbound).
+# A claimed notification must be sent within this; afterwards the sweeper reconciles it.
+NOTIFICATION_SEND_DEADLINE_SECONDS = int(env("NOTIFICATION_SEND_DEADLINE_SECONDS", "60"))
+NOTIFICATION_MAX_ATTEMPTS = int(env("NOTIFICATION_MAX_ATTEMPTS", "4"))
+# One-click links in notification emails (and push action tokens) expire after this.
+NOTIFICATION_ACTION_MAX_AGE_SECONDS = int(env("NOTIFICATION_ACTION_MAX_AGE_SECONDS", str(24 * 3600)))
 # Publishing a task after commit is only an early wake-up; tests may turn it off to prove the sweepers.
 ILERT_KICK_TASKS = env_bool("ILERT_KICK_TASKS", True)
 

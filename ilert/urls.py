@@ -51,6 +51,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("dev/outbox/", views.dev_outbox, name="dev-outbox"),
     path("django-admin/", admin.site.urls),
+    # (Inbound mail webhooks live in alerts/urls.py under /anymail/<esp>/inbound/; email alert
+    # sources and replies to notification emails each connect a receiver to anymail's signal.)
     *app_urlpatterns,
 ]
 

@@ -10,6 +10,7 @@ from django.test import override_settings
 from alerts import services as alert_services
 from alerts.models import Incident, LogKind
 from escalation import engine, services
+from notifications.models import Notification
 from tests.alerts.factories import alert, make_source
 from tests.factories import TeamFactory, UserFactory
 
@@ -253,6 +254,46 @@ def test_a_step_that_keeps_failing_is_parked_without_stalling_others(tenant, peo
     assert "parked" in warnings(bad)[-1]
 
 
+def pages(incident):
+    """[(user name, round tag)] of the notification rows the engine asked for, in order."""
+    return list(Notification.objects.filter(incident=incident, kind="page").order_by("id")
+                .values_list("user__name", "round_tag"))
+
+
+def test_each_paged_user_gets_notifications_for_their_round(tenant, people, clock):
+    ana, ben, _ = people
+    policy = make_policy(tenant, [{"users": [ana], "timeout_minutes": 5}, {"users": [ben], "timeout_minutes": 5}],
+                         repeat_count=1)
+    incident = open_incident(tenant, policy)
+    for _ in range(4):
+        engine.tick()
+        clock.shift(timedelta(minutes=5))
+    # Default rules (no rules set): one email each time a user is reached, once per round.
+    assert pages(incident) == [("Ana", "r0"), ("Ben", "r0"), ("Ana", "r1"), ("Ben", "r1")]
+
+
+def test_two_levels_never_page_the_same_user_twice_in_one_round(tenant, people, clock):
+    ana, ben, _ = people
+    policy = make_policy(tenant, [{"users": [ana], "timeout_minutes": 0}, {"users": [ana, ben], "timeout_minutes": 5}])
+    incident = open_incident(tenant, policy)
+    engine.tick()
+    assert paged(incident) == [(1, 0, ["Ana"]), (2, 0, ["Ana", "Ben"])]
+    assert pages(incident) == [("Ana", "r0"), ("Ben", "r0")]
+
+
+def test_accepting_cancels_the_steps_still_to_come(tenant, people, clock):
+    from tests.notifications.factories import make_method, make_rule
+
+    ana = people[0]
+    make_rule(ana, make_method(ana, "sms", "+4915112345678"), "HIGH", 0)
+    make_rule(ana, make_method(ana, "voice", "+4915112345678"), "HIGH", 5)
+    incident = open_incident(tenant, make_policy(tenant, [{"users": [ana]}]))
+    engine.tick()
+    alert_services.accept(incident, by=ana, via="sms")
+    statuses = dict(Notification.objects.filter(incident=incident).values_list("channel", "status"))
+    assert statuses["voice"] == "cancelled"
+
+
 def test_reassigning_by_hand_pages_the_new_assignee(tenant, people, admin, clock):
     policy = make_policy(tenant, [{"users": [people[0]]}])
     incident = open_incident(tenant, policy)
@@ -261,6 +302,8 @@ def test_reassigning_by_hand_pages_the_new_assignee(tenant, people, admin, clock
     incident.refresh_from_db()
     assert incident.assigned_to == people[2]
     assert Incident.objects.get(pk=incident.pk).status == "PENDING"
+    entry = incident.log_entries.get(kind=LogKind.ASSIGNED, actor=admin)
+    assert pages(incident) == [("Ana", "r0"), ("Cy", f"assign-{entry.pk}")]
 
 
 def test_a_schedule_pages_whoever_is_on_call_at_that_instant(tenant, people, clock):

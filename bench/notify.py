@@ -1,0 +1,152 @@
+"""bench/notify: time from an Event API POST to the SMS request leaving the twilio client, through
+the real stack: gunicorn, a Celery worker (threads) with beat on Redis, PostgreSQL, and a fake
+Twilio HTTP server on 127.0.0.1 that timestamps every request it receives.
+
+    DATABASE_URL=postgres://ilert:ilert@127.0.0.1:5432/ilert_bench REDIS_URL=redis://127.0.0.1:6379/5 \\
+        .venv/bin/python bench/notify.py [--incidents 1000] [--concurrency 8]
+
+Each POST opens a new incident (distinct alertKey); the source's escalation policy pages one user
+at level 1 (the real engine: kicked task after commit, sweeper as the safety net). The
+user has one rule (SMS at once) with bundling and throttling off for this contact method, so every
+incident is one SMS (with them on, 1,000 pages to one person would be bundled, as designed).
+Target: p99 under 1 second.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ilert.settings")
+os.environ.setdefault("SECRET_KEY", "bench-secret")
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--incidents", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=8, help="clients posting events at once")
+    parser.add_argument("--rate", type=float, default=0,
+                        help="open loop: post this many events per second (default: closed loop, as fast as the "
+                             "clients can)")
+    parser.add_argument("--worker-threads", type=int, default=8)
+    parser.add_argument("--web-workers", type=int, default=2)
+    args = parser.parse_args()
+    if not (os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL")):
+        sys.exit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: this benchmark runs the real stack.")
+
+    import django
+
+    django.setup()
+    import logging
+
+    import httpx
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from accounts.models import Tenant
+    from alerts import services as alert_services
+    from escalation import services as escalation_services
+    from notifications.models import ContactMethod, NotificationRule
+    from tests.e2e.stack import Stack
+    from tests.factories import TenantFactory, UserFactory
+    from tests.notifications.fakes import FakeTwilio, FakeTwilioServer
+
+    call_command("migrate", interactive=False, verbosity=0)
+    Tenant.objects.filter(slug="bench-notify").delete()
+    tenant = TenantFactory(name="Bench notify", slug="bench-notify")
+    user = UserFactory(tenant=tenant, email=f"pager-{int(time.time())}@bench.test", name="Bench Pager")
+    method = ContactMethod.objects.create(tenant=tenant, user=user, kind="sms", address="+4915112345678",
+                                          verified_at=timezone.now(), throttle_max=0, bundle_seconds=0)
+    NotificationRule.objects.create(tenant=tenant, user=user, contact_method=method, priority="HIGH", delay_minutes=0)
+    policy = escalation_services.create_policy(tenant, name="bench", levels=[{"users": [user], "timeout_minutes": 60}])
+    source = alert_services.create_alert_source(tenant, name="bench", escalation_policy=policy)
+    key = source.integration_key
+
+    sid, token = "AC" + "be0c" * 8, "bench-token"
+    fake = FakeTwilio(sid, token)
+    posted_at = {}
+    tmp = tempfile.mkdtemp(prefix="bench-notify-")
+    print(f"logs: {tmp}/stack.log")
+    with FakeTwilioServer(fake) as server:
+        env = {"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": token, "TWILIO_FROM_NUMBER": "+15005550006",
+               "TWILIO_API_BASE_URL": server.url,
+               "INGEST_RATE_LIMIT": "100000/minute"}
+        with Stack(database_url=os.environ["DATABASE_URL"], redis_url=os.environ["REDIS_URL"], env=env, tmp=tmp,
+                   worker_concurrency=args.worker_threads, web_workers=args.web_workers) as stack:
+            client = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=args.concurrency * 2))
+            lock = threading.Lock()
+
+            def fire(n):
+                tag = f"bench-{n:06d}"
+                started = time.time()
+                response = client.post(stack.url + "/api/events", json={
+                    "integrationKey": key, "eventType": "ALERT", "summary": f"{tag} latency probe", "alertKey": tag})
+                if response.status_code != 202:
+                    raise RuntimeError(f"{response.status_code}: {response.text}")
+                with lock:
+                    posted_at[tag] = (started, time.time())
+
+            for n in range(5):  # warm up connections and code paths (not counted)
+                fire(900_000 + n)
+            time.sleep(1)
+            warm = len(fake.arrivals)
+            begun = time.time()
+            if args.rate:
+                def paced(n):
+                    delay = begun + n / args.rate - time.time()
+                    if delay > 0:
+                        time.sleep(delay)
+                    fire(n)
+
+                with ThreadPoolExecutor(max(args.concurrency, 32)) as pool:
+                    list(pool.map(paced, range(args.incidents)))
+            else:
+                with ThreadPoolExecutor(args.concurrency) as pool:
+                    list(pool.map(fire, range(args.incidents)))
+            posting = time.time() - begun
+            deadline = time.time() + 60
+            while len(fake.arrivals) - warm < args.incidents and time.time() < deadline:
+                time.sleep(0.05)
+            client.close()
+
+    latencies, answers = [], []
+    for arrived, params in fake.arrivals:
+        tag = params.get("Body", "").split(": ", 1)[-1][:12]
+        if tag in posted_at and not tag.startswith("bench-9"):
+            started, answered = posted_at[tag]
+            latencies.append(arrived - started)
+            answers.append(answered - started)
+    received = len(latencies)
+    Tenant.objects.filter(pk=tenant.pk).delete()
+    if not latencies:
+        sys.exit("no SMS arrived")
+    ms = [x * 1000 for x in latencies]
+    load = f"{args.rate:g} events/s offered" if args.rate else f"{args.concurrency} concurrent clients"
+    print(f"bench/notify: {args.incidents} incidents, {load}, "
+          f"{args.worker_threads} worker threads, {args.web_workers} web workers")
+    print(f"  SMS received by the fake Twilio: {received}/{args.incidents} "
+          f"(duplicates: {len(fake.sms) - len(set(m['body'] for m in fake.sms))})")
+    print(f"  Event API answer (202):   p50 {percentile(answers, 50) * 1000:7.1f} ms   "
+          f"p99 {percentile(answers, 99) * 1000:7.1f} ms")
+    print(f"  POST -> SMS request:      p50 {percentile(ms, 50):7.1f} ms   p99 {percentile(ms, 99):7.1f} ms   "
+          f"max {max(ms):7.1f} ms   mean {statistics.mean(ms):7.1f} ms")
+    print(f"  throughput: {args.incidents / posting:.0f} events/s posted; p99 target 1000 ms: "
+          f"{'met' if percentile(ms, 99) < 1000 else 'MISSED'} (p99/target = {percentile(ms, 99) / 1000:.2f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Email through Django's email API: any anymail ESP (or SMTP) by EMAIL_BACKEND, with a plain-text
+and an HTML part, signed one-click action links, and Reply-To reply+<token>@INBOUND_EMAIL_DOMAIN so
+an answer by reply reaches us through anymail's inbound webhook. With the default backend (the dev
+outbox) the message is written there with what a simulated reply needs.
+
+No ESP offers an idempotent send we can rely on or a lookup by our id, so an email whose outcome is
+unknown is marked uncertain, not re-sent.
+"""
+
+import smtplib
+import socket
+
+import requests
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+
+from .. import tokens
+from . import dev
+from .base import Channel, SendError, Sent, requests_error
+
+DEV_BACKEND = "ilert.devoutbox.EmailBackend"
+
+
+def _error(exc):
+    from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
+
+    if isinstance(exc, AnymailRecipientsRefused):
+        return SendError(f"Email: recipient refused ({exc})", permanent=True)
+    if isinstance(exc, AnymailAPIError):
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, requests.exceptions.RequestException):
+            return requests_error(cause, "Email")
+        status = getattr(exc, "status_code", None)
+        if status is not None and 400 <= status < 500 and status != 429:
+            return SendError(f"Email: the ESP refused the message ({status})", permanent=True)
+        return SendError(f"Email: {str(exc).splitlines()[0]}")
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return SendError(f"Email: recipient refused ({exc})", permanent=True)
+    if isinstance(exc, (smtplib.SMTPServerDisconnected, socket.timeout, TimeoutError)):
+        return SendError(f"Email: the connection broke; the outcome is unknown ({exc})", unknown=True)
+    if isinstance(exc, (smtplib.SMTPException, ConnectionError)):
+        return SendError(f"Email: {exc}")
+    return None
+
+
+class EmailChannel(Channel):
+    name = "email"
+
+    def send(self, notification, rendered, items):
+        if settings.EMAIL_BACKEND == DEV_BACKEND:
+            return dev.write(notification, rendered, items)
+        headers = {
+            "Message-ID": tokens.message_id(notification),
+            "Auto-Submitted": "auto-generated",
+            "X-Ilert-Notification": notification.token,
+        }
+        reply_to = tokens.reply_address(notification)
+        message = EmailMultiAlternatives(
+            rendered.subject, rendered.text, settings.DEFAULT_FROM_EMAIL, [notification.address],
+            reply_to=[reply_to] if reply_to else None, headers=headers,
+        )
+        if rendered.html:
+            message.attach_alternative(rendered.html, "text/html")
+        try:
+            message.send()
+        except Exception as exc:
+            classified = _error(exc)
+            if classified is None:
+                raise
+            raise classified from exc
+        status = getattr(message, "anymail_status", None)
+        if status is None:  # a plain Django backend (SMTP, locmem)
+            return Sent("email", headers["Message-ID"])
+        if status.status and status.status <= {"rejected", "invalid"}:
+            raise SendError(f"Email: the ESP rejected the recipient ({', '.join(sorted(status.status))})",
+                            permanent=True)
+        return Sent("anymail", str(status.message_id or headers["Message-ID"]))

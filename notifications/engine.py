@@ -1,0 +1,518 @@
+"""Delivery of the notification outbox (DESIGN.md §4). Plain functions: the Celery tasks, the
+sweeper and the tests call them directly; "now" comes from ilert.clock.
+
+dispatch(): claim due `pending` rows (select_for_update(skip_locked) + a compare-and-set UPDATE on
+    status and lease), group pages to one address into one message (bundling) unless the contact
+    method's throttle or bundle window holds them, mark them `sending` with a deadline, commit, then
+    call the provider outside any transaction. The outcome is recorded only if the row still holds
+    the same lease.
+
+reconcile(): rows still `sending` after their deadline — a worker that died, or a provider call
+    whose outcome is unknown (a read timeout) — are never re-sent blindly. The channel is asked
+    whether the provider took the message (Twilio: list recent messages/calls to that number and
+    match our text and time; dev outbox: the row is there):
+      found      → sent, with the provider's id (no second send);
+      not found  → pending again (sending is then safe);
+      can't ask  → uncertain (push, email): not re-sent; the user's next step goes at once.
+
+Failures: transient errors retry with backoff (10 s, 30 s, 90 s …) up to NOTIFICATION_MAX_ATTEMPTS;
+permanent errors and the last try fail the row and move the user's next step to now. A row whose
+handler keeps crashing is parked with the error (a poison pill does not stall the engine).
+"""
+
+import logging
+import traceback
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
+
+from alerts import services as alert_services
+from alerts.models import Incident, LogKind
+from ilert import clock
+
+from . import channels, providers, render, text
+from .channels import LookupUnsupported, SendError, dev
+from .models import DEFAULT_BUNDLE_SECONDS, DEFAULT_THROTTLE, Notification
+
+log = logging.getLogger(__name__)
+S = Notification.Status
+
+BACKOFF_SECONDS = (10, 30, 90, 300, 900)
+UNKNOWN_RECHECK_SECONDS = 15  # after a timeout, ask the provider this much later
+POISON_LIMIT = 3
+MAX_LOOKUPS = 5
+CHANNEL_LABEL = {"email": "Email", "sms": "SMS", "voice": "Call", "push": "Push"}
+
+
+@dataclass
+class Claim:
+    leader: Notification
+    followers: list
+    lease: int
+
+
+def _backoff(attempt):
+    return timedelta(seconds=BACKOFF_SECONDS[min(max(attempt, 1), len(BACKOFF_SECONDS)) - 1])
+
+
+def _deadline():
+    return timedelta(seconds=settings.NOTIFICATION_SEND_DEADLINE_SECONDS)
+
+
+def _target(row):
+    """ "SMS to Rita Responder (+49…4567)" for the timeline."""
+    device = row.contact_method.device_name if row.contact_method_id and row.contact_method else ""
+    where = text.mask_address(row.channel, row.address, device)
+    return f"{CHANNEL_LABEL[row.channel]} to {row.user.display_name} ({where})"
+
+
+def _with_bundle(row):
+    """A leader and the rows bundled into its message that are still sending."""
+    return [row] + list(Notification.objects.filter(bundle=row, status=S.SENDING).select_related("incident", "user"))
+
+
+def _log(row, message, *, kind=LogKind.NOTIFICATION, data=None):
+    if row.incident_id is None or row.kind != Notification.Kind.PAGE:
+        return
+    payload = {"notification": row.pk, "channel": row.channel, "status": row.status}
+    payload.update(data or {})
+    alert_services.log(row.incident, kind, message, via=row.channel, data=payload)
+
+
+def _clock_time(row, moment):
+    """14:02:05 CET — in the organisation's time zone, named (timelines are read by everyone)."""
+    local = render.local_time(row.user, moment, organisation=True)
+    return local.strftime("%H:%M:%S %Z")
+
+
+# --- claiming --------------------------------------------------------------------------------------
+
+
+def _still_wanted(row):
+    if not row.user.is_active:
+        return False
+    if row.kind == Notification.Kind.VERIFY:
+        return row.contact_method is not None and not row.contact_method.is_verified
+    if row.kind != Notification.Kind.PAGE:
+        return True
+    incident = row.incident
+    if incident.status == Incident.Status.RESOLVED:
+        return False
+    if incident.status == Incident.Status.ACCEPTED:
+        # Pages queued before the acceptance are over; a reassignment after it still pages.
+        return incident.accepted_at is not None and row.created_at > incident.accepted_at
+    return True
+
+
+def _limits(row):
+    method = row.contact_method
+    if method is not None:
+        return method.throttle, method.bundle_window
+    return DEFAULT_THROTTLE[row.channel], DEFAULT_BUNDLE_SECONDS
+
+
+def _hold_until(group, now):
+    """When a group of pages to one address may go: None (now), or later (throttle / bundle window)."""
+    leader = group[0]
+    (maximum, minutes), bundle_seconds = _limits(leader)
+    window = timedelta(minutes=minutes)
+    horizon = now - max(window, timedelta(seconds=bundle_seconds))
+    recent = list(
+        Notification.objects.filter(
+            user_id=leader.user_id, channel=leader.channel, address=leader.address, kind=Notification.Kind.PAGE,
+            bundle__isnull=True, status__in=Notification.WENT_OUT, claimed_at__gte=horizon,
+        ).exclude(pk__in=[row.pk for row in group]).order_by("claimed_at").values_list("claimed_at", flat=True)
+    )
+    hold = None
+    in_window = [at for at in recent if at > now - window]
+    if maximum and len(in_window) >= maximum:
+        hold = in_window[len(in_window) - maximum] + window
+    if bundle_seconds and recent and recent[-1] > now - timedelta(seconds=bundle_seconds):
+        until = recent[-1] + timedelta(seconds=bundle_seconds)
+        hold = until if hold is None else max(hold, until)
+    return hold
+
+
+def _groups(rows):
+    groups, index = [], {}
+    for row in rows:
+        if row.kind != Notification.Kind.PAGE or _limits(row)[1] == 0:  # bundling off: one message each
+            groups.append([row])
+            continue
+        key = (row.user_id, row.channel, row.address)
+        if key not in index:
+            index[key] = len(groups)
+            groups.append([])
+        groups[index[key]].append(row)
+    return groups
+
+
+def _claim(now, ids=None, batch=50):
+    claims, failed = [], []
+    with transaction.atomic():
+        due = Notification.objects.select_for_update(skip_locked=True).filter(status=S.PENDING, due_at__lte=now)
+        if ids is not None:
+            due = due.filter(pk__in=ids)
+        locked = list(due.order_by("due_at", "id").values_list("pk", "kind", "user_id", "channel", "address")[:batch])
+        if not locked:
+            return []
+        pks = [row[0] for row in locked]
+        # Pages due to the same address go out together (bundling), even when the kick named one.
+        for key in {(u, c, a) for _pk, kind, u, c, a in locked if kind == Notification.Kind.PAGE}:
+            mates = Notification.objects.select_for_update(skip_locked=True).filter(
+                status=S.PENDING, due_at__lte=now, kind=Notification.Kind.PAGE,
+                user_id=key[0], channel=key[1], address=key[2],
+            ).exclude(pk__in=pks).values_list("pk", flat=True)[:batch]
+            pks += list(mates)
+        rows = list(
+            Notification.objects.filter(pk__in=pks, status=S.PENDING)
+            .select_related("incident__alert_source", "user__tenant", "contact_method")
+            .order_by("due_at", "id")
+        )
+        for group in _groups(rows):
+            live = []
+            for row in group:
+                if not _still_wanted(row):
+                    Notification.objects.filter(pk=row.pk, status=S.PENDING).update(
+                        status=S.CANCELLED, error="cancelled: no longer needed (incident, user or contact method)")
+                    continue
+                if row.contact_method is not None and not row.contact_method.usable and row.kind != "verify":
+                    reason = row.contact_method.disabled_reason or (
+                        "the number opted out (STOP)" if row.contact_method.opted_out else "not verified")
+                    failed.append((row, f"{_target(row)} skipped: {reason}"))
+                    continue
+                live.append(row)
+            if not live:
+                continue
+            if live[0].kind == Notification.Kind.PAGE:
+                hold = _hold_until(live, now)
+                if hold is not None:
+                    Notification.objects.filter(pk__in=[r.pk for r in live], status=S.PENDING).update(
+                        due_at=hold, error=f"held until {hold:%H:%M:%S} UTC (throttle / bundling)")
+                    continue
+            leader, followers = live[0], live[1:]
+            lease = leader.lease + 1
+            won = Notification.objects.filter(pk=leader.pk, status=S.PENDING, lease=leader.lease).update(
+                status=S.SENDING, lease=lease, attempts=F("attempts") + 1, claimed_at=now,
+                first_claimed_at=Coalesce("first_claimed_at", now), deadline=now + _deadline(),
+                outcome_unknown=False, bundle=None,
+            )
+            if not won:
+                continue
+            claimed_followers = []
+            for follower in followers:
+                if Notification.objects.filter(pk=follower.pk, status=S.PENDING).update(
+                        status=S.SENDING, bundle=leader, claimed_at=now, lease=F("lease") + 1,
+                        first_claimed_at=Coalesce("first_claimed_at", now), deadline=now + _deadline()):
+                    claimed_followers.append(follower)
+            leader.refresh_from_db()
+            claims.append(Claim(leader, claimed_followers, lease))
+        for row, message in failed:
+            _fail_rows([row], message, now, lease=None)
+    return claims
+
+
+# --- sending ---------------------------------------------------------------------------------------
+
+
+def dispatch(ids=None, now=None, batch=50):
+    """Claim and send due notifications (all, or just `ids`). Returns how many messages went out."""
+    now = now or clock.now()
+    claims = _claim(now, ids, batch)
+    for claim in claims:
+        _deliver(claim)
+    return len(claims)
+
+
+def _deliver(claim):
+    leader = claim.leader
+    items = [leader] + claim.followers
+    channel = channels.get(leader.channel)
+    calling = False
+    try:
+        rendered = channel.render(leader, items)
+        Notification.objects.filter(pk=leader.pk, lease=claim.lease).update(
+            sent_text=rendered.text, subject=leader.subject or rendered.subject[:500])
+        leader.sent_text = rendered.text
+        calling = True
+        sent = channel.send(leader, rendered, items)
+    except SendError as exc:
+        _send_failed(claim, exc)
+    except Exception as exc:  # a bug or a poison pill: record it, never stall the engine
+        log.exception("notification %s: handler crashed", leader.pk)
+        _crashed(claim, exc, maybe_sent=calling)
+    else:
+        _sent(claim, sent)
+
+
+def _sent(claim, sent, *, now=None, via_lookup=False):
+    now = now or clock.now()
+    leader = claim.leader
+    with transaction.atomic():
+        if not Notification.objects.filter(pk=leader.pk, status=S.SENDING, lease=claim.lease).update(
+                status=S.SENT, sent_at=now, provider=sent.provider, provider_id=sent.provider_id[:255],
+                provider_account=sent.account[:64], deadline=None, error="", outcome_unknown=False):
+            return False  # someone else holds the row now (a reconcile after a stalled worker)
+        Notification.objects.filter(bundle=leader, status=S.SENDING).update(
+            status=S.SENT, sent_at=now, provider=sent.provider, provider_id=sent.provider_id[:255],
+            provider_account=sent.account[:64], deadline=None, error="")
+        rows = [leader] + list(Notification.objects.filter(bundle=leader).select_related("incident", "user"))
+        numbers = [f"#{row.incident.number}" for row in rows if row.incident_id]
+        for row in rows:
+            row.status = S.SENT
+            extra = f" (one message for {', '.join(numbers)})" if len(rows) > 1 else ""
+            found = " (found at the provider after a timeout; not sent again)" if via_lookup else ""
+            _log(row, f"{_target(row)} sent {_clock_time(row, now)}{extra}{found}",
+                 data={"provider_id": sent.provider_id})
+    return True
+
+
+def _release(claim, *, due_at, error, crashed=False):
+    """Back to pending for another try (the leader and its bundle)."""
+    leader = claim.leader
+    updates = {"status": S.PENDING, "due_at": due_at, "deadline": None, "error": error[:2000], "bundle": None}
+    if crashed:
+        updates["crashes"] = F("crashes") + 1
+    with transaction.atomic():
+        if Notification.objects.filter(pk=leader.pk, status=S.SENDING, lease=claim.lease).update(**updates):
+            updates.pop("crashes", None)
+            Notification.objects.filter(bundle=leader, status=S.SENDING).update(**updates)
+
+
+def _send_failed(claim, exc, now=None):
+    now = now or clock.now()
+    leader = claim.leader
+    if exc.unknown:
+        Notification.objects.filter(pk=leader.pk, status=S.SENDING, lease=claim.lease).update(
+            outcome_unknown=True, deadline=now + timedelta(seconds=UNKNOWN_RECHECK_SECONDS), error=exc.message[:2000])
+        return
+    method = leader.contact_method
+    if method is not None and exc.opt_out:
+        type(method).objects.filter(pk=method.pk).update(opted_out=True)
+    if method is not None and exc.disable:
+        type(method).objects.filter(pk=method.pk).update(disabled_reason=exc.disable[:255])
+    if exc.permanent or leader.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
+        with transaction.atomic():
+            rows = _with_bundle(leader)
+            tries = "" if exc.permanent else f" after {leader.attempts} tries"
+            _fail_rows(rows, f"{_target(leader)} failed{tries}: {exc.message}", now, lease=claim.lease)
+        return
+    _release(claim, due_at=now + _backoff(leader.attempts), error=exc.message)
+
+
+def _crashed(claim, exc, *, maybe_sent, now=None):
+    now = now or clock.now()
+    leader = claim.leader
+    error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"[:2000]
+    if leader.crashes + 1 >= POISON_LIMIT:
+        Notification.objects.filter(pk=leader.pk).update(crashes=F("crashes") + 1)
+        with transaction.atomic():
+            rows = _with_bundle(leader)
+            _fail_rows(rows, f"{_target(leader)} parked: its handler failed {leader.crashes + 1} times "
+                             f"({type(exc).__name__}: {exc})", now, lease=claim.lease, status=S.PARKED, error=error)
+        return
+    if claim.followers and not maybe_sent:
+        # A bundle whose handler crashed: its other pages must not share the poison. They go on
+        # their own (due now); only the leader waits and counts the crash.
+        Notification.objects.filter(bundle=leader, status=S.SENDING).update(
+            status=S.PENDING, bundle=None, due_at=now, deadline=None)
+    if maybe_sent:  # the provider may have the message: reconcile instead of re-sending
+        Notification.objects.filter(pk=leader.pk, status=S.SENDING, lease=claim.lease).update(
+            crashes=F("crashes") + 1, outcome_unknown=True, error=error,
+            deadline=now + timedelta(seconds=UNKNOWN_RECHECK_SECONDS))
+        return
+    _release(claim, due_at=now + _backoff(leader.crashes + 1), error=error, crashed=True)
+
+
+def _fail_rows(rows, message, now, *, lease, status=S.FAILED, error=None):
+    """Fail (or park / mark uncertain) rows and move each user's next step to now."""
+    leader = rows[0]
+    guard = {"lease": lease, "status": S.SENDING} if lease is not None else {"status__in": (S.PENDING, S.SENDING)}
+    if not Notification.objects.filter(pk=leader.pk, **guard).update(
+            status=status, deadline=None, error=(error or message)[:2000]):
+        return
+    others = [row.pk for row in rows[1:]]
+    if others:
+        Notification.objects.filter(pk__in=others, status__in=(S.PENDING, S.SENDING)).update(
+            status=status, deadline=None, error=(error or message)[:2000])
+    for row in rows:
+        row.status = status
+        following = fallback(row, now)
+        suffix = f" Next: {_target(following).split(' (')[0].lower()} now." if following else (
+            " No further steps." if row.kind == Notification.Kind.PAGE else "")
+        _log(row, message + "." + suffix if not message.endswith(".") else message + suffix,
+             kind=LogKind.WARNING)
+
+
+def fallback(row, now=None):
+    """After a failed step, the user's next pending step for the same incident and round goes now."""
+    if row.kind != Notification.Kind.PAGE or row.incident_id is None:
+        return None
+    now = now or clock.now()
+    following = (
+        Notification.objects.filter(
+            incident_id=row.incident_id, user_id=row.user_id, round_tag=row.round_tag,
+            kind=Notification.Kind.PAGE, status=S.PENDING, due_at__gt=now,
+        ).select_related("user").order_by("due_at", "id").first()
+    )
+    if following is None:
+        return None
+    Notification.objects.filter(pk=following.pk, status=S.PENDING).update(due_at=now)
+    from . import services
+
+    services._kick([following.pk])
+    return following
+
+
+# --- reconciling rows stuck in `sending` -----------------------------------------------------------
+
+
+def _routes_to_dev(row):
+    if row.channel in ("sms", "voice"):
+        return providers.twilio_for(row.tenant_id) is None
+    if row.channel == "push":
+        return not providers.firebase_credentials_for(row.tenant_id)
+    from .channels.email import DEV_BACKEND
+
+    return settings.EMAIL_BACKEND == DEV_BACKEND
+
+
+def reconcile(now=None, batch=50):
+    """Settle rows still `sending` after their deadline without ever sending twice."""
+    now = now or clock.now()
+    claims = []
+    with transaction.atomic():
+        stuck = list(
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(status=S.SENDING, deadline__lte=now, bundle__isnull=True).order_by("deadline")[:batch]
+        )
+        for row in stuck:
+            lease = row.lease + 1
+            if Notification.objects.filter(pk=row.pk, status=S.SENDING, lease=row.lease).update(
+                    lease=lease, lookups=F("lookups") + 1, deadline=now + _deadline()):
+                claims.append(Claim(row, [], lease))
+    for claim in claims:
+        _settle(claim, now)
+    return len(claims)
+
+
+def _settle(claim, now):
+    row = Notification.objects.select_related("incident", "user", "contact_method").get(pk=claim.leader.pk)
+    claim.leader = row
+    channel = channels.get(row.channel)
+    try:
+        found = dev.lookup(row)
+        if found:
+            provider = channels.Sent("dev", found)
+        elif _routes_to_dev(row):
+            provider = None
+        else:
+            sid = channel.lookup(row)
+            provider = channels.Sent("twilio", sid, "") if sid else None
+            if provider is not None:
+                account = providers.twilio_for(row.tenant_id)
+                provider.account = account.account_sid if account else ""
+    except LookupUnsupported:
+        with transaction.atomic():
+            rows = _with_bundle(row)
+            _fail_rows(rows, f"{_target(row)} may or may not have arrived: the provider did not answer in time "
+                             "and cannot be asked. Not sent again, to avoid a double page", now,
+                       lease=claim.lease, status=S.UNCERTAIN)
+        return
+    except Exception as exc:  # the provider could not be asked now: ask again later
+        log.warning("notification %s: lookup failed: %s", row.pk, exc)
+        if row.lookups >= MAX_LOOKUPS:
+            with transaction.atomic():
+                rows = _with_bundle(row)
+                _fail_rows(rows, f"{_target(row)} may or may not have arrived: the provider could not be asked "
+                                 f"({exc}). Not sent again", now, lease=claim.lease, status=S.UNCERTAIN)
+            return
+        Notification.objects.filter(pk=row.pk, lease=claim.lease, status=S.SENDING).update(
+            deadline=now + _backoff(row.lookups), error=f"lookup failed: {exc}"[:2000])
+        return
+    if provider is not None:
+        _sent(claim, provider, now=now, via_lookup=True)
+        return
+    # The provider has no such message: it was never sent, so sending is safe.
+    if row.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
+        with transaction.atomic():
+            rows = _with_bundle(row)
+            _fail_rows(rows, f"{_target(row)} failed after {row.attempts} tries", now, lease=claim.lease)
+        return
+    _release(claim, due_at=now, error=(row.error + "; the provider has no such message: sending again").strip("; "))
+
+
+# --- provider status callbacks ----------------------------------------------------------------------
+
+DELIVERED = {"delivered", "read", "completed", "answered"}
+UNDELIVERED = {"undelivered", "failed"}
+UNANSWERED = {"busy", "no-answer", "canceled", "voicemail"}
+
+
+def record_status(notification, status, *, provider_id="", error_code="", duration="", answered_by="", now=None):
+    """A provider's delivery report (Twilio status callback) for a notification (and its bundle)."""
+    now = now or clock.now()
+    status = (status or "").lower()
+    if status == "completed" and answered_by.startswith(("machine", "fax")):
+        status = "voicemail"  # we hung up on the machine: nobody heard the page
+    with transaction.atomic():
+        locked = Notification.objects.select_for_update(of=("self",)).select_related("incident", "user",
+                                                                                     "contact_method")
+        row = locked.get(pk=notification.pk)
+        if row.bundle_id:
+            row = locked.get(pk=row.bundle_id)
+        if provider_id and not row.provider_id and row.status in (S.SENDING, S.UNCERTAIN):
+            # A late callback settles a send whose answer we never got.
+            if not Notification.objects.filter(provider="twilio", provider_id=provider_id).exclude(pk=row.pk).exists():
+                Notification.objects.filter(pk__in=[row.pk] + list(row.bundled.values_list("pk", flat=True))).update(
+                    status=S.SENT, sent_at=now, provider="twilio", provider_id=provider_id, deadline=None,
+                    outcome_unknown=False, error="")
+                row.refresh_from_db()
+        if provider_id and row.provider_id and provider_id != row.provider_id:
+            return row
+        rows = [row] + list(row.bundled.select_related("incident", "user"))
+        if status in DELIVERED and row.status in (S.SENT, S.SENDING):
+            Notification.objects.filter(pk__in=[r.pk for r in rows]).update(status=S.DELIVERED, delivered_at=now)
+            verb = "answered" if row.channel == "voice" else "delivered"
+            length = f", {duration} s" if duration else ""
+            for item in rows:
+                item.status = S.DELIVERED
+                _log(item, f"{_target(item)} {verb} {_clock_time(item, now)}{length}")
+        elif status in UNDELIVERED and row.status in (S.SENT, S.SENDING, S.DELIVERED):
+            detail = f" (error {error_code})" if error_code else ""
+            if error_code == "21610" and row.contact_method_id:
+                type(row.contact_method).objects.filter(pk=row.contact_method_id).update(opted_out=True)
+            Notification.objects.filter(pk__in=[r.pk for r in rows]).update(status=S.SENDING)
+            _fail_rows(rows, f"{_target(row)} was not delivered{detail}", now, lease=None)
+        elif status in UNANSWERED and row.status in (S.SENT, S.SENDING):
+            Notification.objects.filter(pk__in=[r.pk for r in rows]).update(error=f"call {status}")
+            for item in rows:
+                _log(item, f"{_target(item)} not answered ({status}); nothing changes, escalation goes on")
+    return row
+
+
+# --- the sweeper ---------------------------------------------------------------------------------
+
+
+def tick(now=None):
+    """One sweep: settle stuck sends, send everything due, and (once a minute) shift reminders."""
+    now = now or clock.now()
+    done = reconcile(now)
+    while True:  # a failure may move a next step to "now": keep going until nothing is due
+        sent = dispatch(now=max(now, clock.now()))
+        done += sent
+        if sent == 0:
+            break
+    if cache.add("notifications:reminders-tick", 1, timeout=55):
+        from . import reminders
+
+        try:
+            done += reminders.send_shift_reminders(now)
+        except Exception:  # reminders must never stop pages
+            log.exception("shift reminders failed")
+    return done

@@ -1,0 +1,263 @@
+"""Contact methods, notification rules, the notification outbox and per-tenant provider settings.
+
+A Notification row is one message to one address about one incident (or a notice, a shift reminder,
+a verification code). Its life (DESIGN.md §4):
+
+    pending ──claim──▶ sending (deadline) ──provider ok──▶ sent ──status callback──▶ delivered
+       ▲                  │  │                              └─undelivered──▶ failed (+ next step)
+       └──transient error─┘  ├─permanent error / last try──▶ failed (+ the user's next step at once)
+                             ├─outcome unknown (timeout)──▶ still sending; at the deadline the
+                             │     channel looks the message up: found → sent; not found → pending;
+                             │     channel cannot look up → uncertain (never re-sent; next step)
+                             └─handler keeps crashing──▶ parked (with the error; next step)
+    pending ──incident accepted/resolved──▶ cancelled
+"""
+
+import secrets as pysecrets
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone as dj_timezone
+
+from alerts.models import Priority
+from ilert import secrets
+from ilert.tenancy import TenantOwned
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+    VOICE = "voice", "Voice call"
+    PUSH = "push", "Push"
+
+
+# Default throttles per channel: at most `max` messages per `minutes` to one contact method.
+DEFAULT_THROTTLE = {
+    Channel.EMAIL: (20, 15),
+    Channel.SMS: (10, 15),
+    Channel.VOICE: (3, 15),
+    Channel.PUSH: (20, 15),
+}
+# Pages that come within this many seconds of the previous page to the same contact method wait for
+# the window to end and then go out as one bundled message ("5 new incidents, first: …").
+DEFAULT_BUNDLE_SECONDS = 60
+
+
+def new_token():
+    """A random, lowercase token (100 bits): safe in URLs and in email local parts."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+    return "".join(pysecrets.choice(alphabet) for _ in range(20))
+
+
+class ContactMethod(TenantOwned):
+    class Platform(models.TextChoices):
+        IOS = "ios", "iOS"
+        ANDROID = "android", "Android"
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="contact_methods")
+    kind = models.CharField(max_length=8, choices=Channel.choices)
+    # An email address, an E.164 phone number, or a Firebase registration token (push).
+    address = models.CharField(max_length=1024)
+    platform = models.CharField(max_length=8, choices=Platform.choices, blank=True)
+    device_name = models.CharField(max_length=120, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verification_hash = models.CharField(max_length=64, blank=True)
+    verification_sent_at = models.DateTimeField(null=True, blank=True)
+    verification_attempts = models.PositiveSmallIntegerField(default=0)
+    # The number answered STOP: carriers require that we send it no more SMS until START.
+    opted_out = models.BooleanField(default=False)
+    # The provider said the address does not exist (e.g. an unregistered push token).
+    disabled_reason = models.CharField(max_length=255, blank=True)
+    throttle_max = models.PositiveSmallIntegerField(null=True, blank=True)  # None: channel default; 0: off
+    throttle_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
+    bundle_seconds = models.PositiveIntegerField(null=True, blank=True)  # None: default; 0: never bundle
+    created_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        ordering = ["kind", "created_at", "id"]
+        indexes = [models.Index(fields=["kind", "address"], name="contact_method_address")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind", "address"], name="contact_method_unique_per_user")
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.display_address}"
+
+    @property
+    def is_verified(self):
+        return self.verified_at is not None
+
+    @property
+    def usable(self):
+        """May this contact method be paged?"""
+        if not self.is_verified or self.disabled_reason:
+            return False
+        return not (self.kind == Channel.SMS and self.opted_out)
+
+    @property
+    def display_address(self):
+        if self.kind == Channel.PUSH:
+            return self.device_name or f"{self.get_platform_display() or 'device'} …{self.address[-6:]}"
+        return self.address
+
+    @property
+    def throttle(self):
+        default_max, default_minutes = DEFAULT_THROTTLE[self.kind]
+        maximum = default_max if self.throttle_max is None else self.throttle_max
+        return maximum, self.throttle_minutes or default_minutes
+
+    @property
+    def bundle_window(self):
+        return DEFAULT_BUNDLE_SECONDS if self.bundle_seconds is None else self.bundle_seconds
+
+
+class NotificationRule(TenantOwned):
+    """One step of a user's rules: on a new assignment of `priority`, use `contact_method` after
+    `delay_minutes`, while the incident is still unaccepted."""
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="notification_rules")
+    priority = models.CharField(max_length=4, choices=Priority.choices)
+    contact_method = models.ForeignKey(ContactMethod, on_delete=models.CASCADE, related_name="rules")
+    delay_minutes = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        ordering = ["priority", "delay_minutes", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "priority", "contact_method", "delay_minutes"], name="notification_rule_unique_step"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.priority}: {self.contact_method} after {self.delay_minutes} min"
+
+
+class NotificationSettings(TenantOwned):
+    """A user's opt-ins beyond pages."""
+
+    user = models.OneToOneField("accounts.User", on_delete=models.CASCADE, related_name="notification_settings")
+    notify_on_accept = models.BooleanField(default=False)
+    notify_on_resolve = models.BooleanField(default=False)
+    shift_reminders = models.BooleanField(default=False)
+    reminder_minutes = models.PositiveSmallIntegerField(default=60)
+    # Where notices and reminders go; None: the first usable push device, else email.
+    notice_contact_method = models.ForeignKey(
+        ContactMethod, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+
+class Notification(TenantOwned):
+    class Kind(models.TextChoices):
+        PAGE = "page", "Page"
+        NOTICE = "notice", "Notice"
+        REMINDER = "reminder", "Shift reminder"
+        VERIFY = "verify", "Verification"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        UNCERTAIN = "uncertain", "Uncertain"  # the provider timed out and cannot be asked; never re-sent
+        PARKED = "parked", "Parked"  # its handler kept crashing; the error is kept
+
+    DONE = (Status.SENT, Status.DELIVERED, Status.FAILED, Status.CANCELLED, Status.UNCERTAIN, Status.PARKED)
+    # Messages that count against a contact method's throttle and bundle window.
+    WENT_OUT = (Status.SENDING, Status.SENT, Status.DELIVERED, Status.UNCERTAIN)
+
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PAGE)
+    incident = models.ForeignKey(
+        "alerts.Incident", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="notifications")
+    contact_method = models.ForeignKey(
+        ContactMethod, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    address = models.CharField(max_length=1024)
+    # Which rule step and which escalation round (or reassignment) this is: (incident, user, step,
+    # round) is unique, so a repeated call never pages twice.
+    step = models.CharField(max_length=64, blank=True)
+    step_delay = models.PositiveSmallIntegerField(default=0)
+    round_tag = models.CharField(max_length=64, blank=True)
+    dedup_key = models.CharField(max_length=255, unique=True)
+    reason = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    due_at = models.DateTimeField()
+    deadline = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    first_claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    crashes = models.PositiveSmallIntegerField(default=0)
+    lookups = models.PositiveSmallIntegerField(default=0)
+    # Bumped by every claim; a worker only records the outcome of the claim it holds.
+    lease = models.PositiveIntegerField(default=0)
+    outcome_unknown = models.BooleanField(default=False)
+    provider = models.CharField(max_length=16, blank=True)  # twilio, fcm, email, dev
+    provider_account = models.CharField(max_length=64, blank=True)
+    provider_id = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    # The page whose message carried this one (bundling): its status follows the leader's.
+    bundle = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="bundled")
+    reply_code = models.PositiveIntegerField(null=True, blank=True)
+    # Addresses this notification in provider webhooks and email replies.
+    token = models.CharField(max_length=32, unique=True, default=new_token)
+    # Notices, reminders and codes: the text to send (pages are rendered from the incident).
+    subject = models.CharField(max_length=500, blank=True)
+    body = models.TextField(blank=True)
+    # The text as first sent; a retry sends exactly this (and a provider lookup recognises it).
+    sent_text = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["due_at"], condition=Q(status="pending"), name="notification_due"),
+            models.Index(fields=["deadline"], condition=Q(status="sending"), name="notification_deadline"),
+            models.Index(fields=["user", "channel", "address", "claimed_at"], name="notification_throttle"),
+            models.Index(fields=["incident", "user"], name="notification_incident_user"),
+            models.Index(fields=["provider_id"], condition=~Q(provider_id=""), name="notification_provider_id"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} to {self.address} ({self.status})"
+
+    @property
+    def is_done(self):
+        return self.status in self.DONE
+
+
+class ProviderSettings(TenantOwned):
+    """A tenant's own Twilio and Firebase credentials (else the platform's, else the dev outbox).
+    Secrets are stored encrypted and never shown again."""
+
+    twilio_account_sid = models.CharField(max_length=64, blank=True)
+    twilio_auth_token_encrypted = models.TextField(blank=True)
+    twilio_from_number = models.CharField(max_length=32, blank=True)
+    firebase_credentials_encrypted = models.TextField(blank=True)
+    firebase_project_id = models.CharField(max_length=120, blank=True)
+    updated_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="provider_settings_one_per_tenant")]
+
+    @property
+    def twilio_configured(self):
+        return bool(self.twilio_account_sid and self.twilio_auth_token_encrypted and self.twilio_from_number)
+
+    @property
+    def twilio_auth_token(self):
+        return secrets.decrypt(self.twilio_auth_token_encrypted) if self.twilio_auth_token_encrypted else ""
+
+    @property
+    def firebase_configured(self):
+        return bool(self.firebase_credentials_encrypted)
+
+    @property
+    def firebase_credentials(self):
+        return secrets.decrypt(self.firebase_credentials_encrypted) if self.firebase_credentials_encrypted else ""

@@ -1,0 +1,552 @@
+"""Every change to contact methods, notification rules, settings and the notification outbox.
+
+The escalation engine's door is `notify(incident, user, round_tag=…)`: it writes outbox rows inside
+the caller's transaction (no I/O) and kicks the dispatch task after commit. Pages stop when the
+incident is accepted or resolved (`cancel_pending`, run by the incident_changed receiver).
+"""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+
+from accounts.models import User
+from alerts import services as alert_services
+from alerts.models import Incident, LogKind, Priority
+from ilert import clock, kick, ratelimit
+from ilert.errors import Conflict, DomainError, Forbidden
+
+from . import text, tokens
+from .models import Channel, ContactMethod, Notification, NotificationRule, NotificationSettings
+
+MAX_DELAY_MINUTES = 24 * 60
+CODE_TTL = timedelta(minutes=15)
+CODE_ATTEMPTS = 5
+VERIFICATION_LIMIT = "5/hour"
+CHANNEL_WORDS = {"email": "email", "sms": "SMS", "voice": "call", "push": "push"}
+
+
+# --- who may change whose settings ---------------------------------------------------------------
+
+
+def can_manage(actor, user):
+    """A user edits their own contact methods and rules; admins may edit anyone's in the tenant."""
+    if actor is None or not actor.is_active or actor.tenant_id != user.tenant_id or not actor.can_write:
+        return False
+    return actor.pk == user.pk or actor.is_admin
+
+
+def check_can_manage(actor, user):
+    if not can_manage(actor, user):
+        raise Forbidden("You may only change your own notification settings.")
+
+
+# --- contact methods -------------------------------------------------------------------------------
+
+
+def _clean_address(kind, address):
+    if kind == Channel.EMAIL:
+        address = (address or "").strip().lower()
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise DomainError("Enter a valid email address.", field="address") from None
+        return address
+    if kind in (Channel.SMS, Channel.VOICE):
+        return text.parse_phone(address)
+    address = (address or "").strip()
+    if not address or len(address) > 1024 or any(c.isspace() for c in address):
+        raise DomainError("A Firebase registration token is required.", field="address")
+    return address
+
+
+def add_contact_method(user, *, kind, address, platform="", device_name="", by=None, send_code=True):
+    """A new contact method. Push devices registered by the user's own credentials are verified at
+    once; the account's own email address too; phones get a code, other emails a link."""
+    if by is not None:
+        check_can_manage(by, user)
+    if kind not in Channel.values:
+        raise DomainError(f"Must be one of {', '.join(Channel.values)}.", field="kind")
+    address = _clean_address(kind, address)
+    if kind == Channel.PUSH:
+        if platform not in ContactMethod.Platform.values:
+            raise DomainError("Must be ios or android.", field="platform")
+    else:
+        platform = ""
+    now = clock.now()
+    verified = kind == Channel.PUSH or (kind == Channel.EMAIL and address == user.email.lower())
+    try:
+        with transaction.atomic():
+            method = ContactMethod.objects.create(
+                tenant_id=user.tenant_id, user=user, kind=kind, address=address, platform=platform,
+                device_name=(device_name or "").strip()[:120], verified_at=now if verified else None,
+            )
+    except IntegrityError:
+        raise Conflict("This contact method already exists.", field="address") from None
+    if not verified and send_code:
+        send_verification(method)
+    return method
+
+
+def update_contact_method(method, *, by=None, **fields):
+    if by is not None:
+        check_can_manage(by, method.user)
+    allowed = {"device_name", "throttle_max", "throttle_minutes", "bundle_seconds"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise DomainError("Create a new contact method to change the address.", field=sorted(unknown)[0])
+    if fields.get("throttle_max") is not None and not 0 <= fields["throttle_max"] <= 100:
+        raise DomainError("Between 0 (no throttle) and 100.", field="throttle_max")
+    if fields.get("throttle_minutes") is not None and not 1 <= fields["throttle_minutes"] <= 24 * 60:
+        raise DomainError("Between 1 and 1440 minutes.", field="throttle_minutes")
+    if fields.get("bundle_seconds") is not None and not 0 <= fields["bundle_seconds"] <= 3600:
+        raise DomainError("Between 0 (never bundle) and 3600 seconds.", field="bundle_seconds")
+    for key, value in fields.items():
+        setattr(method, key, (value or "").strip()[:120] if key == "device_name" else value)
+    method.save()
+    return method
+
+
+def delete_contact_method(method, *, by=None):
+    if by is not None:
+        check_can_manage(by, method.user)
+    method.delete()
+
+
+def _code_hash(method, code):
+    key = (settings.SECRET_KEY + ":contact-code").encode()
+    return hmac.new(key, f"{method.pk}:{method.address}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def send_verification(method, *, by=None):
+    """Send a code (SMS, voice) or a link (email) through the outbox. Limited to 5 an hour."""
+    if by is not None:
+        check_can_manage(by, method.user)
+    if method.is_verified:
+        raise Conflict("This contact method is already verified.")
+    if method.kind == Channel.PUSH:
+        raise DomainError("Push devices are verified when the app registers them.")
+    wait = ratelimit.hit(VERIFICATION_LIMIT, "contact-verify", str(method.pk))
+    if wait:
+        raise DomainError(f"Too many codes sent; try again in {wait // 60 + 1} minutes.", code="rate_limited",
+                          status=429)
+    now = clock.now()
+    with transaction.atomic():
+        subject, body = "", ""
+        if method.kind == Channel.EMAIL:
+            link = settings.SITE_URL + reverse("notifications:verify-email", args=[tokens.verify_email_token(method)])
+            subject = "Confirm your email address for ilert"
+            body = (f"Confirm that ilert may page you at {method.address}:\n{link}\n\n"
+                    "The link is valid for 3 days. If you did not ask for this, ignore this email.")
+            method.verification_hash = ""
+        else:
+            code = f"{secrets.randbelow(10**6):06d}"
+            method.verification_hash = _code_hash(method, code)
+            body = f"ilert verification code: {code}"
+        method.verification_sent_at = now
+        method.verification_attempts = 0
+        method.save(update_fields=["verification_hash", "verification_sent_at", "verification_attempts"])
+        notification = Notification.objects.create(
+            tenant_id=method.tenant_id, kind=Notification.Kind.VERIFY, user=method.user, contact_method=method,
+            channel=method.kind, address=method.address, step="verify", due_at=now, subject=subject, body=body,
+            dedup_key=f"verify:{method.pk}:{secrets.token_hex(8)}",
+        )
+        _kick([notification.pk])
+    return notification
+
+
+def confirm_code(method, code, *, by=None):
+    if by is not None:
+        check_can_manage(by, method.user)
+    if method.is_verified:
+        return method
+    code = "".join(ch for ch in str(code or "") if ch.isdigit())
+    with transaction.atomic():
+        method = ContactMethod.objects.select_for_update().get(pk=method.pk)
+        if not method.verification_hash or method.verification_sent_at is None:
+            raise DomainError("Send a code first.", field="code")
+        if clock.now() - method.verification_sent_at > CODE_TTL:
+            raise DomainError("The code has expired; send a new one.", field="code")
+        if method.verification_attempts >= CODE_ATTEMPTS:
+            raise DomainError("Too many wrong codes; send a new one.", field="code")
+        if not hmac.compare_digest(method.verification_hash, _code_hash(method, code)):
+            method.verification_attempts += 1
+            method.save(update_fields=["verification_attempts"])
+            raise DomainError("That code is not right.", field="code")
+        method.verified_at = clock.now()
+        method.verification_hash = ""
+        method.save(update_fields=["verified_at", "verification_hash"])
+    return method
+
+
+def verify_email(token):
+    """Confirm an email contact method from the signed link; None when the link is bad or stale."""
+    data = tokens.read_verify_email(token)
+    if data is None:
+        return None
+    method = ContactMethod.objects.filter(pk=data.get("c"), kind=Channel.EMAIL, address=data.get("a")).first()
+    if method is None:
+        return None
+    if method.verified_at is None:
+        method.verified_at = clock.now()
+        method.save(update_fields=["verified_at"])
+    return method
+
+
+def set_opted_out(number, opted_out):
+    """STOP / START from a phone: no SMS to this number until it says START again."""
+    return ContactMethod.objects.filter(kind=Channel.SMS, address=number).update(opted_out=opted_out)
+
+
+def disable_contact_method(method, reason):
+    ContactMethod.objects.filter(pk=method.pk).update(disabled_reason=reason[:255])
+
+
+# --- rules ---------------------------------------------------------------------------------------
+
+
+def add_rule(user, *, priority, contact_method, delay_minutes=0, by=None):
+    if by is not None:
+        check_can_manage(by, user)
+    if priority not in Priority.values:
+        raise DomainError("Must be HIGH or LOW.", field="priority")
+    if contact_method is None or contact_method.user_id != user.pk:
+        raise DomainError("Pick one of this user's contact methods.", field="contact_method")
+    if delay_minutes is None or not 0 <= int(delay_minutes) <= MAX_DELAY_MINUTES:
+        raise DomainError(f"Between 0 and {MAX_DELAY_MINUTES} minutes.", field="delay_minutes")
+    try:
+        with transaction.atomic():
+            return NotificationRule.objects.create(
+                tenant_id=user.tenant_id, user=user, priority=priority, contact_method=contact_method,
+                delay_minutes=int(delay_minutes),
+            )
+    except IntegrityError:
+        raise Conflict("This step already exists.", field="contact_method") from None
+
+
+def update_rule(rule, *, by=None, **fields):
+    if by is not None:
+        check_can_manage(by, rule.user)
+    if "priority" in fields and fields["priority"] not in Priority.values:
+        raise DomainError("Must be HIGH or LOW.", field="priority")
+    if "contact_method" in fields and (fields["contact_method"] is None
+                                       or fields["contact_method"].user_id != rule.user_id):
+        raise DomainError("Pick one of this user's contact methods.", field="contact_method")
+    if "delay_minutes" in fields and not 0 <= int(fields["delay_minutes"]) <= MAX_DELAY_MINUTES:
+        raise DomainError(f"Between 0 and {MAX_DELAY_MINUTES} minutes.", field="delay_minutes")
+    for key, value in fields.items():
+        setattr(rule, key, value)
+    try:
+        with transaction.atomic():
+            rule.save()
+    except IntegrityError:
+        raise Conflict("This step already exists.", field="contact_method") from None
+    return rule
+
+
+def delete_rule(rule, *, by=None):
+    if by is not None:
+        check_can_manage(by, rule.user)
+    rule.delete()
+
+
+def settings_for(user):
+    found = NotificationSettings.objects.filter(user=user).first()
+    return found or NotificationSettings(tenant_id=user.tenant_id, user=user)
+
+
+def update_settings(user, *, by=None, **fields):
+    if by is not None:
+        check_can_manage(by, user)
+    current = settings_for(user)
+    if "reminder_minutes" in fields and not 5 <= int(fields["reminder_minutes"]) <= 24 * 60:
+        raise DomainError("Between 5 and 1440 minutes.", field="reminder_minutes")
+    method = fields.get("notice_contact_method")
+    if method is not None and method.user_id != user.pk:
+        raise DomainError("Pick one of this user's contact methods.", field="notice_contact_method")
+    for key, value in fields.items():
+        setattr(current, key, value)
+    current.save()
+    return current
+
+
+# --- which steps page a user -----------------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    key: str
+    channel: str
+    address: str
+    contact_method: ContactMethod | None
+    delay: int
+
+
+def _usable(user, kind=None):
+    methods = [m for m in ContactMethod.objects.filter(user=user).order_by("created_at", "id") if m.usable]
+    return [m for m in methods if kind is None or m.kind == kind]
+
+
+def default_steps(user, priority):
+    """No rules: email at 0 (a verified address, else the account's), plus SMS at 0 for HIGH when a
+    verified phone exists."""
+    emails = _usable(user, Channel.EMAIL)
+    if emails:
+        steps = [Step(f"default:email:{emails[0].pk}", Channel.EMAIL, emails[0].address, emails[0], 0)]
+    else:
+        steps = [Step("default:email", Channel.EMAIL, user.email, None, 0)]
+    if priority == Priority.HIGH:
+        phones = _usable(user, Channel.SMS)
+        if phones:
+            steps.append(Step(f"default:sms:{phones[0].pk}", Channel.SMS, phones[0].address, phones[0], 0))
+    return steps
+
+
+def steps_for(user, priority):
+    """(steps, warning). A user's rules for the priority; unusable steps are skipped; no usable rule
+    at all means the defaults (and a warning on the timeline)."""
+    rules = list(
+        NotificationRule.objects.filter(user=user, priority=priority).select_related("contact_method")
+        .order_by("delay_minutes", "id")
+    )
+    steps = [
+        Step(f"rule:{rule.pk}", rule.contact_method.kind, rule.contact_method.address, rule.contact_method,
+             rule.delay_minutes)
+        for rule in rules if rule.contact_method.usable
+    ]
+    if steps:
+        skipped = len(rules) - len(steps)
+        warning = f"{skipped} of {user.display_name}'s steps skipped (contact method not verified)." if skipped else ""
+        return steps, warning
+    if rules:
+        return default_steps(user, priority), (
+            f"None of {user.display_name}'s {priority} notification rules can be used (unverified or opted-out "
+            "contact methods): using the defaults.")
+    return default_steps(user, priority), (
+        f"{user.display_name} has no {priority} notification rules: using the defaults.")
+
+
+def has_rules(user):
+    return NotificationRule.objects.filter(user=user).exists()
+
+
+# --- the outbox ------------------------------------------------------------------------------------
+
+
+def _key(*parts):
+    key = ":".join(str(p) for p in parts)
+    return key if len(key) <= 255 else key[:190] + ":" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def _reply_code(user, incident):
+    """A short number per (user, incident): 'Reply 3a'. Reused for the same incident; otherwise the
+    smallest number not taken by the user's other open incidents.
+
+    No lock is taken (the engine may page several users in one transaction, in any order: row locks
+    here could deadlock). Two pages computed at the same instant may rarely get the same number;
+    an SMS answer with an ambiguous code is then asked to name the incident (replies.handle_sms)."""
+    existing = (Notification.objects.filter(user=user, incident=incident, reply_code__isnull=False)
+                .values_list("reply_code", flat=True).first())
+    if existing:
+        return existing
+    used = set(
+        Notification.objects.filter(user=user, reply_code__isnull=False, incident__status__in=Incident.OPEN)
+        .exclude(incident=incident).values_list("reply_code", flat=True)
+    )
+    code = 1
+    while code in used:
+        code += 1
+    return code
+
+
+def _describe(steps):
+    parts = []
+    for step in steps:
+        when = "now" if step.delay == 0 else f"after {step.delay} min"
+        parts.append(f"{CHANNEL_WORDS[step.channel]} {when}")
+    return ", ".join(parts)
+
+
+def notify(incident, user, *, round_tag: str, reason: str = "") -> list[Notification]:
+    """Page `user` about `incident` by each step of their rules for its priority (or the defaults).
+
+    Writes outbox rows in the caller's transaction — no I/O — and kicks dispatch after commit. Rows
+    are unique per (incident, user, rule step, round_tag): calling again with the same round_tag
+    pages nobody twice (two escalation levels in one round naming the same user → one page).
+    Returns the rows it created ([] when everything was already there).
+    """
+    with transaction.atomic():  # all steps or none (a savepoint inside the caller's transaction)
+        return _notify(incident, user, round_tag, reason)
+
+
+def _notify(incident, user, round_tag, reason):
+    if user.tenant_id != incident.tenant_id or not user.is_active:
+        return []
+    if not incident.is_open or incident.in_maintenance:
+        return []
+    steps, warning = steps_for(user, incident.priority)
+    now = clock.now()
+    keys = {step.key: _key("page", incident.pk, user.pk, step.key, round_tag) for step in steps}
+    existing = set(Notification.objects.filter(dedup_key__in=keys.values()).values_list("dedup_key", flat=True))
+    fresh = [step for step in steps if keys[step.key] not in existing]
+    if not fresh:
+        return []
+    code = _reply_code(user, incident)
+    rows = [
+        Notification(
+            tenant_id=incident.tenant_id, kind=Notification.Kind.PAGE, incident=incident, user=user,
+            contact_method=step.contact_method, channel=step.channel, address=step.address,
+            step=step.key, step_delay=step.delay, round_tag=round_tag[:64], dedup_key=keys[step.key],
+            reason=(reason or "")[:255], due_at=now + timedelta(minutes=step.delay), reply_code=code,
+        )
+        for step in fresh
+    ]
+    try:
+        with transaction.atomic():  # one INSERT; a concurrent twin makes it fail as a whole …
+            created = Notification.objects.bulk_create(rows)
+    except IntegrityError:  # … then row by row, skipping what the twin wrote
+        created = []
+        for row in rows:
+            try:
+                with transaction.atomic():
+                    row.save(force_insert=True)
+                created.append(row)
+            except IntegrityError:
+                continue
+    if created:
+        written = {row.dedup_key for row in created}
+        message = f"Paging {user.display_name}: {_describe([s for s in fresh if keys[s.key] in written])}"
+        message += f" ({reason})" if reason else ""
+        alert_services.log(incident, LogKind.NOTIFICATION, message, via="notifications",
+                           data={"user": user.pk, "round": round_tag, "notifications": [n.pk for n in created]})
+        if warning:
+            alert_services.log(incident, LogKind.WARNING, warning, via="notifications", data={"user": user.pk})
+        _kick([n.pk for n in created if n.due_at <= now])
+    return created
+
+
+def _kick(ids):
+    if ids:
+        from . import tasks
+
+        kick.after_commit(tasks.send, ids)
+
+
+def cancel_pending(incident, reason):
+    """Cancel every page of the incident that has not gone out yet. Returns how many."""
+    count = Notification.objects.filter(
+        incident=incident, kind=Notification.Kind.PAGE, status=Notification.Status.PENDING
+    ).update(status=Notification.Status.CANCELLED, error=f"cancelled: {reason}"[:500])
+    if count:
+        alert_services.log(incident, LogKind.NOTIFICATION,
+                           f"{count} pending notification{'s' if count != 1 else ''} cancelled: {reason}",
+                           via="notifications")
+    return count
+
+
+def notice_target(user):
+    """Where a user's notices and reminders go: their choice, else a push device, else email."""
+    chosen = settings_for(user).notice_contact_method
+    if chosen is not None and chosen.usable:
+        return chosen.kind, chosen.address, chosen
+    for method in _usable(user, Channel.PUSH) + _usable(user, Channel.EMAIL):
+        return method.kind, method.address, method
+    return Channel.EMAIL, user.email, None
+
+
+def queue_message(user, *, kind, dedup_key, body, subject="", incident=None):
+    """A notice or reminder to the user's notice target, at once; idempotent by `dedup_key`."""
+    channel, address, method = notice_target(user)
+    if Notification.objects.filter(dedup_key=dedup_key).exists():
+        return None
+    try:
+        with transaction.atomic():
+            notification = Notification.objects.create(
+                tenant_id=user.tenant_id, kind=kind, incident=incident, user=user, contact_method=method,
+                channel=channel, address=address, step=kind, dedup_key=dedup_key, due_at=clock.now(),
+                subject=subject[:500], body=body,
+            )
+    except IntegrityError:
+        return None
+    _kick([notification.pk])
+    return notification
+
+
+def _paged_users(incident):
+    ids = set(Notification.objects.filter(incident=incident, kind=Notification.Kind.PAGE)
+              .values_list("user_id", flat=True))
+    if incident.assigned_to_id:
+        ids.add(incident.assigned_to_id)
+    return User.objects.filter(pk__in=ids, is_active=True)
+
+
+def queue_notices(incident, kind, actor):
+    """Opt-in notices "#4711 accepted by Ana" to the users paged for (or assigned) the incident."""
+    field = {"accepted": "notify_on_accept", "resolved": "notify_on_resolve"}[kind]
+    wanting = set(NotificationSettings.objects.filter(**{field: True}, user__in=_paged_users(incident))
+                  .values_list("user_id", flat=True))
+    who = actor.display_name if actor is not None else "an integration"
+    for user in User.objects.filter(pk__in=wanting).select_related("tenant"):
+        if actor is not None and user.pk == actor.pk:
+            continue
+        queue_message(
+            user, kind=Notification.Kind.NOTICE, incident=incident,
+            dedup_key=_key("notice", incident.pk, user.pk, kind),
+            subject=f"[ilert] #{incident.number} {kind} by {who}",
+            body=f"#{incident.number} {kind} by {who}: {incident.summary}",
+        )
+
+
+def on_incident_changed(sender, incident, kind, entry=None, actor=None, via="", **kwargs):
+    """alerts.events.incident_changed receiver (inside the changing transaction: rows only)."""
+    if kind not in ("accepted", "resolved"):
+        return
+    who = actor.display_name if actor is not None else (via or "an integration")
+    cancel_pending(incident, f"{kind} by {who}")
+    queue_notices(incident, kind, actor)
+
+
+# --- provider credentials ----------------------------------------------------------------------------
+
+
+def save_provider_settings(tenant, *, by, twilio_account_sid=None, twilio_auth_token=None, twilio_from_number=None,
+                           firebase_credentials=None, clear_twilio=False, clear_firebase=False):
+    """A tenant's own Twilio / Firebase credentials (admins only). Secrets are write-only."""
+    import json
+
+    from . import providers
+
+    if by is None or not by.is_admin or by.tenant_id != tenant.pk:
+        raise Forbidden("Only admins change provider settings.")
+    sid = (twilio_account_sid or "").strip()
+    if sid and not (sid.startswith("AC") and len(sid) == 34):
+        raise DomainError("A Twilio Account SID starts with AC and has 34 characters.", field="twilio_account_sid")
+    if twilio_from_number:
+        twilio_from_number = text.parse_phone(twilio_from_number, field="twilio_from_number")
+    if firebase_credentials:
+        try:
+            info = json.loads(firebase_credentials)
+        except ValueError:
+            raise DomainError("Paste the service-account JSON file.", field="firebase_credentials") from None
+        if not isinstance(info, dict) or info.get("type") != "service_account" or not all(
+                info.get(k) for k in ("project_id", "private_key", "client_email")):
+            raise DomainError("A service-account JSON with project_id, private_key and client_email is needed.",
+                              field="firebase_credentials")
+    with transaction.atomic():
+        saved = providers.save_settings(
+            tenant, twilio_account_sid=twilio_account_sid, twilio_auth_token=twilio_auth_token,
+            twilio_from_number=twilio_from_number, firebase_credentials=firebase_credentials,
+            clear_twilio=clear_twilio, clear_firebase=clear_firebase,
+        )
+        partial = [saved.twilio_account_sid, saved.twilio_auth_token_encrypted, saved.twilio_from_number]
+        if any(partial) and not all(partial):
+            raise DomainError("Twilio needs the Account SID, the auth token and a number.", field="twilio_account_sid")
+    providers.reset_caches()
+    return saved

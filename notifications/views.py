@@ -1,0 +1,542 @@
+"""Dashboard pages (profile panel, a user's notification settings, the incident panel, caller IDs,
+provider settings, dev outbox replies) and the provider webhooks (Twilio SMS, voice, status; push
+actions; one-click email links). Webhooks only check signatures and hand over to `replies`."""
+
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from alerts.models import Incident
+from ilert.dashboard import admin_only, tenant_object, token_addressed
+from ilert.errors import DomainError
+from ilert.models import DevMessage
+
+from . import engine, providers, replies, selectors, services, tokens
+from . import render as rendering
+from .forms import (
+    CodeForm,
+    ContactMethodForm,
+    ContactMethodSettingsForm,
+    PreferencesForm,
+    ProvidersForm,
+    RuleForm,
+)
+from .models import Channel, ContactMethod, Notification, NotificationRule, ProviderSettings
+
+# --- settings of a user: the profile panel and the per-user page ---------------------------------
+
+
+def _back(request, user):
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    if user.pk == request.user.pk:
+        return redirect("accounts:profile")
+    return redirect("notifications:user-settings", pk=user.pk)
+
+
+def _settings_context(request, user):
+    methods = list(selectors.methods_of(user))
+    rules = list(selectors.rules_of(user))
+    preference = services.settings_for(user)
+    return {
+        "subject": user,
+        "own": user.pk == request.user.pk,
+        "editable": services.can_manage(request.user, user),
+        "methods": methods,
+        "verified_methods": [m for m in methods if m.usable],
+        "rules_high": [r for r in rules if r.priority == "HIGH"],
+        "rules_low": [r for r in rules if r.priority == "LOW"],
+        "no_rules": not rules,
+        "defaults_high": services.default_steps(user, "HIGH"),
+        "defaults_low": services.default_steps(user, "LOW"),
+        "method_form": ContactMethodForm(),
+        "code_form": CodeForm(),
+        "rule_form": RuleForm(user=user),
+        "preferences_form": PreferencesForm(user=user, initial={
+            "notify_on_accept": preference.notify_on_accept, "notify_on_resolve": preference.notify_on_resolve,
+            "shift_reminders": preference.shift_reminders, "reminder_minutes": preference.reminder_minutes,
+            "notice_contact_method": preference.notice_contact_method_id,
+        }),
+        "reminders_available": _reminders_available(),
+        "next": request.get_full_path() if not request.headers.get("HX-Request") else "",
+    }
+
+
+def _reminders_available():
+    from . import reminders
+
+    return reminders.available()
+
+
+@login_required
+def profile_panel(request):
+    return render(request, "notifications/_settings.html", _settings_context(request, request.user))
+
+
+@tenant_object(User)
+def user_settings(request, obj):
+    if not (obj.pk == request.user.pk or request.user.is_admin):
+        raise Http404
+    return render(request, "notifications/user_settings.html", _settings_context(request, obj))
+
+
+def _managed(view):
+    """POST-only views acting on a user's settings; the actor must be that user or an admin."""
+
+    @wraps(view)
+    def wrapper(request, obj, *args, **kwargs):
+        user = obj if isinstance(obj, User) else obj.user
+        if not services.can_manage(request.user, user):
+            raise PermissionDenied("You may only change your own notification settings.")
+        return view(request, obj, user, *args, **kwargs)
+
+    return wrapper
+
+
+def _run(request, action, success):
+    try:
+        action()
+    except DomainError as exc:
+        messages.error(request, f"{exc.field}: {exc.message}" if exc.field else exc.message)
+        return False
+    if success:
+        messages.success(request, success)
+    return True
+
+
+@require_POST
+@tenant_object(User)
+@_managed
+def add_contact_method(request, obj, user):
+    form = ContactMethodForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        return _back(request, user)
+    data = form.cleaned_data
+    holder = {}
+
+    def add():
+        holder["method"] = services.add_contact_method(
+            user, kind=data["kind"], address=data["address"], platform=data["platform"],
+            device_name=data["device_name"], by=request.user)
+
+    if _run(request, add, None):
+        method = holder["method"]
+        if method.is_verified:
+            messages.success(request, f"{method} added.")
+        elif method.kind == Channel.EMAIL:
+            messages.success(request, f"{method} added: we sent a confirmation link.")
+        else:
+            messages.success(request, f"{method} added: we sent a code; enter it to verify the number.")
+    return _back(request, user)
+
+
+@require_POST
+@tenant_object(ContactMethod)
+@_managed
+def verify_contact_method(request, obj, user):
+    _run(request, lambda: services.confirm_code(obj, request.POST.get("code", ""), by=request.user),
+         f"{obj} verified.")
+    return _back(request, user)
+
+
+@require_POST
+@tenant_object(ContactMethod)
+@_managed
+def send_code(request, obj, user):
+    _run(request, lambda: services.send_verification(obj, by=request.user),
+         "Confirmation link sent." if obj.kind == Channel.EMAIL else "Code sent.")
+    return _back(request, user)
+
+
+@require_POST
+@tenant_object(ContactMethod)
+@_managed
+def edit_contact_method(request, obj, user):
+    form = ContactMethodSettingsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        return _back(request, user)
+    _run(request, lambda: services.update_contact_method(obj, by=request.user, **form.cleaned_data),
+         f"{obj} saved.")
+    return _back(request, user)
+
+
+@require_POST
+@tenant_object(ContactMethod)
+@_managed
+def delete_contact_method(request, obj, user):
+    _run(request, lambda: services.delete_contact_method(obj, by=request.user), f"{obj} removed.")
+    return _back(request, user)
+
+
+@require_POST
+@tenant_object(User)
+@_managed
+def add_rule(request, obj, user):
+    form = RuleForm(request.POST, user=user)
+    if not form.is_valid():
+        messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        return _back(request, user)
+    data = form.cleaned_data
+    _run(request, lambda: services.add_rule(user, priority=data["priority"], contact_method=data["contact_method"],
+                                            delay_minutes=data["delay_minutes"], by=request.user),
+         f"{data['priority']} step added.")
+    return _back(request, user)
+
+
+@require_POST
+@tenant_object(NotificationRule)
+@_managed
+def delete_rule(request, obj, user):
+    _run(request, lambda: services.delete_rule(obj, by=request.user), "Step removed.")
+    return _back(request, user)
+
+
+@require_POST
+@tenant_object(User)
+@_managed
+def save_preferences(request, obj, user):
+    form = PreferencesForm(request.POST, user=user)
+    if not form.is_valid():
+        messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        return _back(request, user)
+    _run(request, lambda: services.update_settings(user, by=request.user, **form.cleaned_data), "Preferences saved.")
+    return _back(request, user)
+
+
+@token_addressed
+def verify_email(request, token):
+    """The link from a verification email: GET asks, POST confirms (mail scanners only GET)."""
+    data = tokens.read_verify_email(token)
+    method = None
+    if data is not None:
+        method = ContactMethod.objects.filter(pk=data.get("c"), address=data.get("a"), kind=Channel.EMAIL).first()
+    if method is None:
+        return render(request, "notifications/link_result.html",
+                      {"title": "This link is not valid",
+                       "message": "It may have expired. Send a new one from your profile."}, status=404)
+    if request.method == "POST":
+        services.verify_email(token)
+        return render(request, "notifications/link_result.html",
+                      {"title": "Email address confirmed", "message": f"ilert may now page you at {method.address}."})
+    return render(request, "notifications/verify_email.html", {"method": method})
+
+
+# --- panels ------------------------------------------------------------------------------------------
+
+
+@tenant_object(Incident)
+def incident_panel(request, obj):
+    rows = list(selectors.incident_notifications(obj))
+    for row in rows:
+        device = row.contact_method.device_name if row.contact_method else ""
+        if row.channel == Channel.PUSH:
+            row.shown_address = device or "push device"
+        elif request.user.is_admin or row.user_id == request.user.pk:
+            row.shown_address = row.address
+        else:
+            row.shown_address = _masked(row, device)
+    return render(request, "notifications/_incident_panel.html", {"incident": obj, "rows": rows})
+
+
+def _masked(row, device):
+    from .text import mask_address
+
+    return mask_address(row.channel, row.address, device)
+
+
+@login_required
+def home_panel(request):
+    users = list(User.objects.filter(tenant=request.tenant, is_active=True).exclude(role="stakeholder"))
+    with_rules = set(NotificationRule.objects.filter(tenant=request.tenant).values_list("user_id", flat=True))
+    without = [u for u in users if u.pk not in with_rules]
+    failed = Notification.objects.filter(
+        tenant=request.tenant, status__in=(Notification.Status.FAILED, Notification.Status.UNCERTAIN,
+                                           Notification.Status.PARKED),
+        created_at__gte=_day_ago()).count()
+    context = {"me_without_rules": request.user.pk not in with_rules and request.user.can_write,
+               "without": without if request.user.is_admin else [], "failed": failed}
+    return render(request, "notifications/_home_panel.html", context)
+
+
+def _day_ago():
+    from datetime import timedelta
+
+    from ilert import clock
+
+    return clock.now() - timedelta(days=1)
+
+
+# --- caller IDs and providers --------------------------------------------------------------------------
+
+
+@login_required
+def caller_ids(request):
+    numbers = providers.caller_ids(request.tenant.pk)
+    return render(request, "notifications/caller_ids.html", {"numbers": numbers})
+
+
+@login_required
+def caller_ids_vcard(request):
+    numbers = providers.caller_ids(request.tenant.pk)
+    lines = ["BEGIN:VCARD", "VERSION:3.0", "FN:ilert alerts", "N:alerts;ilert;;;", "ORG:ilert",
+             "NOTE:ilert calls and texts you from these numbers. Allow them through Do Not Disturb."]
+    lines += [f"TEL;TYPE=WORK,VOICE:{number}" for number in numbers]
+    lines.append(f"URL:{settings.SITE_URL}/")
+    lines.append("END:VCARD")
+    response = HttpResponse("\r\n".join(lines) + "\r\n", content_type="text/vcard; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="ilert-caller-ids.vcf"'
+    return response
+
+
+@login_required
+@admin_only
+def provider_settings(request):
+    """Everyone sees which providers are in use and the webhook URLs; admins change credentials."""
+    own = ProviderSettings.objects.filter(tenant=request.tenant).first()
+    form = ProvidersForm(request.POST or None, initial={
+        "twilio_account_sid": own.twilio_account_sid if own else "",
+        "twilio_from_number": own.twilio_from_number if own else "",
+    })
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        ok = _run(request, lambda: services.save_provider_settings(
+            request.tenant, by=request.user,
+            twilio_account_sid=data["twilio_account_sid"], twilio_auth_token=data["twilio_auth_token"] or None,
+            twilio_from_number=data["twilio_from_number"], firebase_credentials=data["firebase_credentials"] or None,
+            clear_twilio=data["clear_twilio"], clear_firebase=data["clear_firebase"]), "Provider settings saved.")
+        if ok:
+            return redirect("notifications:providers")
+    context = {
+        "form": form, "own": own,
+        "platform_twilio": providers.platform_twilio() is not None,
+        "platform_firebase": bool(settings.FIREBASE_CREDENTIALS_FILE),
+        "email_backend": settings.EMAIL_BACKEND,
+        "site_url": settings.SITE_URL,
+        "webhooks": {
+            "sms": settings.SITE_URL + reverse("notifications:twilio-sms"),
+            "push": settings.SITE_URL + reverse("notifications:push-action"),
+        },
+    }
+    return render(request, "notifications/providers.html", context)
+
+
+# --- the dev outbox: simulated replies ------------------------------------------------------------------
+
+
+@require_POST
+@tenant_object(DevMessage)
+def dev_reply(request, obj):
+    """Simulate an answer to a dev outbox message, through the same code as the real webhooks."""
+    meta = obj.meta or {}
+    notification = Notification.objects.select_related("user", "incident", "bundle").filter(
+        pk=meta.get("notification"), tenant=request.tenant).first()
+    if notification is None:
+        raise Http404
+    if notification.user_id != request.user.pk and not request.user.is_admin:
+        raise PermissionDenied("Only the recipient (or an admin) may answer this message.")
+    channel = obj.channel
+    if channel == Channel.SMS:
+        typed = request.POST.get("text", "")[:160]
+        outcome = replies.handle_sms(notification.address, typed)
+        DevMessage.objects.create(tenant=request.tenant, channel="sms", to=f"reply from {notification.address}",
+                                  subject=f"You replied: {typed}", body=outcome or "(no answer)",
+                                  meta={"reply_to": obj.pk})
+    elif channel == Channel.VOICE:
+        answer = replies.handle_keypress(notification, request.POST.get("digit", ""))
+        outcome = answer.say if not answer.again else rendering.voice(notification, [notification]).text
+    elif channel == Channel.PUSH:
+        _status, outcome = replies.handle_push_action(meta.get("push_action_token", ""),
+                                                      request.POST.get("action", ""))
+    elif channel == Channel.EMAIL:
+        outcome = replies.handle_email_reply(notification, notification.address, request.POST.get("text", ""))
+    else:
+        raise Http404
+    messages.info(request, outcome or "Done.")
+    return redirect(request.POST.get("next") if url_has_allowed_host_and_scheme(
+        request.POST.get("next", ""), allowed_hosts={request.get_host()}) else "dev-outbox")
+
+
+# --- one-click email links --------------------------------------------------------------------------
+
+
+@token_addressed
+def email_action(request, token):
+    """GET shows what the link would do; only the POST acts (so link scanners never accept)."""
+    found = tokens.read_email_action(token)
+    notification = None
+    if found is not None:
+        notification = Notification.objects.select_related("user", "incident__alert_source").filter(
+            pk=found[0], kind=Notification.Kind.PAGE).first()
+    if notification is None:
+        return render(request, "notifications/link_result.html",
+                      {"title": "This link is not valid",
+                       "message": "It may have expired. Open the incident in ilert."}, status=404)
+    action = found[1]
+    if request.method == "POST":
+        outcome = replies.act(notification.incident, notification.user, action, via="email")
+        return render(request, "notifications/link_result.html",
+                      {"title": outcome, "message": "", "incident_url": rendering.incident_url(notification.incident)})
+    return render(request, "notifications/email_action.html",
+                  {"notification": notification, "incident": notification.incident, "action": action})
+
+
+# --- provider webhooks ----------------------------------------------------------------------------------
+
+
+def _twilio_signed(request, tokens_to_try):
+    from twilio.request_validator import RequestValidator
+
+    signature = request.META.get("HTTP_X_TWILIO_SIGNATURE", "")
+    if not signature or not tokens_to_try:
+        return False
+    urls = [request.build_absolute_uri(), settings.SITE_URL + request.get_full_path()]
+    for auth_token in tokens_to_try:
+        validator = RequestValidator(auth_token)
+        if any(validator.validate(url, request.POST, signature) for url in urls):
+            return True
+    return False
+
+
+def _twiml(response):
+    return HttpResponse(str(response), content_type="text/xml")
+
+
+def _notification_for_webhook(request, token):
+    notification = Notification.objects.select_related("user", "incident", "bundle").filter(token=token).first()
+    if notification is None:
+        return None, HttpResponse(status=404)
+    # Only the Twilio account that serves the notification's organisation may call about it.
+    account = providers.twilio_for(notification.tenant_id)
+    if account is None or request.POST.get("AccountSid", "") != account.account_sid:
+        return None, HttpResponseForbidden("Invalid Twilio signature.")
+    if not _twilio_signed(request, [account.auth_token]):
+        return None, HttpResponseForbidden("Invalid Twilio signature.")
+    return notification, None
+
+
+@csrf_exempt
+@require_POST
+def twilio_sms(request):
+    """Twilio's inbound message webhook for our numbers: answers to pages, STOP/START/HELP."""
+    from twilio.twiml.messaging_response import MessagingResponse
+
+    account_sid = request.POST.get("AccountSid", "")
+    if not _twilio_signed(request, providers.twilio_auth_tokens(account_sid)):
+        return HttpResponseForbidden("Invalid Twilio signature.")
+    answer = replies.handle_sms(request.POST.get("From", ""), request.POST.get("Body", ""), account_sid=account_sid)
+    response = MessagingResponse()
+    if answer:
+        response.message(answer)
+    return _twiml(response)
+
+
+@token_addressed
+@csrf_exempt
+@require_POST
+def twilio_status(request, token):
+    notification, refusal = _notification_for_webhook(request, token)
+    if refusal is not None:
+        return refusal
+    status = request.POST.get("MessageStatus") or request.POST.get("CallStatus") or ""
+    sid = request.POST.get("MessageSid") or request.POST.get("CallSid") or ""
+    engine.record_status(notification, status, provider_id=sid, error_code=request.POST.get("ErrorCode", ""),
+                         duration=request.POST.get("CallDuration", ""),
+                         answered_by=request.POST.get("AnsweredBy", ""))
+    return HttpResponse(status=204)
+
+
+def _menu(notification):
+    from twilio.twiml.voice_response import Gather, VoiceResponse
+
+    from .channels import twilio_common
+
+    lead = notification.bundle or notification
+    items = [lead] + list(lead.bundled.all().order_by("id"))
+    spoken = rendering.voice(lead, items).text
+    response = VoiceResponse()
+    if notification.kind == Notification.Kind.PAGE:
+        gather = Gather(num_digits=1, action=twilio_common.gather_url(notification), method="POST", timeout=8)
+        gather.say(spoken)
+        response.append(gather)
+        response.say("No key was pressed. Goodbye.")
+    else:
+        response.say(spoken)
+    return response
+
+
+@token_addressed
+@csrf_exempt
+@require_POST
+def twilio_voice(request, token):
+    """The TwiML of a call: the incident read out, then the keypad menu. Voicemail: hang up (nothing
+    changes; escalation goes on)."""
+    from twilio.twiml.voice_response import VoiceResponse
+
+    notification, refusal = _notification_for_webhook(request, token)
+    if refusal is not None:
+        return refusal
+    if request.POST.get("AnsweredBy", "").startswith(("machine", "fax")):
+        response = VoiceResponse()
+        response.hangup()
+        return _twiml(response)
+    return _twiml(_menu(notification))
+
+
+@token_addressed
+@csrf_exempt
+@require_POST
+def twilio_gather(request, token):
+    notification, refusal = _notification_for_webhook(request, token)
+    if refusal is not None:
+        return refusal
+    answer = replies.handle_keypress(notification, request.POST.get("Digits", ""))
+    if answer.again:
+        response = _menu(notification)
+        if answer.say:
+            from twilio.twiml.voice_response import VoiceResponse
+
+            prefixed = VoiceResponse()
+            prefixed.say(answer.say)
+            for verb in response.verbs:
+                prefixed.append(verb)
+            response = prefixed
+        return _twiml(response)
+    from twilio.twiml.voice_response import VoiceResponse
+
+    response = VoiceResponse()
+    response.say(answer.say)
+    response.hangup()
+    return _twiml(response)
+
+
+@csrf_exempt
+@require_POST
+def push_action(request):
+    """The app's answer to a push: {"token": "<action_token from the push data>", "action": "accept"}."""
+    import json
+
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"{}")
+        except ValueError:
+            return JsonResponse({"code": "invalid", "message": "Malformed JSON."}, status=400)
+        if not isinstance(data, dict):
+            return JsonResponse({"code": "invalid", "message": "Send a JSON object."}, status=400)
+    else:
+        data = request.POST
+    status, message = replies.handle_push_action(str(data.get("token", "")), str(data.get("action", "")))
+    code = {200: "ok", 400: "invalid", 403: "forbidden"}[status]
+    return JsonResponse({"code": code, "message": message}, status=status)

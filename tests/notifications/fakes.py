@@ -1,0 +1,230 @@
+"""Fake providers at the HTTP layer. The real twilio / firebase-admin libraries make their real
+requests; these answer them like the providers do, and record what arrived.
+
+FakeTwilio keeps the state (messages and calls created, every request) and can be mounted on the
+`responses` library (unit tests) or served by a real HTTP server on 127.0.0.1 (end-to-end runs and
+the benchmark). A request it does not know fails the test (responses raises ConnectionError for any
+unregistered URL; the server answers 404 and records it in `unexpected`).
+"""
+
+import json
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from django.utils import timezone
+
+TWILIO_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC\w+)/(?P<kind>Messages|Calls)\.json$")
+
+
+class Timeout(Exception):
+    """Raised by a behaviour: the client must see a read timeout."""
+
+
+class FakeTwilio:
+    def __init__(self, account_sid, auth_token="test-auth-token"):
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.messages, self.calls, self.requests, self.unexpected = [], [], [], []
+        self.behaviours = deque()  # for the next creates: "ok", "timeout-after-create", "timeout", (status, code)
+        self.arrivals = []  # (time.time(), params) of every create: what the benchmark measures
+        self.lock = threading.Lock()
+
+    # --- what tests look at ---
+    @property
+    def sms(self):
+        return [m for m in self.messages if m["direction"] == "outbound-api"]
+
+    def creates(self, kind="Messages"):
+        return [r for r in self.requests if r["method"] == "POST" and r["kind"] == kind]
+
+    def fail_next(self, *behaviours):
+        self.behaviours.extend(behaviours)
+
+    # --- the API ---
+    def handle(self, method, path, params):
+        match = TWILIO_PATH.match(path)
+        with self.lock:
+            if not match or match["sid"] != self.account_sid:
+                self.unexpected.append((method, path, params))
+                return 404, {"code": 20404, "message": "The requested resource was not found", "status": 404}
+            kind = match["kind"]
+            self.requests.append({"method": method, "kind": kind, "params": params, "at": time.time()})
+            if method == "GET":
+                return 200, self._list(kind, params)
+            if method != "POST":
+                return 405, {"code": 20004, "message": "Method not allowed", "status": 405}
+            self.arrivals.append((time.time(), params))
+            behaviour = self.behaviours.popleft() if self.behaviours else "ok"
+            if isinstance(behaviour, tuple):
+                status, code = behaviour
+                return status, {"code": code, "message": f"fake error {code}", "status": status,
+                                "more_info": f"https://www.twilio.com/docs/errors/{code}"}
+            if behaviour == "timeout":
+                raise Timeout()
+            record = self._create(kind, params)
+            if behaviour == "timeout-after-create":
+                raise Timeout()
+            return 201, record
+
+    def _create(self, kind, params):
+        now = timezone.now()
+        prefix = "SM" if kind == "Messages" else "CA"
+        record = {
+            "sid": prefix + secrets.token_hex(16),
+            "account_sid": self.account_sid,
+            "to": params.get("To"),
+            "from": params.get("From"),
+            "status": "queued",
+            "direction": "outbound-api",
+            "date_created": format_datetime(now, usegmt=True),
+            "date_updated": format_datetime(now, usegmt=True),
+            "date_sent": None,
+            "api_version": "2010-04-01",
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/{kind}/x.json",
+        }
+        if kind == "Messages":
+            record.update({"body": params.get("Body"), "num_segments": "1", "num_media": "0", "error_code": None,
+                           "error_message": None, "price": None, "price_unit": "USD",
+                           "status_callback": params.get("StatusCallback")})
+            self.messages.append(record)
+        else:
+            record.update({"url": params.get("Url"), "status_callback": params.get("StatusCallback")})
+            self.calls.append(record)
+        return record
+
+    def _list(self, kind, params):
+        rows = self.messages if kind == "Messages" else self.calls
+        chosen = [r for r in reversed(rows)
+                  if (not params.get("To") or r["to"] == params["To"]) and
+                  (not params.get("From") or r["from"] == params["From"])]
+        size = int(params.get("PageSize", 50))
+        key = "messages" if kind == "Messages" else "calls"
+        return {key: chosen[:size], "end": len(chosen[:size]), "first_page_uri": "/x", "next_page_uri": None,
+                "page": 0, "page_size": size, "previous_page_uri": None, "start": 0, "uri": "/x"}
+
+    # --- mounting ---
+    def install(self, mock, base="https://api.twilio.com"):
+        pattern = re.compile(re.escape(base) + r"/2010-04-01/.*")
+
+        def callback(request):
+            url = urlsplit(request.url)
+            params = {k: v[-1] for k, v in parse_qs(url.query).items()}
+            if request.body:
+                body = request.body.decode() if isinstance(request.body, bytes) else request.body
+                params.update({k: v[-1] for k, v in parse_qs(body).items()})
+            try:
+                status, payload = self.handle(request.method, url.path, params)
+            except Timeout:
+                raise requests.exceptions.ReadTimeout("fake Twilio: read timed out") from None
+            return status, {"Content-Type": "application/json"}, json.dumps(payload)
+
+        mock.add_callback("POST", pattern, callback=callback)
+        mock.add_callback("GET", pattern, callback=callback)
+        return self
+
+
+class FakeTwilioServer:
+    """FakeTwilio served over HTTP on 127.0.0.1 (set TWILIO_API_BASE_URL to `url`)."""
+
+    def __init__(self, fake):
+        self.fake = fake
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self):
+                url = urlsplit(self.path)
+                params = {k: v[-1] for k, v in parse_qs(url.query).items()}
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    params.update({k: v[-1] for k, v in parse_qs(self.rfile.read(length).decode()).items()})
+                try:
+                    status, payload = outer.fake.handle(self.command, url.path, params)
+                except Timeout:
+                    time.sleep(30)
+                    return
+                body = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _serve
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# --- Firebase ----------------------------------------------------------------------------------------
+
+FCM_PROJECT = "ilert-test"
+TOKEN_URI = "https://oauth2.fake.test/token"
+
+
+def service_account():
+    """A service-account JSON with a real RSA key (google-auth signs a JWT with it) whose token_uri
+    points at our fake."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    return json.dumps({
+        "type": "service_account", "project_id": FCM_PROJECT, "private_key_id": "fake-key-1",
+        "private_key": pem, "client_email": f"ilert@{FCM_PROJECT}.iam.gserviceaccount.com",
+        "client_id": "1", "token_uri": TOKEN_URI,
+    })
+
+
+class FakeFcm:
+    URL = f"https://fcm.googleapis.com/v1/projects/{FCM_PROJECT}/messages:send"
+
+    def __init__(self):
+        self.sent, self.behaviours, self.token_requests = [], deque(), 0
+
+    def install(self, mock):
+        def token(request):
+            self.token_requests += 1
+            return 200, {"Content-Type": "application/json"}, json.dumps(
+                {"access_token": "ya29.fake", "expires_in": 3600, "token_type": "Bearer"})
+
+        def send(request):
+            payload = json.loads(request.body)
+            self.sent.append({"payload": payload, "headers": request.headers})
+            behaviour = self.behaviours.popleft() if self.behaviours else "ok"
+            if behaviour == "timeout":
+                raise requests.exceptions.ReadTimeout("fake FCM: read timed out")
+            if behaviour == "unregistered":
+                return 404, {"Content-Type": "application/json"}, json.dumps({"error": {
+                    "code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND",
+                    "details": [{"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
+                                 "errorCode": "UNREGISTERED"}]}})
+            return 200, {"Content-Type": "application/json"}, json.dumps(
+                {"name": f"projects/{FCM_PROJECT}/messages/0:{len(self.sent)}"})
+
+        mock.add_callback("POST", TOKEN_URI, callback=token)
+        mock.add_callback("POST", self.URL, callback=send)
+        return self

@@ -1,0 +1,181 @@
+"""notifications.services.notify — the escalation engine's door — and cancellation on accept/resolve."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+
+from alerts import services as alert_services
+from alerts.models import LogKind
+from ilert import clock
+from notifications import engine, services
+from notifications.models import Notification, NotificationSettings
+from tests.factories import UserFactory
+
+from .factories import make_method, make_rule, open_incident
+
+pytestmark = pytest.mark.django_db
+S = Notification.Status
+
+
+@pytest.fixture
+def rita(responder):
+    push = make_method(responder, "push", device_name="Rita's iPhone")
+    sms = make_method(responder, "sms", "+4915112345678")
+    voice = make_method(responder, "voice", "+4915112345678")
+    email = make_method(responder, "email", "rita.pager@example.com")
+    make_rule(responder, push, "HIGH", 0)
+    make_rule(responder, sms, "HIGH", 1)
+    make_rule(responder, voice, "HIGH", 5)
+    make_rule(responder, email, "LOW", 0)
+    return responder
+
+
+def test_notify_writes_one_row_per_step_of_the_users_rules_for_the_priority(tenant, rita):
+    incident = open_incident(tenant)
+    now = clock.now()
+    rows = services.notify(incident, rita, round_tag="r1", reason="level 1")
+    assert [(r.channel, r.step_delay) for r in rows] == [("push", 0), ("sms", 1), ("voice", 5)]
+    assert all(r.status == S.PENDING and r.round_tag == "r1" and r.reason == "level 1" for r in rows)
+    assert rows[1].due_at - now >= timedelta(minutes=1) > rows[1].due_at - now - timedelta(seconds=5)
+    assert len({r.reply_code for r in rows}) == 1
+    entry = incident.log_entries.filter(kind=LogKind.NOTIFICATION).get()
+    assert "push now, SMS after 1 min, call after 5 min" in entry.message
+
+
+def test_low_priority_uses_the_low_rules(tenant, rita):
+    incident = open_incident(tenant, priority="LOW")
+    rows = services.notify(incident, rita, round_tag="r1")
+    assert [(r.channel, r.address) for r in rows] == [("email", "rita.pager@example.com")]
+
+
+def test_calling_twice_with_the_same_round_pages_nobody_twice(tenant, rita):
+    incident = open_incident(tenant)
+    first = services.notify(incident, rita, round_tag="r1")
+    second = services.notify(incident, rita, round_tag="r1")  # e.g. a second escalation level naming Rita
+    assert len(first) == 3 and second == []
+    assert Notification.objects.count() == 3
+
+
+def test_two_escalation_levels_in_one_round_send_one_message(tenant, rita, twilio, settings):
+    settings.FIREBASE_CREDENTIALS_FILE = ""
+    incident = open_incident(tenant)
+    services.notify(incident, rita, round_tag="r1", reason="level 1")
+    services.notify(incident, rita, round_tag="r1", reason="level 2")
+    with time_machine.travel(clock.now() + timedelta(minutes=10), tick=False):
+        engine.tick()
+    assert len(twilio.creates("Messages")) == 1 and len(twilio.creates("Calls")) == 1
+
+
+def test_a_new_round_or_a_reassignment_pages_again(tenant, rita):
+    incident = open_incident(tenant)
+    services.notify(incident, rita, round_tag="r1")
+    assert len(services.notify(incident, rita, round_tag="r2")) == 3
+    assert len(services.notify(incident, rita, round_tag="assign-99")) == 3
+
+
+def test_a_user_without_rules_gets_email_and_for_high_an_sms_to_a_verified_phone(tenant, admin):
+    make_method(admin, "sms", "+4915199999999")
+    make_method(admin, "sms", "+4915188888888", verified=False)
+    high = services.notify(open_incident(tenant), admin, round_tag="r1")
+    low = services.notify(open_incident(tenant, priority="LOW"), admin, round_tag="r1")
+    assert sorted((r.channel, r.address) for r in high) == [("email", admin.email), ("sms", "+4915199999999")]
+    assert [(r.channel, r.address) for r in low] == [("email", admin.email)]
+    warning = high[0].incident.log_entries.filter(kind=LogKind.WARNING).get()
+    assert "no HIGH notification rules" in warning.message
+
+
+def test_unverified_contact_methods_are_never_paged(tenant, responder):
+    unverified = make_method(responder, "sms", verified=False)
+    verified = make_method(responder, "push")
+    make_rule(responder, unverified, "HIGH", 0)
+    make_rule(responder, verified, "HIGH", 2)
+    rows = services.notify(open_incident(tenant), responder, round_tag="r1")
+    assert [r.contact_method for r in rows] == [verified]
+
+
+def test_only_unverified_rules_fall_back_to_the_defaults(tenant, responder):
+    make_rule(responder, make_method(responder, "sms", verified=False), "HIGH", 0)
+    rows = services.notify(open_incident(tenant), responder, round_tag="r1")
+    assert [(r.channel, r.address) for r in rows] == [("email", responder.email)]
+
+
+def test_nobody_is_paged_for_closed_incidents_other_tenants_or_inactive_users(tenant, other_tenant, rita):
+    resolved = open_incident(tenant)
+    alert_services.resolve(resolved)
+    assert services.notify(resolved, rita, round_tag="r1") == []
+    assert services.notify(open_incident(other_tenant), rita, round_tag="r1") == []
+    gone = UserFactory(tenant=tenant, is_active=False)
+    assert services.notify(open_incident(tenant), gone, round_tag="r1") == []
+
+
+def test_accepting_cancels_the_pending_steps(tenant, rita):
+    incident = open_incident(tenant)
+    services.notify(incident, rita, round_tag="r1")
+    engine.dispatch()  # the push at 0 goes out (dev outbox)
+    alert_services.accept(incident, by=rita, via="dashboard")
+    statuses = dict(Notification.objects.values_list("channel", "status"))
+    assert statuses == {"push": S.SENT, "sms": S.CANCELLED, "voice": S.CANCELLED}
+    assert incident.log_entries.filter(message__contains="2 pending notifications cancelled: accepted by").exists()
+    with time_machine.travel(clock.now() + timedelta(minutes=30), tick=False):
+        assert engine.tick() == 0
+
+
+def test_resolving_cancels_the_pending_steps(tenant, rita):
+    incident = open_incident(tenant)
+    services.notify(incident, rita, round_tag="r1")
+    alert_services.resolve(incident, via="api")
+    assert set(Notification.objects.values_list("status", flat=True)) == {S.CANCELLED}
+
+
+def test_reply_codes_are_per_recipient_reused_per_incident_and_recycled_after_resolution(tenant, rita, admin):
+    first, second = open_incident(tenant), open_incident(tenant)
+    code_1 = services.notify(first, rita, round_tag="r1")[0].reply_code
+    code_2 = services.notify(second, rita, round_tag="r1")[0].reply_code
+    assert (code_1, code_2) == (1, 2)
+    assert services.notify(first, rita, round_tag="r2")[0].reply_code == 1
+    assert services.notify(second, admin, round_tag="r1")[0].reply_code == 1  # per recipient
+    alert_services.resolve(first)
+    assert services.notify(open_incident(tenant), rita, round_tag="r1")[0].reply_code == 1
+
+
+def test_opted_in_users_get_a_notice_when_someone_else_accepts(tenant, rita, admin):
+    NotificationSettings.objects.create(tenant=tenant, user=rita, notify_on_accept=True)
+    NotificationSettings.objects.create(tenant=tenant, user=admin, notify_on_accept=True)
+    incident = open_incident(tenant)
+    services.notify(incident, rita, round_tag="r1")
+    services.notify(incident, admin, round_tag="r1")
+    alert_services.accept(incident, by=admin, via="dashboard")
+    notices = Notification.objects.filter(kind=Notification.Kind.NOTICE)
+    assert [(n.user, n.channel) for n in notices] == [(rita, "push")]  # not to the acceptor himself
+    assert notices[0].body.startswith(f"#{incident.number} accepted by Ada Admin")
+    engine.dispatch()
+    assert notices[0].__class__.objects.get(pk=notices[0].pk).status == S.SENT
+
+
+def test_no_notice_without_opting_in(tenant, rita, admin):
+    incident = open_incident(tenant)
+    services.notify(incident, rita, round_tag="r1")
+    alert_services.resolve(incident, by=admin)
+    assert not Notification.objects.filter(kind=Notification.Kind.NOTICE).exists()
+
+
+def test_a_concurrent_twin_call_never_doubles_a_page(tenant, rita, monkeypatch):
+    """Another transaction writes the same (incident, user, step, round) between our check and our
+    insert: the unique key keeps one row; the other steps are still written."""
+    incident = open_incident(tenant)
+    original = services._reply_code
+
+    def twin_writes_first(user, incident_):
+        code = original(user, incident_)
+        Notification.objects.create(
+            tenant=tenant, incident=incident_, user=user, channel="sms", address="+4915112345678",
+            step="twin", dedup_key=services._key("page", incident_.pk, user.pk,
+                                                 services.steps_for(user, "HIGH")[0][1].key, "r1"),
+            due_at=clock.now(), reply_code=code)
+        return code
+
+    monkeypatch.setattr(services, "_reply_code", twin_writes_first)
+    created = services.notify(incident, rita, round_tag="r1")
+    assert [r.channel for r in created] == ["push", "voice"]  # the SMS step was the twin's
+    assert Notification.objects.filter(incident=incident).count() == 3
