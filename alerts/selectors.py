@@ -21,6 +21,13 @@ def source_for_key(key):
     return AlertSource.objects.select_related("tenant").filter(key_hash=secrets.lookup_hash(key)).first()
 
 
+def email_sources_for(message):
+    """The email alert sources an inbound message (anymail's AnymailInboundMessage) is addressed to."""
+    from .integrations.email import sources_for
+
+    return sources_for(message)
+
+
 def incidents(tenant):
     return Incident.objects.filter(tenant=tenant).select_related("alert_source", "assigned_to")
 

@@ -7,8 +7,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from django.conf import settings
-
+from alerts import selectors as alert_selectors
 from alerts import services as alert_services
 from alerts.models import Incident
 from ilert.errors import DomainError
@@ -204,6 +203,14 @@ def handle_email_reply(notification, sender, body):
     return act_on_notification(notification, verb, via="email")
 
 
+def _reject(message, esp_name, why):
+    """Mail nobody handles is refused loudly, never silently eaten (this receiver sees every mail)."""
+    sender = message.from_email.addr_spec if message.from_email else (message.envelope_sender or "?")
+    to = ", ".join(a.addr_spec for a in (message.to or [])) or (message.envelope_recipient or "?")
+    log.warning("inbound email via %s from %s to %s rejected: %s (subject %r)", esp_name or "?", sender, to, why,
+                (message.subject or "")[:120])
+
+
 def on_inbound_email(sender, event, esp_name="", **kwargs):
     """anymail's `inbound` signal. Only replies to notification emails are ours (addressed to
     reply+<token>@INBOUND_EMAIL_DOMAIN, or In-Reply-To one of our Message-IDs); all other mail —
@@ -214,16 +221,15 @@ def on_inbound_email(sender, event, esp_name="", **kwargs):
     recipients = [message.envelope_recipient or ""] + [a.addr_spec for a in (message.to or []) + (message.cc or [])]
     found = [token for token in map(tokens.token_from_reply_address, recipients) if token]
     if not found:
-        domain = settings.INBOUND_EMAIL_DOMAIN.lower()
-        if domain and any(a.lower().endswith("@" + domain) for a in recipients if a):
-            return  # addressed to another inbound address (an email alert source): not ours
+        if alert_selectors.email_sources_for(message):
+            return  # addressed to an email alert source: the alerts app handles it
         found = tokens.tokens_from_references(f"{message.get('In-Reply-To', '')} {message.get('References', '')}")
         if not found:
-            return
+            return _reject(message, esp_name, "it is addressed to no alert source and replies to no notification")
     notification = Notification.objects.select_related("user", "incident").filter(
         token__in=found, channel=Channel.EMAIL).first()
     if notification is None:
-        return
+        return _reject(message, esp_name, "its reply address names no notification")
     sender_address = message.from_email.addr_spec if message.from_email else ""
     body = message.stripped_text or message.text or ""
     outcome = handle_email_reply(notification, sender_address, body)

@@ -263,8 +263,11 @@ def test_replies_from_unverified_senders_and_other_mail_are_ignored(tenant, resp
     mailgun_inbound(client, recipient=f"reply+{row.token}@in.ilert.example.com", sender="mallory@evil.example",
                     body="accept")
     # mail to an email alert source address (another app's receiver) is not ours, even if it quotes a page
-    mailgun_inbound(client, recipient="integration-key@in.ilert.example.com", sender="rita@pager.example.com",
-                    body="accept", headers=[["In-Reply-To", tokens.message_id(row)]])
+    from tests.alerts.factories import make_source
+
+    source = make_source(tenant, integration_type="email")
+    mailgun_inbound(client, recipient=f"{source.integration_key}@in.ilert.example.com",
+                    sender="rita@pager.example.com", body="accept", headers=[["In-Reply-To", tokens.message_id(row)]])
     mailgun_inbound(client, recipient="reply+notatoken@in.ilert.example.com", sender="rita@pager.example.com",
                     body="accept")
     assert status_of(incident) == "PENDING"
@@ -288,3 +291,17 @@ def test_another_organisations_twilio_account_cannot_answer_for_this_one(tenant,
     forged = twilio_post(client, f"/notifications/twilio/voice/{row.token}/gather", {"Digits": "2"},
                          token="globex-token", account_sid=own_sid)
     assert forged.status_code == 403 and status_of(incident) == "PENDING"
+
+
+def test_mail_that_matches_no_source_and_no_reply_is_rejected_and_logged(tenant, client, mailgun, caplog):
+    import logging
+
+    from alerts.models import Incident
+
+    caplog.set_level(logging.WARNING)
+    response = mailgun_inbound(client, recipient="nobody-here@in.ilert.example.com", sender="spam@example.org",
+                               body="buy now")
+    assert response.status_code == 200  # the ESP must not retry it forever
+    rejected = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
+    assert rejected and "spam@example.org" in rejected[0] and "no alert source" in rejected[0]
+    assert not Incident.objects.exists()
