@@ -5,7 +5,9 @@ subscriber's outbox rows (notifications, connector invocations) commit or roll b
 Subscribers never do I/O here: they write rows and publish tasks with ilert.kick.after_commit.
 
 Kinds: created, appended, assigned, escalation_requested, escalated, accepted, resolved, commented.
-Receivers get: incident, kind, entry (the IncidentLogEntry written), actor (User or None), via.
+Receivers get: incident, kind, entry (the IncidentLogEntry written), actor (User or None), via, and
+`batch`: a dict shared by every announcement of one bulk change (the escalation engine's batch),
+where a receiver may memoise lookups for that change only; None for a single change.
 """
 
 from django.dispatch import Signal
@@ -15,6 +17,7 @@ incident_changed = Signal()
 KINDS = ("created", "appended", "assigned", "escalation_requested", "escalated", "accepted", "resolved", "commented")
 
 
-def announce(incident, kind, *, entry=None, actor=None, via=""):
+def announce(incident, kind, *, entry=None, actor=None, via="", batch=None):
     assert kind in KINDS, kind
-    incident_changed.send(sender=type(incident), incident=incident, kind=kind, entry=entry, actor=actor, via=via)
+    incident_changed.send(sender=type(incident), incident=incident, kind=kind, entry=entry, actor=actor, via=via,
+                          batch=batch)

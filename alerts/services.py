@@ -7,6 +7,7 @@ same transaction.
 """
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -461,21 +462,80 @@ def comment(incident, text, *, by, via="api"):
     return entry
 
 
-def advance_escalation(incident, *, level, round, next_at, policy=None, message="", data=None, now=None):
-    """The escalation engine's door: record the position it moved the (locked) incident to.
-    `next_at` None means escalation is over."""
-    incident.escalation_level, incident.escalation_round = level, round
-    incident.next_escalation_at = next_at
-    fields = ["escalation_level", "escalation_round", "next_escalation_at"]
-    if policy is not None and incident.escalation_policy_id != policy.pk:
-        incident.escalation_policy = policy
-        fields.append("escalation_policy")
-    incident.save(update_fields=fields)
-    entry = None
-    if message:
-        entry = log(incident, LogKind.ESCALATED, message, via="escalation", data=data, at=now)
-        events.announce(incident, "escalated", entry=entry, via="escalation")
-    return entry
+@dataclass
+class EscalationChange:
+    """One move of the escalation engine for one incident it holds locked: its new position,
+    the timeline entries that explain it, and whom it is now assigned to (None: unchanged)."""
+
+    incident: Incident
+    level: int
+    round: int
+    next_at: object  # datetime, or None when escalation is over
+    policy: object = None  # the policy now followed (set on the incident when it differs)
+    message: str = ""  # the ESCALATED entry ("Level 1 of 2: notified Ana"), if any
+    data: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)  # [(LogKind, message, data)] written before it
+    assign_to: object = None  # a User
+    assign_reason: str = ""
+
+
+def advance_escalations(changes, *, now):
+    """The escalation engine's door: record many moves at once (one UPDATE, one INSERT of timeline
+    entries), then announce "escalated" and "assigned" for each, inside the caller's transaction."""
+    if not changes:
+        return []
+    incidents, entries, announcements = [], [], []
+    for change in changes:
+        incident = change.incident
+        incident.escalation_level, incident.escalation_round = change.level, change.round
+        incident.next_escalation_at = change.next_at
+        if change.policy is not None:
+            incident.escalation_policy = change.policy
+        for kind, message, data in change.notes:
+            entries.append(_entry(incident, kind, message, data, now))
+        if change.message:
+            entry = _entry(incident, LogKind.ESCALATED, change.message, change.data, now)
+            entries.append(entry)
+            announcements.append((incident, "escalated", entry))
+        user = change.assign_to
+        if user is not None and incident.assigned_to_id != user.pk:
+            incident.assigned_to = user
+            text = f"Assigned to {user.display_name}" + (f" ({change.assign_reason})" if change.assign_reason else "")
+            entry = _entry(incident, LogKind.ASSIGNED, text, {"user": user.pk}, now)
+            entries.append(entry)
+            announcements.append((incident, "assigned", entry))
+        incidents.append(incident)
+    # One UPDATE per distinct new position (in a storm the whole batch moves alike: one statement).
+    groups = {}
+    for incident in incidents:
+        values = (incident.escalation_level, incident.escalation_round, incident.next_escalation_at,
+                  incident.escalation_policy_id, incident.assigned_to_id)
+        groups.setdefault(values, []).append(incident.pk)
+    for (level, round_, next_at, policy_id, assigned_to_id), ids in groups.items():
+        Incident.objects.filter(pk__in=ids).update(
+            escalation_level=level, escalation_round=round_, next_escalation_at=next_at,
+            escalation_policy_id=policy_id, assigned_to_id=assigned_to_id,
+        )
+    IncidentLogEntry.objects.bulk_create(entries)
+    batch = {}
+    for incident, kind, entry in announcements:
+        events.announce(incident, kind, entry=entry, via="escalation", batch=batch)
+    return entries
+
+
+def _entry(incident, kind, message, data, at):
+    return IncidentLogEntry(tenant_id=incident.tenant_id, incident=incident, kind=kind, via="escalation",
+                            message=message, data=data or {}, at=at)
+
+
+def log_many(entries):
+    """Append many timeline entries at once: [(incident, kind, message, via, data, actor)]."""
+    now = clock.now()
+    return IncidentLogEntry.objects.bulk_create([
+        IncidentLogEntry(tenant_id=incident.tenant_id, incident=incident, kind=kind, via=via, message=message,
+                         data=data or {}, actor=actor, at=now)
+        for incident, kind, message, via, data, actor in entries
+    ])
 
 
 def _copy(source, target):

@@ -38,7 +38,7 @@ def percentile(values, p):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--incidents", type=int, default=10_000)
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
+    parser.add_argument("--threads", type=int, default=2, help="threads per worker process")
     parser.add_argument("--lead", type=float, default=8.0, help="seconds between start-up and the due second")
     args = parser.parse_args()
     if not (os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL")):

@@ -18,19 +18,27 @@ EVENT_FOR_KIND = {
 }
 
 
+def _automatic_connections(source_id, batch):
+    def load():
+        return list(Connection.objects.filter(
+            alert_source_id=source_id, enabled=True, trigger_mode=Connection.Trigger.AUTOMATIC,
+            connector__enabled=True,
+        ).select_related("connector"))
+
+    if batch is None:
+        return load()
+    key = ("connectors.automatic", source_id)
+    if key not in batch:  # one lookup per alert source for a whole bulk change
+        batch[key] = load()
+    return batch[key]
+
+
 @receiver(incident_changed, dispatch_uid="connectors.on_incident_changed")
-def on_incident_changed(sender, incident, kind, entry=None, actor=None, via="", **kwargs):
+def on_incident_changed(sender, incident, kind, entry=None, actor=None, via="", batch=None, **kwargs):
     event = EVENT_FOR_KIND.get(kind)
     if event is None:
         return
-    connections = [
-        connection
-        for connection in Connection.objects.filter(
-            alert_source_id=incident.alert_source_id, enabled=True, trigger_mode=Connection.Trigger.AUTOMATIC,
-            connector__enabled=True,
-        ).select_related("connector")
-        if event in connection.events
-    ]
+    connections = [c for c in _automatic_connections(incident.alert_source_id, batch) if event in c.events]
     if connections:
         services.enqueue(connections, incident, event, message=entry.message if entry is not None else "",
                          actor=actor, via=via, now=entry.at if entry is not None else None)

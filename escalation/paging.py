@@ -1,18 +1,38 @@
-"""The engine's two outward calls: page a user (the notifications service) and ask for an early
+"""The engine's two outward calls: page users (the notifications service) and ask for an early
 wake-up at the next due time (a Celery task; only an optimisation, the sweeper is the truth)."""
 
+from datetime import timedelta
+
+from ilert import clock
 from ilert.kick import after_commit
-from notifications.services import notify
+from notifications.services import notify, notify_many
+
+# Wake-ups further out are left to the sweeper: a far-future ETA task only sits in a worker's
+# memory (and Redis redelivers unacknowledged messages after its visibility timeout).
+WAKE_UP_HORIZON = timedelta(minutes=10)
 
 
 def page(incident, user, *, round_tag, reason):
     return notify(incident, user, round_tag=round_tag, reason=reason)
 
 
+def page_many(requests):
+    """requests: [(incident, user, round_tag, reason)]."""
+    return notify_many(requests)
+
+
 def wake_up_at(incident, due):
     from .tasks import step
 
-    after_commit(step, incident.pk, incident.escalation_level, incident.escalation_round, options={"eta": due})
+    if due - clock.now() <= WAKE_UP_HORIZON:
+        after_commit(step, incident.pk, incident.escalation_level, incident.escalation_round, options={"eta": due})
+
+
+def more_sweeps(count):
+    from .tasks import sweep
+
+    for _ in range(count):
+        after_commit(sweep, helpers=0)
 
 
 def wake_up_now(incident):

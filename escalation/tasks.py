@@ -8,6 +8,10 @@ def step(incident_id, expected_level, expected_round):
     return engine.step_due(incident_id, expected_level, expected_round)
 
 
+# A storm (a full first batch) brings this many more sweeps onto idle worker threads.
+STORM_HELPERS = 4
+
+
 @shared_task(name="escalation.tasks.sweep", ignore_result=True)
-def sweep():
-    return engine.tick()
+def sweep(helpers=STORM_HELPERS):
+    return engine.tick(helpers=helpers)

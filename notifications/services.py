@@ -289,33 +289,35 @@ class Step:
     delay: int
 
 
-def _usable(user, kind=None):
-    methods = [m for m in ContactMethod.objects.filter(user=user).order_by("created_at", "id") if m.usable]
-    return [m for m in methods if kind is None or m.kind == kind]
+def _usable(user, kind=None, methods=None):
+    if methods is None:
+        methods = ContactMethod.objects.filter(user=user).order_by("created_at", "id")
+    return [m for m in methods if m.usable and (kind is None or m.kind == kind)]
 
 
-def default_steps(user, priority):
+def default_steps(user, priority, methods=None):
     """No rules: email at 0 (a verified address, else the account's), plus SMS at 0 for HIGH when a
     verified phone exists."""
-    emails = _usable(user, Channel.EMAIL)
+    emails = _usable(user, Channel.EMAIL, methods)
     if emails:
         steps = [Step(f"default:email:{emails[0].pk}", Channel.EMAIL, emails[0].address, emails[0], 0)]
     else:
         steps = [Step("default:email", Channel.EMAIL, user.email, None, 0)]
     if priority == Priority.HIGH:
-        phones = _usable(user, Channel.SMS)
+        phones = _usable(user, Channel.SMS, methods)
         if phones:
             steps.append(Step(f"default:sms:{phones[0].pk}", Channel.SMS, phones[0].address, phones[0], 0))
     return steps
 
 
-def steps_for(user, priority):
+def steps_for(user, priority, *, rules=None, methods=None):
     """(steps, warning). A user's rules for the priority; unusable steps are skipped; no usable rule
-    at all means the defaults (and a warning on the timeline)."""
-    rules = list(
-        NotificationRule.objects.filter(user=user, priority=priority).select_related("contact_method")
-        .order_by("delay_minutes", "id")
-    )
+    at all means the defaults (and a warning on the timeline). `rules` (all of the user's, ordered
+    by delay) and `methods` may be given preloaded."""
+    if rules is None:
+        rules = NotificationRule.objects.filter(user=user).select_related("contact_method").order_by(
+            "delay_minutes", "id")
+    rules = [rule for rule in rules if rule.priority == priority]
     steps = [
         Step(f"rule:{rule.pk}", rule.contact_method.kind, rule.contact_method.address, rule.contact_method,
              rule.delay_minutes)
@@ -326,10 +328,10 @@ def steps_for(user, priority):
         warning = f"{skipped} of {user.display_name}'s steps skipped (contact method not verified)." if skipped else ""
         return steps, warning
     if rules:
-        return default_steps(user, priority), (
+        return default_steps(user, priority, methods), (
             f"None of {user.display_name}'s {priority} notification rules can be used (unverified or opted-out "
             "contact methods): using the defaults.")
-    return default_steps(user, priority), (
+    return default_steps(user, priority, methods), (
         f"{user.display_name} has no {priority} notification rules: using the defaults.")
 
 
@@ -345,25 +347,37 @@ def _key(*parts):
     return key if len(key) <= 255 else key[:190] + ":" + hashlib.sha256(key.encode()).hexdigest()
 
 
-def _reply_code(user, incident):
-    """A short number per (user, incident): 'Reply 3a'. Reused for the same incident; otherwise the
-    smallest number not taken by the user's other open incidents.
+def _reply_codes(pairs):
+    """{(user id, incident id): code} — a short number per (user, incident): 'Reply 3a'. Reused for
+    the same incident; otherwise the smallest number not taken by the user's other open incidents.
 
     No lock is taken (the engine may page several users in one transaction, in any order: row locks
-    here could deadlock). Two pages computed at the same instant may rarely get the same number;
-    an SMS answer with an ambiguous code is then asked to name the incident (replies.handle_sms)."""
-    existing = (Notification.objects.filter(user=user, incident=incident, reply_code__isnull=False)
-                .values_list("reply_code", flat=True).first())
-    if existing:
-        return existing
-    used = set(
-        Notification.objects.filter(user=user, reply_code__isnull=False, incident__status__in=Incident.OPEN)
-        .exclude(incident=incident).values_list("reply_code", flat=True)
-    )
-    code = 1
-    while code in used:
-        code += 1
-    return code
+    here could deadlock). Two pages computed at the same instant in different transactions may
+    rarely get the same number; an SMS answer with an ambiguous code is then asked to name the
+    incident (replies.handle_sms)."""
+    user_ids = {u for u, _ in pairs}
+    incident_ids = {i for _, i in pairs}
+    codes = {
+        (u, i): code for u, i, code in Notification.objects.filter(
+            user_id__in=user_ids, incident_id__in=incident_ids, reply_code__isnull=False,
+        ).values_list("user_id", "incident_id", "reply_code")
+        if (u, i) in pairs
+    }
+    used = {}
+    for u, i, code in Notification.objects.filter(
+        user_id__in=user_ids, reply_code__isnull=False, incident__status__in=Incident.OPEN,
+    ).values_list("user_id", "incident_id", "reply_code").distinct():
+        used.setdefault(u, set()).add(code)
+    for pair in pairs:
+        if pair in codes:
+            continue
+        taken = used.setdefault(pair[0], set())
+        code = 1
+        while code in taken:
+            code += 1
+        taken.add(code)
+        codes[pair] = code
+    return codes
 
 
 def _describe(steps):
@@ -382,31 +396,68 @@ def notify(incident, user, *, round_tag: str, reason: str = "") -> list[Notifica
     pages nobody twice (two escalation levels in one round naming the same user → one page).
     Returns the rows it created ([] when everything was already there).
     """
-    with transaction.atomic():  # all steps or none (a savepoint inside the caller's transaction)
-        return _notify(incident, user, round_tag, reason)
+    return notify_many([(incident, user, round_tag, reason)])
 
 
-def _notify(incident, user, round_tag, reason):
-    if user.tenant_id != incident.tenant_id or not user.is_active:
+def notify_many(requests) -> list[Notification]:
+    """`notify` for many (incident, user, round_tag, reason) at once, with a constant number of
+    queries (the escalation engine pages a whole batch of incidents this way)."""
+    with transaction.atomic():  # all or none (a savepoint inside the caller's transaction)
+        return _notify_many(requests)
+
+
+@dataclass
+class _Wanted:
+    incident: Incident
+    user: User
+    round_tag: str
+    reason: str
+    step: Step
+    key: str
+    warning: str
+
+
+def _notify_many(requests):
+    requests = [(i, u, r, why) for i, u, r, why in requests
+                if u.tenant_id == i.tenant_id and u.is_active and i.is_open and not i.in_maintenance]
+    if not requests:
         return []
-    if not incident.is_open or incident.in_maintenance:
-        return []
-    steps, warning = steps_for(user, incident.priority)
-    now = clock.now()
-    keys = {step.key: _key("page", incident.pk, user.pk, step.key, round_tag) for step in steps}
-    existing = set(Notification.objects.filter(dedup_key__in=keys.values()).values_list("dedup_key", flat=True))
-    fresh = [step for step in steps if keys[step.key] not in existing]
+    user_ids = {u.pk for _, u, _, _ in requests}
+    rules, methods = {}, {}
+    for rule in (NotificationRule.objects.filter(user_id__in=user_ids).select_related("contact_method")
+                 .order_by("delay_minutes", "id")):
+        rules.setdefault(rule.user_id, []).append(rule)
+    for method in ContactMethod.objects.filter(user_id__in=user_ids).order_by("created_at", "id"):
+        methods.setdefault(method.user_id, []).append(method)
+
+    plans, wanted, seen = {}, [], set()
+    for incident, user, round_tag, reason in requests:
+        plan_key = (user.pk, incident.priority)
+        if plan_key not in plans:
+            plans[plan_key] = steps_for(user, incident.priority, rules=rules.get(user.pk, []),
+                                        methods=methods.get(user.pk, []))
+        steps, warning = plans[plan_key]
+        for step in steps:
+            key = _key("page", incident.pk, user.pk, step.key, round_tag)
+            if key not in seen:
+                seen.add(key)
+                wanted.append(_Wanted(incident, user, round_tag, reason, step, key, warning))
+    existing = set(Notification.objects.filter(dedup_key__in=[w.key for w in wanted])
+                   .values_list("dedup_key", flat=True))
+    fresh = [w for w in wanted if w.key not in existing]
     if not fresh:
         return []
-    code = _reply_code(user, incident)
+    now = clock.now()
+    codes = _reply_codes({(w.user.pk, w.incident.pk) for w in fresh})
     rows = [
         Notification(
-            tenant_id=incident.tenant_id, kind=Notification.Kind.PAGE, incident=incident, user=user,
-            contact_method=step.contact_method, channel=step.channel, address=step.address,
-            step=step.key, step_delay=step.delay, round_tag=round_tag[:64], dedup_key=keys[step.key],
-            reason=(reason or "")[:255], due_at=now + timedelta(minutes=step.delay), reply_code=code,
+            tenant_id=w.incident.tenant_id, kind=Notification.Kind.PAGE, incident=w.incident, user=w.user,
+            contact_method=w.step.contact_method, channel=w.step.channel, address=w.step.address,
+            step=w.step.key, step_delay=w.step.delay, round_tag=w.round_tag[:64], dedup_key=w.key,
+            reason=(w.reason or "")[:255], due_at=now + timedelta(minutes=w.step.delay),
+            reply_code=codes[(w.user.pk, w.incident.pk)],
         )
-        for step in fresh
+        for w in fresh
     ]
     try:
         with transaction.atomic():  # one INSERT; a concurrent twin makes it fail as a whole …
@@ -420,15 +471,23 @@ def _notify(incident, user, round_tag, reason):
                 created.append(row)
             except IntegrityError:
                 continue
-    if created:
-        written = {row.dedup_key for row in created}
-        message = f"Paging {user.display_name}: {_describe([s for s in fresh if keys[s.key] in written])}"
-        message += f" ({reason})" if reason else ""
-        alert_services.log(incident, LogKind.NOTIFICATION, message, via="notifications",
-                           data={"user": user.pk, "round": round_tag, "notifications": [n.pk for n in created]})
-        if warning:
-            alert_services.log(incident, LogKind.WARNING, warning, via="notifications", data={"user": user.pk})
-        _kick([n.pk for n in created if n.due_at <= now])
+    written = {row.dedup_key: row for row in created}
+    entries, groups = [], {}
+    for w in fresh:
+        if w.key in written:
+            groups.setdefault((w.incident.pk, w.user.pk), []).append(w)
+    for group in groups.values():
+        first = group[0]
+        message = f"Paging {first.user.display_name}: {_describe([w.step for w in group])}"
+        message += f" ({first.reason})" if first.reason else ""
+        data = {"user": first.user.pk, "round": first.round_tag,
+                "notifications": [written[w.key].pk for w in group]}
+        entries.append((first.incident, LogKind.NOTIFICATION, message, "notifications", data, None))
+        if first.warning:
+            entries.append((first.incident, LogKind.WARNING, first.warning, "notifications",
+                            {"user": first.user.pk}, None))
+    alert_services.log_many(entries)
+    _kick([n.pk for n in created if n.due_at <= now])
     return created
 
 

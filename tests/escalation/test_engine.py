@@ -236,14 +236,14 @@ def test_a_step_that_keeps_failing_is_parked_without_stalling_others(tenant, peo
     policy = make_policy(tenant, [{"users": [people[0]]}])
     bad = open_incident(tenant, policy)
     good = alert(make_source(tenant, escalation_policy=policy), key="other").incident
-    real_step = engine._step
+    real_step = engine.Planner.step
 
-    def flaky(incident, now):
+    def flaky(planner, incident):
         if incident.pk == bad.pk:
             raise RuntimeError("boom")
-        return real_step(incident, now)
+        return real_step(planner, incident)
 
-    monkeypatch.setattr(engine, "_step", flaky)
+    monkeypatch.setattr(engine.Planner, "step", flaky)
     assert engine.tick() == 2
     assert paged(good) == [(1, 0, ["Ana"])]
     for _ in range(engine.MAX_ERRORS):
