@@ -364,9 +364,9 @@ def _reply_codes(pairs):
         if (u, i) in pairs
     }
     used = {}
-    for u, i, code in Notification.objects.filter(
+    for u, code in Notification.objects.filter(
         user_id__in=user_ids, reply_code__isnull=False, incident__status__in=Incident.OPEN,
-    ).values_list("user_id", "incident_id", "reply_code").distinct():
+    ).values_list("user_id", "reply_code").distinct():
         used.setdefault(u, set()).add(code)
     for pair in pairs:
         if pair in codes:
