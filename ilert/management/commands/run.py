@@ -27,6 +27,8 @@ class Command(BaseCommand):
         settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
         for folder in ("broker", "broker-processed", "static"):
             (settings.DATA_DIR / folder).mkdir(exist_ok=True)
+        if not os.environ.get("SITE_URL"):  # links in pages and messages point at this server
+            os.environ["SITE_URL"] = settings.SITE_URL = f"http://{host}:{port}"
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Database ready.")
         call_command("seed_demo", password_file=str(settings.DATA_DIR / "demo-password"))
