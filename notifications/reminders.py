@@ -1,32 +1,15 @@
-"""On-call shift reminders ("your shift starts in 1 hour"), for users who opted in.
-
-Kept apart from the rest of the app: it is the only module that uses `schedules`, and it imports it
-lazily. It needs `schedules.selectors.upcoming_shifts(user, start, end)` returning segments with
-`.start`, `.end` and `.user` (and optionally `.schedule`); while that is not available, reminders are
-simply off (`available()` is False) and nothing else is affected.
-"""
+"""On-call shift reminders ("your shift starts in 1 hour"), for users who opted in. The shifts
+come from schedules.selectors.upcoming_shifts (the one use of the schedules app here)."""
 
 import logging
 from datetime import timedelta
-from importlib import import_module
 
 from ilert import clock
+from schedules import selectors as schedule_selectors
 
 from .models import Notification, NotificationSettings
 
 log = logging.getLogger(__name__)
-
-
-def _selectors():
-    try:
-        module = import_module("schedules.selectors")
-    except ImportError:
-        return None
-    return module if callable(getattr(module, "upcoming_shifts", None)) else None
-
-
-def available():
-    return _selectors() is not None
 
 
 def _schedule_name(segment):
@@ -37,9 +20,6 @@ def _schedule_name(segment):
 def send_shift_reminders(now=None):
     """Queue a reminder for every opted-in user whose shift starts within their reminder lead time.
     Idempotent: one reminder per user and shift start (a unique outbox key)."""
-    selectors = _selectors()
-    if selectors is None:
-        return 0
     from . import render, services
 
     now = now or clock.now()
@@ -50,7 +30,8 @@ def send_shift_reminders(now=None):
         user = preference.user
         lead = timedelta(minutes=preference.reminder_minutes)
         try:
-            segments = list(selectors.upcoming_shifts(user, now, now + lead))
+            # the window is half-open: a second more includes a shift starting exactly `lead` from now
+            segments = list(schedule_selectors.upcoming_shifts(user, now, now + lead + timedelta(seconds=1)))
         except Exception:  # one broken schedule must not stop the others' reminders
             log.exception("upcoming_shifts failed for user %s", user.pk)
             continue

@@ -68,15 +68,8 @@ def _settings_context(request, user):
             "shift_reminders": preference.shift_reminders, "reminder_minutes": preference.reminder_minutes,
             "notice_contact_method": preference.notice_contact_method_id,
         }),
-        "reminders_available": _reminders_available(),
         "next": request.get_full_path() if not request.headers.get("HX-Request") else "",
     }
-
-
-def _reminders_available():
-    from . import reminders
-
-    return reminders.available()
 
 
 @login_required
