@@ -115,6 +115,48 @@ def test_no_api_route_reaches_another_tenants_objects(admin, outsider, tenant, o
             assert own.status_code == 200, f"GET {route} for this tenant's object answered {own.status_code}"
 
 
+def _related_filters(cls, model):
+    """{query parameter: related model} for the list's filters on related objects."""
+    from django_filters import ModelChoiceFilter, ModelMultipleChoiceFilter
+    from django_filters.rest_framework import DjangoFilterBackend
+
+    filterset_class = DjangoFilterBackend().get_filterset_class(cls, model.objects.all())
+    if filterset_class is None:
+        return {}
+    found = {}
+    for name, item in filterset_class.base_filters.items():
+        if isinstance(item, (ModelChoiceFilter, ModelMultipleChoiceFilter)):
+            queryset = item.extra.get("queryset")
+            related = getattr(queryset, "model", None)
+            if related is not None:
+                found[name] = related
+    return found
+
+
+def test_list_filters_never_confirm_another_tenants_objects(admin, outsider, tenant, other_tenant):
+    """?alert_source=<their id> must answer exactly like ?alert_source=<no such id>."""
+    client = client_for(admin)
+    checked = 0
+    made = {}
+    for route, callback in api_routes():
+        if _names(route) or "get" not in callback.actions:
+            continue
+        for param, related in _related_filters(callback.cls, _model_of(callback.cls)).items():
+            if related not in FACTORIES:
+                continue
+            if related not in made:
+                made[related] = (FACTORIES[related](tenant), FACTORIES[related](other_tenant))
+            mine, theirs = made[related]
+            path = _path(route)
+            foreign = client.get(path, {param: theirs.pk})
+            unknown = client.get(path, {param: 2**31 - 7})
+            own = client.get(path, {param: mine.pk})
+            assert foreign.status_code == unknown.status_code == 400, f"{path}?{param}=<their id>: {foreign.status_code}"
+            assert own.status_code == 200, f"{path}?{param}=<own id> answered {own.status_code}"
+            checked += 1
+    assert checked >= 5, "the sweep found too few filters on related objects (broken?)"
+
+
 def test_no_dashboard_url_reaches_another_tenants_objects(admin, outsider, tenant, other_tenant):
     client = client_for(None)
     from django.test import Client
