@@ -148,7 +148,8 @@ def main():
         connection.close()
         if args.mode == "celery":
             celery = [sys.executable, "-m", "celery", "-A", "ilert"]
-            worker = start([*celery, "worker", "--concurrency", str(args.concurrency), "--loglevel", "WARNING",
+            worker = start([*celery, "worker", "--queues=celery,uptime", "--concurrency", str(args.concurrency),
+                            "--loglevel", "WARNING",
                             "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"bench{port}@%h"])
             beat = start([*celery, "beat", "--loglevel", "WARNING", "--schedule", f"{data_dir}/beat-schedule"])
             how = f"Celery worker (prefork, {args.concurrency} processes) + beat on Redis, PostgreSQL"

@@ -245,6 +245,11 @@ if not REDIS_URL:
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Uptime checks hold a worker for a whole sweep (and wait on slow targets): they get their own
+# queue, so they can never take the slots that escalation and notifications need. A worker for
+# both runs `-Q celery,uptime` (the embedded run does); production runs one worker per queue.
+CELERY_TASK_ROUTES = {"uptime.tasks.*": {"queue": "uptime"}}
+WORKER_QUEUES = "celery,uptime"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -39,3 +39,13 @@ def test_readyz_answers_503_when_the_broker_is_unreachable(tmp_path):
     )
     result = run(code, data_dir=str(tmp_path), SECRET_KEY="x", REDIS_URL="redis://127.0.0.1:1/0")
     assert result.stdout.split()[0] == "503", result.stderr[-2000:]
+
+
+def test_uptime_checks_have_their_own_queue_and_paging_keeps_the_default():
+    from ilert.celery import app
+
+    def queue(task):
+        return app.amqp.router.route({}, task)["queue"].name
+
+    assert queue("uptime.tasks.sweep") == queue("uptime.tasks.check_monitor") == "uptime"
+    assert queue("escalation.tasks.sweep") == queue("notifications.tasks.sweep") == "celery"

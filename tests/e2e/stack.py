@@ -43,7 +43,7 @@ class Stack:
         output = open(self.log, "ab")  # noqa: SIM115 - closed in __exit__
         self._output = output
         self.processes.append(subprocess.Popen(  # noqa: S603
-            [python, "-m", "celery", "-A", "ilert", "worker", "--beat", "--pool=threads",
+            [python, "-m", "celery", "-A", "ilert", "worker", "--beat", "--pool=threads", "--queues=celery,uptime",
              f"--concurrency={self.worker_concurrency}", "--loglevel=WARNING", "--purge", "--without-gossip",
              "--without-mingle", f"--schedule={self.tmp / 'beat-schedule'}"],
             cwd=ROOT, env=self.env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True))

@@ -32,6 +32,7 @@ class Worker:
 
     def __init__(self, tmp_path, name="w1", beat=True, concurrency=2, **env):
         self.args = [sys.executable, "-m", "celery", "-A", "ilert", "worker", f"--hostname={name}@%h",
+                     f"--queues={settings.WORKER_QUEUES}",
                      f"--concurrency={concurrency}", "--pool=threads", "--loglevel=INFO", "--without-mingle",
                      "--without-gossip"]
         if beat:
@@ -78,5 +79,5 @@ def purge_broker():
 
     client = redis.Redis.from_url(settings.REDIS_URL)
     for key in client.scan_iter("*"):
-        if key.startswith((b"celery", b"_kombu", b"unacked")):
+        if key.startswith((b"celery", b"uptime", b"_kombu", b"unacked")):
             client.delete(key)

@@ -38,6 +38,7 @@ class Command(BaseCommand):
         if not no_worker:
             children.append(subprocess.Popen([  # noqa: S603 - our own interpreter and arguments
                 python, "-m", "celery", "-A", "ilert", "--quiet", "worker", "--beat", "--pool=threads",
+                f"--queues={settings.WORKER_QUEUES}",
                 "--concurrency=8",
                 "--loglevel=WARNING", f"--schedule={settings.DATA_DIR / 'celerybeat-schedule'}",
             ]))
