@@ -7,6 +7,7 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone as dj_timezone
 
 from ilert.tenancy import TenantOwned
@@ -23,12 +24,15 @@ def validate_time_zone(value):
 
 
 class Tenant(models.Model):
-    name = models.CharField(max_length=120)
+    name = models.CharField(max_length=120)  # unique whatever the case (Meta)
     slug = models.SlugField(max_length=60, unique=True)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     created_at = models.DateTimeField(default=dj_timezone.now)
     # Incidents are numbered per tenant (#1, #2 …); the counter is bumped under a row lock.
     last_incident_number = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(Lower("name"), name="tenant_name_unique_ignoring_case")]
 
     def __str__(self):
         return self.name

@@ -1,6 +1,5 @@
 """Every change to tenants, users, teams and API keys."""
 
-import hashlib
 import hmac
 import secrets
 from datetime import timedelta
@@ -18,6 +17,7 @@ from django.utils.text import slugify
 
 from ilert import clock
 from ilert.errors import Conflict, DomainError
+from ilert.secrets import lookup_hash
 
 from .models import ApiKey, Role, Team, Tenant, User, validate_time_zone
 
@@ -64,7 +64,11 @@ def create_tenant(name, *, admin_email, admin_name="", password=None, timezone="
     _check(_validate_email, email, "email")
     if password is not None:
         _check_password(password, User(email=email, name=admin_name))
-    tenant = Tenant.objects.create(name=name, slug=_unique_slug(name), timezone=timezone)
+    try:
+        with transaction.atomic():
+            tenant = Tenant.objects.create(name=name, slug=_unique_slug(name), timezone=timezone)
+    except IntegrityError:  # a concurrent sign-up took the name (or the slug) first
+        raise Conflict(f"An organisation named {name!r} already exists.", field="name") from None
     try:
         with transaction.atomic():
             admin = User.objects.create_user(
@@ -136,6 +140,7 @@ def send_invitation(user, *, invited_by=None):
     message.send()
 
 
+@transaction.atomic
 def update_user(user, *, by, **fields):
     """Change name, role or time zone. Only admins change roles; the last admin keeps theirs."""
     allowed = {"name", "role", "timezone", "email"}
@@ -164,8 +169,9 @@ def update_user(user, *, by, **fields):
 
 
 def _keep_an_admin(user):
-    others = User.objects.filter(tenant=user.tenant, role=Role.ADMIN, is_active=True).exclude(pk=user.pk)
-    if not others.exists():
+    # Lock the tenant's admins first: two admins demoting each other at once must not both succeed.
+    admins = list(User.objects.select_for_update().filter(tenant=user.tenant, role=Role.ADMIN, is_active=True))
+    if not [admin for admin in admins if admin.pk != user.pk]:
         raise Conflict("The organisation needs at least one active admin.")
 
 
@@ -233,10 +239,6 @@ def delete_team(team):
 # --- API keys ----------------------------------------------------------------------------------
 
 
-def _hash(secret):
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def create_api_key(user, *, name):
     """A new key for `user`. Returns (key, secret); the secret is never available again."""
     if not user.can_write:
@@ -247,7 +249,7 @@ def create_api_key(user, *, name):
     prefix = secrets.token_hex(6)
     secret = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey.objects.create(
-        tenant=user.tenant, user=user, name=name[:120], prefix=prefix, secret_hash=_hash(secret)
+        tenant=user.tenant, user=user, name=name[:120], prefix=prefix, secret_hash=lookup_hash(secret)
     )
     return key, secret
 
@@ -268,7 +270,7 @@ def authenticate_api_key(raw):
         return None
     prefix = raw[len(API_KEY_PREFIX) : len(API_KEY_PREFIX) + 12]
     key = ApiKey.objects.select_related("user", "user__tenant").filter(prefix=prefix).first()
-    if key is None or not hmac.compare_digest(key.secret_hash, _hash(raw)):
+    if key is None or not hmac.compare_digest(key.secret_hash, lookup_hash(raw)):
         return None
     if key.revoked_at is not None or not key.user.is_active:
         return None

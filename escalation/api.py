@@ -14,7 +14,8 @@ from .models import MAX_REPEATS, MAX_TIMEOUT_MINUTES, EscalationLevel, Escalatio
 
 
 class LevelSerializer(serializers.ModelSerializer):
-    users = TenantRelatedField(many=True, queryset=User.objects.filter(is_active=True), required=False)
+    # Inactive users are accepted (a policy read back and saved again must round-trip); the engine skips them.
+    users = TenantRelatedField(many=True, queryset=User.objects.all(), required=False)
     teams = TenantRelatedField(many=True, queryset=Team.objects.all(), required=False)
     schedules = TenantRelatedField(many=True, queryset=Schedule.objects.all(), required=False)
     timeout_minutes = serializers.IntegerField(

@@ -1,7 +1,7 @@
 """Every change to escalation policies and levels. Targets (users, teams, schedules) must belong
 to the policy's tenant."""
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from ilert.errors import Conflict, DomainError
@@ -27,6 +27,16 @@ def _check_policy_fields(tenant, fields, policy=None):
             raise Conflict("Another policy already uses this routing key.", field="routing_key")
 
 
+def _saved(policy):
+    """Save; a routing key taken by a concurrent save (the unique index decides) is a 409."""
+    try:
+        with transaction.atomic():
+            policy.save()
+    except IntegrityError:
+        raise Conflict("Another policy already uses this routing key.", field="routing_key") from None
+    return policy
+
+
 def _check_level_fields(tenant, fields):
     if "timeout_minutes" in fields and not 0 <= fields["timeout_minutes"] <= MAX_TIMEOUT_MINUTES:
         raise DomainError(f"Between 0 and {MAX_TIMEOUT_MINUTES} minutes.", field="timeout_minutes")
@@ -48,7 +58,7 @@ def _set_targets(level, fields):
 def create_policy(tenant, *, name, description="", repeat_count=0, routing_key="", levels=()):
     fields = {"name": name, "repeat_count": repeat_count, "routing_key": routing_key}
     _check_policy_fields(tenant, fields)
-    policy = EscalationPolicy.objects.create(tenant=tenant, description=description, **fields)
+    policy = _saved(EscalationPolicy(tenant=tenant, description=description, **fields))
     for level in levels:
         add_level(policy, **level)
     return policy
@@ -59,7 +69,7 @@ def update_policy(policy, *, levels=None, **fields):
     _check_policy_fields(policy.tenant, fields, policy)
     for key, value in fields.items():
         setattr(policy, key, value)
-    policy.save()
+    _saved(policy)
     if levels is not None:
         replace_levels(policy, levels)
     return policy

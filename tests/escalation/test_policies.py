@@ -89,3 +89,20 @@ def test_the_incident_page_shows_escalation_progress(admin, tenant):
     client.force_login(admin)
     panel = client.get(f"/panels/escalation/{incident.pk}").content.decode()
     assert 'id="escalation-level">1<' in panel and "Next escalation" in panel and "Ada Admin" in panel
+
+
+def test_a_policy_read_back_saves_again_after_a_member_is_deactivated(api, tenant, responder, admin):
+    policy = make_policy(tenant, [{"users": [responder, admin]}])
+    from accounts import services as account_services
+
+    account_services.deactivate_user(responder, by=admin)
+    body = api.get(f"/api/v1/escalation-policies/{policy.pk}").json()
+    again = api.put(f"/api/v1/escalation-policies/{policy.pk}", body, format="json")
+    assert again.status_code == 200, again.content
+    assert again.json()["levels"][0]["users"] == body["levels"][0]["users"]
+
+
+def test_another_tenant_may_use_the_same_routing_key(api, tenant, other_tenant):
+    make_policy(other_tenant, routing_key="db")
+    response = api.post("/api/v1/escalation-policies", {"name": "mine", "routing_key": "db"}, format="json")
+    assert response.status_code == 201
