@@ -17,9 +17,10 @@ from django.conf import settings
 @lru_cache(maxsize=1)
 def _fernet():
     keys = [k.strip() for k in getattr(settings, "ENCRYPTION_KEYS", []) if k.strip()]
-    if not keys:
-        derived = hashlib.sha256(("ilert-encryption:" + settings.SECRET_KEY).encode()).digest()
-        keys = [base64.urlsafe_b64encode(derived).decode()]
+    # The key derived from SECRET_KEY comes last: it encrypts only when ENCRYPTION_KEYS is unset, and
+    # it still decrypts what was stored before ENCRYPTION_KEYS was set (until rotate_secrets ran).
+    derived = hashlib.sha256(("ilert-encryption:" + settings.SECRET_KEY).encode()).digest()
+    keys.append(base64.urlsafe_b64encode(derived).decode())
     return MultiFernet([Fernet(key) for key in keys])
 
 
@@ -35,8 +36,11 @@ def decrypt(token: str) -> str:
 
 
 def rotate(token: str) -> str:
-    """Re-encrypt with the newest key (run after adding a key in front of ENCRYPTION_KEYS)."""
-    return _fernet().rotate(token.encode()).decode()
+    """Re-encrypt with the newest key (`manage.py rotate_secrets` does it for every stored secret)."""
+    try:
+        return _fernet().rotate(token.encode()).decode()
+    except InvalidToken:
+        raise ValueError("cannot decrypt: wrong or rotated-out ENCRYPTION_KEYS") from None
 
 
 def lookup_hash(secret: str) -> str:
