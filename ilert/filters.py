@@ -23,3 +23,19 @@ class UTCDateTimeField(IsoDateTimeField):
 
 class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UTCDateTimeField
+
+
+MAX_ID = 2**63 - 1
+
+
+class IdField(forms.IntegerField):
+    """A database id: a whole number the database can hold (a larger one is a 400, not a 500)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class IdFilter(django_filters.NumberFilter):
+    field_class = IdField

@@ -57,3 +57,13 @@ def test_odd_instants_in_date_filters_are_answered_not_crashed(api, value):
     # PostgreSQL refuses UTC offsets past ±15:59 ("time zone displacement out of range"); found by schemathesis.
     response = api.get("/api/v1/incidents", {"created_before": value})
     assert response.status_code in (200, 400), response.content
+
+
+@pytest.mark.parametrize("path, params", [
+    ("/api/v1/uptime-results", {"monitor": "99999999999999999999999"}),
+    ("/api/v1/incidents", {"alert_source": "99999999999999999999999"}),
+    ("/api/v1/incidents/99999999999999999999999", {}),
+])
+def test_ids_too_large_for_the_database_are_a_4xx(api, path, params):
+    response = api.get(path, params)
+    assert 400 <= response.status_code < 500, response.content

@@ -11,7 +11,7 @@ from alerts.api import IncidentSerializer
 from alerts.models import AlertSource
 from escalation.models import EscalationPolicy
 from ilert.api import TenantViewSet
-from ilert.filters import UTCDateTimeFilter
+from ilert.filters import IdFilter, UTCDateTimeFilter
 from ilert.tenancy import TenantRelatedField
 
 from . import selectors, services, stats
@@ -71,8 +71,8 @@ StatsSerializer = type("UptimeStatsSerializer", (serializers.Serializer,),
 
 
 class ResultFilter(django_filters.FilterSet):
-    # Plain numbers, not model choices: another tenant's monitor id must look like any unknown id.
-    monitor = django_filters.NumberFilter(field_name="monitor_id")
+    # Plain ids, not model choices: another tenant's monitor id must look like any unknown id.
+    monitor = IdFilter(field_name="monitor_id")
     outcome = django_filters.ChoiceFilter(choices=Outcome.choices)
     checked_after = UTCDateTimeFilter(field_name="checked_at", lookup_expr="gte")
     checked_before = UTCDateTimeFilter(field_name="checked_at", lookup_expr="lt")
