@@ -22,6 +22,15 @@ def endpoint(settings):
     return settings.get("endpoint_url") or f"https://lambda.{settings['region']}.amazonaws.com"
 
 
+def _check_endpoint(settings):
+    """boto3 resolves the endpoint's name itself, after our check: a name we do not control could
+    answer differently then (DNS rebinding). AWS's own endpoints are safe; a custom one is for
+    self-hosted deployments only."""
+    if settings.get("endpoint_url") and not netguard.private_targets_allowed():
+        raise DomainError("A custom endpoint URL needs ALLOW_PRIVATE_TARGETS (self-hosted deployments only).",
+                          field="settings.endpoint_url")
+
+
 def _client(settings, credentials):
     """A boto3 Lambda client for the connector (tests wrap what this returns with a Stubber)."""
     import boto3  # imported when used: keeps web processes quick to start
@@ -59,11 +68,13 @@ class AwsLambda(Target):
             raise DomainError("An AWS region such as eu-central-1.", field="settings.region")
         if settings.get("function_name") and not re.match(r"^[A-Za-z0-9_:.\-]{1,170}$", settings["function_name"]):
             raise DomainError("A function name or ARN.", field="settings.function_name")
+        _check_endpoint(settings)
         return settings, credentials
 
     def invoke(self, ctx, body, invocation_type):
         from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
+        _check_endpoint(ctx.settings)
         netguard.check_url(endpoint(ctx.settings))
         client = _client(ctx.settings, ctx.credentials)
         args = {"FunctionName": ctx.settings["function_name"], "InvocationType": invocation_type,

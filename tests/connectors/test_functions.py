@@ -232,3 +232,15 @@ def test_the_lambda_connection_test_is_a_dry_run(tenant, monkeypatch):
     outcome = services.test_connector(make_connector(tenant, "aws_lambda"))
     assert outcome.ok and "dry run" in outcome.message
     assert boto3  # the real library is what is exercised
+
+
+def test_a_custom_lambda_endpoint_is_for_self_hosted_deployments_only(tenant, settings):
+    from ilert.errors import DomainError
+
+    settings.ALLOW_PRIVATE_TARGETS = False
+    lambda_settings = {"region": "eu-central-1", "function_name": "f", "endpoint_url": "https://lambda.evil.example"}
+    with pytest.raises(DomainError) as excinfo:
+        make_connector(tenant, "aws_lambda", settings=lambda_settings)
+    assert excinfo.value.field == "settings.endpoint_url"
+    settings.ALLOW_PRIVATE_TARGETS = True
+    assert make_connector(tenant, "aws_lambda", settings=lambda_settings).pk
