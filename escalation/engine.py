@@ -159,7 +159,7 @@ class Planner:
 
     def reach(self, level):
         if level.pk not in self._reach:
-            self._reach[level.pk] = (targets.resolve(level, self.now), targets.empty_schedules(level, self.now))
+            self._reach[level.pk] = targets.reach(level, self.now)
         return self._reach[level.pk]
 
     def step(self, incident):

@@ -1,12 +1,12 @@
 """Who a level reaches at an instant: its users, its teams' members, and whoever is on call in its
-schedules (schedules.selectors.on_call). Inactive users are never targets. Order is stable (users,
-then teams, then schedules, each in the order given) and nobody appears twice."""
+schedules (schedules.selectors.on_call_many). Inactive users are never targets. Order is stable
+(users, then teams, then schedules, each in the order given) and nobody appears twice."""
 
-from schedules.selectors import on_call
+from schedules.selectors import on_call_many
 
 
-def resolve(level, at):
-    """[(user, why)] for `level` at instant `at`; `why` says how the user was reached."""
+def reach(level, at):
+    """([(user, why)], [names of the level's schedules with nobody on call]) at instant `at`."""
     found, seen = [], set()
 
     def add(user, why):
@@ -19,11 +19,13 @@ def resolve(level, at):
     for team in level.teams.all():
         for user in team.members.all():
             add(user, f"member of team {team.name}")
-    for schedule in level.schedules.all():
-        add(on_call(schedule, at), f"on call in {schedule.name}")
-    return found
-
-
-def empty_schedules(level, at):
-    """Names of the level's schedules with nobody on call at `at` (for the timeline)."""
-    return [s.name for s in level.schedules.all() if on_call(s, at) is None]
+    schedules = list(level.schedules.all())
+    on_call = on_call_many(schedules, at) if schedules else {}
+    empty = []
+    for schedule in schedules:
+        segment = on_call.get(schedule.pk)
+        if segment is None:
+            empty.append(schedule.name)
+        else:
+            add(segment.user, f"on call in {schedule.name}")
+    return found, empty

@@ -25,7 +25,7 @@ def _level_form(request, data=None, initial=None):
 
 def _reach_now(policy, now):
     """Per level, who it reaches right now (for the editor and the 'nobody reachable' warning)."""
-    return [(level, targets.resolve(level, now)) for level in policy.levels.order_by("position")]
+    return [(level, targets.reach(level, now)[0]) for level in policy.levels.order_by("position")]
 
 
 @login_required
