@@ -33,6 +33,25 @@ def percentile(values, p):
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
+def _stages(tenant):
+    """Where the time goes, from the database: incident opened → escalation step → page claimed → sent."""
+    from alerts.models import Incident, IncidentLogEntry
+    from notifications.models import Notification
+
+    opened = dict(Incident.objects.filter(tenant=tenant).values_list("pk", "created_at"))
+    stepped = dict(IncidentLogEntry.objects.filter(tenant=tenant, kind="escalated").values_list("incident_id", "at"))
+    rows = Notification.objects.filter(tenant=tenant, kind="page").values_list(
+        "incident_id", "created_at", "first_claimed_at", "sent_at")
+    out = {"opened→step": [], "step→page row": [], "page row→claimed": [], "claimed→sent": []}
+    for incident_id, created, claimed, sent in rows:
+        if incident_id in stepped and incident_id in opened and claimed and sent:
+            out["opened→step"].append((stepped[incident_id] - opened[incident_id]).total_seconds())
+            out["step→page row"].append((created - stepped[incident_id]).total_seconds())
+            out["page row→claimed"].append((claimed - created).total_seconds())
+            out["claimed→sent"].append((sent - claimed).total_seconds())
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--incidents", type=int, default=1000)
@@ -131,9 +150,14 @@ def main():
             latencies.append(arrived - started)
             answers.append(answered - started)
     received = len(latencies)
+    stages = _stages(tenant)
     Tenant.objects.filter(pk=tenant.pk).delete()
     if not latencies:
         sys.exit("no SMS arrived")
+    for name, values in stages.items():
+        if values:
+            print(f"  stage {name:18s} p50 {1000 * statistics.median(values):8.1f} ms   "
+                  f"p99 {1000 * percentile(values, 99):8.1f} ms")
     ms = [x * 1000 for x in latencies]
     load = f"{args.rate:g} events/s offered" if args.rate else f"{args.concurrency} concurrent clients"
     print(f"bench/notify: {args.incidents} incidents, {load}, "
