@@ -144,7 +144,9 @@ def _groups(rows):
         if row.kind != Notification.Kind.PAGE or _limits(row)[1] == 0:  # bundling off: one message each
             groups.append([row])
             continue
-        key = (row.user_id, row.channel, row.address)
+        # A retry goes again with exactly the pages of its first attempt (they share its sent_text);
+        # a page that came in between is not in that text, so it goes in a message of its own.
+        key = (row.user_id, row.channel, row.address, row.sent_text)
         if key not in index:
             index[key] = len(groups)
             groups.append([])
@@ -229,16 +231,39 @@ def dispatch(ids=None, now=None, batch=50):
     return len(claims)
 
 
+def _rendered(claim, channel, items):
+    """What the message says. Rendered once, at the first attempt, and kept on the leader and the
+    pages bundled into it (`sent_text`, a page's `subject`): a retry sends exactly that text, even
+    if the incident or its source changed in between, so a provider lookup recognises either
+    attempt. Only what is not kept (an email's HTML part) is built again for a retry of an email or
+    a push."""
+    leader = claim.leader
+    if not leader.sent_text:
+        rendered = channel.render(leader, items)
+        subject = leader.subject or rendered.subject[:500]
+        Notification.objects.filter(pk=leader.pk, lease=claim.lease, sent_text="").update(
+            sent_text=rendered.text, subject=subject)
+        if claim.followers:
+            Notification.objects.filter(pk__in=[row.pk for row in claim.followers], bundle=leader,
+                                        sent_text="").update(sent_text=rendered.text, subject=subject)
+        leader.sent_text, leader.subject = rendered.text, subject
+        return rendered
+    rendered = render.Rendered(subject=leader.subject, text=leader.sent_text)
+    if leader.channel in ("email", "push"):
+        again = channel.render(leader, items)
+        rendered.html, rendered.extra = again.html, again.extra
+        if leader.kind != Notification.Kind.PAGE:
+            rendered.subject = again.subject  # a notice's title: fixed ("ilert", or its own subject)
+    return rendered
+
+
 def _deliver(claim):
     leader = claim.leader
     items = [leader] + claim.followers
     channel = channels.get(leader.channel)
     calling = False
     try:
-        rendered = channel.render(leader, items)
-        Notification.objects.filter(pk=leader.pk, lease=claim.lease).update(
-            sent_text=rendered.text, subject=leader.subject or rendered.subject[:500])
-        leader.sent_text = rendered.text
+        rendered = _rendered(claim, channel, items)
         calling = True
         sent = channel.send(leader, rendered, items)
     except SendError as exc:

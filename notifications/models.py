@@ -244,7 +244,13 @@ class ProviderSettings(TenantOwned):
     updated_at = models.DateTimeField(default=dj_timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant"], name="provider_settings_one_per_tenant")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant"], name="provider_settings_one_per_tenant"),
+            # A Twilio account serves one organisation: its webhooks are checked with its one token and
+            # reach that organisation only (providers.webhook_account).
+            models.UniqueConstraint(fields=["twilio_account_sid"], condition=~Q(twilio_account_sid=""),
+                                    name="provider_settings_twilio_sid_unique"),
+        ]
 
     @property
     def twilio_configured(self):

@@ -13,6 +13,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
+from django.db.models import Q
 
 from ilert import secrets
 
@@ -31,10 +32,21 @@ def _tenant_settings(tenant_id):
     return ProviderSettings.objects.filter(tenant_id=tenant_id).first()
 
 
+def _own_twilio_settings():
+    """The settings of organisations that send through a Twilio account of their own. A stored SID
+    equal to the platform's (possible only from before it was refused) does not count: such an
+    organisation is served by the platform account, with the platform's token."""
+    own = (ProviderSettings.objects.exclude(twilio_account_sid="").exclude(twilio_auth_token_encrypted="")
+           .exclude(twilio_from_number=""))
+    if settings.TWILIO_ACCOUNT_SID:
+        own = own.exclude(twilio_account_sid=settings.TWILIO_ACCOUNT_SID)
+    return own
+
+
 def twilio_for(tenant_id):
     """The Twilio account for a tenant's SMS and calls, or None (dev outbox)."""
     own = _tenant_settings(tenant_id)
-    if own is not None and own.twilio_configured:
+    if own is not None and own.twilio_configured and own.twilio_account_sid != settings.TWILIO_ACCOUNT_SID:
         return TwilioAccount(own.twilio_account_sid, own.twilio_auth_token, own.twilio_from_number, "tenant")
     return platform_twilio()
 
@@ -47,21 +59,54 @@ def platform_twilio():
     return None
 
 
-def twilio_auth_tokens(account_sid):
-    """Every auth token that may have signed a webhook for `account_sid` (platform and tenants)."""
-    tokens = []
+@dataclass(frozen=True)
+class WebhookAccount:
+    """The Twilio account a webhook names (its AccountSid): the one token its signature is checked
+    with, and the organisations it serves — exactly the owner for an organisation's own account,
+    every organisation without an account of its own for the platform's (tenant_id None)."""
+
+    account_sid: str
+    auth_token: str
+    tenant_id: int | None
+
+    def tenants(self):
+        """A filter (on tenant_id) to the organisations this account may reach."""
+        if self.tenant_id is not None:
+            return Q(tenant_id=self.tenant_id)
+        return ~Q(tenant_id__in=_own_twilio_settings().values("tenant_id"))
+
+    def serves(self, tenant_id):
+        if self.tenant_id is not None:
+            return tenant_id == self.tenant_id
+        return not _own_twilio_settings().filter(tenant_id=tenant_id).exists()
+
+
+def webhook_account(account_sid):
+    """The one account a Twilio webhook comes from, by its AccountSid; None when we know none (then
+    nothing can validate it). Never a token of another account: an organisation cannot name the
+    platform's SID or another organisation's (services.save_provider_settings and a unique index)."""
+    if not account_sid:
+        return None
     platform = platform_twilio()
-    if platform is not None and (not account_sid or platform.account_sid == account_sid):
-        tokens.append(platform.auth_token)
-    if account_sid:
-        for own in ProviderSettings.objects.filter(twilio_account_sid=account_sid).exclude(
-            twilio_auth_token_encrypted=""
-        ):
-            try:
-                tokens.append(own.twilio_auth_token)
-            except ValueError:  # a rotated-out key: that tenant's webhooks cannot be validated
-                continue
-    return tokens
+    if platform is not None and account_sid == platform.account_sid:
+        return WebhookAccount(platform.account_sid, platform.auth_token, None)
+    owners = list(_own_twilio_settings().filter(twilio_account_sid=account_sid)[:2])
+    if len(owners) != 1:
+        return None
+    try:
+        token = owners[0].twilio_auth_token
+    except ValueError:  # a rotated-out key: that organisation's webhooks cannot be validated
+        return None
+    return WebhookAccount(account_sid, token, owners[0].tenant_id)
+
+
+def sid_taken(tenant, account_sid):
+    """Is `account_sid` the platform's or another organisation's?"""
+    if not account_sid:
+        return False
+    if settings.TWILIO_ACCOUNT_SID and account_sid == settings.TWILIO_ACCOUNT_SID:
+        return True
+    return ProviderSettings.objects.filter(twilio_account_sid=account_sid).exclude(tenant=tenant).exists()
 
 
 def caller_ids(tenant_id):

@@ -13,7 +13,7 @@ from alerts.models import Incident
 from ilert.errors import DomainError
 
 from . import services, text, tokens
-from .models import Channel, ContactMethod, Notification, ProviderSettings
+from .models import Channel, ContactMethod, Notification
 
 log = logging.getLogger(__name__)
 
@@ -74,38 +74,31 @@ def act_on_notification(notification, action, *, via):
 # --- SMS ---------------------------------------------------------------------------------------------
 
 
-def _senders(number, account_sid):
-    """Verified phone contact methods for a number, limited to the tenants the Twilio account serves."""
-    methods = ContactMethod.objects.filter(
-        kind__in=(Channel.SMS, Channel.VOICE), address=number, verified_at__isnull=False, user__is_active=True
-    ).select_related("user")
-    if account_sid:
-        own = ProviderSettings.objects.exclude(twilio_account_sid="")
-        served = own.filter(twilio_account_sid=account_sid).values_list("tenant_id", flat=True)
-        from . import providers
-
-        platform = providers.platform_twilio()
-        if platform is not None and platform.account_sid == account_sid:
-            methods = methods.exclude(tenant_id__in=own.exclude(twilio_account_sid=account_sid)
-                                      .values_list("tenant_id", flat=True))
-        else:
-            methods = methods.filter(tenant_id__in=served)
-    return list(methods)
+def _senders(number, tenants):
+    """Verified phone contact methods for a number, in the organisations `tenants` allows."""
+    return list(ContactMethod.objects.filter(
+        tenants, kind__in=(Channel.SMS, Channel.VOICE), address=number, verified_at__isnull=False,
+        user__is_active=True,
+    ).select_related("user"))
 
 
-def handle_sms(from_number, body, *, account_sid=None):
-    """An SMS answer from `from_number`. Returns the reply to send back ("" for none)."""
+def handle_sms(from_number, body, *, tenants):
+    """An SMS answer from `from_number`. Returns the reply to send back ("" for none).
+
+    `tenants` (a filter on tenant_id) says which organisations the answer may reach: those the
+    Twilio account that received it serves (providers.WebhookAccount.tenants), or, in the dev
+    outbox, the simulating user's own. Senders, pages and STOP/START stay inside it."""
     number = text.normalize_phone((from_number or "").strip())
     words = " ".join((body or "").lower().split())
     if words in STOP_WORDS:
-        services.set_opted_out(number, True)
+        services.set_opted_out(number, True, tenants=tenants)
         return ""  # the carrier / Twilio confirms STOP itself
     if words in START_WORDS:
-        services.set_opted_out(number, False)
+        services.set_opted_out(number, False, tenants=tenants)
         return "ilert: SMS pages to this number are on again."
     if words in HELP_WORDS:
         return f"ilert alerts. {HOW_TO} A bare a, r or e answers the latest page. STOP ends SMS pages."
-    senders = _senders(number, account_sid)
+    senders = _senders(number, tenants)
     users = {method.user_id: method.user for method in senders}
     if not users:
         return "ilert: this number is not a verified contact method of any ilert user."
@@ -114,7 +107,7 @@ def handle_sms(from_number, body, *, account_sid=None):
     if verb is None:
         return f"ilert: unknown answer. {HOW_TO}"
     by_number, number_or_code = bool(match.group(1)), match.group(2)
-    pages = Notification.objects.filter(user_id__in=users, kind=Notification.Kind.PAGE).select_related(
+    pages = Notification.objects.filter(tenants, user_id__in=users, kind=Notification.Kind.PAGE).select_related(
         "incident", "user", "bundle")
     if number_or_code and by_number:
         page = pages.filter(incident__number=int(number_or_code)).order_by("-created_at", "-id").first()

@@ -200,13 +200,11 @@ def verify_email(token):
     return method
 
 
-def set_opted_out(number, opted_out):
-    """STOP / START from a phone: no SMS to this number until it says START again."""
-    return ContactMethod.objects.filter(kind=Channel.SMS, address=number).update(opted_out=opted_out)
-
-
-def disable_contact_method(method, reason):
-    ContactMethod.objects.filter(pk=method.pk).update(disabled_reason=reason[:255])
+def set_opted_out(number, opted_out, *, tenants):
+    """STOP / START from a phone: no SMS to this number until it says START again — in the
+    organisations `tenants` (a filter on tenant_id) names: those the Twilio account that received the
+    answer serves (the carrier blocks per sending account), or the dev outbox's own."""
+    return ContactMethod.objects.filter(tenants, kind=Channel.SMS, address=number).update(opted_out=opted_out)
 
 
 # --- rules ---------------------------------------------------------------------------------------
@@ -335,10 +333,6 @@ def steps_for(user, priority, *, rules=None, methods=None):
         f"{user.display_name} has no {priority} notification rules: using the defaults.")
 
 
-def has_rules(user):
-    return NotificationRule.objects.filter(user=user).exists()
-
-
 # --- the outbox ------------------------------------------------------------------------------------
 
 
@@ -419,7 +413,7 @@ class _Wanted:
 
 def _notify_many(requests):
     requests = [(i, u, r, why) for i, u, r, why in requests
-                if u.tenant_id == i.tenant_id and u.is_active and i.is_open and not i.in_maintenance]
+                if u.tenant_id == i.tenant_id and u.is_active and i.is_open]
     if not requests:
         return []
     user_ids = {u.pk for _, u, _, _ in requests}
@@ -574,6 +568,8 @@ def on_incident_changed(sender, incident, kind, entry=None, actor=None, via="", 
 
 # --- provider credentials ----------------------------------------------------------------------------
 
+SID_TAKEN = "This Twilio account is already connected to ilert and cannot be added here."
+
 
 def save_provider_settings(tenant, *, by, twilio_account_sid=None, twilio_auth_token=None, twilio_from_number=None,
                            firebase_credentials=None, clear_twilio=False, clear_firebase=False):
@@ -587,6 +583,10 @@ def save_provider_settings(tenant, *, by, twilio_account_sid=None, twilio_auth_t
     sid = (twilio_account_sid or "").strip()
     if sid and not (sid.startswith("AC") and len(sid) == 34):
         raise DomainError("A Twilio Account SID starts with AC and has 34 characters.", field="twilio_account_sid")
+    # An account belongs to the platform or to one organisation: its webhooks are checked with that
+    # one auth token and reach only the organisations it serves (views.twilio_sms).
+    if providers.sid_taken(tenant, sid):
+        raise Conflict(SID_TAKEN, field="twilio_account_sid")
     if twilio_from_number:
         twilio_from_number = text.parse_phone(twilio_from_number, field="twilio_from_number")
     if firebase_credentials:
@@ -598,14 +598,18 @@ def save_provider_settings(tenant, *, by, twilio_account_sid=None, twilio_auth_t
                 info.get(k) for k in ("project_id", "private_key", "client_email")):
             raise DomainError("A service-account JSON with project_id, private_key and client_email is needed.",
                               field="firebase_credentials")
-    with transaction.atomic():
-        saved = providers.save_settings(
-            tenant, twilio_account_sid=twilio_account_sid, twilio_auth_token=twilio_auth_token,
-            twilio_from_number=twilio_from_number, firebase_credentials=firebase_credentials,
-            clear_twilio=clear_twilio, clear_firebase=clear_firebase,
-        )
-        partial = [saved.twilio_account_sid, saved.twilio_auth_token_encrypted, saved.twilio_from_number]
-        if any(partial) and not all(partial):
-            raise DomainError("Twilio needs the Account SID, the auth token and a number.", field="twilio_account_sid")
+    try:
+        with transaction.atomic():
+            saved = providers.save_settings(
+                tenant, twilio_account_sid=twilio_account_sid, twilio_auth_token=twilio_auth_token,
+                twilio_from_number=twilio_from_number, firebase_credentials=firebase_credentials,
+                clear_twilio=clear_twilio, clear_firebase=clear_firebase,
+            )
+            partial = [saved.twilio_account_sid, saved.twilio_auth_token_encrypted, saved.twilio_from_number]
+            if any(partial) and not all(partial):
+                raise DomainError("Twilio needs the Account SID, the auth token and a number.",
+                                  field="twilio_account_sid")
+    except IntegrityError:  # another organisation saved the same SID at the same instant
+        raise Conflict(SID_TAKEN, field="twilio_account_sid") from None
     providers.reset_caches()
     return saved

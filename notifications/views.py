@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -343,7 +344,7 @@ def dev_reply(request, obj):
     channel = obj.channel
     if channel == Channel.SMS:
         typed = request.POST.get("text", "")[:160]
-        outcome = replies.handle_sms(notification.address, typed)
+        outcome = replies.handle_sms(notification.address, typed, tenants=Q(tenant_id=request.tenant.pk))
         DevMessage.objects.create(tenant=request.tenant, channel="sms", to=f"reply from {notification.address}",
                                   subject=f"You replied: {typed}", body=outcome or "(no answer)",
                                   meta={"reply_to": obj.pk})
@@ -389,18 +390,20 @@ def email_action(request, token):
 # --- provider webhooks ----------------------------------------------------------------------------------
 
 
-def _twilio_signed(request, tokens_to_try):
+def _twilio_account(request):
+    """The Twilio account a webhook comes from — by its AccountSid, checked with that account's token
+    only — or None (then the request is refused)."""
     from twilio.request_validator import RequestValidator
 
+    account = providers.webhook_account(request.POST.get("AccountSid", ""))
     signature = request.META.get("HTTP_X_TWILIO_SIGNATURE", "")
-    if not signature or not tokens_to_try:
-        return False
+    if account is None or not signature or not account.auth_token:
+        return None
+    validator = RequestValidator(account.auth_token)
     urls = [request.build_absolute_uri(), settings.SITE_URL + request.get_full_path()]
-    for auth_token in tokens_to_try:
-        validator = RequestValidator(auth_token)
-        if any(validator.validate(url, request.POST, signature) for url in urls):
-            return True
-    return False
+    if any(validator.validate(url, request.POST, signature) for url in urls):
+        return account
+    return None
 
 
 def _twiml(response):
@@ -412,10 +415,8 @@ def _notification_for_webhook(request, token):
     if notification is None:
         return None, HttpResponse(status=404)
     # Only the Twilio account that serves the notification's organisation may call about it.
-    account = providers.twilio_for(notification.tenant_id)
-    if account is None or request.POST.get("AccountSid", "") != account.account_sid:
-        return None, HttpResponseForbidden("Invalid Twilio signature.")
-    if not _twilio_signed(request, [account.auth_token]):
+    account = _twilio_account(request)
+    if account is None or not account.serves(notification.tenant_id):
         return None, HttpResponseForbidden("Invalid Twilio signature.")
     return notification, None
 
@@ -426,10 +427,10 @@ def twilio_sms(request):
     """Twilio's inbound message webhook for our numbers: answers to pages, STOP/START/HELP."""
     from twilio.twiml.messaging_response import MessagingResponse
 
-    account_sid = request.POST.get("AccountSid", "")
-    if not _twilio_signed(request, providers.twilio_auth_tokens(account_sid)):
+    account = _twilio_account(request)
+    if account is None:
         return HttpResponseForbidden("Invalid Twilio signature.")
-    answer = replies.handle_sms(request.POST.get("From", ""), request.POST.get("Body", ""), account_sid=account_sid)
+    answer = replies.handle_sms(request.POST.get("From", ""), request.POST.get("Body", ""), tenants=account.tenants())
     response = MessagingResponse()
     if answer:
         response.message(answer)

@@ -33,9 +33,22 @@ def http():
 
 @pytest.fixture
 def twilio(settings, http):
+    """The platform's Twilio account, faked at the HTTP layer. A request it did not expect (another
+    path, an account it does not serve) fails the test at teardown (DESIGN.md §9)."""
     settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, settings.TWILIO_FROM_NUMBER = SID, AUTH_TOKEN, FROM
     providers.reset_caches()
-    return FakeTwilio(SID, AUTH_TOKEN).install(http)
+    fake = FakeTwilio(SID, AUTH_TOKEN).install(http)
+    yield fake
+    assert fake.unexpected == [], f"unexpected requests at the fake Twilio: {fake.unexpected}"
+
+
+def own_twilio(tenant, admin, twilio, *, sid, token, number):
+    """`tenant` brings its own Twilio account (saved through the service), served by the fake too."""
+    from notifications import services
+
+    services.save_provider_settings(tenant, by=admin, twilio_account_sid=sid, twilio_auth_token=token,
+                                    twilio_from_number=number)
+    twilio.add_account(sid)
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,10 @@ requests; these answer them like the providers do, and record what arrived.
 
 FakeTwilio keeps the state (messages and calls created, every request) and can be mounted on the
 `responses` library (unit tests) or served by a real HTTP server on 127.0.0.1 (end-to-end runs and
-the benchmark). A request it does not know fails the test (responses raises ConnectionError for any
-unregistered URL; the server answers 404 and records it in `unexpected`).
+the benchmark). It serves its account and any added with `add_account` (an organisation's own
+Twilio account). A request it does not know — another path, an account it does not serve — is
+answered 404 and recorded in `unexpected`; the `twilio` fixture fails the test at teardown when
+that list is not empty (and `responses` raises ConnectionError for any other unregistered URL).
 """
 
 import json
@@ -30,6 +32,7 @@ class Timeout(Exception):
 class FakeTwilio:
     def __init__(self, account_sid, auth_token="test-auth-token"):
         self.account_sid = account_sid
+        self.account_sids = {account_sid}
         self.auth_token = auth_token
         self.messages, self.calls, self.requests, self.unexpected = [], [], [], []
         self.behaviours = deque()  # for the next creates: "ok", "timeout-after-create", "timeout", (status, code)
@@ -47,17 +50,23 @@ class FakeTwilio:
     def fail_next(self, *behaviours):
         self.behaviours.extend(behaviours)
 
+    def add_account(self, account_sid):
+        """Serve another Twilio account too (an organisation's own)."""
+        self.account_sids.add(account_sid)
+        return self
+
     # --- the API ---
     def handle(self, method, path, params):
         match = TWILIO_PATH.match(path)
         with self.lock:
-            if not match or match["sid"] != self.account_sid:
+            if not match or match["sid"] not in self.account_sids:
                 self.unexpected.append((method, path, params))
                 return 404, {"code": 20404, "message": "The requested resource was not found", "status": 404}
-            kind = match["kind"]
-            self.requests.append({"method": method, "kind": kind, "params": params, "at": time.time()})
+            kind, sid = match["kind"], match["sid"]
+            self.requests.append({"method": method, "kind": kind, "account_sid": sid, "params": params,
+                                  "at": time.time()})
             if method == "GET":
-                return 200, self._list(kind, params)
+                return 200, self._list(kind, sid, params)
             if method != "POST":
                 return 405, {"code": 20004, "message": "Method not allowed", "status": 405}
             self.arrivals.append((time.time(), params))
@@ -68,17 +77,17 @@ class FakeTwilio:
                                 "more_info": f"https://www.twilio.com/docs/errors/{code}"}
             if behaviour == "timeout":
                 raise Timeout()
-            record = self._create(kind, params)
+            record = self._create(kind, sid, params)
             if behaviour == "timeout-after-create":
                 raise Timeout()
             return 201, record
 
-    def _create(self, kind, params):
+    def _create(self, kind, sid, params):
         now = timezone.now()
         prefix = "SM" if kind == "Messages" else "CA"
         record = {
             "sid": prefix + secrets.token_hex(16),
-            "account_sid": self.account_sid,
+            "account_sid": sid,
             "to": params.get("To"),
             "from": params.get("From"),
             "status": "queued",
@@ -87,7 +96,7 @@ class FakeTwilio:
             "date_updated": format_datetime(now, usegmt=True),
             "date_sent": None,
             "api_version": "2010-04-01",
-            "uri": f"/2010-04-01/Accounts/{self.account_sid}/{kind}/x.json",
+            "uri": f"/2010-04-01/Accounts/{sid}/{kind}/x.json",
         }
         if kind == "Messages":
             record.update({"body": params.get("Body"), "num_segments": "1", "num_media": "0", "error_code": None,
@@ -99,10 +108,10 @@ class FakeTwilio:
             self.calls.append(record)
         return record
 
-    def _list(self, kind, params):
+    def _list(self, kind, sid, params):
         rows = self.messages if kind == "Messages" else self.calls
         chosen = [r for r in reversed(rows)
-                  if (not params.get("To") or r["to"] == params["To"]) and
+                  if r["account_sid"] == sid and (not params.get("To") or r["to"] == params["To"]) and
                   (not params.get("From") or r["from"] == params["From"])]
         size = int(params.get("PageSize", 50))
         key = "messages" if kind == "Messages" else "calls"

@@ -10,7 +10,7 @@ from notifications import engine, providers, services
 from notifications.models import Notification
 from notifications.text import fit_sms, sms_segments
 
-from .conftest import FROM, SID, SITE
+from .conftest import FROM, SID, SITE, own_twilio
 from .factories import make_method, make_rule, open_incident
 
 pytestmark = pytest.mark.django_db
@@ -71,15 +71,12 @@ def test_voice_calls_ask_twilio_to_fetch_our_twiml(tenant, responder, twilio):
     assert row.provider_id == twilio.calls[0]["sid"]
 
 
-def test_tenants_may_bring_their_own_twilio_account(tenant, admin, responder, http, settings):
-    from .fakes import FakeTwilio
-
+def test_tenants_may_bring_their_own_twilio_account(tenant, admin, responder, twilio, http):
     own_sid = "AC" + "f" * 32
-    services.save_provider_settings(tenant, by=admin, twilio_account_sid=own_sid, twilio_auth_token="tenant-token",
-                                    twilio_from_number="+4930123456789")
-    fake = FakeTwilio(own_sid).install(http)
+    own_twilio(tenant, admin, twilio, sid=own_sid, token="tenant-token", number="+4930123456789")
     page_by(tenant, responder, "sms")
-    assert fake.creates("Messages")[0]["params"]["From"] == "+4930123456789"
+    (create,) = twilio.creates("Messages")
+    assert create["account_sid"] == own_sid and create["params"]["From"] == "+4930123456789"
     assert http.calls[0].request.headers["Authorization"].startswith("Basic ")
     stored = providers.ProviderSettings.objects.get(tenant=tenant)
     assert "tenant-token" not in stored.twilio_auth_token_encrypted and stored.twilio_auth_token == "tenant-token"

@@ -131,6 +131,30 @@ def test_the_dev_outbox_simulates_an_sms_reply_through_the_real_reply_code(tenan
     assert answer.body == f"#{incident.number} accepted."
 
 
+def test_a_simulated_sms_reply_answers_only_pages_of_the_own_organisation(tenant, responder, other_tenant, outsider):
+    """Two organisations page the same number (dev outbox, no Twilio): Rita's answer in her outbox
+    must never reach Globex's page, though Globex's is the latest and has the same code."""
+    number = "+4915112345678"
+    make_rule(responder, make_method(responder, "sms", number), "HIGH", 0)
+    make_rule(outsider, make_method(outsider, "sms", number), "HIGH", 0)
+    mine, theirs = open_incident(tenant), open_incident(other_tenant)
+    services.notify(mine, responder, round_tag="r1")
+    engine.dispatch()
+    services.notify(theirs, outsider, round_tag="r1")
+    engine.dispatch()
+    message = DevMessage.objects.get(channel="sms", tenant=tenant)
+    client = logged_in(responder)
+    client.post(f"/notifications/dev-outbox/{message.pk}/reply", {"text": "a"})
+    assert (Incident.objects.get(pk=mine.pk).status, Incident.objects.get(pk=theirs.pk).status) == (
+        "ACCEPTED", "PENDING")
+    client.post(f"/notifications/dev-outbox/{message.pk}/reply", {"text": "1r"})
+    assert (Incident.objects.get(pk=mine.pk).status, Incident.objects.get(pk=theirs.pk).status) == (
+        "RESOLVED", "PENDING")
+    client.post(f"/notifications/dev-outbox/{message.pk}/reply", {"text": "STOP"})
+    opted_out = dict(ContactMethod.objects.filter(address=number).values_list("tenant", "opted_out"))
+    assert opted_out == {tenant.pk: True, other_tenant.pk: False}
+
+
 @pytest.mark.parametrize("channel,field,value,status", [("voice", "digit", "2", "RESOLVED"),
                                                         ("push", "action", "accept", "ACCEPTED"),
                                                         ("email", "text", "escalate", "PENDING")])

@@ -90,6 +90,47 @@ def test_a_timeout_before_twilio_took_the_message_is_sent_again_exactly_once(ten
     assert len(twilio.sms) == 1 and len(twilio.creates("Messages")) == 2
 
 
+def test_a_retry_after_a_timeout_sends_byte_identical_text(tenant, sms_then_voice, twilio):
+    """The text is rendered once: what changed in between (here the alert source's name, which the
+    SMS carries) does not change what a retry sends, so a lookup recognises either attempt."""
+    from alerts import services as alert_services
+
+    incident = page(tenant, sms_then_voice)
+    twilio.fail_next("timeout")  # the request never created a message
+    engine.dispatch()
+    first = twilio.creates("Messages")[0]["params"]["Body"]
+    assert f"[{incident.alert_source.name}]" in first and row("sms").sent_text == first
+    alert_services.update_alert_source(incident.alert_source, name="Renamed in between")
+    for minutes in (1, 2):
+        with later(minutes=minutes):
+            engine.tick()
+    creates = twilio.creates("Messages")
+    assert len(creates) == 2 and creates[1]["params"]["Body"] == first
+    assert row("sms").status == S.SENT and row("sms").sent_text == first
+
+
+def test_a_page_arriving_while_a_bundle_waits_for_its_retry_is_not_swallowed_by_it(tenant, responder, twilio):
+    """A retried bundle carries exactly the pages of its first attempt (its text names them); a page
+    that came in between goes in its own message."""
+    make_rule(responder, make_method(responder, "sms", "+4915112345678"), "HIGH", 0)
+    first, second = page(tenant, responder, summary="db-1 down"), page(tenant, responder, summary="db-2 down")
+    twilio.fail_next("timeout")
+    engine.dispatch()
+    bundled = twilio.creates("Messages")[0]["params"]["Body"]
+    assert bundled.startswith("ilert: 2 new incidents")
+    third = page(tenant, responder, summary="db-3 down")
+    for seconds in (20, 90, 160):
+        with later(seconds=seconds):
+            engine.tick()
+    bodies = [create["params"]["Body"] for create in twilio.creates("Messages")]
+    assert len(bodies) == 3 and bodies.count(bundled) == 2
+    (alone,) = [body for body in bodies if body != bundled]
+    assert alone.startswith(f"ilert #{third.number} HIGH: db-3 down")
+    rows = {n.incident_id: n for n in Notification.objects.filter(kind="page")}
+    assert {rows[i.pk].status for i in (first, second, third)} == {S.SENT}
+    assert rows[first.pk].provider_id == rows[second.pk].provider_id != rows[third.pk].provider_id
+
+
 def test_a_worker_that_died_while_sending_is_settled_by_lookup_not_by_a_second_send(tenant, sms_then_voice, twilio):
     page(tenant, sms_then_voice)
     claim = engine._claim(clock.now())[0]  # claimed and sent, then the worker died before recording it

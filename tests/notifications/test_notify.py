@@ -109,6 +109,31 @@ def test_nobody_is_paged_for_closed_incidents_other_tenants_or_inactive_users(te
     assert services.notify(open_incident(tenant), gone, round_tag="r1") == []
 
 
+def test_a_person_escalating_or_reassigning_during_maintenance_still_pages(tenant, rita):
+    """The alerts app decides that a maintenance window starts no escalation; someone who asks for a
+    page during one (escalate, reassign) gets it."""
+    from tests.alerts.factories import alert, make_source, make_window
+
+    source = make_source(tenant)
+    make_window(tenant, source=source, start=clock.now() - timedelta(minutes=5))
+    incident = alert(source, key="k").incident
+    assert incident.in_maintenance and incident.is_open
+    rows = services.notify(incident, rita, round_tag="assign-1", reason="reassigned by Ada Admin")
+    assert [r.channel for r in rows] == ["push", "sms", "voice"]
+
+
+def test_reassigning_during_maintenance_pages_the_new_assignee(tenant, rita, admin):
+    from tests.alerts.factories import alert, make_source, make_window
+
+    source = make_source(tenant)
+    make_window(tenant, source=source, start=clock.now() - timedelta(minutes=5))
+    incident = alert(source, key="k").incident
+    assert not Notification.objects.filter(incident=incident).exists()  # nobody paged by itself
+    alert_services.assign(incident, rita, by=admin, via="dashboard")
+    assert sorted(Notification.objects.filter(incident=incident, user=rita).values_list("channel", flat=True)) == [
+        "push", "sms", "voice"]
+
+
 def test_accepting_cancels_the_pending_steps(tenant, rita):
     incident = open_incident(tenant)
     services.notify(incident, rita, round_tag="r1")

@@ -8,12 +8,14 @@ from alerts import services as alert_services
 from alerts.models import Incident
 from notifications import engine, services
 from notifications.models import ContactMethod, Notification
+from tests.factories import TenantFactory, UserFactory
 
-from .conftest import twilio_post
+from .conftest import own_twilio, twilio_post
 from .factories import make_method, make_rule, open_incident
 
 pytestmark = pytest.mark.django_db
 NUMBER = "+4915112345678"
+THIRD_SID = "AC" + "3" * 32
 
 
 @pytest.fixture
@@ -106,9 +108,22 @@ def test_an_unverified_number_cannot_answer(tenant, rita, twilio):
 
 def test_codes_of_another_tenant_are_out_of_reach(tenant, other_tenant, rita, outsider, twilio):
     theirs = page(other_tenant, outsider)  # the outsider has no SMS: email by default
+    # A third organisation with its own Twilio account pages the same number with the same code.
+    third = TenantFactory(name="Initech", slug="initech")
+    third_admin = UserFactory(tenant=third, role="admin")
+    own_twilio(third, third_admin, twilio, sid=THIRD_SID, token="initech-token", number="+4930333333333")
+    make_rule(third_admin, make_method(third_admin, "sms", NUMBER, bundle_seconds=0), "HIGH", 0)
+    thirds = page(third, third_admin)
+    assert twilio.sms[-1]["account_sid"] == THIRD_SID and "Reply 1a" in twilio.sms[-1]["body"]
     mine = page(tenant, rita)
     assert reply("1a") == f"#{mine.number} accepted."
-    assert status(theirs) == "PENDING"
+    assert (status(theirs), status(thirds)) == ("PENDING", "PENDING")
+    assert reply("1r") == f"#{mine.number} resolved."
+    assert (status(theirs), status(thirds)) == ("PENDING", "PENDING")
+    answer = twilio_post(Client(), "/notifications/twilio/sms", {"From": NUMBER, "Body": "1a"},
+                         token="initech-token", account_sid=THIRD_SID)
+    assert f"#{thirds.number} accepted." in answer.content.decode()
+    assert (status(mine), status(theirs), status(thirds)) == ("RESOLVED", "PENDING", "ACCEPTED")
 
 
 def test_stop_opts_the_number_out_until_start(tenant, rita, twilio):
