@@ -109,7 +109,7 @@ def create_alert_source(tenant, *, name, integration_type=Integration.EVENT_API,
     _check_policy(tenant, escalation_policy)
     source = AlertSource(tenant=tenant, escalation_policy=escalation_policy, **fields)
     source.set_integration_key(new_integration_key())
-    source.save()
+    _save_source(source)
     return source
 
 
@@ -121,8 +121,29 @@ def update_alert_source(source, **fields):
     _heartbeat_timer(source, fields)
     for key, value in fields.items():
         setattr(source, key, value)
-    source.save()
+    _save_source(source)
     return source
+
+
+class NumberTaken(Conflict):
+    code = "number_taken"
+
+
+def _save_source(source):
+    """Save, with the SMS number column in step with the options. The number's uniqueness across
+    tenants is the database's (a unique index, no read-then-write race); the message says nothing
+    about who has it."""
+    source.inbound_number = None
+    if source.integration_type == Integration.SMS:
+        source.inbound_number = (source.options or {}).get("phone_number") or None
+    try:
+        with transaction.atomic():
+            source.save()
+    except IntegrityError:
+        if source.inbound_number and AlertSource.objects.filter(
+                inbound_number=source.inbound_number).exclude(pk=source.pk).exists():
+            raise NumberTaken("This number cannot be used.", field="options") from None
+        raise
 
 
 def regenerate_integration_key(source):
