@@ -40,12 +40,12 @@ from django.http import JsonResponse
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
-from ilert import ratelimit
 from ilert.errors import DomainError
 
 from .. import selectors, services
 from ..ingest import EventType, InboundEvent
 from ..models import Integration
+from . import base
 
 log = logging.getLogger(__name__)
 
@@ -107,12 +107,6 @@ def address_for(source):
 
 
 # --- the signal receiver -------------------------------------------------------------------------
-
-
-class RateLimited(Exception):
-    def __init__(self, wait):
-        super().__init__(f"retry in {wait} s")
-        self.wait = wait
 
 
 def _recipients(message):
@@ -216,9 +210,7 @@ def handle(source, message, esp_name):
         log.warning("inbound email to alert source %s (tenant %s) rejected: the source is disabled",
                     source.pk, source.tenant_id)
         return None
-    wait = ratelimit.hit(settings.INGEST_RATE_LIMIT, "ingest", source.key_hash)
-    if wait:
-        raise RateLimited(wait)
+    base.rate_limit(source.key_hash, "emails")  # Reject(429): the webhook view answers it
     event = event_for(source, message, esp_name)
     if event is None:
         return None
@@ -270,10 +262,8 @@ def _guarded(view_class, esp):
                                  f"set {setting}."}, status=403)
         try:
             return view(request, *args, **kwargs)
-        except RateLimited as exc:
-            response = JsonResponse({"code": "rate_limited", "message": str(exc)}, status=429)
-            response["Retry-After"] = str(exc.wait)
-            return response
+        except base.Reject as reject:  # over the rate limit: ESPs retry a 429
+            return reject.response()
         except DatabaseError:
             raise
         except AnymailWebhookValidationFailure:

@@ -25,7 +25,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 
-from ilert import ratelimit
 from ilert.errors import DomainError
 
 from ..ingest import EventType, InboundEvent
@@ -127,11 +126,10 @@ def receive(request):
     if not source.is_active:
         log.warning("inbound SMS to alert source %s rejected: the source is disabled", source.pk)
         return _forbidden("The alert source is disabled.")
-    wait = ratelimit.hit(settings.INGEST_RATE_LIMIT, "ingest", source.key_hash)
-    if wait:
-        response = HttpResponse(f"Too many messages; retry in {wait} s.", status=429, content_type="text/plain")
-        response["Retry-After"] = str(wait)
-        return response
+    try:
+        base.rate_limit(source.key_hash, "messages")
+    except base.Reject as reject:
+        return reject.response()
     event = InboundEvent(
         event_type=EventType.ALERT, summary=text or f"Empty SMS from {sender}",
         details=f"SMS from {sender} to {to}.", labels={"from": sender, "to": to},
