@@ -66,7 +66,7 @@ class IncidentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_url(self, incident) -> str:
-        return event_api.incident_url(incident)
+        return selectors.incident_url(incident)
 
 
 class IncidentCreateSerializer(serializers.Serializer):

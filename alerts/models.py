@@ -59,6 +59,9 @@ class AlertSource(TenantOwned):
     # Per-integration options (e.g. Alertmanager grouping, email rules, allowed SMS senders).
     options = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=dj_timezone.now)
+    # SMS sources: the E.164 number their inbound SMS arrive at (options["phone_number"], kept in
+    # sync by alerts.services). One owner per number across all tenants: a partial unique index.
+    inbound_number = models.CharField(max_length=20, null=True, blank=True, editable=False)
 
     # Heartbeat sources (integration_type "heartbeat"): a ping is expected every interval; the
     # source is overdue once `next_expected_at` (last ping + interval + grace) has passed. The timer
@@ -76,6 +79,10 @@ class AlertSource(TenantOwned):
         indexes = [
             models.Index(fields=["next_expected_at"], name="alertsource_heartbeat_due",
                          condition=Q(next_expected_at__isnull=False, heartbeat_overdue=False)),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["inbound_number"], condition=Q(inbound_number__isnull=False),
+                                    name="alertsource_inbound_number_unique"),
         ]
 
     def __str__(self):

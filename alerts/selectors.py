@@ -1,5 +1,8 @@
 """Tenant-scoped reads of alert sources and incidents."""
 
+from django.conf import settings
+from django.urls import reverse
+
 from ilert import secrets
 from ilert.tenancy import get_for_tenant
 
@@ -40,8 +43,9 @@ def get_incident(tenant, pk):
     return get_for_tenant(incidents(tenant), tenant, pk=pk)
 
 
-def get_incident_by_number(tenant, number):
-    return get_for_tenant(incidents(tenant), tenant, number=number)
+def incident_url(incident):
+    """The incident's page on the dashboard, as an absolute URL (for messages, payloads, APIs)."""
+    return settings.SITE_URL + reverse("alerts:incident", args=[incident.pk])
 
 
 def timeline(incident):

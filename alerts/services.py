@@ -109,7 +109,7 @@ def create_alert_source(tenant, *, name, integration_type=Integration.EVENT_API,
     _check_policy(tenant, escalation_policy)
     source = AlertSource(tenant=tenant, escalation_policy=escalation_policy, **fields)
     source.set_integration_key(new_integration_key())
-    source.save()
+    _save_source(source)
     return source
 
 
@@ -121,8 +121,29 @@ def update_alert_source(source, **fields):
     _heartbeat_timer(source, fields)
     for key, value in fields.items():
         setattr(source, key, value)
-    source.save()
+    _save_source(source)
     return source
+
+
+class NumberTaken(Conflict):
+    code = "number_taken"
+
+
+def _save_source(source):
+    """Save, with the SMS number column in step with the options. The number's uniqueness across
+    tenants is the database's (a unique index, no read-then-write race); the message says nothing
+    about who has it."""
+    source.inbound_number = None
+    if source.integration_type == Integration.SMS:
+        source.inbound_number = (source.options or {}).get("phone_number") or None
+    try:
+        with transaction.atomic():
+            source.save()
+    except IntegrityError:
+        if source.inbound_number and AlertSource.objects.filter(
+                inbound_number=source.inbound_number).exclude(pk=source.pk).exists():
+            raise NumberTaken("This number cannot be used.", field="options") from None
+        raise
 
 
 def regenerate_integration_key(source):
@@ -312,10 +333,24 @@ def _append(incident, event, now, maintenance):
     if incident.alert_source.auto_resolve_minutes:
         incident.auto_resolve_at = now + timedelta(minutes=incident.alert_source.auto_resolve_minutes)
         fields.append("auto_resolve_at")
+    starts = False
+    if incident.in_maintenance and not maintenance:
+        # Opened during a maintenance window that is over now, and the alert still fires: page.
+        incident.in_maintenance = False
+        fields.append("in_maintenance")
+        starts = (incident.status == Incident.Status.PENDING and incident.escalation_level == 0
+                  and incident.next_escalation_at is None)
+        if starts:
+            incident.next_escalation_at = now
+            fields.append("next_escalation_at")
     incident.save(update_fields=fields)
     note = f"{event.event_type} event received" + (" (maintenance window: nobody paged)" if maintenance else "")
     entry = log(incident, LogKind.EVENT, note, via=event.via, data=event.for_timeline(), at=now)
     events.announce(incident, "appended", entry=entry, via=event.via)
+    if starts:
+        entry = log(incident, LogKind.INFO, "maintenance window over: escalation starts", via="maintenance", at=now)
+        # The escalation engine wakes up on "escalation_requested" (and its sweeper finds the due time anyway).
+        events.announce(incident, "escalation_requested", entry=entry, via="maintenance")
 
 
 def _ingest_accept_or_resolve(source, event, now):
@@ -419,7 +454,8 @@ def escalate(incident, *, by=None, via="api", now=None):
         locked.status = Incident.Status.PENDING
         locked.accepted_by = locked.accepted_at = None
         locked.next_escalation_at = now
-        locked.save(update_fields=["status", "accepted_by", "accepted_at", "next_escalation_at"])
+        locked.in_maintenance = False  # a person asking for escalation overrides a maintenance window
+        locked.save(update_fields=["status", "accepted_by", "accepted_at", "next_escalation_at", "in_maintenance"])
         entry = log(locked, LogKind.ESCALATION_REQUESTED, f"Escalation to the next level requested by {_who(by, via)}",
                     actor=by, via=via, at=now)
         events.announce(locked, "escalation_requested", entry=entry, actor=by, via=via)
@@ -541,5 +577,6 @@ def log_many(entries):
 def _copy(source, target):
     if source is not target:
         for field in ("status", "accepted_by_id", "accepted_at", "resolved_by_id", "resolved_at", "assigned_to_id",
-                      "next_escalation_at", "auto_resolve_at", "escalation_level", "escalation_round"):
+                      "next_escalation_at", "auto_resolve_at", "escalation_level", "escalation_round",
+                      "in_maintenance"):
             setattr(target, field, getattr(source, field))

@@ -3,9 +3,10 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
@@ -32,6 +33,18 @@ STATUS_FILTERS = {
 }
 
 
+ID_MAX = 2**63 - 1  # the largest value a (big)integer primary key can hold
+
+
+def _id(value):
+    """An id from a query string or form: ASCII digits within the range of a database id, else None
+    (an id out of range matches nothing; it must not reach the database, where it is an error)."""
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > 19:
+        return None
+    number = int(value)
+    return number if 0 < number <= ID_MAX else None
+
+
 def _policies(tenant):
     return AlertSource._meta.get_field("escalation_policy").related_model.objects.filter(tenant=tenant)
 
@@ -41,8 +54,10 @@ def _filtered_incidents(request):
     state = request.GET.get("status", "open")
     if state in STATUS_FILTERS:
         queryset = queryset.filter(status__in=STATUS_FILTERS[state])
-    if request.GET.get("source", "").isdigit():
-        queryset = queryset.filter(alert_source_id=int(request.GET["source"]))
+    source = request.GET.get("source", "")
+    if source.isascii() and source.isdigit():
+        source_id = _id(source)
+        queryset = queryset.filter(alert_source_id=source_id) if source_id else queryset.none()
     if request.GET.get("priority") in ("HIGH", "LOW"):
         queryset = queryset.filter(priority=request.GET["priority"])
     if request.GET.get("assignee") == "me":
@@ -65,23 +80,27 @@ def incidents(request):
 @can_write
 def incidents_bulk(request):
     action = request.POST.get("action")
-    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+    if action not in ("accept", "resolve"):
+        return HttpResponseBadRequest("Unknown action: choose accept or resolve.")
+    ids = {pk for pk in map(_id, request.POST.getlist("ids")) if pk is not None}
     done = 0
     for incident in selectors.incidents(request.tenant).filter(pk__in=ids):
         try:
             if action == "accept":
                 services.accept(incident, by=request.user, via="dashboard")
-            elif action == "resolve":
-                services.resolve(incident, by=request.user, via="dashboard")
             else:
-                break
+                services.resolve(incident, by=request.user, via="dashboard")
             done += 1
         except DomainError as exc:
             messages.warning(request, exc.message)
     if done:
-        messages.success(request, f"{done} incident{'s' if done != 1 else ''} {action}ed"
-                         if action == "accept" else f"{done} incident{'s' if done != 1 else ''} resolved")
-    return redirect(request.POST.get("next") or reverse("alerts:incidents"))
+        plural = "s" if done != 1 else ""
+        messages.success(request, f"{done} incident{plural} {'accepted' if action == 'accept' else 'resolved'}")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        target = reverse("alerts:incidents")
+    return redirect(target)
 
 
 def _panel_urls(names, *args):
@@ -140,8 +159,8 @@ def incident_escalate(request, obj):
 @can_write
 def incident_reassign(request, obj):
     user_id = request.POST.get("user", "")
-    user = account_selectors.users(request.tenant, include_inactive=False).filter(pk=user_id).first() \
-        if user_id.isdigit() else None
+    user = account_selectors.users(request.tenant, include_inactive=False).filter(pk=_id(user_id)).first() \
+        if _id(user_id) else None
     if user is None:
         messages.error(request, "Pick a user to assign.")
         return redirect("alerts:incident", pk=obj.pk)

@@ -1,20 +1,36 @@
-"""A log filter that keeps secrets out of log lines: API keys and long URL tokens (integration
-keys in ingestion paths, feed tokens) are replaced before anything is written."""
+"""A log filter that keeps secrets out of log lines: API keys and integration keys in every shape
+they travel in are replaced before anything is written (tracebacks included):
+
+- our API keys (`ilk_<id>_<secret>`);
+- long URL-safe tokens in a URL path (`/api/heartbeats/<key>`, feed tokens) or before an "@"
+  (`<integration key>@<inbound domain>`, `reply+<token>@…`);
+- the value of a secret-named field in a query string, form, header, JSON or repr:
+  integrationKey / integration_key, apiKey / api_key / x-api-key, routing_key (PagerDuty's
+  integration key; the Event API's camelCase `routingKey` names a policy and is kept), genieKey,
+  *token*, *secret*, *password*, authorization (with its `Bearer`/`Basic`/`GenieKey` scheme).
+"""
 
 import logging
 import re
 
-_PATTERNS = [
-    re.compile(r"ilk_[0-9a-f]{12}_[A-Za-z0-9_\-]+"),
-    re.compile(r"(?<=/)[A-Za-z0-9_\-]{32,}(?=[/?\s\"']|$)"),
-    re.compile(r"(?i)(authorization|geniekey|token|secret|password)([\"']?\s*[:=]\s*[\"']?)([^\s\"',&]+)"),
-]
+_TOKEN = r"[A-Za-z0-9_\-]"
+_API_KEYS = re.compile(r"ilk_[0-9a-f]{12}_[A-Za-z0-9_\-]+")
+_LONG_TOKENS = re.compile(
+    rf"(?<=/){_TOKEN}{{32,}}(?=[/?#\s\"'>]|$)"  # a path segment
+    rf"|(?<!{_TOKEN}){_TOKEN}{{32,}}(?=@)"  # the local part of an address
+)
+_NAMED = re.compile(
+    r"(?i)(integration[_-]?key|api[_-]?key|routing_key|geniekey|authorization|token|secret|password)"
+    r"([\"']?\s*[:=]\s*[\"']?)"
+    r"((?:bearer|basic|token|geniekey)\s+)?"
+    r"([^\s\"',&]+)"
+)
 
 
 def redact(text):
-    text = _PATTERNS[0].sub("[redacted]", text)
-    text = _PATTERNS[1].sub("[redacted]", text)
-    return _PATTERNS[2].sub(lambda m: m.group(1) + m.group(2) + "[redacted]", text)
+    text = _API_KEYS.sub("[redacted]", text)
+    text = _LONG_TOKENS.sub("[redacted]", text)
+    return _NAMED.sub(lambda m: m.group(1) + m.group(2) + (m.group(3) or "") + "[redacted]", text)
 
 
 class RedactSecretsFilter(logging.Filter):
@@ -26,4 +42,9 @@ class RedactSecretsFilter(logging.Filter):
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # The formatter uses exc_text when it is set: the traceback is redacted as well.
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
         return True

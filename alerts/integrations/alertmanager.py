@@ -43,11 +43,6 @@ def clean_options(options, source=None):
     return options
 
 
-def short_key(value):
-    """An incident key of at most 255 characters for a group key or fingerprint of any length."""
-    return value if len(value) <= 255 else "sha256:" + hashlib.sha256(value.encode()).hexdigest()
-
-
 def _str_map(data, name):
     value = data.get(name)
     if value is None:
@@ -142,7 +137,7 @@ def alert_event(alert, index, *, via, extra_links=(), extra_details=None):
         event_type=EventType.ALERT if status == "firing" else EventType.RESOLVE,
         summary=summary_from(labels, annotations),
         details=details_from(annotations, labels),
-        incident_key=short_key(fingerprint),
+        incident_key=base.short_key(fingerprint),
         priority=priority_from(labels),
         links=links,
         custom_details=custom,
@@ -177,7 +172,7 @@ def group_event(data, alerts, *, via, summary=""):
         event_type=EventType.ALERT if status == "firing" else EventType.RESOLVE,
         summary=summary,
         details=details_from(common_annotations, common_labels) + f"\n\n{len(alerts)} alert(s), {firing} firing.",
-        incident_key=short_key(group_key),
+        incident_key=base.short_key(group_key),
         priority=priority_from(common_labels),
         links=links,
         custom_details={"groupKey": group_key, "groupLabels": group_labels, "commonAnnotations": common_annotations,

@@ -4,6 +4,7 @@ only translates its payload into an InboundEvent and calls alerts.services.inges
 
 import base64
 import binascii
+import hashlib
 import json
 
 from django.conf import settings
@@ -79,11 +80,24 @@ def source_for(key, *, integration_types=None, field="integrationKey"):
     if integration_types and source.integration_type not in integration_types:
         raise Reject(404, f"This integration key belongs to a {source.get_integration_type_display()} alert source; "
                           "send its events to that integration's endpoint (see the alert source page).")
-    wait = ratelimit.hit(settings.INGEST_RATE_LIMIT, "ingest", source.key_hash)
-    if wait:
-        message = f"Too many events for this integration key; retry in {wait} s."
-        raise Reject(429, message, headers={"Retry-After": str(wait)})
+    rate_limit(source.key_hash)
     return source
+
+
+def rate_limit(key_hash, what="events"):
+    """The per-integration-key ingest rate limit (INGEST_RATE_LIMIT), shared by every ingest path:
+    Reject(429) with Retry-After when the key is over it."""
+    wait = ratelimit.hit(settings.INGEST_RATE_LIMIT, "ingest", key_hash)
+    if wait:
+        raise Reject(429, f"Too many {what} for this integration key; retry in {wait} s.",
+                     headers={"Retry-After": str(wait)})
+
+
+def short_key(value):
+    """An incident key of at most 255 characters for a key of any length (an Opsgenie alias, an
+    Alertmanager group key or fingerprint): longer ones become "sha256:<hex>", the same every time,
+    so later events and closes find the incident."""
+    return value if len(value) <= 255 else "sha256:" + hashlib.sha256(value.encode()).hexdigest()
 
 
 def key_from_request(request, path_key=None):

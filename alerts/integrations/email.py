@@ -28,6 +28,7 @@ import logging
 import re
 
 import html2text
+import regex
 from anymail.exceptions import AnymailError, AnymailWebhookValidationFailure
 from anymail.utils import get_anymail_setting
 from anymail.webhooks.mailgun import MailgunInboundWebhookView
@@ -39,17 +40,20 @@ from django.http import JsonResponse
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
-from ilert import ratelimit
 from ilert.errors import DomainError
 
 from .. import selectors, services
 from ..ingest import EventType, InboundEvent
 from ..models import Integration
+from . import base
 
 log = logging.getLogger(__name__)
 
 REGEX_MAX = 500
 MATCH_TEXT_MAX = 20_000  # rules look at the subject and the first 20,000 characters of the body
+# Rules are tenant-supplied regular expressions run inside the webhook request: each match gets a
+# time limit (the `regex` package; `re` has none), and a rule that runs out counts as no match.
+MATCH_TIMEOUT = 0.25  # seconds
 _ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DOMAIN = re.compile(r"^@?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
@@ -67,8 +71,8 @@ def clean_options(options, source=None):
             raise DomainError(f"options.{name} must be a regular expression of at most {REGEX_MAX} characters.",
                               field="options")
         try:
-            re.compile(value)
-        except re.error as exc:
+            regex.compile(value)
+        except regex.error as exc:
             raise DomainError(f"options.{name} is not a valid regular expression: {exc}", field="options") from None
     senders = options.get("allowed_senders")
     if senders in (None, "", []):
@@ -103,12 +107,6 @@ def address_for(source):
 
 
 # --- the signal receiver -------------------------------------------------------------------------
-
-
-class RateLimited(Exception):
-    def __init__(self, wait):
-        super().__init__(f"retry in {wait} s")
-        self.wait = wait
 
 
 def _recipients(message):
@@ -157,12 +155,21 @@ def _sender(message):
     return sender.addr_spec if sender is not None else (message.envelope_sender or "")
 
 
-def _first_match(pattern, subject, body):
-    regex = re.compile(pattern)
-    for text in (subject, body[:MATCH_TEXT_MAX]):
-        match = regex.search(text)
-        if match:
-            return match
+def _first_match(source, name, subject, body):
+    """The first match of the source's rule `name` in the subject, else the body; None when there is
+    none or when the rule took longer than MATCH_TIMEOUT (logged: the tenant should fix the rule)."""
+    try:
+        compiled = regex.compile(source.options[name])
+        for text in (subject, body[:MATCH_TEXT_MAX]):
+            match = compiled.search(text, timeout=MATCH_TIMEOUT)
+            if match:
+                return match
+    except TimeoutError:
+        log.warning("inbound email to alert source %s (tenant %s): the rule %s took too long (over %s s) and "
+                    "counts as no match; simplify it", source.pk, source.tenant_id, name, MATCH_TIMEOUT)
+    except regex.error:  # saved before the rules were checked with `regex`
+        log.warning("inbound email to alert source %s (tenant %s): the rule %s is not a valid regular expression",
+                    source.pk, source.tenant_id, name)
     return None
 
 
@@ -173,11 +180,11 @@ def event_for(source, message, esp_name):
     body = _body_text(message)
     key = ""
     if options.get("key_regex"):
-        match = _first_match(options["key_regex"], subject, body)
+        match = _first_match(source, "key_regex", subject, body)
         if match:
             key = (match.group(1) if match.groups() and match.group(1) else match.group(0)).strip()[:255]
     event_type = EventType.ALERT
-    if options.get("resolve_regex") and _first_match(options["resolve_regex"], subject, body):
+    if options.get("resolve_regex") and _first_match(source, "resolve_regex", subject, body):
         event_type = EventType.RESOLVE
         if not key:
             log.warning("inbound email to alert source %s rejected: it matches the resolve rule but no incident "
@@ -203,9 +210,7 @@ def handle(source, message, esp_name):
         log.warning("inbound email to alert source %s (tenant %s) rejected: the source is disabled",
                     source.pk, source.tenant_id)
         return None
-    wait = ratelimit.hit(settings.INGEST_RATE_LIMIT, "ingest", source.key_hash)
-    if wait:
-        raise RateLimited(wait)
+    base.rate_limit(source.key_hash, "emails")  # Reject(429): the webhook view answers it
     event = event_for(source, message, esp_name)
     if event is None:
         return None
@@ -257,10 +262,8 @@ def _guarded(view_class, esp):
                                  f"set {setting}."}, status=403)
         try:
             return view(request, *args, **kwargs)
-        except RateLimited as exc:
-            response = JsonResponse({"code": "rate_limited", "message": str(exc)}, status=429)
-            response["Retry-After"] = str(exc.wait)
-            return response
+        except base.Reject as reject:  # over the rate limit: ESPs retry a 429
+            return reject.response()
         except DatabaseError:
             raise
         except AnymailWebhookValidationFailure:

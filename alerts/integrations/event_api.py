@@ -7,15 +7,13 @@
 `apiKey` is accepted for `integrationKey` and `incidentKey` for `alertKey`.
 """
 
-from django.conf import settings
 from django.http import JsonResponse
-from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from ilert.errors import DomainError
 
-from .. import services
+from .. import selectors, services
 from ..ingest import EventType, InboundEvent
 from . import base
 
@@ -43,10 +41,6 @@ def parse(data):
     )
 
 
-def incident_url(incident):
-    return settings.SITE_URL + reverse("alerts:incident", args=[incident.pk])
-
-
 @csrf_exempt
 @require_POST
 def receive(request):
@@ -64,7 +58,7 @@ def receive(request):
     body = {
         "alertKey": result.incident_key,
         "incidentId": result.incident.pk if result.incident else None,
-        "incidentUrl": incident_url(result.incident) if result.incident else None,
+        "incidentUrl": selectors.incident_url(result.incident) if result.incident else None,
         "responseCode": result.code,
     }
     return JsonResponse(body, status=202)

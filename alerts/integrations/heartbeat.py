@@ -12,7 +12,6 @@ overdue period, and pings with a bad key, take the slow path.
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Value
 from django.db.models.functions import Cast
@@ -20,7 +19,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from ilert import clock, ratelimit, secrets
+from ilert import clock, secrets
 from ilert.dashboard import token_addressed
 from ilert.errors import DomainError
 
@@ -52,10 +51,7 @@ def ping(key, *, now=None):
     if not isinstance(key, str) or not key or len(key) > 200:
         raise base.Reject(404, "Unknown integration key.")
     key_hash = secrets.lookup_hash(key)
-    wait = ratelimit.hit(settings.INGEST_RATE_LIMIT, "ingest", key_hash)
-    if wait:
-        raise base.Reject(429, f"Too many pings for this integration key; retry in {wait} s.",
-                          headers={"Retry-After": str(wait)})
+    base.rate_limit(key_hash, "pings")
     now = now or clock.now()
     updated = _heartbeat_sources().filter(key_hash=key_hash, heartbeat_overdue=False).update(
         last_ping_at=now, next_expected_at=_deadline(now)

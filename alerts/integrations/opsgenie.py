@@ -15,7 +15,6 @@ Answers like Opsgenie: 202 {"result": "Request will be processed", "took", "requ
 a missing or unknown key, 429 with Retry-After when rate-limited).
 """
 
-import hashlib
 import time
 import uuid
 
@@ -30,13 +29,6 @@ from ..models import Integration, Priority
 from . import base
 
 PRIORITIES = {"P1": Priority.HIGH, "P2": Priority.HIGH, "P3": Priority.LOW, "P4": Priority.LOW, "P5": Priority.LOW}
-
-
-def alias_key(alias):
-    """Opsgenie aliases may be up to 512 characters, our incident keys 255: longer ones are hashed
-    (the same way on create and close, so closing by alias still finds the incident)."""
-    alias = alias.strip()
-    return alias if len(alias) <= 255 else "sha256:" + hashlib.sha256(alias.encode()).hexdigest()
 
 
 class Invalid(base.Reject):
@@ -89,7 +81,7 @@ def parse_create(data):
         custom["opsgenie_priority"] = priority
     details_text = description + (f"\n\nNote: {note}" if note else "")
     return InboundEvent(
-        event_type=EventType.ALERT, summary=message, details=details_text, incident_key=alias_key(alias),
+        event_type=EventType.ALERT, summary=message, details=details_text, incident_key=base.short_key(alias.strip()),
         priority=PRIORITIES.get(priority) if priority else None, custom_details=custom, labels=labels, via="opsgenie",
     )
 
@@ -152,7 +144,7 @@ def _act(request, identifier, event_type):
         data = _optional_json(request)
         note = _text(data, "note", max_length=25000)
         labels = {name: _text(data, name, max_length=512)[:500] for name in ("user", "source") if data.get(name)}
-        event = InboundEvent(event_type=event_type, incident_key=alias_key(identifier), details=note,
+        event = InboundEvent(event_type=event_type, incident_key=base.short_key(identifier.strip()), details=note,
                              labels=labels, via="opsgenie")
         source = _source(request)
         base.ingest_all(source, [event])

@@ -7,7 +7,8 @@ TLS proxy) and whatever form parameters arrived, with the TWILIO_AUTH_TOKEN sett
 missing signature (or no token configured) is 403 and changes nothing.
 
 The number the SMS was sent to (`To`) selects the SMS alert source whose options say
-`{"phone_number": "+4930…"}` (E.164, unique); its `allowed_senders` (E.164 numbers, or "*" for
+`{"phone_number": "+4930…"}` (E.164; one source per number across all tenants, held by the unique
+column AlertSource.inbound_number); its `allowed_senders` (E.164 numbers, or "*" for
 anyone) say who may open incidents: nobody until set. The text becomes the summary of a new
 incident. Answers 200 with an empty TwiML <Response/> (no reply SMS); unknown number 404, sender
 not allowed 403, disabled source 403, rate-limited 429 with Retry-After. The notifications app
@@ -24,7 +25,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 
-from ilert import ratelimit
 from ilert.errors import DomainError
 
 from ..ingest import EventType, InboundEvent
@@ -58,11 +58,8 @@ def clean_options(options, source=None):
         if normalized is None:
             raise DomainError("options.phone_number must be a valid phone number in E.164 form, e.g. +4930123456.",
                               field="options")
-        taken = AlertSource.objects.filter(integration_type=Integration.SMS, options__phone_number=normalized)
-        if source is not None:
-            taken = taken.exclude(pk=source.pk)
-        if taken.exists():
-            raise DomainError(f"{normalized} already belongs to another SMS alert source.", field="options")
+        # One source per number across all tenants: the unique AlertSource.inbound_number, set by
+        # alerts.services when it saves these options (a conflict there is a 409).
         options["phone_number"] = normalized
     senders = options.get("allowed_senders")
     if senders in (None, "", []):
@@ -118,8 +115,7 @@ def receive(request):
         return _forbidden("Invalid or missing X-Twilio-Signature.")
     to, sender = e164(request.POST.get("To")), e164(request.POST.get("From"))
     text = " ".join(request.POST.get("Body", "").split())
-    source = AlertSource.objects.filter(integration_type=Integration.SMS, options__phone_number=to).first() \
-        if to else None
+    source = AlertSource.objects.filter(integration_type=Integration.SMS, inbound_number=to).first() if to else None
     if source is None:
         log.warning("inbound SMS to a number that belongs to no SMS alert source")
         return HttpResponse("No SMS alert source owns this number.", status=404, content_type="text/plain")
@@ -130,11 +126,10 @@ def receive(request):
     if not source.is_active:
         log.warning("inbound SMS to alert source %s rejected: the source is disabled", source.pk)
         return _forbidden("The alert source is disabled.")
-    wait = ratelimit.hit(settings.INGEST_RATE_LIMIT, "ingest", source.key_hash)
-    if wait:
-        response = HttpResponse(f"Too many messages; retry in {wait} s.", status=429, content_type="text/plain")
-        response["Retry-After"] = str(wait)
-        return response
+    try:
+        base.rate_limit(source.key_hash, "messages")
+    except base.Reject as reject:
+        return reject.response()
     event = InboundEvent(
         event_type=EventType.ALERT, summary=text or f"Empty SMS from {sender}",
         details=f"SMS from {sender} to {to}.", labels={"from": sender, "to": to},

@@ -195,3 +195,18 @@ def test_mailgun_works_with_only_its_signing_key(source, settings):
     assert mailgun(address_for(source), HTTP_AUTHORIZATION="").status_code == 200
     assert mailgun(address_for(source), key="forged", HTTP_AUTHORIZATION="").status_code == 400
     assert Incident.objects.count() == 1
+
+
+@pytest.mark.timeout(20)
+def test_a_catastrophic_rule_on_a_long_mail_gives_up_quickly_and_says_so(source, caplog):
+    """Tenant-supplied rules run with a time limit per match: `(a+)+$` on "aaaa…b" would take
+    longer than the universe with backtracking; it counts as no match and a warning is logged."""
+    services.update_alert_source(source, options={"key_regex": r"(a+)+$", "resolve_regex": r"(a+)+$"})
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="alerts.integrations.email"):
+        response = mailgun(address_for(source), subject="Disk full", text="a" * 19_999 + "b")
+    assert response.status_code == 200
+    assert time.monotonic() - started < 5
+    incident = Incident.objects.get()  # an ALERT (the resolve rule did not match), with a generated key
+    assert incident.status == "PENDING" and len(incident.incident_key) == 32
+    assert "took too long" in caplog.text and "key_regex" in caplog.text and "resolve_regex" in caplog.text

@@ -39,8 +39,14 @@ def test_every_method_and_both_paths_answer_202(source):
 
 
 def test_a_ping_is_one_update(source, django_assert_num_queries):
-    with django_assert_num_queries(1):
-        assert ping(source).status_code == 202
+    with time_machine.travel("2026-03-01 12:00:00Z", tick=False) as traveller:
+        ping(source)
+        traveller.shift(timedelta(minutes=10))
+        with django_assert_num_queries(1):
+            assert ping(source).status_code == 202
+        source = fresh(source)
+        assert source.last_ping_at == clock.now()
+        assert source.next_expected_at == clock.now() + timedelta(seconds=3900)
 
 
 def test_the_timer_starts_at_the_first_ping(source):

@@ -1,12 +1,15 @@
 """Inbound SMS alert sources: Twilio's inbound message webhook with a real X-Twilio-Signature."""
 
+import threading
+
 import pytest
+from django.db import IntegrityError, connection, transaction
 from django.test import Client
 from twilio.request_validator import RequestValidator
 
 from alerts import services
-from alerts.models import Incident
-from ilert.errors import DomainError
+from alerts.models import AlertSource, Incident
+from ilert.errors import Conflict, DomainError
 
 from .factories import make_source
 
@@ -108,3 +111,71 @@ def test_a_number_belongs_to_one_source(source, tenant):
     with pytest.raises(DomainError):
         make_source(tenant, integration_type="sms", options={"phone_number": NUMBER})
     services.update_alert_source(source, options={"phone_number": NUMBER, "allowed_senders": [ONCALL]})  # itself: fine
+
+
+def test_another_tenant_cannot_take_the_number_and_learns_nothing_about_it(source, other_tenant, outsider_api):
+    with pytest.raises(Conflict) as excinfo:
+        make_source(other_tenant, integration_type="sms", options={"phone_number": "+1 (415) 555-2671"})
+    assert excinfo.value.message == "This number cannot be used."
+    response = outsider_api.post("/api/v1/alert-sources", {"name": "Mine now", "integration_type": "sms",
+                                                           "options": {"phone_number": NUMBER}}, format="json")
+    assert response.status_code == 409
+    assert response.json()["fields"] == {"options": ["This number cannot be used."]}
+    assert "another" not in response.content.decode() and "source" not in response.json()["message"]
+    theirs = make_source(other_tenant, integration_type="sms")
+    with pytest.raises(Conflict):
+        services.update_alert_source(theirs, options={"phone_number": NUMBER})
+    assert AlertSource.objects.get(pk=theirs.pk).options == {} and AlertSource.objects.get(pk=theirs.pk).inbound_number is None
+    assert send(params()).status_code == 200
+    assert Incident.objects.get().alert_source == source
+
+
+def test_the_database_holds_one_source_per_number(source, other_tenant):
+    """Not a read-then-write check: the unique index refuses a second owner whatever the code does."""
+    assert AlertSource.objects.get(pk=source.pk).inbound_number == NUMBER
+    theirs = make_source(other_tenant, integration_type="sms")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AlertSource.objects.filter(pk=theirs.pk).update(inbound_number=NUMBER)
+
+
+def test_the_inbound_number_follows_the_options(source, other_tenant):
+    services.update_alert_source(source, options={"allowed_senders": [ONCALL]})  # the number is given up
+    assert AlertSource.objects.get(pk=source.pk).inbound_number is None
+    assert send(params()).status_code == 404
+    theirs = make_source(other_tenant, integration_type="sms", options={"phone_number": NUMBER, "allowed_senders": "*"})
+    assert send(params()).status_code == 200
+    assert Incident.objects.get().alert_source == theirs
+    services.update_alert_source(theirs, integration_type="api")  # no longer an SMS source: the number is free
+    assert AlertSource.objects.get(pk=theirs.pk).inbound_number is None
+    services.update_alert_source(source, options={"phone_number": NUMBER, "allowed_senders": [ONCALL]})
+    assert AlertSource.objects.get(pk=source.pk).inbound_number == NUMBER
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_tenants_claiming_one_number_at_once_end_with_one_owner(tenant, other_tenant):
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def claim(owner):
+        try:
+            barrier.wait(timeout=30)
+            make_source(owner, integration_type="sms", options={"phone_number": NUMBER})
+            outcomes.append("created")
+        except Conflict as exc:
+            outcomes.append(exc.message)
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            outcomes.append(repr(exc))
+        finally:
+            connection.close()
+
+    for _ in range(5):
+        AlertSource.objects.filter(integration_type="sms").delete()
+        outcomes.clear()
+        threads = [threading.Thread(target=claim, args=(owner,)) for owner in (tenant, other_tenant)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(outcomes) == ["This number cannot be used.", "created"]
+        assert AlertSource.objects.filter(inbound_number=NUMBER).count() == 1

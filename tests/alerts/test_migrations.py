@@ -1,0 +1,35 @@
+"""Data migrations of the alerts app, run forwards over rows written with the old schema."""
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def migrate(target):
+    executor = MigrationExecutor(connection)
+    executor.migrate([target])
+    return executor.loader.project_state([target]).apps
+
+
+def test_existing_sms_sources_get_their_inbound_number_and_the_oldest_keeps_a_shared_one(tenant, other_tenant):
+    old = migrate(("alerts", "0003_heartbeats"))
+    AlertSource = old.get_model("alerts", "AlertSource")
+
+    def source(tenant, name, kind, options, n):
+        return AlertSource.objects.create(tenant_id=tenant.pk, name=name, integration_type=kind, options=options,
+                                          key_hash=f"{n:064d}", key_encrypted="x").pk
+
+    first = source(tenant, "SMS", "sms", {"phone_number": "+14155552671"}, 1)
+    raced = source(other_tenant, "Raced", "sms", {"phone_number": "+14155552671"}, 2)
+    other = source(other_tenant, "Other", "sms", {"phone_number": "+4930901820"}, 3)
+    none = source(tenant, "No number", "sms", {}, 4)
+    api = source(tenant, "API", "api", {"phone_number": "+4930901821"}, 5)
+    try:
+        new = migrate(("alerts", "0004_sms_inbound_number"))
+        numbers = dict(new.get_model("alerts", "AlertSource").objects.values_list("pk", "inbound_number"))
+        assert numbers == {first: "+14155552671", raced: None, other: "+4930901820", none: None, api: None}
+    finally:
+        executor = MigrationExecutor(connection)  # back to the latest state of every app
+        executor.migrate(executor.loader.graph.leaf_nodes())

@@ -1,0 +1,77 @@
+"""ilert.logging: integration keys, API keys and other secrets never reach a log line in plaintext,
+in any of the shapes they travel in (URL path, query string, form field, JSON, header, address)."""
+
+import logging
+
+import pytest
+
+from ilert.logging import RedactSecretsFilter, redact
+
+KEY = "q7Zp-4VbN_x2LmT9sRk3Wc8yHdE6uJf1GaO5tYiPn0w"  # an integration key: 43 URL-safe characters
+
+
+@pytest.mark.parametrize("line", [
+    f"POST /api/heartbeats/{KEY} 202",
+    f"GET /integrations/alertmanager/{KEY}?x=1",
+    f"POST /api/events?integrationKey={KEY} 202",
+    f"POST /api/events?foo=1&integrationKey={KEY}&bar=2",
+    f"integration_key={KEY}",
+    f"apiKey={KEY}",
+    f"api_key: {KEY}",
+    f"x-api-key: {KEY}",
+    f"routing_key={KEY}",
+    f'{{"routing_key": "{KEY}", "event_action": "trigger"}}',
+    f'{{"integrationKey": "{KEY}", "eventType": "ALERT"}}',
+    f"{{'integrationKey': '{KEY}'}}",
+    f'{{"apiKey":"{KEY}"}}',
+    f"mail to {KEY}@alerts.example.com rejected",
+    f"To: <{KEY}@alerts.example.com>",
+    f"Authorization: Bearer {KEY}",
+    f"authorization=GenieKey {KEY}",
+    f"Authorization: Basic {KEY}",
+    f"token={KEY}",
+    f"password: {KEY}",
+])
+def test_every_shape_of_a_secret_is_redacted(line):
+    cleaned = redact(line)
+    assert KEY not in cleaned
+    assert KEY[:12] not in cleaned and KEY[-12:] not in cleaned
+    assert "[redacted]" in cleaned
+
+
+def test_short_keys_in_named_fields_are_redacted_too():
+    assert "s3cr" not in redact("POST /api/events?integrationKey=s3cr3t")
+    assert "s3cr" not in redact('{"routing_key": "s3cr3t"}')
+
+
+@pytest.mark.parametrize("line", [
+    "inbound SMS → alert source 12: EVENT_APPENDED",
+    "incident #42 routingKey=database-team",  # the Event API's routing key names a policy, no secret
+    "alias=disk-full-db-1",
+    "mail from ops@example.com rejected",
+    "GET /incidents/?source=3&status=open 200",
+])
+def test_ordinary_lines_are_left_alone(line):
+    assert redact(line) == line
+
+
+def test_the_filter_redacts_arguments_and_tracebacks(caplog):
+    logger = logging.getLogger("tests.redaction")
+    handler = logging.Handler()
+    records = []
+    handler.emit = records.append
+    handler.addFilter(RedactSecretsFilter())
+    logger.addHandler(handler)
+    try:
+        logger.warning("rejected %s", f"/api/events?integrationKey={KEY}")
+        try:
+            raise ValueError(f"bad key {KEY}@alerts.example.com")
+        except ValueError:
+            logger.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+    formatter = logging.Formatter()
+    texts = [formatter.format(record) for record in records]
+    assert len(texts) == 2
+    assert all(KEY not in text for text in texts)
+    assert "ValueError" in texts[1] and "[redacted]" in texts[1]
