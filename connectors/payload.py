@@ -2,9 +2,9 @@
 invocation (so every retry sends the same thing), and the default bodies built from it."""
 
 from django.conf import settings
-from django.urls import reverse
 
 from alerts.models import Incident
+from alerts.selectors import incident_url
 
 from .models import Event
 
@@ -17,10 +17,6 @@ def _user(user):
 
 def _iso(value):
     return value.isoformat() if value else None
-
-
-def incident_url(incident):
-    return settings.SITE_URL + reverse("alerts:incident", args=[incident.pk])
 
 
 def snapshot(incident, event, *, message="", actor=None, via="", at=None):

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.template.loader import render_to_string
-from django.urls import reverse
+
+from alerts.selectors import incident_url
 
 from . import text, tokens
 from .models import Notification
@@ -18,10 +19,6 @@ class Rendered:
     text: str = ""
     html: str = ""
     extra: dict = field(default_factory=dict)
-
-
-def incident_url(incident):
-    return settings.SITE_URL + reverse("alerts:incident", args=[incident.pk])
 
 
 def local_time(user, moment, *, organisation=False):

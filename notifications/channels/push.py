@@ -12,6 +12,8 @@ import warnings
 from django.conf import settings
 from django.urls import reverse
 
+from alerts.selectors import incident_url
+
 from .. import providers, tokens
 from . import dev
 from .base import Channel, SendError, Sent
@@ -38,7 +40,7 @@ def build_message(notification, rendered, items):
             "actions": "accept,resolve,escalate",
             "action_token": tokens.push_action_token(notification),
             "action_url": settings.SITE_URL + reverse("notifications:push-action"),
-            "url": settings.SITE_URL + reverse("alerts:incident", args=[incident.pk]),
+            "url": incident_url(incident),
         })
     sound = messaging.CriticalSound("default", critical=True, volume=1.0) if high else "default"
     aps = messaging.Aps(
