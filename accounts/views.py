@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
@@ -159,7 +160,7 @@ def teams(request):
     form = TeamForm(request.POST or None, users=selectors.users(request.tenant, include_inactive=False))
     if request.method == "POST":
         if not request.user.is_admin:
-            return render(request, "403.html", status=403)
+            raise PermissionDenied("Your role does not allow this.")
         if form.is_valid():
             try:
                 services.create_team(request.tenant, **form.cleaned_data)
@@ -253,7 +254,7 @@ def profile(request):
     form = ProfileForm(request.POST or None, initial={"name": user.name, "timezone": user.timezone})
     if request.method == "POST":
         if not user.can_write:
-            return render(request, "403.html", status=403)
+            raise PermissionDenied("Your role does not allow this.")
         if form.is_valid():
             services.update_user(user, by=user, **form.cleaned_data)
             messages.success(request, "Profile saved.")

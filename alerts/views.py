@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
@@ -184,7 +185,7 @@ def sources(request):
     form = AlertSourceForm(request.POST or None, policies=_policies(request.tenant))
     if request.method == "POST":
         if not request.user.is_admin:
-            return render(request, "403.html", status=403)
+            raise PermissionDenied("Your role does not allow this.")
         if form.is_valid():
             try:
                 source = services.create_alert_source(request.tenant, **form.cleaned_data)
@@ -209,7 +210,7 @@ def source_detail(request, obj):
     form = AlertSourceEditForm(request.POST or None, initial=initial, policies=_policies(request.tenant))
     if request.method == "POST":
         if not request.user.is_admin:
-            return render(request, "403.html", status=403)
+            raise PermissionDenied("Your role does not allow this.")
         if form.is_valid():
             try:
                 services.update_alert_source(obj, **form.cleaned_data)

@@ -6,6 +6,7 @@ import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect, render
@@ -38,7 +39,7 @@ def _next(request, fallback):
 
 
 def _forbidden(request):
-    return render(request, "403.html", status=403)
+    raise PermissionDenied("Your role does not allow this.")
 
 
 # --- connectors --------------------------------------------------------------------------------

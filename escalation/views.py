@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -33,7 +34,7 @@ def policies(request):
     form = PolicyForm(request.POST or None)
     if request.method == "POST":
         if not request.user.is_admin:
-            return render(request, "403.html", status=403)
+            raise PermissionDenied("Your role does not allow this.")
         if form.is_valid():
             try:
                 policy = services.create_policy(request.tenant, **form.cleaned_data)
@@ -57,7 +58,7 @@ def policy_detail(request, obj):
     form = PolicyForm(request.POST or None, initial=initial)
     if request.method == "POST":
         if not request.user.is_admin:
-            return render(request, "403.html", status=403)
+            raise PermissionDenied("Your role does not allow this.")
         if "delete" in request.POST:
             services.delete_policy(obj)
             messages.success(request, f"Policy {obj.name} deleted.")

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -55,7 +56,7 @@ def schedules(request):
                         initial={"timezone": request.tenant.timezone})
     if request.method == "POST":
         if not request.user.is_admin:
-            return render(request, "403.html", status=403)
+            raise PermissionDenied("Your role does not allow this.")
         if form.is_valid():
             try:
                 schedule = services.create_schedule(request.tenant, **form.cleaned_data)

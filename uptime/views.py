@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Greatest
 from django.shortcuts import redirect, render
@@ -63,7 +64,7 @@ def monitors(request):
     form = MonitorForm(request.POST or None, policies=_policies(request.tenant))
     if request.method == "POST":
         if not request.user.is_admin:
-            return render(request, "403.html", status=403)
+            raise PermissionDenied("Your role does not allow this.")
         if form.is_valid():
             try:
                 monitor = services.create_monitor(request.tenant, **_form_values(form))
@@ -101,7 +102,7 @@ def monitor_detail(request, obj):
     form = None
     if request.method == "POST":
         if not request.user.is_admin:
-            return render(request, "403.html", status=403)
+            raise PermissionDenied("Your role does not allow this.")
         form = MonitorForm(request.POST, policies=_policies(request.tenant))
         if form.is_valid():
             try:
