@@ -50,8 +50,7 @@ def tick(now=None, batch=BATCH, helpers=0):
     for pass_no in range(MAX_PASSES):  # a level with a zero timeout makes its incident due again at once
         with transaction.atomic():
             due = list(
-                Incident.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("alert_source")
+                Incident.objects.select_for_update(skip_locked=True)
                 .filter(status=Incident.Status.PENDING, next_escalation_at__lte=now)
                 .order_by("next_escalation_at")[:batch]
             )
@@ -69,8 +68,7 @@ def step_due(incident_id, expected_level, expected_round, now=None):
     now = now or clock.now()
     with transaction.atomic():
         incident = (
-            Incident.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("alert_source")
+            Incident.objects.select_for_update(skip_locked=True)
             .filter(pk=incident_id, status=Incident.Status.PENDING, next_escalation_at__lte=now,
                     escalation_level=expected_level, escalation_round=expected_round)
             .first()

@@ -476,10 +476,10 @@ def _notify_many(requests):
         message += f" ({first.reason})" if first.reason else ""
         data = {"user": first.user.pk, "round": first.round_tag,
                 "notifications": [written[w.key].pk for w in group]}
+        if first.warning:  # e.g. no rules: said in the same entry (one row per page in a storm)
+            message += f". ⚠ {first.warning}"
+            data["warning"] = first.warning
         entries.append((first.incident, LogKind.NOTIFICATION, message, "notifications", data, None))
-        if first.warning:
-            entries.append((first.incident, LogKind.WARNING, first.warning, "notifications",
-                            {"user": first.user.pk}, None))
     alert_services.log_many(entries)
     _kick([n.pk for n in created if n.due_at <= now])
     return created

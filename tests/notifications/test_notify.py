@@ -81,8 +81,8 @@ def test_a_user_without_rules_gets_email_and_for_high_an_sms_to_a_verified_phone
     low = services.notify(open_incident(tenant, priority="LOW"), admin, round_tag="r1")
     assert sorted((r.channel, r.address) for r in high) == [("email", admin.email), ("sms", "+4915199999999")]
     assert [(r.channel, r.address) for r in low] == [("email", admin.email)]
-    warning = high[0].incident.log_entries.filter(kind=LogKind.WARNING).get()
-    assert "no HIGH notification rules" in warning.message
+    entry = high[0].incident.log_entries.filter(kind=LogKind.NOTIFICATION).get()
+    assert "⚠" in entry.message and "no HIGH notification rules" in entry.data["warning"]
 
 
 def test_unverified_contact_methods_are_never_paged(tenant, responder):
