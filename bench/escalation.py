@@ -38,7 +38,8 @@ def percentile(values, p):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--incidents", type=int, default=10_000)
-    parser.add_argument("--threads", type=int, default=2, help="threads per worker process")
+    parser.add_argument("--threads", type=int, default=2, help="threads (or child processes) per worker")
+    parser.add_argument("--pool", choices=["threads", "prefork"], default="threads")
     parser.add_argument("--lead", type=float, default=8.0, help="seconds between start-up and the due second")
     args = parser.parse_args()
     if not (os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL")):
@@ -62,7 +63,7 @@ def main():
     call_command("migrate", interactive=False, verbosity=0)
     Tenant.objects.filter(slug="bench-escalation").delete()
     tenant = TenantFactory(name="Bench escalation", slug="bench-escalation")
-    user = UserFactory(tenant=tenant, name="Bench Pager")
+    user = UserFactory(tenant=tenant, name="Bench Pager", email=f"pager-{int(time.time())}@bench.test")
     policy = escalation_services.create_policy(tenant, name="bench", levels=[{"users": [user], "timeout_minutes": 60}])
     source = alert_services.create_alert_source(tenant, name="bench", escalation_policy=policy)
 
@@ -80,9 +81,9 @@ def main():
     purge_broker()
     tmp = Path(tempfile.mkdtemp(prefix="bench-escalation-"))
     workers = [
-        Worker(tmp, "w1", beat=True, concurrency=args.threads, DATABASE_URL=os.environ["DATABASE_URL"],
+        Worker(tmp, "w1", beat=True, concurrency=args.threads, pool=args.pool, DATABASE_URL=os.environ["DATABASE_URL"],
                LOG_LEVEL="WARNING").start(),
-        Worker(tmp, "w2", beat=False, concurrency=args.threads, DATABASE_URL=os.environ["DATABASE_URL"],
+        Worker(tmp, "w2", beat=False, concurrency=args.threads, pool=args.pool, DATABASE_URL=os.environ["DATABASE_URL"],
                LOG_LEVEL="WARNING").start(),
     ]
     samples = []  # (seconds after the due second, incidents performed)
