@@ -4,7 +4,7 @@ WORKDIR /app
 COPY pyproject.toml ./
 RUN pip install --no-cache-dir .
 COPY . .
-RUN SECRET_KEY=build python manage.py collectstatic --noinput
+RUN python manage.py collectstatic --noinput
 RUN useradd --create-home ilert && mkdir -p /app/var && chown ilert /app/var
 USER ilert
 EXPOSE 8000

@@ -6,6 +6,7 @@ DEBUG is off unless asked for, and without DEBUG a SECRET_KEY is required.
 """
 
 import os
+import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -34,12 +35,17 @@ def env_list(name, default=""):
 DATA_DIR = Path(env("ILERT_DATA_DIR", BASE_DIR / "var"))
 DEBUG = env_bool("DEBUG")
 SECRET_KEY = env("SECRET_KEY")
+# Commands that build or inspect the project (never serve a request, sign or encrypt anything).
+BUILD_COMMANDS = {"makemigrations", "collectstatic", "check", "help", "showmigrations", "spectacular"}
 if not SECRET_KEY:
-    if not DEBUG:
+    if DEBUG:
+        SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
+    elif len(sys.argv) > 1 and sys.argv[0].endswith("manage.py") and sys.argv[1] in BUILD_COMMANDS:
+        SECRET_KEY = "build-only-key-this-process-serves-nothing"  # noqa: S105
+    else:
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. Set SECRET_KEY (or DEBUG=true for local development only)."
         )
-    SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
 
 # Fernet keys for secrets stored encrypted (newest first; see ilert/secrets.py).
 ENCRYPTION_KEYS = env_list("ENCRYPTION_KEYS")

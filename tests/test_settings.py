@@ -49,3 +49,15 @@ def test_uptime_checks_have_their_own_queue_and_paging_keeps_the_default():
 
     assert queue("uptime.tasks.sweep") == queue("uptime.tasks.check_monitor") == "uptime"
     assert queue("escalation.tasks.sweep") == queue("notifications.tasks.sweep") == "celery"
+
+
+def test_build_commands_run_without_a_secret_key_but_serving_does_not(tmp_path):
+    base = {"PATH": os.environ["PATH"], "ILERT_DATA_DIR": str(tmp_path)}
+
+    def manage(*args):
+        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=base, capture_output=True,
+                              text=True, timeout=60)
+
+    assert manage("makemigrations", "--check", "--dry-run").returncode == 0
+    refused = manage("migrate")
+    assert refused.returncode != 0 and "SECRET_KEY is not set" in refused.stderr
