@@ -118,3 +118,19 @@ def stakeholder_api(stakeholder):
 @pytest.fixture
 def outsider_api(outsider):
     return client_for(outsider)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _end_stray_test_db_sessions(django_db_setup, django_db_blocker):
+    """Before the test database is dropped, end sessions that child processes (workers, web
+    servers of e2e tests) may still hold while they exit; otherwise the drop fails."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
