@@ -7,11 +7,10 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
 from ilert import ratelimit
-from ilert.dashboard import admin_only, can_write, tenant_object
+from ilert.dashboard import admin_only, can_write, panel_urls, tenant_object
 from ilert.errors import DomainError
 
 from . import selectors, services
@@ -238,16 +237,6 @@ def tenant_settings(request):
 PROFILE_PANELS = ["schedules:profile-panel", "notifications:profile-panel"]
 
 
-def _panels(names):
-    urls = []
-    for name in names:
-        try:
-            urls.append(reverse(name))
-        except NoReverseMatch:
-            continue
-    return urls
-
-
 @login_required
 def profile(request):
     user = request.user
@@ -259,7 +248,7 @@ def profile(request):
             services.update_user(user, by=user, **form.cleaned_data)
             messages.success(request, "Profile saved.")
             return redirect("accounts:profile")
-    return render(request, "accounts/profile.html", {"form": form, "panels": _panels(PROFILE_PANELS)})
+    return render(request, "accounts/profile.html", {"form": form, "panels": panel_urls(PROFILE_PANELS)})
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

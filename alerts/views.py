@@ -6,13 +6,13 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
 from ilert import clock
-from ilert.dashboard import admin_only, can_write, tenant_object
+from ilert.dashboard import admin_only, can_write, panel_urls, tenant_object
 from ilert.errors import DomainError
 
 from . import selectors, services
@@ -104,16 +104,6 @@ def incidents_bulk(request):
     return redirect(target)
 
 
-def _panel_urls(names, *args):
-    urls = []
-    for name in names:
-        try:
-            urls.append(reverse(name, args=args))
-        except NoReverseMatch:
-            continue
-    return urls
-
-
 @tenant_object(Incident)
 def incident_detail(request, obj):
     context = {
@@ -121,7 +111,7 @@ def incident_detail(request, obj):
         "timeline": selectors.timeline(obj),
         "comment_form": CommentForm(),
         "users": account_selectors.users(request.tenant, include_inactive=False),
-        "panels": _panel_urls(INCIDENT_PANELS, obj.pk),
+        "panels": panel_urls(INCIDENT_PANELS, obj.pk),
     }
     return render(request, "alerts/incident_detail.html", context)
 
@@ -227,7 +217,7 @@ def source_detail(request, obj):
         "maintenance_form": MaintenanceForm(),
         "windows": obj.maintenance_windows.all()[:20],
         "recent": selectors.incidents(request.tenant).filter(alert_source=obj)[:10],
-        "panels": _panel_urls(SOURCE_PANELS, obj.pk),
+        "panels": panel_urls(SOURCE_PANELS, obj.pk),
         "now": clock.now(),
     }
     return render(request, "alerts/source_detail.html", context)

@@ -1,6 +1,6 @@
 """Template context for the dashboard shell: the navigation, built from the URL names that exist."""
 
-from django.urls import NoReverseMatch, reverse
+from .dashboard import url_or_none
 
 NAVIGATION = [
     ("Respond", [
@@ -28,17 +28,10 @@ NAVIGATION = [
 ]
 
 
-def _url(name):
-    try:
-        return reverse(name) if name else None
-    except NoReverseMatch:
-        return None
-
-
 def _link(label, name, icon, path, badge=None):
-    url = _url(name)
+    url = url_or_none(name)
     active = bool(url) and (path == url if url == "/" else path.startswith(url))
-    return {"label": label, "url": url, "icon": icon, "active": active, "badge_url": _url(badge)}
+    return {"label": label, "url": url, "icon": icon, "active": active, "badge_url": url_or_none(badge)}
 
 
 def dashboard(request):

@@ -8,6 +8,7 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.urls import NoReverseMatch, reverse
 
 from .tenancy import get_for_tenant
 
@@ -56,3 +57,17 @@ def token_addressed(view):
     `tenant_object`."""
     view.token_addressed = True
     return view
+
+
+def url_or_none(name, *args):
+    """The URL of `name`, or None when no installed app defines it (pages of later apps plug in
+    by URL name; DESIGN.md §2)."""
+    try:
+        return reverse(name, args=args) if name else None
+    except NoReverseMatch:
+        return None
+
+
+def panel_urls(names, *args):
+    """The URLs of those panels (URL names) that exist, in order."""
+    return [url for url in (url_or_none(name, *args) for name in names) if url]

@@ -6,8 +6,8 @@ The overview knows no domain app: it loads each app's panel (a URL named `<app>:
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
 
+from .dashboard import panel_urls
 from .models import DevMessage
 
 HOME_PANELS = ["alerts:home-panel", "uptime:home-panel", "schedules:home-panel", "notifications:home-panel"]
@@ -15,13 +15,7 @@ HOME_PANELS = ["alerts:home-panel", "uptime:home-panel", "schedules:home-panel",
 
 @login_required
 def home(request):
-    panels = []
-    for name in HOME_PANELS:
-        try:
-            panels.append(reverse(name))
-        except NoReverseMatch:
-            continue
-    return render(request, "home.html", {"panels": panels})
+    return render(request, "home.html", {"panels": panel_urls(HOME_PANELS)})
 
 
 @login_required
