@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from alerts.models import Incident
+from ilert import twilio_signature
 from ilert.dashboard import admin_only, tenant_object, token_addressed
 from ilert.errors import DomainError
 from ilert.models import DevMessage
@@ -393,15 +394,8 @@ def email_action(request, token):
 def _twilio_account(request):
     """The Twilio account a webhook comes from — by its AccountSid, checked with that account's token
     only — or None (then the request is refused)."""
-    from twilio.request_validator import RequestValidator
-
     account = providers.webhook_account(request.POST.get("AccountSid", ""))
-    signature = request.META.get("HTTP_X_TWILIO_SIGNATURE", "")
-    if account is None or not signature or not account.auth_token:
-        return None
-    validator = RequestValidator(account.auth_token)
-    urls = [request.build_absolute_uri(), settings.SITE_URL + request.get_full_path()]
-    if any(validator.validate(url, request.POST, signature) for url in urls):
+    if account is not None and twilio_signature.signed_by(request, account.auth_token):
         return account
     return None
 

@@ -23,8 +23,8 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 
+from ilert import twilio_signature
 from ilert.errors import DomainError
 
 from ..ingest import EventType, InboundEvent
@@ -93,14 +93,10 @@ def _forbidden(message):
 
 def signature_valid(request):
     token = getattr(settings, "TWILIO_AUTH_TOKEN", "")
-    signature = request.headers.get("X-Twilio-Signature", "")
     if not token:
         log.error("inbound SMS refused: TWILIO_AUTH_TOKEN is not configured")
         return False
-    if not signature:
-        return False
-    algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
-    return RequestValidator(token).validate(request.build_absolute_uri(), request.POST, signature, algorithm)
+    return twilio_signature.signed_by(request, token)
 
 
 @csrf_exempt
