@@ -52,11 +52,15 @@ def test_health_endpoints(db, path):
     assert response.json()["status"] == "ok"
 
 
-@pytest.mark.parametrize("value", ["0709-07-06T05:58:23.1+20:43", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-10:00"])
-def test_odd_instants_in_date_filters_are_answered_not_crashed(api, value):
+@pytest.mark.parametrize("value, status", [
+    ("0709-07-06T05:58:23.1+20:43", 200),  # a real instant, once in UTC
+    ("0001-01-01T00:00:00+05:00", 400),  # before year 1 in UTC
+    ("9999-12-31T23:59:59-10:00", 400),  # after year 9999 in UTC
+])
+def test_odd_instants_in_date_filters_are_answered_not_crashed(api, value, status):
     # PostgreSQL refuses UTC offsets past ±15:59 ("time zone displacement out of range"); found by schemathesis.
     response = api.get("/api/v1/incidents", {"created_before": value})
-    assert response.status_code in (200, 400), response.content
+    assert response.status_code == status, response.content
 
 
 @pytest.mark.parametrize("path, params", [

@@ -190,6 +190,7 @@ def test_incidents_auto_resolve_after_minutes_without_events(tenant):
     assert incident.status == "RESOLVED" and incident.log_entries.filter(via="auto_resolve").exists()
 
 
+@pytest.mark.django_db(transaction=True)  # no test-wide transaction: only the service's own counts
 def test_domain_events_are_announced_inside_the_transaction(tenant, responder):
     from alerts.events import incident_changed
 
