@@ -18,15 +18,7 @@ def teams(tenant):
     return Team.objects.filter(tenant=tenant).prefetch_related("members")
 
 
-def get_team(tenant, pk):
-    return get_for_tenant(teams(tenant), tenant, pk=pk)
-
-
 def api_keys(user):
     """Admins see every key of the tenant; others their own."""
     queryset = ApiKey.objects.filter(tenant=user.tenant).select_related("user")
     return queryset if user.is_admin else queryset.filter(user=user)
-
-
-def get_api_key(user, pk):
-    return get_for_tenant(api_keys(user), user.tenant, pk=pk)

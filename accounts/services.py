@@ -188,14 +188,6 @@ def deactivate_user(user, *, by):
     return user
 
 
-def change_password(user, old_password, new_password):
-    if not user.check_password(old_password):
-        raise DomainError("The current password is wrong.", field="old_password")
-    _check_password(new_password, user)
-    user.set_password(new_password)
-    user.save(update_fields=["password"])
-
-
 # --- teams -------------------------------------------------------------------------------------
 
 

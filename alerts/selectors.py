@@ -4,17 +4,12 @@ from django.conf import settings
 from django.urls import reverse
 
 from ilert import secrets
-from ilert.tenancy import get_for_tenant
 
 from .models import AlertSource, Incident, IncidentLogEntry
 
 
 def alert_sources(tenant):
     return AlertSource.objects.filter(tenant=tenant).select_related("escalation_policy")
-
-
-def get_alert_source(tenant, pk):
-    return get_for_tenant(alert_sources(tenant), tenant, pk=pk)
 
 
 def source_for_key(key):
@@ -37,10 +32,6 @@ def incidents(tenant):
 
 def open_incidents(tenant):
     return incidents(tenant).filter(status__in=Incident.OPEN)
-
-
-def get_incident(tenant, pk):
-    return get_for_tenant(incidents(tenant), tenant, pk=pk)
 
 
 def incident_url(incident):

@@ -1,16 +1,11 @@
 """Tenant-scoped reads of connectors, connections and invocations (404 across tenants)."""
 
-from ilert.tenancy import get_for_tenant
 
 from .models import Connection, ConnectionInvocation, Connector, SlackIdentity
 
 
 def connectors(tenant):
     return Connector.objects.filter(tenant=tenant)
-
-
-def get_connector(tenant, pk):
-    return get_for_tenant(connectors(tenant), tenant, pk=pk)
 
 
 def connections(tenant):

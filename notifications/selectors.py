@@ -1,6 +1,5 @@
 """Tenant-scoped reads of contact methods, rules and notifications. Non-admins see their own."""
 
-from ilert.tenancy import get_for_tenant
 
 from .models import ContactMethod, Notification, NotificationRule
 
@@ -25,10 +24,6 @@ def notifications(user):
 def incident_notifications(incident):
     return (Notification.objects.filter(tenant_id=incident.tenant_id, incident=incident)
             .select_related("user", "contact_method", "bundle").order_by("created_at", "id"))
-
-
-def get_contact_method(user, pk):
-    return get_for_tenant(contact_methods(user), user.tenant, pk=pk)
 
 
 def methods_of(user):

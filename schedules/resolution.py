@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 # More than any UTC offset a zone has ever had: bounds how far a wall time can be from its instant.
@@ -395,8 +395,3 @@ def windows_from_json(restrictions) -> tuple:
         else:
             out.append(Window(parse_hhmm(item["start"]), parse_hhmm(item["end"])))
     return tuple(out)
-
-
-def day_start(day: date, tz) -> datetime:
-    """The instant of midnight (or the first instant after it, by the DST rule) of `day` in `tz`."""
-    return wall_to_utc(datetime(day.year, day.month, day.day), tz)

@@ -1,6 +1,5 @@
 """Tenant-scoped reads of uptime monitors and their results."""
 
-from ilert.tenancy import get_for_tenant
 
 from . import stats
 from .models import CheckResult, UptimeMonitor
@@ -8,10 +7,6 @@ from .models import CheckResult, UptimeMonitor
 
 def monitors(tenant):
     return UptimeMonitor.objects.filter(tenant=tenant).select_related("alert_source__escalation_policy", "incident")
-
-
-def get_monitor(tenant, pk):
-    return get_for_tenant(monitors(tenant), tenant, pk=pk)
 
 
 def results(tenant, monitor=None):
