@@ -125,7 +125,8 @@ class Incident(TenantOwned):
     OPEN = (Status.PENDING, Status.ACCEPTED)
 
     number = models.PositiveBigIntegerField()
-    alert_source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="incidents")
+    # Indexed by incident_source_key (and the open-dedup index): a second index would only slow writes.
+    alert_source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="incidents", db_index=False)
     summary = models.CharField(max_length=255)
     details = models.TextField(blank=True)
     priority = models.CharField(max_length=4, choices=Priority.choices, default=Priority.HIGH)
@@ -137,9 +138,11 @@ class Incident(TenantOwned):
     assigned_to = models.ForeignKey(
         "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_incidents"
     )
-    accepted_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    accepted_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                    db_index=False)  # partial index below
     accepted_at = models.DateTimeField(null=True, blank=True)
-    resolved_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    resolved_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                    db_index=False)  # partial index below
     resolved_at = models.DateTimeField(null=True, blank=True)
     links = models.JSONField(default=list, blank=True)
     images = models.JSONField(default=list, blank=True)
@@ -180,6 +183,10 @@ class Incident(TenantOwned):
             models.Index(fields=["auto_resolve_at"], condition=Q(auto_resolve_at__isnull=False),
                          name="incident_auto_resolve_due"),
             models.Index(fields=["alert_source", "incident_key"], name="incident_source_key"),
+            # Partial: the escalation engine rewrites pending rows (where these are NULL) in bulk,
+            # and every index a row is in makes that slower.
+            models.Index(fields=["accepted_by"], condition=Q(accepted_by__isnull=False), name="incident_accepted_by"),
+            models.Index(fields=["resolved_by"], condition=Q(resolved_by__isnull=False), name="incident_resolved_by"),
         ]
 
     def __str__(self):
@@ -209,17 +216,22 @@ class IncidentLogEntry(TenantOwned):
     """The incident's timeline: every event received and every change, who did it and through
     which channel (`via`: api, dashboard, sms, voice, push, email, slack, the integration, system)."""
 
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="log_entries")
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="log_entries",
+                                 db_index=False)  # log_incident_at starts with it
     at = models.DateTimeField(default=dj_timezone.now)
     kind = models.CharField(max_length=24, choices=LogKind.choices)
-    actor = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              db_index=False)  # partial index below
     via = models.CharField(max_length=32, blank=True)
     message = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["incident", "at"], name="log_incident_at")]
+        indexes = [
+            models.Index(fields=["incident", "at"], name="log_incident_at"),
+            models.Index(fields=["actor"], condition=Q(actor__isnull=False), name="log_actor"),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()}: {self.message}"

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from accounts.models import Tenant
-from ilert import clock
+from ilert import bulk, clock
 from ilert.errors import Conflict, DomainError
 
 from . import events
@@ -552,7 +552,7 @@ def advance_escalations(changes, *, now):
             escalation_level=level, escalation_round=round_, next_escalation_at=next_at,
             escalation_policy_id=policy_id, assigned_to_id=assigned_to_id,
         )
-    IncidentLogEntry.objects.bulk_create(entries)
+    bulk.insert(entries)
     batch = {}
     for incident, kind, entry in announcements:
         events.announce(incident, kind, entry=entry, via="escalation", batch=batch)
@@ -567,7 +567,7 @@ def _entry(incident, kind, message, data, at):
 def log_many(entries):
     """Append many timeline entries at once: [(incident, kind, message, via, data, actor)]."""
     now = clock.now()
-    return IncidentLogEntry.objects.bulk_create([
+    return bulk.insert([
         IncidentLogEntry(tenant_id=incident.tenant_id, incident=incident, kind=kind, via=via, message=message,
                          data=data or {}, actor=actor, at=now)
         for incident, kind, message, via, data, actor in entries

@@ -26,6 +26,7 @@ others; one that keeps failing is parked with the error on its timeline.
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 
 from alerts import services as alert_services
@@ -41,26 +42,35 @@ RETRY_AFTER_ERROR = timedelta(minutes=1)
 MAX_ERRORS = 5
 
 
-def tick(now=None, batch=BATCH, helpers=0):
-    """Perform every due step. Returns the number of steps performed. With `helpers`, a full first
-    batch (a storm) asks for that many more sweeps at once, so idle workers share the backlog (they
-    skip the rows this one holds)."""
+def tick(now=None, batch=BATCH, helpers=0, wake_early=False):
+    """Perform every due step. Returns the number of steps performed.
+
+    Two options cut lateness when no kicked task exists (after a broker outage, or for rows written
+    without one): with `helpers`, a backlog of a full batch or more (a storm) brings that many more
+    sweeps onto idle workers at once (they skip the rows this one holds); with `wake_early`, a step
+    due before the next beat gets a sweep at its due time."""
     now = now or clock.now()
+    if helpers and _pending().filter(next_escalation_at__lte=now)[batch - 1:batch].exists():
+        paging.more_sweeps(helpers)
     done = 0
-    for pass_no in range(MAX_PASSES):  # a level with a zero timeout makes its incident due again at once
+    for _ in range(MAX_PASSES):  # a level with a zero timeout makes its incident due again at once
         with transaction.atomic():
-            due = list(
-                Incident.objects.select_for_update(skip_locked=True)
-                .filter(status=Incident.Status.PENDING, next_escalation_at__lte=now)
-                .order_by("next_escalation_at")[:batch]
-            )
+            due = list(_pending().filter(next_escalation_at__lte=now).select_for_update(skip_locked=True)
+                       .order_by("next_escalation_at")[:batch])
             if not due:
                 break
-            if pass_no == 0 and helpers and len(due) == batch:
-                paging.more_sweeps(helpers)
             _perform_guarded(due, now)
             done += len(due)
+    if wake_early:
+        upcoming = (_pending().filter(next_escalation_at__gt=now).order_by("next_escalation_at")
+                    .values_list("next_escalation_at", flat=True).first())
+        if upcoming is not None and upcoming - now < timedelta(seconds=settings.SWEEP_INTERVAL_SECONDS):
+            paging.sweep_at(upcoming)
     return done
+
+
+def _pending():
+    return Incident.objects.filter(status=Incident.Status.PENDING, next_escalation_at__isnull=False)
 
 
 def step_due(incident_id, expected_level, expected_round, now=None):

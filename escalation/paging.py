@@ -3,7 +3,7 @@ wake-up at the next due time (a Celery task; only an optimisation, the sweeper i
 
 from datetime import timedelta
 
-from ilert import clock
+from ilert import clock, kick
 from ilert.kick import after_commit
 from notifications.services import notify, notify_many
 
@@ -29,10 +29,18 @@ def wake_up_at(incident, due):
 
 
 def more_sweeps(count):
+    """Helpers for a backlog that is already committed: published at once, not after commit."""
     from .tasks import sweep
 
     for _ in range(count):
-        after_commit(sweep, helpers=0)
+        kick.now(sweep, helpers=0, wake_early=False)
+
+
+def sweep_at(due):
+    """One sweep at `due`, sooner than the next beat (it asks for no further early sweep)."""
+    from .tasks import sweep
+
+    kick.now(sweep, wake_early=False, options={"eta": due})
 
 
 def wake_up_now(incident):

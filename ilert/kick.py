@@ -16,13 +16,19 @@ log = logging.getLogger(__name__)
 def after_commit(task, *args, options=None, **kwargs):
     """Enqueue `task` once the current transaction commits (at once outside a transaction).
     `options` go to apply_async (e.g. {"eta": due_time} for an early wake-up at a due time)."""
-    if not settings.ILERT_KICK_TASKS:
-        return
+    if settings.ILERT_KICK_TASKS:
+        transaction.on_commit(lambda: _publish(task, args, kwargs, options))
 
-    def publish():
-        try:
-            task.apply_async(args=args, kwargs=kwargs, **(options or {}))
-        except (OperationalError, OSError):  # broker unreachable: the sweeper will pick the row up
-            log.warning("could not publish %s; the sweeper will handle it", task.name)
 
-    transaction.on_commit(publish)
+def now(task, *args, options=None, **kwargs):
+    """Enqueue `task` at once, even inside a transaction: for tasks that need nothing this
+    transaction writes (e.g. more sweepers for a backlog that is already committed)."""
+    if settings.ILERT_KICK_TASKS:
+        _publish(task, args, kwargs, options)
+
+
+def _publish(task, args, kwargs, options):
+    try:
+        task.apply_async(args=args, kwargs=kwargs, **(options or {}))
+    except (OperationalError, OSError):  # broker unreachable: the sweeper will pick the row up
+        log.warning("could not publish %s; the sweeper will handle it", task.name)

@@ -169,10 +169,12 @@ class Notification(TenantOwned):
     WENT_OUT = (Status.SENDING, Status.SENT, Status.DELIVERED, Status.UNCERTAIN)
 
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PAGE)
+    # Both indexed by the composite indexes below (a single-column copy would only slow the
+    # escalation engine's bulk inserts).
     incident = models.ForeignKey(
-        "alerts.Incident", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+        "alerts.Incident", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications", db_index=False
     )
-    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="notifications")
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="notifications", db_index=False)
     contact_method = models.ForeignKey(
         ContactMethod, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
     )
@@ -183,7 +185,7 @@ class Notification(TenantOwned):
     step = models.CharField(max_length=64, blank=True)
     step_delay = models.PositiveSmallIntegerField(default=0)
     round_tag = models.CharField(max_length=64, blank=True)
-    dedup_key = models.CharField(max_length=255, unique=True)
+    dedup_key = models.CharField(max_length=255)  # unique (Meta: a constraint, without a LIKE index)
     reason = models.CharField(max_length=255, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     due_at = models.DateTimeField()
@@ -203,10 +205,11 @@ class Notification(TenantOwned):
     provider_id = models.CharField(max_length=255, blank=True)
     error = models.TextField(blank=True)
     # The page whose message carried this one (bundling): its status follows the leader's.
-    bundle = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="bundled")
+    bundle = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="bundled",
+                               db_index=False)  # partial index below
     reply_code = models.PositiveIntegerField(null=True, blank=True)
     # Addresses this notification in provider webhooks and email replies.
-    token = models.CharField(max_length=32, unique=True, default=new_token)
+    token = models.CharField(max_length=32, default=new_token)  # unique (Meta)
     # Notices, reminders and codes: the text to send (pages are rendered from the incident).
     subject = models.CharField(max_length=500, blank=True)
     body = models.TextField(blank=True)
@@ -222,6 +225,11 @@ class Notification(TenantOwned):
             models.Index(fields=["user", "channel", "address", "claimed_at"], name="notification_throttle"),
             models.Index(fields=["incident", "user"], name="notification_incident_user"),
             models.Index(fields=["provider_id"], condition=~Q(provider_id=""), name="notification_provider_id"),
+            models.Index(fields=["bundle"], condition=Q(bundle__isnull=False), name="notification_bundle"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["dedup_key"], name="notification_dedup_key"),
+            models.UniqueConstraint(fields=["token"], name="notification_token"),
         ]
 
     def __str__(self):

@@ -20,7 +20,7 @@ from django.urls import reverse
 from accounts.models import User
 from alerts import services as alert_services
 from alerts.models import Incident, LogKind, Priority
-from ilert import clock, kick, ratelimit
+from ilert import bulk, clock, kick, ratelimit
 from ilert.errors import Conflict, DomainError, Forbidden
 
 from . import text, tokens
@@ -362,14 +362,16 @@ def _reply_codes(pairs):
         user_id__in=user_ids, reply_code__isnull=False, incident__status__in=Incident.OPEN,
     ).values_list("user_id", "reply_code").distinct():
         used.setdefault(u, set()).add(code)
-    for pair in pairs:
+    lowest = {}  # per user: every code below this is taken (a storm pages one user thousands of times)
+    for pair in sorted(pairs):
         if pair in codes:
             continue
         taken = used.setdefault(pair[0], set())
-        code = 1
+        code = lowest.get(pair[0], 1)
         while code in taken:
             code += 1
         taken.add(code)
+        lowest[pair[0]] = code + 1
         codes[pair] = code
     return codes
 
@@ -455,7 +457,7 @@ def _notify_many(requests):
     ]
     try:
         with transaction.atomic():  # one INSERT; a concurrent twin makes it fail as a whole …
-            created = Notification.objects.bulk_create(rows)
+            created = bulk.insert(rows)
     except IntegrityError:  # … then row by row, skipping what the twin wrote
         created = []
         for row in rows:
