@@ -29,7 +29,8 @@ def insert(objs):
     db = router.db_for_write(model)
     connection = connections[db]
     if connection.vendor != "postgresql":
-        return model.objects.using(db).bulk_create(objs)
+        model.objects.using(db).bulk_create(objs)
+        return objs
 
     from psycopg2.extras import execute_values
 

@@ -333,3 +333,60 @@ def test_an_empty_schedule_at_level_one_escalates_immediately(tenant, people, cl
     assert warnings(incident)[0] == "Level 1 reaches nobody (nobody on call in Nights): escalating at once."
     incident.refresh_from_db()
     assert incident.next_escalation_at == alert_services.clock.now() + timedelta(minutes=30)
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """Sweeps published to the broker: [(kwargs, options)] (the broker is not what these tests cover)."""
+    from escalation import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.sweep, "apply_async", lambda args=(), kwargs=None, **options: sent.append((kwargs, options)))
+    return sent
+
+
+def test_a_step_due_before_the_next_beat_gets_a_sweep_at_its_due_time(tenant, people, clock, published, settings):
+    settings.SWEEP_INTERVAL_SECONDS = 2
+    settings.ILERT_KICK_TASKS = False  # nothing kicks the incident's own task: only the sweeper knows it
+    policy = make_policy(tenant, [{"users": [people[0]], "timeout_minutes": 5}])
+    incident = open_incident(tenant, policy)
+    settings.ILERT_KICK_TASKS = True
+    due = alert_services.clock.now() + timedelta(seconds=1, milliseconds=500)
+    Incident.objects.filter(pk=incident.pk).update(next_escalation_at=due)
+
+    assert engine.tick(wake_early=True) == 0
+    assert published == [({"wake_early": False}, {"eta": due})]
+    assert paged(incident) == []  # never before its time
+
+    published.clear()
+    Incident.objects.filter(pk=incident.pk).update(next_escalation_at=due + timedelta(seconds=1))  # 2.5 s away
+    engine.tick(wake_early=True)
+    assert published == []  # the next beat comes first
+
+
+def test_a_storm_brings_helper_sweeps_before_the_first_batch_is_done(tenant, people, clock, published, settings,
+                                                                     monkeypatch):
+    settings.ILERT_KICK_TASKS = False  # the incidents' own tasks are lost: only sweeps act
+    policy = make_policy(tenant, [{"users": [people[0]], "timeout_minutes": 5}])
+    source = make_source(tenant, escalation_policy=policy)
+    for n in range(5):
+        alert(source, key=f"k{n}")
+    published_before_batch = []
+    real_perform = engine._perform
+
+    def perform(incidents, now):
+        published_before_batch.append(len(published))
+        return real_perform(incidents, now)
+
+    monkeypatch.setattr(engine, "_perform", perform)
+    settings.ILERT_KICK_TASKS = True
+    assert engine.tick(batch=3, helpers=2) == 5
+    assert published_before_batch[0] == 2  # published before the first batch, not after its commit
+    assert published == [({"helpers": 0, "wake_early": False}, {})] * 2
+
+    published.clear()
+    settings.ILERT_KICK_TASKS = False
+    alert(source, key="late")
+    settings.ILERT_KICK_TASKS = True
+    assert engine.tick(batch=3, helpers=2) == 1  # a backlog smaller than a batch needs no helpers
+    assert published == []
