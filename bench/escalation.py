@@ -119,7 +119,8 @@ def main():
     first = next(s for s, c in samples if c > 0)
     last = samples[-1][0]
     print(f"bench/escalation: {args.incidents} incidents due at one second, 2 worker processes × "
-          f"{args.threads} threads (beat in the first), sweeper every {os.environ['SWEEP_INTERVAL_SECONDS']} s")
+          f"{args.threads} {'threads' if args.pool == 'threads' else 'children'} (beat in the first), "
+          f"sweeper every {os.environ['SWEEP_INTERVAL_SECONDS']} s")
     print(f"  performed: {performed}/{args.incidents}  (any before the due second: {len(early)})")
     if lateness:
         span = max(last - first, 1e-6)
