@@ -79,6 +79,10 @@ class ContactMethodViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
         services.update_contact_method(method, by=request.user, **update.validated_data)
         return Response(ContactMethodSerializer(method, context=self.get_serializer_context()).data)
 
+    @extend_schema(request=ContactMethodUpdateSerializer, responses=ContactMethodSerializer)
+    def partial_update(self, request, *args, **kwargs):  # only to document PATCH's body (it is update's)
+        return super().partial_update(request, *args, **kwargs)
+
     def perform_destroy(self, instance):
         services.delete_contact_method(instance, by=self.request.user)
 

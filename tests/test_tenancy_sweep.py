@@ -1,6 +1,8 @@
 """DESIGN.md §3: every /api/v1/ route and every dashboard URL, enumerated from the URL resolver
 (not a hand-kept list), is tried with a second tenant's objects. Nothing may be listed, read,
-changed or deleted across tenants: the answer is 404.
+changed or deleted across tenants: the answer is 404. Every write's request body (enumerated from
+the OpenAPI schema) is tried with the second tenant's ids in each field that names an object: the
+answer is the same 400 as for an id that does not exist.
 
 A new endpoint is covered without touching this file; its model needs a factory in
 tests/factories.py FACTORIES (the sweep fails and says so when one is missing)."""
@@ -200,3 +202,91 @@ def test_no_dashboard_url_reaches_another_tenants_objects(admin, outsider, tenan
         assert other_tenant.name not in html and outsider.email not in html, f"{path} shows another tenant"
         for url in their_urls:
             assert f'href="{url}"' not in html, f"{path} links to {url}"
+
+
+def _request_bodies():
+    """(method, path template, view class, request serializer) for every API write, as the OpenAPI
+    schema knows them: the same enumeration that documents the API, so nothing is left out."""
+    from drf_spectacular.generators import SchemaGenerator
+    from rest_framework.serializers import BaseSerializer
+
+    generator = SchemaGenerator()
+    generator._initialise_endpoints()
+    for path, path_regex, method, view in generator._get_paths_and_endpoints():
+        if method not in ("POST", "PUT", "PATCH") or not path.startswith("/api/v1/"):
+            continue
+        view.schema.path, view.schema.path_regex, view.schema.method = path, path_regex, method
+        request = view.schema.get_request_serializer()
+        for serializer in request.values() if isinstance(request, dict) else [request]:  # {content type: …}
+            if isinstance(serializer, type):
+                serializer = serializer()
+            if isinstance(serializer, BaseSerializer):
+                yield method, path, type(view), serializer
+
+
+def _related_fields(serializer, prefix=""):
+    """{body path ("levels[0].users"): (field, many)} for every writable field naming other objects."""
+    from rest_framework import relations, serializers
+
+    if isinstance(serializer, serializers.ListSerializer):
+        serializer = serializer.child
+    found = {}
+    for name, field in serializer.fields.items():
+        if field.read_only:
+            continue
+        if isinstance(field, relations.ManyRelatedField):
+            found[prefix + name] = (field.child_relation, True)
+        elif isinstance(field, relations.RelatedField):
+            found[prefix + name] = (field, False)
+        elif isinstance(field, serializers.ListSerializer):
+            found.update(_related_fields(field.child, f"{prefix}{name}[0]."))
+        elif isinstance(field, serializers.Serializer):
+            found.update(_related_fields(field, f"{prefix}{name}."))
+    return found
+
+
+def _body(field_path, value):
+    """{"levels": [{"users": value}]} for "levels[0].users"."""
+    head, _, rest = field_path.partition(".")
+    if head.endswith("[0]"):
+        return {head[:-3]: [_body(rest, value)]}
+    return {head: _body(rest, value)} if rest else {head: value}
+
+
+def test_request_bodies_never_accept_another_tenants_objects(admin, outsider, tenant, other_tenant):
+    """POST/PUT/PATCH naming another tenant's object (a user, a schedule, a policy …) anywhere in the
+    body is refused exactly like an id that does not exist, and changes nothing."""
+    from ilert.tenancy import TenantRelatedField
+
+    client = client_for(admin)
+    made, checked = {}, 0
+
+    def pair(model):
+        assert model in FACTORIES, f"add a factory for {model.__name__} to tests/factories.py FACTORIES"
+        if model not in made:
+            made[model] = (FACTORIES[model](tenant), FACTORIES[model](other_tenant))
+        return made[model]
+
+    for method, template, view_class, serializer in _request_bodies():
+        path = template
+        if "{id}" in template:
+            path = template.replace("{id}", str(pair(_model_of(view_class))[0].pk))
+        for field_path, (field, many) in _related_fields(serializer).items():
+            assert isinstance(field, TenantRelatedField), (
+                f"{method} {template}: {field_path} must be an ilert.tenancy.TenantRelatedField")
+            related = field.queryset.model
+            theirs = pair(related)[1]
+            unknown = 2**31 - 7
+            before, count = _snapshot(theirs), related.objects.count()
+            answers = {}
+            for label, pk in (("theirs", theirs.pk), ("unknown", unknown)):
+                response = getattr(client, method.lower())(path, _body(field_path, [pk] if many else pk),
+                                                           format="json")
+                assert response.status_code == 400, f"{method} {path} with {label} {field_path}: {response.status_code}"
+                errors = response.json().get("fields", {})
+                assert field_path in errors, f"{method} {path}: no error for {field_path} ({errors})"
+                answers[label] = [m.replace(str(pk), "<id>") for m in errors[field_path]]
+            assert answers["theirs"] == answers["unknown"], f"{method} {path}: {field_path} confirms their object"
+            assert _snapshot(theirs) == before and related.objects.count() == count
+            checked += 1
+    assert checked >= 40, f"only {checked} related fields found in request bodies (sweep broken?)"
