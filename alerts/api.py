@@ -15,7 +15,7 @@ from ilert.tenancy import TenantRelatedField
 from . import selectors, services
 from .ingest import EventType, InboundEvent
 from .integrations import event_api, heartbeat
-from .models import AlertSource, Incident, IncidentLogEntry, MaintenanceWindow, Priority
+from .models import AlertSource, ChangeEvent, Incident, IncidentLogEntry, MaintenanceWindow, Priority
 
 EscalationPolicy = AlertSource._meta.get_field("escalation_policy").related_model
 
@@ -230,10 +230,39 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVi
         return Response(LogEntrySerializer(selectors.timeline(self.get_object()), many=True).data)
 
 
+class ChangeEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ChangeEvent
+        fields = ["id", "alert_source", "summary", "source", "happened_at", "received_at", "custom_details", "links"]
+        read_only_fields = fields
+
+
+class ChangeEventFilter(django_filters.FilterSet):
+    happened_after = UTCDateTimeFilter(field_name="happened_at", lookup_expr="gte")
+    happened_before = UTCDateTimeFilter(field_name="happened_at", lookup_expr="lt")
+
+    class Meta:
+        model = ChangeEvent
+        fields = ["alert_source"]
+
+
+class ChangeEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """Change events (deploys, config changes) sent to PagerDuty-type sources: read-only, 90 days."""
+
+    serializer_class = ChangeEventSerializer
+    filterset_class = ChangeEventFilter
+    ordering_fields = ["happened_at"]
+    ordering = ["-happened_at", "-id"]
+
+    def get_queryset(self):
+        return selectors.changes(self.tenant)
+
+
 routes = [
     ("alert-sources", AlertSourceViewSet),
     ("maintenance-windows", MaintenanceWindowViewSet),
     ("incidents", IncidentViewSet),
+    ("change-events", ChangeEventViewSet),
 ]
 api_urlpatterns = [
     path("events", event_api.receive, name="events-v1"),

@@ -116,6 +116,29 @@ class MaintenanceWindow(TenantOwned):
         ]
 
 
+class ChangeEvent(TenantOwned):
+    """A change to a system (a deploy, a config change): no incident and nobody paged, but shown
+    beside the incidents of its alert source opened around it (PagerDuty's change events)."""
+
+    RETENTION_DAYS = 90
+
+    alert_source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="changes",
+                                     db_index=False)  # change_source_at starts with it
+    summary = models.CharField(max_length=1024)
+    source = models.CharField(max_length=255, blank=True)  # where the change happened (a host, a pipeline)
+    happened_at = models.DateTimeField()  # the sender's timestamp, else when it arrived
+    received_at = models.DateTimeField(default=dj_timezone.now)
+    custom_details = models.JSONField(default=dict, blank=True)
+    links = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-happened_at", "-id"]
+        indexes = [models.Index(fields=["alert_source", "happened_at"], name="change_source_at")]
+
+    def __str__(self):
+        return self.summary
+
+
 class Incident(TenantOwned):
     class Status(models.TextChoices):
         PENDING = "PENDING", "Pending"

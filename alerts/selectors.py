@@ -1,11 +1,13 @@
-"""Tenant-scoped reads of alert sources and incidents."""
+"""Tenant-scoped reads of alert sources, incidents and change events."""
+
+from datetime import timedelta
 
 from django.conf import settings
 from django.urls import reverse
 
-from ilert import secrets
+from ilert import clock, secrets
 
-from .models import AlertSource, Incident, IncidentLogEntry
+from .models import AlertSource, ChangeEvent, Incident, IncidentLogEntry
 
 
 def alert_sources(tenant):
@@ -41,3 +43,19 @@ def incident_url(incident):
 
 def timeline(incident):
     return IncidentLogEntry.objects.filter(incident=incident).select_related("actor").order_by("at", "id")
+
+
+def changes(tenant):
+    return ChangeEvent.objects.filter(tenant=tenant).select_related("alert_source")
+
+
+# Changes shown beside an incident: those of its source from this long before it opened until it
+# was resolved (or now).
+CHANGES_BEFORE = timedelta(hours=4)
+
+
+def changes_near(incident, limit=20):
+    until = incident.resolved_at or clock.now()
+    return (ChangeEvent.objects.filter(alert_source_id=incident.alert_source_id,
+                                       happened_at__gte=incident.created_at - CHANGES_BEFORE, happened_at__lte=until)
+            .order_by("-happened_at", "-id")[:limit])

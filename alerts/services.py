@@ -21,6 +21,7 @@ from . import events
 from .ingest import EventType, InboundEvent, IngestResult, ResponseCode
 from .models import (
     AlertSource,
+    ChangeEvent,
     CreationMode,
     Incident,
     IncidentLogEntry,
@@ -167,6 +168,27 @@ def add_maintenance_window(source, *, start, end, description=""):
 
 def delete_maintenance_window(window):
     window.delete()
+
+
+# --- change events --------------------------------------------------------------------------------
+
+
+def record_change(source, *, summary, source_name="", happened_at=None, custom_details=None, links=()):
+    """Store a change event of `source` (a deploy, a config change). Nobody is paged."""
+    if not source.is_active:
+        raise SourceDisabled(f"The alert source {source.name!r} is disabled.")
+    now = clock.now()
+    return ChangeEvent.objects.create(
+        tenant_id=source.tenant_id, alert_source=source, summary=summary[:1024], source=source_name[:255],
+        happened_at=happened_at or now, received_at=now, custom_details=custom_details or {}, links=list(links),
+    )
+
+
+def prune_changes(now=None):
+    """Forget change events older than ChangeEvent.RETENTION_DAYS (as PagerDuty does). Returns how many."""
+    cutoff = (now or clock.now()) - timedelta(days=ChangeEvent.RETENTION_DAYS)
+    deleted, _ = ChangeEvent.objects.filter(happened_at__lt=cutoff).delete()
+    return deleted
 
 
 def in_maintenance(source, at):

@@ -11,3 +11,10 @@ def sweep():
 @shared_task(name="alerts.tasks.sweep_heartbeats")
 def sweep_heartbeats():
     return engine.heartbeats_overdue()
+
+
+@shared_task(name="alerts.tasks.prune_changes", ignore_result=True)
+def prune_changes():
+    from . import services
+
+    return services.prune_changes()

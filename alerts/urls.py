@@ -11,6 +11,7 @@ ingestion = [
     path("api/events", event_api.receive, name="events"),
     path("api/heartbeats/<str:key>", heartbeat.receive, name="heartbeat"),
     path("integrations/pagerduty/v2/enqueue", pagerduty.enqueue, name="pagerduty"),
+    path("integrations/pagerduty/v2/change/enqueue", pagerduty.change_enqueue, name="pagerduty-change"),
     path("integrations/opsgenie/v2/alerts", opsgenie.create_alert, name="opsgenie"),
     path("integrations/opsgenie/v2/alerts/<str:identifier>/close", opsgenie.close_alert, name="opsgenie-close"),
     path("integrations/opsgenie/v2/alerts/<str:identifier>/acknowledge", opsgenie.acknowledge_alert,

@@ -112,6 +112,7 @@ def incident_detail(request, obj):
         "comment_form": CommentForm(),
         "users": account_selectors.users(request.tenant, include_inactive=False),
         "panels": panel_urls(INCIDENT_PANELS, obj.pk),
+        "changes": selectors.changes_near(obj),
     }
     return render(request, "alerts/incident_detail.html", context)
 
@@ -217,6 +218,7 @@ def source_detail(request, obj):
         "maintenance_form": MaintenanceForm(),
         "windows": obj.maintenance_windows.all()[:20],
         "recent": selectors.incidents(request.tenant).filter(alert_source=obj)[:10],
+        "changes": obj.changes.all()[:20],
         "panels": panel_urls(SOURCE_PANELS, obj.pk),
         "now": clock.now(),
     }
@@ -233,6 +235,7 @@ def setup_for(request, source):
         "events_url": url("alerts:events"),
         "pagerduty_base": url("alerts:pagerduty").removesuffix("/v2/enqueue"),
         "pagerduty_url": url("alerts:pagerduty"),
+        "pagerduty_change_url": url("alerts:pagerduty-change"),
         "opsgenie_base": url("alerts:opsgenie").removesuffix("v2/alerts"),
         "opsgenie_url": url("alerts:opsgenie"),
         "alertmanager_url": url("alerts:alertmanager-key", key),

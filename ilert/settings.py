@@ -279,6 +279,9 @@ CELERY_BEAT_SCHEDULE = {
 # Uptime history housekeeping (roll-ups and pruning); idempotent, any interval works.
 CELERY_BEAT_SCHEDULE["uptime.tasks.maintain"] = {"task": "uptime.tasks.maintain", "schedule": 300.0,
                                                  "options": {"expires": 600}}
+# Change events older than 90 days are forgotten; idempotent, any interval works.
+CELERY_BEAT_SCHEDULE["alerts.tasks.prune_changes"] = {"task": "alerts.tasks.prune_changes", "schedule": 3600.0,
+                                                      "options": {"expires": 3600.0}}
 # Uptime checks: how many run at once per engine loop, how long one sweep keeps claiming due
 # monitors (the loop polls every 0.1 s), how soon a failed check is retried before "down", an
 # extra CA bundle for HTTPS/TLS checks of internal services, and the history kept (raw results,

@@ -13,19 +13,32 @@ Answers exactly as PagerDuty does: 202 {"status": "success", "message": "Event p
 "dedup_key"} (a trigger without dedup_key gets a generated one), 400 {"status": "invalid event",
 "message": "Event object is invalid", "errors": [...]}, 429 with Retry-After when rate-limited.
 critical/error → HIGH, warning/info → LOW.
+
+Change events, POST /integrations/pagerduty/v2/change/enqueue (PagerDuty's /v2/change/enqueue),
+with the same routing key: {"routing_key", "payload": {"summary" (required, ≤1024), "source",
+"timestamp", "custom_details"}, "links": [{"href", "text"}]}. A change pages nobody; it is kept for
+90 days and shown beside the source's incidents opened around it. Answers 202 {"status":
+"success", "message": "Change event processed", "id"}, and errors as above.
 """
 
+from datetime import UTC, timedelta
+
 from django.http import JsonResponse
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from ilert import clock
+from ilert.errors import DomainError
+
 from ..ingest import EventType, InboundEvent
-from ..models import Integration, Priority
+from ..models import ChangeEvent, Integration, Priority
 from . import base
 
 ACTIONS = {"trigger": EventType.ALERT, "acknowledge": EventType.ACCEPT, "resolve": EventType.RESOLVE}
 SEVERITIES = {"critical": Priority.HIGH, "error": Priority.HIGH, "warning": Priority.LOW, "info": Priority.LOW}
 CEF_FIELDS = ("source", "component", "group", "class")
+CLOCK_SKEW = timedelta(days=1)
 
 
 def _string(value):
@@ -130,20 +143,84 @@ def _error(reject):
     return reject.response({**INVALID, "errors": reject.errors})
 
 
+def _routing_key(data, request):
+    key = data.get("routing_key") or request.headers.get("X-Routing-Key")
+    if key is not None and not isinstance(key, str):
+        raise base.Reject(400, "'routing_key' must be a string", errors=["'routing_key' must be a string"])
+    if not key:
+        raise base.Reject(400, "'routing_key' is missing or blank", errors=["'routing_key' is missing or blank"])
+    return key
+
+
 @csrf_exempt
 @require_POST
 def enqueue(request):
     try:
         data = base.json_body(request)
-        key = data.get("routing_key") or request.headers.get("X-Routing-Key")
-        if key is not None and not isinstance(key, str):
-            raise base.Reject(400, "'routing_key' must be a string", errors=["'routing_key' must be a string"])
-        if not key:
-            raise base.Reject(400, "'routing_key' is missing or blank", errors=["'routing_key' is missing or blank"])
+        key = _routing_key(data, request)
         event = parse(data)
         source = base.source_for(key, integration_types=[Integration.PAGERDUTY], field="routing_key")
         (result,) = base.ingest_all(source, [event])
     except base.Reject as reject:
         return _error(reject)
     return JsonResponse({"status": "success", "message": "Event processed", "dedup_key": result.incident_key},
+                        status=202)
+
+
+def parse_change(data):
+    """services.record_change's arguments for a change event, or Reject(400) listing every error."""
+    payload = data.get("payload")
+    if not isinstance(payload, dict):
+        error = "'payload' is missing or not an object"
+        raise base.Reject(400, error, errors=[error])
+    errors = []
+    summary = _string(payload.get("summary")) or ""
+    if not summary.strip():
+        errors.append("'payload.summary' is missing or blank")
+    elif len(summary) > 1024:
+        errors.append("'payload.summary' is too long (maximum 1024 characters)")
+    source_name = payload.get("source")
+    if source_name is not None and _string(source_name) is None:
+        errors.append("'payload.source' must be a string")
+    happened_at = None
+    timestamp = payload.get("timestamp")
+    if timestamp is not None:
+        try:
+            happened_at = parse_datetime(timestamp) if isinstance(timestamp, str) else None
+        except ValueError:
+            happened_at = None
+        if happened_at is None:
+            errors.append("'payload.timestamp' is not an ISO 8601 date and time")
+        else:
+            happened_at = happened_at if happened_at.tzinfo else happened_at.replace(tzinfo=UTC)
+            now = clock.now()  # older changes are not kept; a sender's clock may run a little fast
+            if not now - timedelta(days=ChangeEvent.RETENTION_DAYS) <= happened_at <= now + CLOCK_SKEW:
+                errors.append(f"'payload.timestamp' must be within the last {ChangeEvent.RETENTION_DAYS} days")
+    custom = payload.get("custom_details")
+    if custom is not None and not isinstance(custom, dict):
+        errors.append("'payload.custom_details' must be an object")
+    links = _context(data, "links", "href", ("href", "text"), errors)
+    if errors:
+        raise base.Reject(400, "; ".join(errors), errors=errors)
+    return {"summary": summary, "source_name": (_string(source_name) or "")[:255], "happened_at": happened_at,
+            "custom_details": custom or {}, "links": links}
+
+
+@csrf_exempt
+@require_POST
+def change_enqueue(request):
+    from .. import services
+
+    try:
+        data = base.json_body(request)
+        key = _routing_key(data, request)
+        change = parse_change(data)
+        source = base.source_for(key, integration_types=[Integration.PAGERDUTY], field="routing_key")
+        try:
+            recorded = services.record_change(source, **change)
+        except DomainError as exc:
+            raise base.reject_domain_error(exc) from None
+    except base.Reject as reject:
+        return _error(reject)
+    return JsonResponse({"status": "success", "message": "Change event processed", "id": str(recorded.pk)},
                         status=202)

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from alerts import services
 from alerts.ingest import EventType, InboundEvent
-from alerts.models import AlertSource, Incident, MaintenanceWindow
+from alerts.models import AlertSource, ChangeEvent, Incident, MaintenanceWindow
 from ilert import clock
 from tests.factories import register
 
@@ -25,6 +25,12 @@ def make_window(tenant, *, source=None, start=None, hours=1):
     return services.add_maintenance_window(source or make_source(tenant), start=start, end=start + timedelta(hours=hours))
 
 
+def make_change(tenant, *, source=None, summary="Deployed api v1.2.3", **fields):
+    return services.record_change(source or make_source(tenant, integration_type="pagerduty"), summary=summary,
+                                  **fields)
+
+
 register(AlertSource, make_source)
 register(Incident, make_incident)
 register(MaintenanceWindow, make_window)
+register(ChangeEvent, make_change)

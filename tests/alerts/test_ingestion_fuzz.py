@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from alerts.models import AlertSource, Incident, IncidentLogEntry
+from alerts.models import AlertSource, ChangeEvent, Incident, IncidentLogEntry
+from ilert import clock
 
 from .factories import make_source
 
@@ -103,6 +104,23 @@ def test_the_pagerduty_endpoint_never_fails(tenant):
     def run(body):
         before = state()
         check(Client().post("/integrations/pagerduty/v2/enqueue", body, content_type="application/json"), before)
+
+    run()
+
+
+def test_the_pagerduty_change_endpoint_never_fails(tenant):
+    source = sources(tenant)["pagerduty"]
+    example = {"routing_key": source.integration_key, "links": [{"href": "https://ci/1", "text": "Build 1"}],
+               "payload": {"summary": "Deployed v1", "source": "ci", "timestamp": clock.now().isoformat(),
+                           "custom_details": {"build": 1}}}
+
+    @FUZZ
+    @given(bodies(example))
+    def run(body):
+        before = ChangeEvent.objects.count()
+        response = Client().post("/integrations/pagerduty/v2/change/enqueue", body, content_type="application/json")
+        assert response.status_code < 500, response.content[:500]
+        assert ChangeEvent.objects.count() == before + (response.status_code == 202)
 
     run()
 
