@@ -50,7 +50,8 @@ class MonitorSerializer(serializers.ModelSerializer):
 class ResultSerializer(serializers.ModelSerializer):
     class Meta:
         model = CheckResult
-        fields = ["id", "monitor", "checked_at", "outcome", "response_ms", "status_code", "message", "lateness_ms"]
+        fields = ["id", "monitor", "checked_at", "outcome", "response_ms", "status_code", "message", "lateness_ms",
+                  "weight_seconds"]
         read_only_fields = fields
 
 

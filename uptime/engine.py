@@ -217,9 +217,9 @@ def _roll_up_hour(closed_hour):
         end = oldest + timedelta(hours=1)
         by_monitor = {m.pk: stats.Aggregate() for m in monitors}
         rows = CheckResult.objects.filter(monitor_id__in=by_monitor, checked_at__gte=oldest, checked_at__lt=end)
-        for monitor_id, outcome, response_ms in rows.values_list("monitor_id", "outcome", "response_ms").iterator(
-                chunk_size=5000):
-            by_monitor[monitor_id].add_result(outcome, response_ms)
+        for monitor_id, outcome, response_ms, weight in rows.values_list(
+                "monitor_id", "outcome", "response_ms", "weight_seconds").iterator(chunk_size=5000):
+            by_monitor[monitor_id].add_result(outcome, response_ms, weight)
         CheckRollup.objects.bulk_create([
             CheckRollup(tenant_id=m.tenant_id, monitor_id=m.pk, period=CheckRollup.Period.HOUR, start=oldest,
                         **by_monitor[m.pk].rollup_fields())

@@ -150,6 +150,9 @@ class CheckResult(TenantOwned):
     message = models.CharField(max_length=500, blank=True)
     # How long after its due time the check started (engine health; the benchmark reads it).
     lateness_ms = models.IntegerField(null=True, blank=True)
+    # The time this result stands for: until the next check was due (shorter while a failure is
+    # being confirmed). Uptime % is weighted by it, so retries do not inflate downtime.
+    weight_seconds = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-checked_at", "-id"]
@@ -181,6 +184,8 @@ class CheckRollup(TenantOwned):
     response_sum_ms = models.PositiveBigIntegerField(default=0)
     response_max_ms = models.PositiveIntegerField(default=0)
     histogram = models.JSONField(default=dict, blank=True)
+    up_seconds = models.PositiveBigIntegerField(default=0)  # sums of CheckResult.weight_seconds
+    down_seconds = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["monitor", "period", "start"]

@@ -425,6 +425,7 @@ def _apply(monitor, item, now):
     elif result.outcome == UNAVAILABLE and monitor.status != MonitorStatus.DOWN:
         monitor.status = MonitorStatus.UNAVAILABLE
     monitor.next_check_at = next_due(monitor, item.due_at, started_at, now)
+    row.weight_seconds = max(1, round((monitor.next_check_at - started_at).total_seconds()))
     return row
 
 

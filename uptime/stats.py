@@ -46,13 +46,17 @@ class Aggregate:
     response_sum_ms: int = 0
     response_max_ms: int = 0
     histogram: dict = field(default_factory=dict)  # bucket index (str, as stored in JSON) -> count
+    up_seconds: int = 0
+    down_seconds: int = 0
 
-    def add_result(self, outcome, response_ms):
+    def add_result(self, outcome, response_ms, weight_seconds=0):
         self.checks += 1
         if outcome == Outcome.UP:
             self.up += 1
+            self.up_seconds += weight_seconds
         elif outcome == Outcome.DOWN:
             self.down += 1
+            self.down_seconds += weight_seconds
         else:
             self.unavailable += 1
         if response_ms is not None:
@@ -70,6 +74,8 @@ class Aggregate:
         self.response_count += rollup.response_count
         self.response_sum_ms += rollup.response_sum_ms
         self.response_max_ms = max(self.response_max_ms, rollup.response_max_ms)
+        self.up_seconds += rollup.up_seconds
+        self.down_seconds += rollup.down_seconds
         for key, count in (rollup.histogram or {}).items():
             self.histogram[key] = self.histogram.get(key, 0) + count
 
@@ -78,11 +84,17 @@ class Aggregate:
             "checks": self.checks, "up": self.up, "down": self.down, "unavailable": self.unavailable,
             "response_count": self.response_count, "response_sum_ms": self.response_sum_ms,
             "response_max_ms": self.response_max_ms, "histogram": self.histogram,
+            "up_seconds": self.up_seconds, "down_seconds": self.down_seconds,
         }
 
     @property
     def uptime(self):
-        """Percentage of up checks among up and down ones (checks ilert could not run do not count)."""
+        """Percentage of time up, of the time judged up or down: each check counts for the time until
+        the next one was due (checks ilert could not run do not count). Results recorded before
+        checks had a weight count one each."""
+        judged = self.up_seconds + self.down_seconds
+        if judged:
+            return round(100.0 * self.up_seconds / judged, 3)
         judged = self.up + self.down
         return None if not judged else round(100.0 * self.up / judged, 3)
 
@@ -127,8 +139,8 @@ def aggregate(monitor, start, end):
             cursor = until
     if cursor < end:
         raw = CheckResult.objects.filter(monitor=monitor, checked_at__gte=cursor, checked_at__lt=end)
-        for outcome, response_ms in raw.values_list("outcome", "response_ms"):
-            agg.add_result(outcome, response_ms)
+        for outcome, response_ms, weight in raw.values_list("outcome", "response_ms", "weight_seconds"):
+            agg.add_result(outcome, response_ms, weight)
     return agg
 
 

@@ -75,6 +75,23 @@ def test_failures_are_confirmed_sooner_than_the_interval_then_the_cadence_resume
     assert not Incident.objects.exists()
 
 
+def test_uptime_is_weighted_by_time_so_retries_do_not_inflate_downtime(tenant, http_target, settings):
+    """An hour up (six checks 10 min apart), then two failures 30 s apart while the failure is being
+    confirmed: 1 minute of 61 is judged down, although 2 checks of 8 failed."""
+    from uptime import stats
+
+    settings.UPTIME_RETRY_SECONDS = 30
+    (monitor,) = active(tenant, http_target, interval_seconds=600, retries=2)
+    started = clock.now()
+    for status in [200] * 6 + [500, 500]:
+        http_target.status = status
+        monitor = check(monitor)
+    assert [r.weight_seconds for r in CheckResult.objects.order_by("checked_at")] == [600] * 6 + [30, 30]
+    figure = stats.aggregate(monitor, started, clock.now() + timedelta(hours=1))
+    assert (figure.up, figure.down) == (6, 2)
+    assert figure.uptime == round(100 * 3600 / 3660, 3)  # 98.361, where counting checks says 75.0
+
+
 def test_checks_run_concurrently_but_never_more_than_the_limit(tenant):
     slow = HttpTarget(delay=0.4)
     try:

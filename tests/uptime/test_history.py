@@ -27,7 +27,8 @@ def fill(monitor, days=5, every=timedelta(minutes=10)):
     while at < START + timedelta(days=days):
         outcome = "down" if i % 50 == 7 else "up"
         rows.append(CheckResult(tenant_id=monitor.tenant_id, monitor=monitor, checked_at=at, outcome=outcome,
-                                response_ms=80 + (i * 37) % 400, message=""))
+                                response_ms=80 + (i * 37) % 400, message="",
+                                weight_seconds=60 if outcome == "down" else int(every.total_seconds())))
         at, i = at + every, i + 1
     CheckResult.objects.bulk_create(rows)
     return rows
@@ -50,7 +51,9 @@ def test_roll_ups_and_pruning_keep_the_figures_and_bound_the_history(monitor, se
     before = stats.figures(monitor, now)
     week = before["7d"]
     assert week["checks"] == len(rows) and week["down"] == sum(r.outcome == "down" for r in rows)
-    assert week["uptime_percent"] == round(100 * week["up"] / len(rows), 3)
+    up_time = sum(r.weight_seconds for r in rows if r.outcome == "up")
+    assert week["uptime_percent"] == round(100 * up_time / sum(r.weight_seconds for r in rows), 3)
+    assert week["uptime_percent"] != round(100 * week["up"] / len(rows), 3)  # time, not a count of checks
     assert week["avg_response_ms"] == round(sum(r.response_ms for r in rows) / len(rows))
 
     assert engine.roll_up(now=now) > 0
