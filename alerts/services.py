@@ -541,8 +541,8 @@ def advance_escalations(changes, *, now):
     """The escalation engine's door: record many moves at once (one UPDATE, one INSERT of timeline
     entries), then announce "escalated" and "assigned" for each, inside the caller's transaction."""
     if not changes:
-        return []
-    incidents, entries, announcements = [], [], []
+        return
+    incidents, entries, announced = [], [], []  # announced: (incident, kind, index in entries)
     for change in changes:
         incident = change.incident
         incident.escalation_level, incident.escalation_round = change.level, change.round
@@ -552,16 +552,14 @@ def advance_escalations(changes, *, now):
         for kind, message, data in change.notes:
             entries.append(_entry(incident, kind, message, data, now))
         if change.message:
-            entry = _entry(incident, LogKind.ESCALATED, change.message, change.data, now)
-            entries.append(entry)
-            announcements.append((incident, "escalated", entry))
+            announced.append((incident, "escalated", len(entries)))
+            entries.append(_entry(incident, LogKind.ESCALATED, change.message, change.data, now))
         user = change.assign_to
         if user is not None and incident.assigned_to_id != user.pk:
             incident.assigned_to = user
             text = f"Assigned to {user.display_name}" + (f" ({change.assign_reason})" if change.assign_reason else "")
-            entry = _entry(incident, LogKind.ASSIGNED, text, {"user": user.pk}, now)
-            entries.append(entry)
-            announcements.append((incident, "assigned", entry))
+            announced.append((incident, "assigned", len(entries)))
+            entries.append(_entry(incident, LogKind.ASSIGNED, text, {"user": user.pk}, now))
         incidents.append(incident)
     # One UPDATE per distinct new position (in a storm the whole batch moves alike: one statement).
     groups = {}
@@ -574,24 +572,25 @@ def advance_escalations(changes, *, now):
             escalation_level=level, escalation_round=round_, next_escalation_at=next_at,
             escalation_policy_id=policy_id, assigned_to_id=assigned_to_id,
         )
-    bulk.insert(entries)
+    pks = bulk.insert(IncidentLogEntry, entries)
+    wanted = [index for _, _, index in announced]
+    objects = bulk.instances(IncidentLogEntry, [entries[i] for i in wanted], [pks[i] for i in wanted])
     batch = {}
-    for incident, kind, entry in announcements:
+    for (incident, kind, _), entry in zip(announced, objects, strict=True):
         events.announce(incident, kind, entry=entry, via="escalation", batch=batch)
-    return entries
 
 
-def _entry(incident, kind, message, data, at):
-    return IncidentLogEntry(tenant_id=incident.tenant_id, incident=incident, kind=kind, via="escalation",
-                            message=message, data=data or {}, at=at)
+def _entry(incident, kind, message, data, at, via="escalation", actor_id=None):
+    """A timeline row for bulk.insert."""
+    return {"tenant_id": incident.tenant_id, "incident_id": incident.pk, "kind": kind, "via": via,
+            "message": message, "data": data or {}, "actor_id": actor_id, "at": at}
 
 
 def log_many(entries):
     """Append many timeline entries at once: [(incident, kind, message, via, data, actor)]."""
     now = clock.now()
-    return bulk.insert([
-        IncidentLogEntry(tenant_id=incident.tenant_id, incident=incident, kind=kind, via=via, message=message,
-                         data=data or {}, actor=actor, at=now)
+    bulk.insert(IncidentLogEntry, [
+        _entry(incident, kind, message, data, now, via=via, actor_id=actor.pk if actor is not None else None)
         for incident, kind, message, via, data, actor in entries
     ])
 

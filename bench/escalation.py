@@ -67,6 +67,7 @@ def main():
 
     call_command("migrate", interactive=False, verbosity=0)
     Tenant.objects.filter(slug="bench-escalation").delete()
+    vacuum()
     tenant = TenantFactory(name="Bench escalation", slug="bench-escalation")
     user = UserFactory(tenant=tenant, name="Bench Pager", email=f"pager-{int(time.time())}@bench.test")
     policy = escalation_services.create_policy(tenant, name="bench", levels=[{"users": [user], "timeout_minutes": 60}])
@@ -131,10 +132,24 @@ def main():
     print(f"  assigned to the paged user: {paged}; notification rows: "
           f"{user.notifications.count()} (one per incident expected)")
     if lateness:
+        vacuum()
         floor = postgres_floor(tenant, sessions=2)
         print(f"  PostgreSQL floor: the same rows written by plain SQL from 2 sessions (no Python): "
               f"{floor:.0f} steps/s; engine/floor {performed / span / floor:.2f}")
     Tenant.objects.filter(pk=tenant.pk).delete()
+
+
+def vacuum():
+    """Earlier runs leave dead rows behind, and autovacuum may be off (it is on these machines):
+    without this, every run is slower than the one before."""
+    from django.db import connection
+
+    from alerts.models import Incident, IncidentLogEntry
+    from notifications.models import Notification
+
+    with connection.cursor() as cursor:
+        for model in (Incident, IncidentLogEntry, Notification):
+            cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
 
 
 def postgres_floor(tenant, sessions):

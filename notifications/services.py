@@ -392,12 +392,14 @@ def notify(incident, user, *, round_tag: str, reason: str = "") -> list[Notifica
     pages nobody twice (two escalation levels in one round naming the same user → one page).
     Returns the rows it created ([] when everything was already there).
     """
-    return notify_many([(incident, user, round_tag, reason)])
+    pks = notify_many([(incident, user, round_tag, reason)])
+    return list(Notification.objects.filter(pk__in=pks).order_by("pk"))
 
 
-def notify_many(requests) -> list[Notification]:
+def notify_many(requests) -> list[int]:
     """`notify` for many (incident, user, round_tag, reason) at once, with a constant number of
-    queries (the escalation engine pages a whole batch of incidents this way)."""
+    queries (the escalation engine pages a whole batch of incidents this way). Returns the ids of
+    the rows it created."""
     with transaction.atomic():  # all or none (a savepoint inside the caller's transaction)
         return _notify_many(requests)
 
@@ -446,28 +448,24 @@ def _notify_many(requests):
     now = clock.now()
     codes = _reply_codes({(w.user.pk, w.incident.pk) for w in fresh})
     rows = [
-        Notification(
-            tenant_id=w.incident.tenant_id, kind=Notification.Kind.PAGE, incident=w.incident, user=w.user,
-            contact_method=w.step.contact_method, channel=w.step.channel, address=w.step.address,
-            step=w.step.key, step_delay=w.step.delay, round_tag=w.round_tag[:64], dedup_key=w.key,
-            reason=(w.reason or "")[:255], due_at=now + timedelta(minutes=w.step.delay),
-            reply_code=codes[(w.user.pk, w.incident.pk)],
-        )
+        {"tenant_id": w.incident.tenant_id, "kind": Notification.Kind.PAGE, "incident_id": w.incident.pk,
+         "user_id": w.user.pk, "contact_method_id": w.step.contact_method.pk if w.step.contact_method else None,
+         "channel": w.step.channel, "address": w.step.address, "step": w.step.key, "step_delay": w.step.delay,
+         "round_tag": w.round_tag[:64], "dedup_key": w.key, "reason": (w.reason or "")[:255],
+         "due_at": now + timedelta(minutes=w.step.delay), "reply_code": codes[(w.user.pk, w.incident.pk)]}
         for w in fresh
     ]
     try:
         with transaction.atomic():  # one INSERT; a concurrent twin makes it fail as a whole …
-            created = bulk.insert(rows)
+            written = dict(zip([row["dedup_key"] for row in rows], bulk.insert(Notification, rows), strict=True))
     except IntegrityError:  # … then row by row, skipping what the twin wrote
-        created = []
+        written = {}
         for row in rows:
             try:
                 with transaction.atomic():
-                    row.save(force_insert=True)
-                created.append(row)
+                    (written[row["dedup_key"]],) = bulk.insert(Notification, [row])
             except IntegrityError:
                 continue
-    written = {row.dedup_key: row for row in created}
     entries, groups = [], {}
     for w in fresh:
         if w.key in written:
@@ -476,15 +474,14 @@ def _notify_many(requests):
         first = group[0]
         message = f"Paging {first.user.display_name}: {_describe([w.step for w in group])}"
         message += f" ({first.reason})" if first.reason else ""
-        data = {"user": first.user.pk, "round": first.round_tag,
-                "notifications": [written[w.key].pk for w in group]}
+        data = {"user": first.user.pk, "round": first.round_tag, "notifications": [written[w.key] for w in group]}
         if first.warning:  # e.g. no rules: said in the same entry (one row per page in a storm)
             message += f". ⚠ {first.warning}"
             data["warning"] = first.warning
         entries.append((first.incident, LogKind.NOTIFICATION, message, "notifications", data, None))
     alert_services.log_many(entries)
-    _kick([n.pk for n in created if n.due_at <= now])
-    return created
+    _kick([written[row["dedup_key"]] for row in rows if row["dedup_key"] in written and row["due_at"] <= now])
+    return list(written.values())
 
 
 def _kick(ids):

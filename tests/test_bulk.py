@@ -1,4 +1,4 @@
-"""ilert.bulk.insert writes exactly what bulk_create would, and fails the way Django fails."""
+"""ilert.bulk writes exactly what bulk_create would, and fails the way Django fails."""
 
 from datetime import UTC, datetime
 
@@ -15,50 +15,65 @@ from tests.factories import UserFactory
 AT = datetime(2026, 3, 29, 0, 59, 59, 123456, tzinfo=UTC)
 
 
-def rows(incident, user, tag):
+def entries(incident, user):
     return [
-        IncidentLogEntry(tenant_id=incident.tenant_id, incident=incident, kind=LogKind.ESCALATED, via="escalation",
-                         message="Level 1 of 2: notified Zoë\nand \\ 'others'", at=AT,
-                         data={"level": 1, "users": [{"id": user.pk, "name": "Zoë"}], "ok": True, "none": None}),
-        IncidentLogEntry(tenant_id=incident.tenant_id, incident=incident, kind=LogKind.ASSIGNED, actor=user,
-                         message="", data={}, at=AT),
-    ], [
-        Notification(tenant_id=incident.tenant_id, incident=incident, user=user, channel=Channel.SMS,
-                     address="+15005550006", step="rule-1", step_delay=5, round_tag="r0", due_at=AT,
-                     dedup_key=f"page:{tag}", reason="escalation level 1", reply_code=7, outcome_unknown=True),
+        {"tenant_id": incident.tenant_id, "incident_id": incident.pk, "kind": LogKind.ESCALATED, "via": "escalation",
+         "message": "Level 1 of 2: notified Zoë\nand \\ 'others'\ttab\r", "at": AT,
+         "data": {"level": 1, "users": [{"id": user.pk, "name": "Zoë \\N"}], "ok": True, "none": None}},
+        {"tenant_id": incident.tenant_id, "incident_id": incident.pk, "kind": LogKind.ASSIGNED, "actor_id": user.pk,
+         "at": AT},
     ]
 
 
-def stored(objs):
-    return [model_to_dict(type(o).objects.get(pk=o.pk), exclude=["id", "token", "created_at"]) for o in objs]
+def pages(incident, user, tag):
+    return [{"tenant_id": incident.tenant_id, "incident_id": incident.pk, "user_id": user.pk, "channel": Channel.SMS,
+             "address": "+15005550006", "step": "rule-1", "step_delay": 5, "round_tag": "r0", "due_at": AT,
+             "dedup_key": f"page:{tag}", "reason": "escalation level 1", "reply_code": 7, "outcome_unknown": True}]
+
+
+def stored(model, pks, exclude=()):
+    return [model_to_dict(model.objects.get(pk=pk), exclude=["id", *exclude]) for pk in pks]
 
 
 def test_insert_stores_what_bulk_create_stores(tenant):
     incident, user = make_incident(tenant), UserFactory(tenant=tenant)
-    ours_log, ours_notes = rows(incident, user, "ours")
-    theirs_log, theirs_notes = rows(incident, user, "theirs")
+    ours = bulk.insert(IncidentLogEntry, entries(incident, user))
+    theirs = [e.pk for e in IncidentLogEntry.objects.bulk_create(
+        [IncidentLogEntry(**e) for e in entries(incident, user)])]
+    assert len(ours) == 2 and all(ours)
+    assert stored(IncidentLogEntry, ours) == stored(IncidentLogEntry, theirs)
+    assert stored(IncidentLogEntry, ours)[0]["data"]["users"][0]["name"] == "Zoë \\N"
 
-    assert bulk.insert(ours_log) is ours_log and bulk.insert(ours_notes) is ours_notes
-    IncidentLogEntry.objects.bulk_create(theirs_log)
-    Notification.objects.bulk_create(theirs_notes)
+    [our_page] = bulk.insert(Notification, pages(incident, user, "ours"))
+    [their_page] = [n.pk for n in Notification.objects.bulk_create(
+        [Notification(**p) for p in pages(incident, user, "theirs")])]
+    skip = ("dedup_key", "token", "created_at")
+    assert stored(Notification, [our_page], skip) == stored(Notification, [their_page], skip)
+    ours_row, theirs_row = Notification.objects.get(pk=our_page), Notification.objects.get(pk=their_page)
+    assert ours_row.dedup_key == "page:ours" and len(ours_row.token) == len(theirs_row.token)
+    assert ours_row.token != theirs_row.token  # a callable default is called for every row
 
-    assert all(o.pk and not o._state.adding for o in ours_log + ours_notes)
-    assert stored(ours_log) == stored(theirs_log)
-    [ours], [theirs] = stored(ours_notes), stored(theirs_notes)
-    assert ours.pop("dedup_key") == "page:ours" and theirs.pop("dedup_key") == "page:theirs"
-    assert ours == theirs
-    assert stored(ours_log)[0]["at"] == AT and stored(ours_log)[0]["data"]["users"][0]["name"] == "Zoë"
-    assert Notification.objects.get(pk=ours_notes[0].pk).token != Notification.objects.get(pk=theirs_notes[0].pk).token
+
+def test_instances_are_what_the_database_holds(tenant):
+    incident, user = make_incident(tenant), UserFactory(tenant=tenant)
+    rows = entries(incident, user)
+    pks = bulk.insert(IncidentLogEntry, rows)
+    made = bulk.instances(IncidentLogEntry, rows, pks)
+    assert [model_to_dict(e) for e in made] == [model_to_dict(IncidentLogEntry.objects.get(pk=pk)) for pk in pks]
+    assert all(not e._state.adding for e in made)
 
 
 def test_a_duplicate_raises_djangos_integrity_error_and_writes_nothing(tenant):
     incident, user = make_incident(tenant), UserFactory(tenant=tenant)
-    bulk.insert(rows(incident, user, "twin")[1])
+    bulk.insert(Notification, pages(incident, user, "twin"))
     before = Notification.objects.count()
     with pytest.raises(IntegrityError), transaction.atomic():
-        bulk.insert(rows(incident, user, "fresh")[1] + rows(incident, user, "twin")[1])
+        bulk.insert(Notification, pages(incident, user, "fresh") + pages(incident, user, "twin"))
     assert Notification.objects.count() == before
 
 
-def test_nothing_to_insert_is_fine():
-    assert bulk.insert([]) == []
+def test_unknown_fields_are_refused(tenant):
+    incident = make_incident(tenant)
+    with pytest.raises(TypeError, match="no fields"):
+        bulk.insert(IncidentLogEntry, [{"incident": incident, "kind": "info"}])
+    assert bulk.insert(IncidentLogEntry, []) == []
