@@ -3,9 +3,14 @@ authentication, with a Google-signed ID token obtained with google-auth from a s
 key (the account needs roles/cloudfunctions.invoker or roles/run.invoker).
 
 The token request goes to the key's `token_uri` through the same SSRF-guarded session (not
-recorded: it carries a signed assertion and returns a bearer token)."""
+recorded: it carries a signed assertion and returns a bearer token). A token is valid for an hour;
+it is kept in the worker's memory (never stored or logged) and reused until 5 minutes before it
+expires, so a storm of invocations does not become a storm of token requests."""
 
+import hashlib
 import json
+import threading
+from datetime import UTC, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 from ilert import clock
@@ -14,6 +19,16 @@ from ilert.errors import DomainError
 from .. import http
 from .base import DeliveryError, Field, Outcome, Target, check_url_shape, http_call
 from .webhook import BODY_HELP, build_body
+
+# sha256(key material, audience) -> (token, expiry); per worker process.
+_TOKENS = {}
+_TOKENS_LOCK = threading.Lock()
+REUSE_UNTIL = timedelta(minutes=5)  # before expiry
+
+
+def forget_tokens():
+    with _TOKENS_LOCK:
+        _TOKENS.clear()
 
 
 def _service_account(raw, field="credentials.service_account_json"):
@@ -62,13 +77,26 @@ class GcpFunction(Target):
         return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
     def id_token(self, ctx):
+        info = _service_account(ctx.credentials["service_account_json"])
+        audience = self.audience(ctx)
+        cache_key = hashlib.sha256(json.dumps(
+            [info["client_email"], info.get("private_key_id"), info["private_key"], info["token_uri"], audience]
+        ).encode()).hexdigest()
+        with _TOKENS_LOCK:
+            token, expiry = _TOKENS.get(cache_key, (None, None))
+        if token is None or expiry - clock.now() <= REUSE_UNTIL:
+            token, expiry = self._fetch_id_token(ctx, info, audience)
+            with _TOKENS_LOCK:
+                _TOKENS[cache_key] = (token, expiry)
+        ctx.http.redactor.add(token)
+        return token
+
+    def _fetch_id_token(self, ctx, info, audience):
         from google.auth import exceptions as google_exceptions
         from google.auth.transport.requests import Request as GoogleRequest
         from google.oauth2 import service_account
 
-        info = _service_account(ctx.credentials["service_account_json"])
-        credentials = service_account.IDTokenCredentials.from_service_account_info(
-            info, target_audience=self.audience(ctx))
+        credentials = service_account.IDTokenCredentials.from_service_account_info(info, target_audience=audience)
         request = GoogleRequest(session=http.session(redactor=ctx.http.redactor, record=False))
         try:
             credentials.refresh(request)
@@ -78,8 +106,8 @@ class GcpFunction(Target):
             retry = bool(getattr(exc, "retryable", False))
             raise DeliveryError(f"Google token endpoint refused the service account: {_reason(exc)}",
                                 retry=retry) from None
-        ctx.http.redactor.add(credentials.token)
-        return credentials.token
+        expiry = credentials.expiry.replace(tzinfo=UTC) if credentials.expiry else clock.now()  # google-auth: naive UTC
+        return credentials.token, expiry
 
     def _post(self, ctx, body):
         token = self.id_token(ctx)

@@ -26,6 +26,16 @@ DNS = {
 
 
 @pytest.fixture(autouse=True)
+def _no_cached_google_tokens():
+    """Google ID tokens are reused within a worker: each test starts without any."""
+    from connectors.targets import gcp_function
+
+    gcp_function.forget_tokens()
+    yield
+    gcp_function.forget_tokens()
+
+
+@pytest.fixture(autouse=True)
 def dns(monkeypatch):
     """A DNS table for the SSRF guard (which resolves every name before any request)."""
     table = dict(DNS)

@@ -112,6 +112,24 @@ def test_cloud_functions_get_a_google_signed_id_token(tenant, service_account):
     assert "private_key" not in json.dumps(row.summary)
 
 
+def test_an_id_token_is_reused_until_five_minutes_before_it_expires(tenant, service_account):
+    connector = make_connector(tenant, "gcp_function", settings={"url": GCP_URL},
+                               credentials={"service_account_json": json.dumps(service_account)})
+    source = make_connection(tenant, connector=connector).alert_source
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, TOKEN_URI, json={"id_token": google_id_token(service_account, GCP_URL)})
+        mock.add(responses.POST, GCP_URL, status=200, body="ok")
+        for key in ("a", "b", "c"):
+            alert(source, key=key)
+            engine.deliver_due()
+        assert [c.request.url for c in mock.calls].count(TOKEN_URI) == 1  # three calls, one token
+        with time_machine.travel(timedelta(minutes=56)):  # the token (1 h) has less than 5 min left
+            alert(source, key="d")
+            engine.deliver_due()
+        assert [c.request.url for c in mock.calls].count(TOKEN_URI) == 2
+    assert set(ConnectionInvocation.objects.values_list("status", flat=True)) == {"succeeded"}
+
+
 def test_a_service_account_google_refuses_fails_without_retry(tenant, service_account):
     connector = make_connector(tenant, "gcp_function", settings={"url": GCP_URL},
                                credentials={"service_account_json": json.dumps(service_account)})
