@@ -578,6 +578,7 @@ def advance_escalations(changes, *, now):
     batch = {}
     for (incident, kind, _), entry in zip(announced, objects, strict=True):
         events.announce(incident, kind, entry=entry, via="escalation", batch=batch)
+    events.finish(batch)
 
 
 def _entry(incident, kind, message, data, at, via="escalation", actor_id=None):

@@ -3,6 +3,7 @@ writes outbox rows (ConnectionInvocation) and kicks the delivery task after comm
 
 from django.dispatch import receiver
 
+from alerts import events
 from alerts.events import incident_changed
 
 from . import services
@@ -39,6 +40,14 @@ def on_incident_changed(sender, incident, kind, entry=None, actor=None, via="", 
     if event is None:
         return
     connections = [c for c in _automatic_connections(incident.alert_source_id, batch) if event in c.events]
-    if connections:
-        services.enqueue(connections, incident, event, message=entry.message if entry is not None else "",
-                         actor=actor, via=via, now=entry.at if entry is not None else None)
+    if not connections:
+        return
+    item = services.Enqueue(connections, incident, event, message=entry.message if entry is not None else "",
+                            actor=actor, via=via, now=entry.at if entry is not None else None)
+    if batch is None:
+        services.enqueue_many([item])
+        return
+    if "connectors.pending" not in batch:  # a bulk change: one INSERT for all its invocations
+        pending = batch["connectors.pending"] = []
+        events.on_finish(batch, lambda: services.enqueue_many(pending))
+    batch["connectors.pending"].append(item)

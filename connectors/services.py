@@ -6,6 +6,7 @@ the credentials that are set (`Connector.credential_names`), never values.
 
 import logging
 import uuid
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
@@ -212,20 +213,45 @@ def delete_connection(connection):
 # --- invocations (the outbox) ------------------------------------------------------------------
 
 
+@dataclass
+class Enqueue:
+    """What to write for one incident event: one invocation per connection."""
+
+    connections: list
+    incident: Incident
+    event: str
+    message: str = ""
+    actor: object = None
+    via: str = ""
+    by: object = None
+    manual: bool = False
+    now: object = None
+
+
 def enqueue(connections, incident, event, *, message="", actor=None, via="", by=None, manual=False, now=None):
     """Write one pending invocation per connection (inside the caller's transaction) and kick the
     delivery task after commit. The incident is snapshotted now; retries send the same."""
+    return enqueue_many([Enqueue(connections, incident, event, message, actor, via, by, manual, now)])
+
+
+def enqueue_many(items):
+    """`enqueue` for many incident events at once: one INSERT and one kick (the escalation engine's
+    batches). Rows are written in the order given, so each connection delivers them in that order."""
     from . import tasks
 
-    now = now or clock.now()
-    payload = snapshot(incident, event, message=message, actor=actor, via=via, at=now)
-    rows = ConnectionInvocation.objects.bulk_create([
-        ConnectionInvocation(
-            tenant_id=incident.tenant_id, connection=connection, incident_id=incident.pk, event=event,
-            manual=manual, requested_by=by, payload=payload, due_at=now, window_started_at=now, created_at=now,
-        )
-        for connection in connections
-    ])
+    rows = []
+    for item in items:
+        now = item.now or clock.now()
+        payload = snapshot(item.incident, item.event, message=item.message, actor=item.actor, via=item.via, at=now)
+        rows += [
+            ConnectionInvocation(
+                tenant_id=item.incident.tenant_id, connection=connection, incident_id=item.incident.pk,
+                event=item.event, manual=item.manual, requested_by=item.by, payload=payload, due_at=now,
+                window_started_at=now, created_at=now,
+            )
+            for connection in item.connections
+        ]
+    rows = ConnectionInvocation.objects.bulk_create(rows)
     if rows:
         kick.after_commit(tasks.deliver, [row.pk for row in rows])
     return rows

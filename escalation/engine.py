@@ -55,8 +55,7 @@ def tick(now=None, batch=BATCH, helpers=0, wake_early=False):
     done = 0
     for _ in range(MAX_PASSES):  # a level with a zero timeout makes its incident due again at once
         with transaction.atomic():
-            due = list(_pending().filter(next_escalation_at__lte=now).select_for_update(skip_locked=True)
-                       .order_by("next_escalation_at")[:batch])
+            due = list(_claim(_pending().filter(next_escalation_at__lte=now)).order_by("next_escalation_at")[:batch])
             if not due:
                 break
             _perform_guarded(due, now)
@@ -73,16 +72,20 @@ def _pending():
     return Incident.objects.filter(status=Incident.Status.PENDING, next_escalation_at__isnull=False)
 
 
+def _claim(incidents):
+    """Lock the incidents (only them: not their alert sources, which every batch shares), skipping
+    those another sweeper holds. Their sources come along: connectors describe them."""
+    return incidents.select_related("alert_source").select_for_update(skip_locked=True, of=("self",))
+
+
 def step_due(incident_id, expected_level, expected_round, now=None):
     """Perform the step of one incident if it is still due at the expected position."""
     now = now or clock.now()
     with transaction.atomic():
-        incident = (
-            Incident.objects.select_for_update(skip_locked=True)
-            .filter(pk=incident_id, status=Incident.Status.PENDING, next_escalation_at__lte=now,
-                    escalation_level=expected_level, escalation_round=expected_round)
-            .first()
-        )
+        incident = _claim(Incident.objects.filter(
+            pk=incident_id, status=Incident.Status.PENDING, next_escalation_at__lte=now,
+            escalation_level=expected_level, escalation_round=expected_round,
+        )).first()
         if incident is None:
             return False
         _perform_guarded([incident], now)

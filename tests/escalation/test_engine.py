@@ -390,3 +390,27 @@ def test_a_storm_brings_helper_sweeps_before_the_first_batch_is_done(tenant, peo
     settings.ILERT_KICK_TASKS = True
     assert engine.tick(batch=3, helpers=2) == 1  # a backlog smaller than a batch needs no helpers
     assert published == []
+
+
+def test_a_batch_costs_the_same_queries_whatever_its_size(tenant, people, clock, settings):
+    """The storm path: policies, on-call, rules, reply codes, timeline, notifications and connector
+    outbox rows are read and written per batch, never per incident."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from connectors.models import ConnectionInvocation
+    from tests.connectors.factories import make_connection
+
+    settings.ILERT_KICK_TASKS = False  # only the sweeper acts
+    policy = make_policy(tenant, [{"users": [people[0], people[1]], "timeout_minutes": 5}])
+    queries = []
+    for size in (3, 12):
+        source = make_source(tenant, escalation_policy=policy)
+        make_connection(tenant, source=source, events=["escalated", "assigned"])
+        for n in range(size):
+            alert(source, key=f"k{n}")
+        with CaptureQueriesContext(connection) as captured:
+            assert engine.tick() == size
+        queries.append(len(captured))
+        assert ConnectionInvocation.objects.filter(connection__alert_source=source).count() == 2 * size
+    assert queries[0] == queries[1], queries
