@@ -57,6 +57,7 @@ def insert(model, rows):
 
 def instances(model, rows, pks):
     """Model objects for rows just inserted (as loaded from the database, without a query)."""
+    db = router.db_for_write(model)
     names = [f.attname for f in model._meta.concrete_fields]
     pk_name = model._meta.pk.attname
     defaults = {f.attname: _default(f) for f in model._meta.concrete_fields if not f.primary_key}
@@ -69,7 +70,7 @@ def instances(model, rows, pks):
                 default = defaults[name]
                 value = default() if callable(default) else default
             values.append(value)
-        out.append(model.from_db(router.db_for_write(model), names, values))
+        out.append(model.from_db(db, names, values))
     return out
 
 

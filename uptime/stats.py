@@ -49,7 +49,7 @@ class Aggregate:
     up_seconds: int = 0
     down_seconds: int = 0
 
-    def add_result(self, outcome, response_ms, weight_seconds=0):
+    def add_result(self, outcome, response_ms, weight_seconds):
         self.checks += 1
         if outcome == Outcome.UP:
             self.up += 1

@@ -143,6 +143,11 @@ def _error(reject):
     return reject.response({**INVALID, "errors": reject.errors})
 
 
+def _source(key):
+    """The PagerDuty-type alert source of a routing key (alert and change events share it)."""
+    return base.source_for(key, integration_types=[Integration.PAGERDUTY], field="routing_key")
+
+
 def _routing_key(data, request):
     key = data.get("routing_key") or request.headers.get("X-Routing-Key")
     if key is not None and not isinstance(key, str):
@@ -159,7 +164,7 @@ def enqueue(request):
         data = base.json_body(request)
         key = _routing_key(data, request)
         event = parse(data)
-        source = base.source_for(key, integration_types=[Integration.PAGERDUTY], field="routing_key")
+        source = _source(key)
         (result,) = base.ingest_all(source, [event])
     except base.Reject as reject:
         return _error(reject)
@@ -215,7 +220,7 @@ def change_enqueue(request):
         data = base.json_body(request)
         key = _routing_key(data, request)
         change = parse_change(data)
-        source = base.source_for(key, integration_types=[Integration.PAGERDUTY], field="routing_key")
+        source = _source(key)
         try:
             recorded = services.record_change(source, **change)
         except DomainError as exc:
