@@ -4,12 +4,11 @@
 subscriber's outbox rows (notifications, connector invocations) commit or roll back with it.
 Subscribers never do I/O here: they write rows and publish tasks with ilert.kick.after_commit.
 
+Receivers get `changes`: a list of `Change` (incident, kind, entry, actor, via). A single change
+is a list of one; a bulk change (the escalation engine's batch of hundreds) comes as one list, so a
+receiver looks up what it needs once and writes its rows in one statement.
+
 Kinds: created, appended, assigned, escalation_requested, escalated, accepted, resolved, commented.
-Receivers get: incident, kind, entry (the IncidentLogEntry written), actor (User or None), via, and
-`batch`: a dict shared by every announcement of one bulk change (the escalation engine's batch),
-where a receiver may memoise lookups for that change only, and defer its writes to the end of the
-change with `on_finish(batch, fn)` (one INSERT for the whole batch); None for a single change. The
-one making the bulk change calls `finish(batch)` after its last announcement.
 """
 
 from django.dispatch import Signal
@@ -19,20 +18,30 @@ incident_changed = Signal()
 KINDS = ("created", "appended", "assigned", "escalation_requested", "escalated", "accepted", "resolved", "commented")
 
 
-def announce(incident, kind, *, entry=None, actor=None, via="", batch=None):
-    assert kind in KINDS, kind
-    incident_changed.send(sender=type(incident), incident=incident, kind=kind, entry=entry, actor=actor, via=via,
-                          batch=batch)
+class Change:
+    """One change of one incident. `entry` is the IncidentLogEntry written for it; a bulk change may
+    give a function that builds it instead, so receivers that ignore the change never pay for it."""
+
+    __slots__ = ("incident", "kind", "actor", "via", "_entry")
+
+    def __init__(self, incident, kind, *, entry=None, actor=None, via=""):
+        assert kind in KINDS, kind
+        self.incident, self.kind, self.actor, self.via, self._entry = incident, kind, actor, via, entry
+
+    @property
+    def entry(self):
+        if callable(self._entry):
+            self._entry = self._entry()
+        return self._entry
+
+    def __repr__(self):
+        return f"Change({self.kind} #{self.incident.pk} via {self.via or '-'})"
 
 
-def on_finish(batch, fn):
-    """Run `fn` when the bulk change that `batch` belongs to is finished (still in its transaction)."""
-    batch.setdefault(_ON_FINISH, []).append(fn)
+def announce(incident, kind, *, entry=None, actor=None, via=""):
+    announce_many([Change(incident, kind, entry=entry, actor=actor, via=via)])
 
 
-def finish(batch):
-    for fn in batch.pop(_ON_FINISH, []):
-        fn()
-
-
-_ON_FINISH = "events.on_finish"
+def announce_many(changes):
+    if changes:
+        incident_changed.send(sender=Change, changes=changes)

@@ -8,6 +8,7 @@ same transaction.
 
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -573,12 +574,10 @@ def advance_escalations(changes, *, now):
             escalation_policy_id=policy_id, assigned_to_id=assigned_to_id,
         )
     pks = bulk.insert(IncidentLogEntry, entries)
-    wanted = [index for _, _, index in announced]
-    objects = bulk.instances(IncidentLogEntry, [entries[i] for i in wanted], [pks[i] for i in wanted])
-    batch = {}
-    for (incident, kind, _), entry in zip(announced, objects, strict=True):
-        events.announce(incident, kind, entry=entry, via="escalation", batch=batch)
-    events.finish(batch)
+    events.announce_many([
+        events.Change(incident, kind, entry=partial(bulk.instance, IncidentLogEntry, entries[i], pks[i]), via="escalation")
+        for incident, kind, i in announced
+    ])
 
 
 def _entry(incident, kind, message, data, at, via="escalation", actor_id=None):

@@ -3,7 +3,6 @@ writes outbox rows (ConnectionInvocation) and kicks the delivery task after comm
 
 from django.dispatch import receiver
 
-from alerts import events
 from alerts.events import incident_changed
 
 from . import services
@@ -19,35 +18,29 @@ EVENT_FOR_KIND = {
 }
 
 
-def _automatic_connections(source_id, batch):
-    def load():
-        return list(Connection.objects.filter(
-            alert_source_id=source_id, enabled=True, trigger_mode=Connection.Trigger.AUTOMATIC,
-            connector__enabled=True,
-        ).select_related("connector"))
-
-    if batch is None:
-        return load()
-    key = ("connectors.automatic", source_id)
-    if key not in batch:  # one lookup per alert source for a whole bulk change
-        batch[key] = load()
-    return batch[key]
+def _automatic_connections(source_id):
+    return list(Connection.objects.filter(
+        alert_source_id=source_id, enabled=True, trigger_mode=Connection.Trigger.AUTOMATIC, connector__enabled=True,
+    ).select_related("connector"))
 
 
 @receiver(incident_changed, dispatch_uid="connectors.on_incident_changed")
-def on_incident_changed(sender, incident, kind, entry=None, actor=None, via="", batch=None, **kwargs):
-    event = EVENT_FOR_KIND.get(kind)
-    if event is None:
-        return
-    connections = [c for c in _automatic_connections(incident.alert_source_id, batch) if event in c.events]
-    if not connections:
-        return
-    item = services.Enqueue(connections, incident, event, message=entry.message if entry is not None else "",
-                            actor=actor, via=via, now=entry.at if entry is not None else None)
-    if batch is None:
-        services.enqueue_many([item])
-        return
-    if "connectors.pending" not in batch:  # a bulk change: one INSERT for all its invocations
-        pending = batch["connectors.pending"] = []
-        events.on_finish(batch, lambda: services.enqueue_many(pending))
-    batch["connectors.pending"].append(item)
+def on_incident_changed(sender, changes, **kwargs):
+    """One lookup per alert source and one INSERT for all the invocations of the changes (a bulk
+    change of the escalation engine announces hundreds at once)."""
+    by_source, items = {}, []
+    for change in changes:
+        event = EVENT_FOR_KIND.get(change.kind)
+        if event is None:
+            continue
+        source_id = change.incident.alert_source_id
+        if source_id not in by_source:
+            by_source[source_id] = _automatic_connections(source_id)
+        connections = [c for c in by_source[source_id] if event in c.events]
+        if connections:
+            entry = change.entry
+            items.append(services.Enqueue(connections, change.incident, event,
+                                          message=entry.message if entry is not None else "", actor=change.actor,
+                                          via=change.via, now=entry.at if entry is not None else None))
+    if items:
+        services.enqueue_many(items)

@@ -73,9 +73,9 @@ def _pending():
 
 
 def _claim(incidents):
-    """Lock the incidents (only them: not their alert sources, which every batch shares), skipping
-    those another sweeper holds. Their sources come along: connectors describe them."""
-    return incidents.select_related("alert_source").select_for_update(skip_locked=True, of=("self",))
+    """Lock the incidents, skipping those another sweeper holds. Their alert sources come along
+    (connectors describe them), unlocked and loaded once per batch: a storm's incidents share one."""
+    return incidents.prefetch_related("alert_source").select_for_update(skip_locked=True)
 
 
 def step_due(incident_id, expected_level, expected_round, now=None):

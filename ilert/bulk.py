@@ -5,11 +5,12 @@ database does.
 
 `insert(model, rows)` takes plain dicts ({attname: value}; missing fields get their defaults, as
 `Model()` would give them) and returns the new primary keys in order. On PostgreSQL the rows go in
-one COPY (ids drawn from the table's sequence first); elsewhere (SQLite in development) through
-bulk_create. `instances(model, rows, pks)` gives model objects for rows that callers hand on.
+one `INSERT … SELECT FROM unnest(arrays)` (ids drawn from the table's sequence first): the driver
+turns each column into one array in C, and a value shared by every row (the same message, the same
+instant, a default) is sent once. Elsewhere (SQLite in development) they go through bulk_create.
+`instance(model, row, pk)` gives the model object for a row that a caller hands on.
 """
 
-import io
 import json
 from datetime import datetime
 
@@ -18,8 +19,11 @@ from django.db import connections, models, router
 _NOT_GIVEN = object()
 
 
-def insert(model, rows):
-    """INSERT `rows` of `model` in one statement; returns their primary keys in order."""
+def insert(model, rows, *, skip_existing=None):
+    """INSERT `rows` of `model` in one statement; returns their primary keys in order.
+
+    With `skip_existing` (a field under a unique constraint), a row whose value is already stored
+    (or taken by a concurrent transaction that commits) is skipped: None in its place."""
     if not rows:
         return []
     db = router.db_for_write(model)
@@ -29,49 +33,66 @@ def insert(model, rows):
     if unknown:
         raise TypeError(f"{model.__name__} has no fields {sorted(unknown)}")
     if connection.vendor != "postgresql":
-        objs = model.objects.using(db).bulk_create([model(**row) for row in rows])
-        return [obj.pk for obj in objs]
+        return _bulk_create(model, db, rows, skip_existing)
 
-    table, pk = model._meta.db_table, model._meta.pk.column
+    table, pk = model._meta.db_table, model._meta.pk
+    quote = connection.ops.quote_name
     with connection.cursor() as cursor, connection.wrap_database_errors:  # Django's IntegrityError & co.
         cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                       [table, pk, len(rows)])
+                       [table, pk.column, len(rows)])
         pks = [row[0] for row in cursor.fetchall()]
-        columns = [(f.attname, _default(f), _copy_text(f)) for f in fields]
-        buffer = io.StringIO()
-        for pk_value, row in zip(pks, rows, strict=True):
-            values = [str(pk_value)]
-            for attname, default, text in columns:
-                value = row.get(attname, _NOT_GIVEN)
-                if value is _NOT_GIVEN:
-                    value = default() if callable(default) else default
-                values.append(r"\N" if value is None else text(value))
-            buffer.write("\t".join(values))
-            buffer.write("\n")
-        buffer.seek(0)
-        quote = connection.ops.quote_name
-        cursor.cursor.copy_expert(
-            f"COPY {quote(table)} ({quote(pk)}, {', '.join(quote(f.column) for f in fields)}) FROM STDIN", buffer)
-    return pks
+        selected, arrays, params = ["u0"], [f"%s::{pk.db_type(connection)}[]"], [pks]
+        shared = []  # parameters of the values every row shares, in the order they appear
+        for field in fields:
+            values = _column(field, rows)
+            cast = field.db_type(connection)
+            if len({id(value) for value in values}) == 1:  # one object for every row: sent once
+                selected.append(f"%s::{cast}")
+                shared.append(_prepare(field, values[:1])[0])
+            else:
+                selected.append(f"u{len(arrays)}")
+                arrays.append(f"%s::{cast}[]")
+                params.append(_prepare(field, values))
+        # The shared values come first in the statement (the SELECT list), then the arrays.
+        names = ", ".join(quote(c) for c in [pk.column, *(f.column for f in fields)])
+        aliases = ", ".join(f"u{n}" for n in range(len(arrays)))
+        sql = (f"INSERT INTO {quote(table)} ({names}) SELECT {', '.join(selected)} "
+               f"FROM unnest({', '.join(arrays)}) AS u({aliases})")
+        if skip_existing is None:
+            cursor.execute(sql, [*shared, *params])
+            return pks
+        column = model._meta.get_field(skip_existing).column
+        cursor.execute(f"{sql} ON CONFLICT ({quote(column)}) DO NOTHING RETURNING {quote(pk.column)}",
+                       [*shared, *params])
+        written = {row[0] for row in cursor.fetchall()}
+    return [value if value in written else None for value in pks]
 
 
-def instances(model, rows, pks):
-    """Model objects for rows just inserted (as loaded from the database, without a query)."""
-    db = router.db_for_write(model)
-    names = [f.attname for f in model._meta.concrete_fields]
-    pk_name = model._meta.pk.attname
-    defaults = {f.attname: _default(f) for f in model._meta.concrete_fields if not f.primary_key}
-    out = []
-    for pk, row in zip(pks, rows, strict=True):
-        values = []
-        for name in names:
-            value = pk if name == pk_name else row.get(name, _NOT_GIVEN)
-            if value is _NOT_GIVEN:
-                default = defaults[name]
-                value = default() if callable(default) else default
-            values.append(value)
-        out.append(model.from_db(db, names, values))
-    return out
+def _bulk_create(model, db, rows, skip_existing):
+    """Elsewhere (SQLite: one writer at a time, so what exists cannot change under us)."""
+    skip = [False] * len(rows)
+    if skip_existing is not None:
+        attname = model._meta.get_field(skip_existing).attname
+        values = [row.get(attname) for row in rows]
+        taken = set(model.objects.using(db).filter(**{f"{attname}__in": values}).values_list(attname, flat=True))
+        for n, value in enumerate(values):
+            skip[n] = value in taken
+            taken.add(value)  # the first of two equal rows is the one written
+    objs = iter(model.objects.using(db).bulk_create([model(**row) for row, s in zip(rows, skip) if not s]))
+    return [None if s else next(objs).pk for s in skip]
+
+
+def instance(model, row, pk):
+    """The model object for a row just inserted (as loaded from the database, without a query)."""
+    names, values = [], []
+    for field in model._meta.concrete_fields:
+        value = pk if field.primary_key else row.get(field.attname, _NOT_GIVEN)
+        if value is _NOT_GIVEN:
+            default = _default(field)
+            value = default() if callable(default) else default
+        names.append(field.attname)
+        values.append(value)
+    return model.from_db(router.db_for_write(model), names, values)
 
 
 def _default(field):
@@ -81,21 +102,22 @@ def _default(field):
     return field.get_default()
 
 
-def _escape(text):
-    # COPY's text format: backslash, tab, newline and carriage return are escaped.
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+def _column(field, rows):
+    """The field's value for every row; a missing one is the default (made afresh per row if callable)."""
+    default = _default(field)
+    if not callable(default):
+        return [row.get(field.attname, default) for row in rows]
+    return [default() if value is _NOT_GIVEN else value
+            for value in (row.get(field.attname, _NOT_GIVEN) for row in rows)]
 
 
-def _copy_text(field):
-    """How a value of `field` is written in COPY's text format."""
+def _prepare(field, values):
+    """Values as the driver should send them: JSON as text (cast to jsonb by the statement), and
+    datetimes checked to be aware (a naive one would be read in the session's time zone)."""
     if isinstance(field, models.JSONField):
-        return lambda value: _escape(json.dumps(value, cls=field.encoder))
-    if isinstance(field, models.BooleanField):
-        return lambda value: "t" if value else "f"
+        return [None if value is None else json.dumps(value, cls=field.encoder) for value in values]
     if isinstance(field, models.DateTimeField):
-        def timestamp(value):
-            if not isinstance(value, datetime) or value.tzinfo is None:
+        for value in values:
+            if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
                 raise ValueError(f"{field.name}: an aware datetime is required, not {value!r}")
-            return value.isoformat()
-        return timestamp
-    return lambda value: _escape(str(value))
+    return values

@@ -14,7 +14,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 
 from accounts.models import User
@@ -345,35 +345,57 @@ def _reply_codes(pairs):
     """{(user id, incident id): code} — a short number per (user, incident): 'Reply 3a'. Reused for
     the same incident; otherwise the smallest number not taken by the user's other open incidents.
 
+    The database finds the free numbers: it returns only the gaps between the numbers taken (a
+    storm pages one user thousands of times; their numbers are never sent here one by one).
+
     No lock is taken (the engine may page several users in one transaction, in any order: row locks
     here could deadlock). Two pages computed at the same instant in different transactions may
     rarely get the same number; an SMS answer with an ambiguous code is then asked to name the
     incident (replies.handle_sms)."""
-    user_ids = {u for u, _ in pairs}
-    incident_ids = {i for _, i in pairs}
+    user_ids = sorted({u for u, _ in pairs})
     codes = {
         (u, i): code for u, i, code in Notification.objects.filter(
-            user_id__in=user_ids, incident_id__in=incident_ids, reply_code__isnull=False,
+            user_id__in=user_ids, incident_id__in={i for _, i in pairs}, reply_code__isnull=False,
         ).values_list("user_id", "incident_id", "reply_code")
         if (u, i) in pairs
     }
-    used = {}
-    for u, code in Notification.objects.filter(
-        user_id__in=user_ids, reply_code__isnull=False, incident__status__in=Incident.OPEN,
-    ).values_list("user_id", "reply_code").distinct():
-        used.setdefault(u, set()).add(code)
-    lowest = {}  # per user: every code below this is taken (a storm pages one user thousands of times)
+    wanted = {}
     for pair in sorted(pairs):
-        if pair in codes:
-            continue
-        taken = used.setdefault(pair[0], set())
-        code = lowest.get(pair[0], 1)
-        while code in taken:
-            code += 1
-        taken.add(code)
-        lowest[pair[0]] = code + 1
-        codes[pair] = code
+        if pair not in codes:
+            wanted.setdefault(pair[0], []).append(pair)
+    if not wanted:
+        return codes
+    gaps = {}  # user id: [(last taken, next taken or None)], in order; 0 counts as taken
+    table, incidents = Notification._meta.db_table, Incident._meta.db_table
+    users, statuses = ", ".join(["%s"] * len(wanted)), ", ".join(["%s"] * len(Incident.OPEN))
+    zeros = " ".join(["UNION SELECT %s, 0"] * len(wanted))
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            SELECT user_id, taken, after FROM (
+                SELECT user_id, taken, LEAD(taken) OVER (PARTITION BY user_id ORDER BY taken) AS after FROM (
+                    SELECT n.user_id AS user_id, n.reply_code AS taken
+                      FROM {table} n JOIN {incidents} i ON i.id = n.incident_id
+                     WHERE n.user_id IN ({users}) AND n.reply_code IS NOT NULL AND i.status IN ({statuses})
+                    {zeros}
+                ) taken
+            ) runs WHERE after IS NULL OR after > taken + 1 ORDER BY user_id, taken""",
+                       [*wanted, *Incident.OPEN, *wanted])
+        for user_id, taken, after in cursor.fetchall():
+            gaps.setdefault(user_id, []).append((taken, after))
+    for user_id, mine in wanted.items():
+        free = _free(gaps[user_id])
+        for pair in mine:
+            codes[pair] = next(free)
     return codes
+
+
+def _free(gaps):
+    """The free numbers, smallest first, from [(last taken, next taken or None)]."""
+    for taken, after in gaps:
+        code = taken + 1
+        while after is None or code < after:
+            yield code
+            code += 1
 
 
 def _describe(steps):
@@ -404,17 +426,6 @@ def notify_many(requests) -> list[int]:
         return _notify_many(requests)
 
 
-@dataclass
-class _Wanted:
-    incident: Incident
-    user: User
-    round_tag: str
-    reason: str
-    step: Step
-    key: str
-    warning: str
-
-
 def _notify_many(requests):
     requests = [(i, u, r, why) for i, u, r, why in requests
                 if u.tenant_id == i.tenant_id and u.is_active and i.is_open]
@@ -428,60 +439,66 @@ def _notify_many(requests):
     for method in ContactMethod.objects.filter(user_id__in=user_ids).order_by("created_at", "id"):
         methods.setdefault(method.user_id, []).append(method)
 
-    plans, wanted, seen = {}, [], set()
-    for incident, user, round_tag, reason in requests:
-        plan_key = (user.pk, incident.priority)
-        if plan_key not in plans:
-            plans[plan_key] = steps_for(user, incident.priority, rules=rules.get(user.pk, []),
-                                        methods=methods.get(user.pk, []))
-        steps, warning = plans[plan_key]
-        for step in steps:
-            key = _key("page", incident.pk, user.pk, step.key, round_tag)
-            if key not in seen:
-                seen.add(key)
-                wanted.append(_Wanted(incident, user, round_tag, reason, step, key, warning))
-    existing = set(Notification.objects.filter(dedup_key__in=[w.key for w in wanted])
-                   .values_list("dedup_key", flat=True))
-    fresh = [w for w in wanted if w.key not in existing]
-    if not fresh:
-        return []
+    # What a page looks like depends on (user, priority, round, reason) only: worked out once per such
+    # group, so a storm of thousands of incidents costs one plan and a key per row (DESIGN.md §4).
     now = clock.now()
-    codes = _reply_codes({(w.user.pk, w.incident.pk) for w in fresh})
-    rows = [
-        {"tenant_id": w.incident.tenant_id, "kind": Notification.Kind.PAGE, "incident_id": w.incident.pk,
-         "user_id": w.user.pk, "contact_method_id": w.step.contact_method.pk if w.step.contact_method else None,
-         "channel": w.step.channel, "address": w.step.address, "step": w.step.key, "step_delay": w.step.delay,
-         "round_tag": w.round_tag[:64], "dedup_key": w.key, "reason": (w.reason or "")[:255],
-         "due_at": now + timedelta(minutes=w.step.delay), "reply_code": codes[(w.user.pk, w.incident.pk)]}
-        for w in fresh
-    ]
-    try:
-        with transaction.atomic():  # one INSERT; a concurrent twin makes it fail as a whole …
-            written = dict(zip([row["dedup_key"] for row in rows], bulk.insert(Notification, rows), strict=True))
-    except IntegrityError:  # … then row by row, skipping what the twin wrote
-        written = {}
-        for row in rows:
-            try:
-                with transaction.atomic():
-                    (written[row["dedup_key"]],) = bulk.insert(Notification, [row])
-            except IntegrityError:
-                continue
-    entries, groups = [], {}
-    for w in fresh:
-        if w.key in written:
-            groups.setdefault((w.incident.pk, w.user.pk), []).append(w)
-    for group in groups.values():
-        first = group[0]
-        message = f"Paging {first.user.display_name}: {_describe([w.step for w in group])}"
-        message += f" ({first.reason})" if first.reason else ""
-        data = {"user": first.user.pk, "round": first.round_tag, "notifications": [written[w.key] for w in group]}
-        if first.warning:  # e.g. no rules: said in the same entry (one row per page in a storm)
-            message += f". ⚠ {first.warning}"
-            data["warning"] = first.warning
-        entries.append((first.incident, LogKind.NOTIFICATION, message, "notifications", data, None))
+    plans, groups, rows = {}, {}, []
+    for incident, user, round_tag, reason in requests:
+        plan_key = (user.pk, incident.priority, round_tag, reason)
+        plan = plans.get(plan_key)
+        if plan is None:
+            plan = plans[plan_key] = _Plan.make(user, incident.priority, round_tag, reason, now,
+                                                rules.get(user.pk, []), methods.get(user.pk, []))
+        group = groups.setdefault((incident.pk, user.pk), (incident, plan, []))
+        if group[1] is not plan:  # the same user paged twice for one incident in one batch: the first counts
+            continue
+        for template in plan.rows:
+            row = template.copy()
+            row["tenant_id"], row["incident_id"] = incident.tenant_id, incident.pk
+            row["dedup_key"] = _key("page", incident.pk, user.pk, row["step"], round_tag)
+            group[2].append(row)
+            rows.append(row)
+    codes = _reply_codes({(user_id, incident_id) for incident_id, user_id in groups})
+    for (_, user_id), (_, _, mine) in groups.items():
+        for row in mine:
+            row["reply_code"] = codes[(user_id, row["incident_id"])]
+    # One INSERT; a row already written (by an earlier call, or a concurrent twin that commits) is
+    # skipped, so nobody is paged twice for the same step.
+    for row, pk in zip(rows, bulk.insert(Notification, rows, skip_existing="dedup_key"), strict=True):
+        row["id"] = pk
+    entries = []
+    for incident, plan, mine in groups.values():
+        written = [row["id"] for row in mine if row["id"] is not None]
+        if written:
+            entries.append((incident, LogKind.NOTIFICATION, plan.message, "notifications",
+                            {**plan.data, "notifications": written}, None))
     alert_services.log_many(entries)
-    _kick([written[row["dedup_key"]] for row in rows if row["dedup_key"] in written and row["due_at"] <= now])
-    return list(written.values())
+    _kick([row["id"] for row in rows if row["id"] is not None and row["due_at"] <= now])
+    return [row["id"] for row in rows if row["id"] is not None]
+
+
+@dataclass
+class _Plan:
+    """The outbox rows (less what differs per incident) and the timeline text of one kind of page."""
+
+    rows: list
+    message: str
+    data: dict
+
+    @classmethod
+    def make(cls, user, priority, round_tag, reason, now, rules, methods):
+        steps, warning = steps_for(user, priority, rules=rules, methods=methods)
+        rows = [{"kind": Notification.Kind.PAGE, "user_id": user.pk,
+                 "contact_method_id": step.contact_method.pk if step.contact_method else None,
+                 "channel": step.channel, "address": step.address, "step": step.key, "step_delay": step.delay,
+                 "round_tag": round_tag[:64], "reason": (reason or "")[:255],
+                 "due_at": now + timedelta(minutes=step.delay)} for step in steps]
+        message = f"Paging {user.display_name}: {_describe(steps)}" + (f" ({reason})" if reason else "")
+        data = {"user": user.pk, "round": round_tag}
+        if warning:  # e.g. no rules: said in the same entry (one row per page in a storm)
+            message += f". ⚠ {warning}"
+            data["warning"] = warning
+        return cls(rows, message, data)
 
 
 def _kick(ids):
@@ -556,13 +573,13 @@ def queue_notices(incident, kind, actor):
         )
 
 
-def on_incident_changed(sender, incident, kind, entry=None, actor=None, via="", **kwargs):
+def on_incident_changed(sender, changes, **kwargs):
     """alerts.events.incident_changed receiver (inside the changing transaction: rows only)."""
-    if kind not in ("accepted", "resolved"):
-        return
-    who = actor.display_name if actor is not None else (via or "an integration")
-    cancel_pending(incident, f"{kind} by {who}")
-    queue_notices(incident, kind, actor)
+    for change in changes:
+        if change.kind in ("accepted", "resolved"):
+            who = change.actor.display_name if change.actor is not None else (change.via or "an integration")
+            cancel_pending(change.incident, f"{change.kind} by {who}")
+            queue_notices(change.incident, change.kind, change.actor)
 
 
 # --- provider credentials ----------------------------------------------------------------------------

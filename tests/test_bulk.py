@@ -58,7 +58,7 @@ def test_instances_are_what_the_database_holds(tenant):
     incident, user = make_incident(tenant), UserFactory(tenant=tenant)
     rows = entries(incident, user)
     pks = bulk.insert(IncidentLogEntry, rows)
-    made = bulk.instances(IncidentLogEntry, rows, pks)
+    made = [bulk.instance(IncidentLogEntry, row, pk) for row, pk in zip(rows, pks, strict=True)]
     assert [model_to_dict(e) for e in made] == [model_to_dict(IncidentLogEntry.objects.get(pk=pk)) for pk in pks]
     assert all(not e._state.adding for e in made)
 

@@ -196,10 +196,10 @@ def test_domain_events_are_announced_inside_the_transaction(tenant, responder):
 
     seen = []
 
-    def receiver(sender, incident, kind, **kwargs):
+    def receiver(sender, changes, **kwargs):
         from django.db import connection
 
-        seen.append((kind, connection.in_atomic_block))
+        seen.extend((change.kind, connection.in_atomic_block) for change in changes)
 
     incident_changed.connect(receiver)
     try:

@@ -31,8 +31,8 @@ def clock():
 def announced():
     seen = []
 
-    def receiver(sender, incident, kind, via="", **kwargs):
-        seen.append((kind, via, incident.next_escalation_at))
+    def receiver(sender, changes, **kwargs):
+        seen.extend((change.kind, change.via, change.incident.next_escalation_at) for change in changes)
 
     incident_changed.connect(receiver)
     yield seen

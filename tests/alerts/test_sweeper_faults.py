@@ -22,8 +22,8 @@ def failing(kind, when):
     """A subscriber that blows up on `kind` for incidents `when(incident)` picks (e.g. a broken
     connector receiver): the change that announces it must roll back."""
 
-    def receiver(sender, incident, kind=None, **kwargs):
-        if kind == wanted and when(incident):
+    def receiver(sender, changes, **kwargs):
+        if any(change.kind == wanted and when(change.incident) for change in changes):
             raise RuntimeError("subscriber exploded")
 
     wanted = kind
