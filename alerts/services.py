@@ -8,8 +8,8 @@ same transaction.
 
 import uuid
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import timedelta
+from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -574,8 +574,9 @@ def advance_escalations(changes, *, now):
             escalation_policy_id=policy_id, assigned_to_id=assigned_to_id,
         )
     pks = bulk.insert(IncidentLogEntry, entries)
-    events.announce_many([
-        events.Change(incident, kind, entry=partial(bulk.instance, IncidentLogEntry, entries[i], pks[i]), via="escalation")
+    events.announce_many([  # the timeline objects are built only for receivers that read them
+        events.Change(incident, kind, via="escalation",
+                      entry=partial(bulk.instance, IncidentLogEntry, entries[i], pks[i]))
         for incident, kind, i in announced
     ])
 

@@ -56,7 +56,8 @@ def insert(model, rows, *, skip_existing=None):
         # The shared values come first in the statement (the SELECT list), then the arrays.
         names = ", ".join(quote(c) for c in [pk.column, *(f.column for f in fields)])
         aliases = ", ".join(f"u{n}" for n in range(len(arrays)))
-        sql = (f"INSERT INTO {quote(table)} ({names}) SELECT {', '.join(selected)} "
+        # Identifiers come from the model; every value is a parameter.
+        sql = (f"INSERT INTO {quote(table)} ({names}) SELECT {', '.join(selected)} "  # noqa: S608
                f"FROM unnest({', '.join(arrays)}) AS u({aliases})")
         if skip_existing is None:
             cursor.execute(sql, [*shared, *params])
@@ -78,7 +79,7 @@ def _bulk_create(model, db, rows, skip_existing):
         for n, value in enumerate(values):
             skip[n] = value in taken
             taken.add(value)  # the first of two equal rows is the one written
-    objs = iter(model.objects.using(db).bulk_create([model(**row) for row, s in zip(rows, skip) if not s]))
+    objs = iter(model.objects.using(db).bulk_create([model(**row) for row, s in zip(rows, skip, strict=True) if not s]))
     return [None if s else next(objs).pk for s in skip]
 
 

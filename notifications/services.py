@@ -369,17 +369,18 @@ def _reply_codes(pairs):
     table, incidents = Notification._meta.db_table, Incident._meta.db_table
     users, statuses = ", ".join(["%s"] * len(wanted)), ", ".join(["%s"] * len(Incident.OPEN))
     zeros = " ".join(["UNION SELECT %s, 0"] * len(wanted))
+    # Identifiers come from the models; every value is a parameter.
+    sql = f"""
+        SELECT user_id, taken, after FROM (
+            SELECT user_id, taken, LEAD(taken) OVER (PARTITION BY user_id ORDER BY taken) AS after FROM (
+                SELECT n.user_id AS user_id, n.reply_code AS taken
+                  FROM {table} n JOIN {incidents} i ON i.id = n.incident_id
+                 WHERE n.user_id IN ({users}) AND n.reply_code IS NOT NULL AND i.status IN ({statuses})
+                {zeros}
+            ) taken
+        ) runs WHERE after IS NULL OR after > taken + 1 ORDER BY user_id, taken"""  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(f"""
-            SELECT user_id, taken, after FROM (
-                SELECT user_id, taken, LEAD(taken) OVER (PARTITION BY user_id ORDER BY taken) AS after FROM (
-                    SELECT n.user_id AS user_id, n.reply_code AS taken
-                      FROM {table} n JOIN {incidents} i ON i.id = n.incident_id
-                     WHERE n.user_id IN ({users}) AND n.reply_code IS NOT NULL AND i.status IN ({statuses})
-                    {zeros}
-                ) taken
-            ) runs WHERE after IS NULL OR after > taken + 1 ORDER BY user_id, taken""",
-                       [*wanted, *Incident.OPEN, *wanted])
+        cursor.execute(sql, [*wanted, *Incident.OPEN, *wanted])
         for user_id, taken, after in cursor.fetchall():
             gaps.setdefault(user_id, []).append((taken, after))
     for user_id, mine in wanted.items():

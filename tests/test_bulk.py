@@ -77,3 +77,26 @@ def test_unknown_fields_are_refused(tenant):
     with pytest.raises(TypeError, match="no fields"):
         bulk.insert(IncidentLogEntry, [{"incident": incident, "kind": "info"}])
     assert bulk.insert(IncidentLogEntry, []) == []
+
+
+def test_skip_existing_leaves_stored_and_repeated_keys_alone(tenant):
+    incident, user = make_incident(tenant), UserFactory(tenant=tenant)
+    [stored_pk] = bulk.insert(Notification, pages(incident, user, "old"))
+    rows = pages(incident, user, "new") + pages(incident, user, "old") + pages(incident, user, "new")
+    pks = bulk.insert(Notification, rows, skip_existing="dedup_key")
+    assert pks[0] is not None and pks[1:] == [None, None]
+    assert Notification.objects.filter(dedup_key="page:old").get().pk == stored_pk
+    assert Notification.objects.get(pk=pks[0]).dedup_key == "page:new"
+    assert Notification.objects.filter(dedup_key__startswith="page:").count() == 2
+
+
+def test_a_value_shared_by_every_row_is_stored_for_every_row(tenant):
+    """Shared values are sent once (the same object in every row); they must land in each row."""
+    incident, user = make_incident(tenant), UserFactory(tenant=tenant)
+    data = {"level": 2, "users": [user.pk]}
+    rows = [{"tenant_id": incident.tenant_id, "incident_id": incident.pk, "kind": LogKind.ESCALATED, "via": "escalation",
+             "message": "same", "data": data, "at": AT} for _ in range(3)]
+    rows[1] = {**rows[1], "message": "different", "data": {"level": 3}}
+    pks = bulk.insert(IncidentLogEntry, rows)
+    assert [(e.message, e.data, e.at) for e in IncidentLogEntry.objects.filter(pk__in=pks).order_by("pk")] == [
+        ("same", data, AT), ("different", {"level": 3}, AT), ("same", data, AT)]

@@ -164,6 +164,25 @@ def test_reply_codes_are_per_recipient_reused_per_incident_and_recycled_after_re
     assert services.notify(open_incident(tenant), rita, round_tag="r1")[0].reply_code == 1
 
 
+def test_a_batch_fills_the_gaps_left_by_resolved_incidents_first_then_counts_on(tenant, rita, admin):
+    """The database hands back only the gaps between taken codes; each recipient fills theirs."""
+    taken = [open_incident(tenant) for _ in range(5)]
+    for incident in taken:
+        services.notify(incident, rita, round_tag="r1")
+    alert_services.resolve(taken[1])
+    alert_services.resolve(taken[3])
+    fresh = [open_incident(tenant) for _ in range(4)]
+    services.notify_many([(incident, rita, "r1", "") for incident in fresh]
+                         + [(incident, admin, "r1", "") for incident in fresh[:2]] + [(taken[2], rita, "r2", "")])
+
+    def code(incident, user):
+        return set(Notification.objects.filter(incident=incident, user=user).values_list("reply_code", flat=True))
+
+    assert [code(incident, rita) for incident in fresh] == [{2}, {4}, {6}, {7}]
+    assert [code(incident, admin) for incident in fresh[:2]] == [{1}, {2}]
+    assert code(taken[2], rita) == {3}  # paged again: the incident keeps its code
+
+
 def test_opted_in_users_get_a_notice_when_someone_else_accepts(tenant, rita, admin):
     NotificationSettings.objects.create(tenant=tenant, user=rita, notify_on_accept=True)
     NotificationSettings.objects.create(tenant=tenant, user=admin, notify_on_accept=True)
