@@ -548,7 +548,7 @@ def advance_escalations(changes, *, now):
         incident = change.incident
         incident.escalation_level, incident.escalation_round = change.level, change.round
         incident.next_escalation_at = change.next_at
-        if change.policy is not None:
+        if change.policy is not None and incident.escalation_policy_id != change.policy.pk:
             incident.escalation_policy = change.policy
         for kind, message, data in change.notes:
             entries.append(_entry(incident, kind, message, data, now))

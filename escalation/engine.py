@@ -52,13 +52,13 @@ def tick(now=None, batch=BATCH, helpers=0, wake_early=False):
     now = now or clock.now()
     if helpers and _pending().filter(next_escalation_at__lte=now)[batch - 1:batch].exists():
         paging.more_sweeps(helpers)
-    done = 0
+    done, planner = 0, Planner(now)  # one planner: every batch of this tick is planned at the same instant
     for _ in range(MAX_PASSES):  # a level with a zero timeout makes its incident due again at once
         with transaction.atomic():
             due = list(_claim(_pending().filter(next_escalation_at__lte=now)).order_by("next_escalation_at")[:batch])
             if not due:
                 break
-            _perform_guarded(due, now)
+            _perform_guarded(due, planner)
             done += len(due)
     if wake_early:
         upcoming = (_pending().filter(next_escalation_at__gt=now).order_by("next_escalation_at")
@@ -88,29 +88,29 @@ def step_due(incident_id, expected_level, expected_round, now=None):
         )).first()
         if incident is None:
             return False
-        _perform_guarded([incident], now)
+        _perform_guarded([incident], Planner(now))
         return True
 
 
 # --- performing a batch --------------------------------------------------------------------------
 
 
-def _perform_guarded(incidents, now):
+def _perform_guarded(incidents, planner):
     try:
         with transaction.atomic():
-            _perform(incidents, now)
+            _perform(incidents, planner)
         return
     except Exception as exc:  # find the culprit: step them one by one, each in its own savepoint
         if len(incidents) == 1:
-            _record_failure(incidents[0], now, exc)
+            _record_failure(incidents[0], planner.now, exc)
             return
     for incident in incidents:
         incident.refresh_from_db()  # forget what the failed batch changed in memory
         try:
             with transaction.atomic():
-                _perform([incident], now)
+                _perform([incident], planner)
         except Exception as exc:  # a poison pill: it must not stall the engine
-            _record_failure(incident, now, exc)
+            _record_failure(incident, planner.now, exc)
 
 
 def _record_failure(incident, now, exc):
@@ -126,26 +126,45 @@ def _record_failure(incident, now, exc):
     )], now=now)
 
 
-def _perform(incidents, now):
-    planner = Planner(now)
-    changes = [planner.step(incident) for incident in incidents]
-    alert_services.advance_escalations(changes, now=now)
-    paging.page_many(planner.pages)
+def _perform(incidents, planner):
+    pages = []  # (incident, user, round_tag, reason) to hand to notify
+    changes = [planner.step(incident, pages) for incident in incidents]
+    alert_services.advance_escalations(changes, now=planner.now)
+    paging.page_many(pages)
     for change in changes:
         if change.next_at is not None:
             paging.wake_up_at(change.incident, change.next_at)
 
 
 @dataclass
+class Outcome:
+    """What a step does to any incident at one position of one policy: an EscalationChange without
+    the incident, and whom to page (user, round tag, reason)."""
+
+    move: dict
+    pages: list = field(default_factory=list)
+
+
+@dataclass
 class Planner:
-    """Decides each incident's step in memory. Everything it looks up (policies, levels, their
-    targets at this instant) is cached for the batch."""
+    """Decides each incident's step in memory, at one instant. Everything it looks up (policies,
+    levels, their targets) and every decision is kept for its life: a storm of thousands of
+    incidents at the same position is decided once."""
 
     now: object
-    pages: list = field(default_factory=list)  # (incident, user, round_tag, reason) to hand to notify
     _policies: dict = field(default_factory=dict)
     _routed: dict = field(default_factory=dict)
     _reach: dict = field(default_factory=dict)
+    _outcomes: dict = field(default_factory=dict)
+
+    def step(self, incident, pages):
+        policy = self.policy_for(incident)
+        key = (policy.pk if policy is not None else None, incident.escalation_level, incident.escalation_round)
+        outcome = self._outcomes.get(key)
+        if outcome is None:
+            outcome = self._outcomes[key] = self._decide(policy, incident.escalation_level, incident.escalation_round)
+        pages.extend((incident, user, round_tag, reason) for user, round_tag, reason in outcome.pages)
+        return alert_services.EscalationChange(incident, **outcome.move)
 
     def policy_for(self, incident):
         if incident.escalation_level == 0 and incident.routing_key:
@@ -173,61 +192,62 @@ class Planner:
             self._reach[level.pk] = targets.reach(level, self.now)
         return self._reach[level.pk]
 
-    def step(self, incident):
-        policy = self.policy_for(incident)
+    def _decide(self, policy, level_no, round_no):
+        """The step from (level_no, round_no) of `policy`."""
         if policy is None:
-            return self._stop(incident, "No escalation policy: nobody is paged for this incident.")
+            return _stop(level_no, round_no, "No escalation policy: nobody is paged for this incident.")
         levels = policy.ordered_levels
         if not levels:
-            return self._stop(incident, f"Escalation policy {policy.name} has no levels: nobody is paged.")
+            return _stop(level_no, round_no, f"Escalation policy {policy.name} has no levels: nobody is paged.")
 
-        level_no, round_no = incident.escalation_level, incident.escalation_round
+        start = level_no
         level_no = min(level_no, len(levels))  # levels removed while escalating: the last one counts as current
+        at_round = round_no
         notes, skipped = [], 0
         # At most every level of every round once: then nobody is reachable at all.
         for _ in range(len(levels) * (policy.repeat_count + 1)):
             if level_no == 0:
-                level_no, round_no = 1, 0
+                level_no, at_round = 1, 0
             elif level_no < len(levels):
                 level_no += 1
-            elif round_no < policy.repeat_count:
-                level_no, round_no = 1, round_no + 1
+            elif at_round < policy.repeat_count:
+                level_no, at_round = 1, at_round + 1
             else:
                 break  # past the last level of the last round
             level = levels[level_no - 1]
             reached, empty = self.reach(level)
             if level.notify_mode == NotifyMode.ROUND_ROBIN and reached:
-                reached = [reached[round_no % len(reached)]]
+                reached = [reached[at_round % len(reached)]]
             if not reached:
                 skipped += 1
                 why = f" (nobody on call in {', '.join(empty)})" if empty else ""
                 notes.append((LogKind.WARNING, f"Level {level_no} reaches nobody{why}: escalating at once.",
-                               {"level": level_no, "round": round_no}))
+                               {"level": level_no, "round": at_round}))
                 continue
-            return self._page(incident, policy, levels, level, level_no, round_no, reached, notes)
+            return self._page(policy, levels, level, level_no, at_round, reached, notes)
 
-        if skipped >= len(levels) and incident.escalation_level == 0:
-            return self._stop(incident, f"Nobody can be reached through escalation policy {policy.name}: "
-                              "no level has anyone to page.", notes)
+        if skipped >= len(levels) and start == 0:
+            return _stop(start, round_no, f"Nobody can be reached through escalation policy {policy.name}: "
+                         "no level has anyone to page.", notes)
         rounds = policy.repeat_count + 1
-        return self._stop(incident, f"Escalation stopped after {rounds} round{'s' if rounds > 1 else ''} of "
-                          f"{policy.name}: nobody accepted.", notes)
+        return _stop(start, round_no, f"Escalation stopped after {rounds} round{'s' if rounds > 1 else ''} of "
+                     f"{policy.name}: nobody accepted.", notes)
 
-    def _stop(self, incident, message, notes=()):
-        return alert_services.EscalationChange(
-            incident, incident.escalation_level, incident.escalation_round, next_at=None,
-            notes=[*notes, (LogKind.WARNING, message, {})],
-        )
-
-    def _page(self, incident, policy, levels, level, level_no, round_no, reached, notes):
+    def _page(self, policy, levels, level, level_no, round_no, reached, notes):
         names = ", ".join(user.display_name for user, _ in reached)
         round_text = f", round {round_no + 1}" if policy.repeat_count else ""
         data = {"level": level_no, "round": round_no, "policy": policy.pk,
                 "users": [{"id": user.pk, "name": user.display_name, "why": why} for user, why in reached]}
-        for user, why in reached:
-            self.pages.append((incident, user, f"r{round_no}", f"escalation level {level_no}: {why}"))
-        return alert_services.EscalationChange(
-            incident, level_no, round_no, next_at=self.now + timedelta(minutes=level.timeout_minutes), policy=policy,
-            message=f"Level {level_no} of {len(levels)}{round_text}: notified {names}", data=data, notes=notes,
-            assign_to=reached[0][0], assign_reason=f"escalation level {level_no}",
+        return Outcome(
+            move={"level": level_no, "round": round_no, "next_at": self.now + timedelta(minutes=level.timeout_minutes),
+                  "policy": policy, "message": f"Level {level_no} of {len(levels)}{round_text}: notified {names}",
+                  "data": data, "notes": notes, "assign_to": reached[0][0],
+                  "assign_reason": f"escalation level {level_no}"},
+            pages=[(user, f"r{round_no}", f"escalation level {level_no}: {why}") for user, why in reached],
         )
+
+
+def _stop(level_no, round_no, message, notes=()):
+    """Escalation ends here: the incident keeps its position, with nothing more due."""
+    return Outcome(move={"level": level_no, "round": round_no, "next_at": None,
+                         "notes": [*notes, (LogKind.WARNING, message, {})]})

@@ -41,18 +41,18 @@ def insert(model, rows, *, skip_existing=None):
         cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
                        [table, pk.column, len(rows)])
         pks = [row[0] for row in cursor.fetchall()]
-        selected, arrays, params = ["u0"], [f"%s::{pk.db_type(connection)}[]"], [pks]
+        selected, arrays, params = ["u0"], [f"%s::{pk.db_type(connection)}[]"], [_array_literal(pk, pks)]
         shared = []  # parameters of the values every row shares, in the order they appear
         for field in fields:
             values = _column(field, rows)
             cast = field.db_type(connection)
-            if len({id(value) for value in values}) == 1:  # one object for every row: sent once
+            if values[0] is values[-1] and len({id(value) for value in values}) == 1:  # one object: sent once
                 selected.append(f"%s::{cast}")
                 shared.append(_prepare(field, values[:1])[0])
             else:
                 selected.append(f"u{len(arrays)}")
                 arrays.append(f"%s::{cast}[]")
-                params.append(_prepare(field, values))
+                params.append(_array_literal(field, _prepare(field, values)))
         # The shared values come first in the statement (the SELECT list), then the arrays.
         names = ", ".join(quote(c) for c in [pk.column, *(f.column for f in fields)])
         aliases = ", ".join(f"u{n}" for n in range(len(arrays)))
@@ -110,6 +110,21 @@ def _column(field, rows):
         return [row.get(field.attname, default) for row in rows]
     return [default() if value is _NOT_GIVEN else value
             for value in (row.get(field.attname, _NOT_GIVEN) for row in rows)]
+
+
+_INTEGERS = {"AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField", "SmallIntegerField",
+             "PositiveIntegerField", "PositiveBigIntegerField", "PositiveSmallIntegerField"}
+
+
+def _array_literal(field, values):
+    """A column as one PostgreSQL array literal ('{1,2}', '{"a","b"}'). The driver would send a list
+    as ARRAY[...], an expression the server parses element by element: about 2 µs per value here."""
+    target = field.target_field if field.is_relation else field
+    if target.get_internal_type() in _INTEGERS:
+        return "{" + ",".join("NULL" if value is None else str(int(value)) for value in values) + "}"
+    return "{" + ",".join(
+        "NULL" if value is None else '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+        for value in values) + "}"
 
 
 def _prepare(field, values):

@@ -352,10 +352,9 @@ def _reply_codes(pairs):
     here could deadlock). Two pages computed at the same instant in different transactions may
     rarely get the same number; an SMS answer with an ambiguous code is then asked to name the
     incident (replies.handle_sms)."""
-    user_ids = sorted({u for u, _ in pairs})
-    codes = {
+    codes = {  # by incident only: the (incident, user) index, whatever the planner thinks of a busy user
         (u, i): code for u, i, code in Notification.objects.filter(
-            user_id__in=user_ids, incident_id__in={i for _, i in pairs}, reply_code__isnull=False,
+            incident_id__in={i for _, i in pairs}, reply_code__isnull=False,
         ).values_list("user_id", "incident_id", "reply_code")
         if (u, i) in pairs
     }

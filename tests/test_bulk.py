@@ -18,7 +18,7 @@ AT = datetime(2026, 3, 29, 0, 59, 59, 123456, tzinfo=UTC)
 def entries(incident, user):
     return [
         {"tenant_id": incident.tenant_id, "incident_id": incident.pk, "kind": LogKind.ESCALATED, "via": "escalation",
-         "message": "Level 1 of 2: notified Zoë\nand \\ 'others'\ttab\r", "at": AT,
+         "message": "Level 1 of 2: notified Zoë\nand \\ 'others'\ttab\r \"NULL\" {a,b}", "at": AT,
          "data": {"level": 1, "users": [{"id": user.pk, "name": "Zoë \\N"}], "ok": True, "none": None}},
         {"tenant_id": incident.tenant_id, "incident_id": incident.pk, "kind": LogKind.ASSIGNED, "actor_id": user.pk,
          "at": AT},

@@ -238,10 +238,10 @@ def test_a_step_that_keeps_failing_is_parked_without_stalling_others(tenant, peo
     good = alert(make_source(tenant, escalation_policy=policy), key="other").incident
     real_step = engine.Planner.step
 
-    def flaky(planner, incident):
+    def flaky(planner, incident, pages):
         if incident.pk == bad.pk:
             raise RuntimeError("boom")
-        return real_step(planner, incident)
+        return real_step(planner, incident, pages)
 
     monkeypatch.setattr(engine.Planner, "step", flaky)
     assert engine.tick() == 2
