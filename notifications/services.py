@@ -355,7 +355,7 @@ def _reply_codes(pairs):
     codes = {  # by incident only: the (incident, user) index, whatever the planner thinks of a busy user
         (u, i): code for u, i, code in Notification.objects.filter(
             incident_id__in={i for _, i in pairs}, reply_code__isnull=False,
-        ).values_list("user_id", "incident_id", "reply_code")
+        ).order_by().values_list("user_id", "incident_id", "reply_code")
         if (u, i) in pairs
     }
     wanted = {}
