@@ -458,10 +458,13 @@ def _notify_many(requests):
             row["dedup_key"] = _key("page", incident.pk, user.pk, row["step"], round_tag)
             group[2].append(row)
             rows.append(row)
-    codes = _reply_codes({(user_id, incident_id) for incident_id, user_id in groups})
+    # Reply codes are what an SMS page asks to answer with ("Reply 3a"): only pages with an SMS step
+    # need one (every row of the pair gets it, so a later SMS step or round says the same code).
+    texted = {(user_id, incident_id) for (incident_id, user_id), (_, plan, _) in groups.items() if plan.texts}
+    codes = _reply_codes(texted) if texted else {}
     for (_, user_id), (_, _, mine) in groups.items():
         for row in mine:
-            row["reply_code"] = codes[(user_id, row["incident_id"])]
+            row["reply_code"] = codes.get((user_id, row["incident_id"]))
     # One INSERT; a row already written (by an earlier call, or a concurrent twin that commits) is
     # skipped, so nobody is paged twice for the same step.
     for row, pk in zip(rows, bulk.insert(Notification, rows, skip_existing="dedup_key"), strict=True):
@@ -484,6 +487,7 @@ class _Plan:
     rows: list
     message: str
     data: dict
+    texts: bool  # an SMS among the steps
 
     @classmethod
     def make(cls, user, priority, round_tag, reason, now, rules, methods):
@@ -498,7 +502,7 @@ class _Plan:
         if warning:  # e.g. no rules: said in the same entry (one row per page in a storm)
             message += f". ⚠ {warning}"
             data["warning"] = warning
-        return cls(rows, message, data)
+        return cls(rows, message, data, texts=any(step.channel == Channel.SMS for step in steps))
 
 
 def _kick(ids):

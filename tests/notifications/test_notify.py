@@ -153,7 +153,13 @@ def test_resolving_cancels_the_pending_steps(tenant, rita):
     assert set(Notification.objects.values_list("status", flat=True)) == {S.CANCELLED}
 
 
+def texted(user):
+    make_rule(user, make_method(user, "sms", "+4915187654321"), "HIGH", 0)
+    return user
+
+
 def test_reply_codes_are_per_recipient_reused_per_incident_and_recycled_after_resolution(tenant, rita, admin):
+    texted(admin)
     first, second = open_incident(tenant), open_incident(tenant)
     code_1 = services.notify(first, rita, round_tag="r1")[0].reply_code
     code_2 = services.notify(second, rita, round_tag="r1")[0].reply_code
@@ -166,6 +172,7 @@ def test_reply_codes_are_per_recipient_reused_per_incident_and_recycled_after_re
 
 def test_a_batch_fills_the_gaps_left_by_resolved_incidents_first_then_counts_on(tenant, rita, admin):
     """The database hands back only the gaps between taken codes; each recipient fills theirs."""
+    texted(admin)
     taken = [open_incident(tenant) for _ in range(5)]
     for incident in taken:
         services.notify(incident, rita, round_tag="r1")
@@ -181,6 +188,15 @@ def test_a_batch_fills_the_gaps_left_by_resolved_incidents_first_then_counts_on(
     assert [code(incident, rita) for incident in fresh] == [{2}, {4}, {6}, {7}]
     assert [code(incident, admin) for incident in fresh[:2]] == [{1}, {2}]
     assert code(taken[2], rita) == {3}  # paged again: the incident keeps its code
+
+
+def test_only_pages_with_an_sms_step_carry_a_reply_code(tenant, rita, admin):
+    """A code is what an SMS asks to answer with; email, push and calls answer by link or keypress."""
+    incident = open_incident(tenant)
+    services.notify(incident, rita, round_tag="r1")
+    services.notify(incident, admin, round_tag="r1")  # no contact methods: email to the login address
+    by_user = dict(Notification.objects.filter(incident=incident).values_list("user_id", "reply_code").distinct())
+    assert by_user == {rita.pk: 1, admin.pk: None}
 
 
 def test_opted_in_users_get_a_notice_when_someone_else_accepts(tenant, rita, admin):
