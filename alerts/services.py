@@ -543,7 +543,7 @@ def advance_escalations(changes, *, now):
     entries), then announce "escalated" and "assigned" for each, inside the caller's transaction."""
     if not changes:
         return
-    incidents, entries, announced = [], [], []  # announced: (incident, kind, index in entries)
+    incidents, entries, announced, assigned = [], [], [], {}  # announced: (incident, kind, index in entries)
     for change in changes:
         incident = change.incident
         incident.escalation_level, incident.escalation_round = change.level, change.round
@@ -558,9 +558,12 @@ def advance_escalations(changes, *, now):
         user = change.assign_to
         if user is not None and incident.assigned_to_id != user.pk:
             incident.assigned_to = user
-            text = f"Assigned to {user.display_name}" + (f" ({change.assign_reason})" if change.assign_reason else "")
+            key = (user.pk, change.assign_reason)
+            if key not in assigned:  # the same text and data for a whole storm: written once
+                why = f" ({change.assign_reason})" if change.assign_reason else ""
+                assigned[key] = (f"Assigned to {user.display_name}{why}", {"user": user.pk})
             announced.append((incident, "assigned", len(entries)))
-            entries.append(_entry(incident, LogKind.ASSIGNED, text, {"user": user.pk}, now))
+            entries.append(_entry(incident, LogKind.ASSIGNED, *assigned[key], now))
         incidents.append(incident)
     # One UPDATE per distinct new position (in a storm the whole batch moves alike: one statement).
     groups = {}

@@ -143,7 +143,11 @@ def _prepare(field, values):
     """Values as the driver should send them: JSON as text (cast to jsonb by the statement), and
     datetimes checked to be aware (a naive one would be read in the session's time zone)."""
     if isinstance(field, models.JSONField):
-        return [None if value is None else json.dumps(value, cls=field.encoder) for value in values]
+        texts = {}  # one dump per distinct object: rows often share their data
+        for value in values:
+            if id(value) not in texts:
+                texts[id(value)] = None if value is None else json.dumps(value, cls=field.encoder)
+        return [texts[id(value)] for value in values]
     if isinstance(field, models.DateTimeField):
         for value in values:
             if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):

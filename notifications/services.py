@@ -24,7 +24,7 @@ from ilert import bulk, clock, kick, ratelimit
 from ilert.errors import Conflict, DomainError, Forbidden
 
 from . import text, tokens
-from .models import Channel, ContactMethod, Notification, NotificationRule, NotificationSettings
+from .models import Channel, ContactMethod, Notification, NotificationRule, NotificationSettings, new_tokens
 
 MAX_DELAY_MINUTES = 24 * 60
 CODE_TTL = timedelta(minutes=15)
@@ -465,6 +465,8 @@ def _notify_many(requests):
     for (_, user_id), (_, _, mine) in groups.items():
         for row in mine:
             row["reply_code"] = codes.get((user_id, row["incident_id"]))
+    for row, token in zip(rows, new_tokens(len(rows)), strict=True):
+        row["token"] = token
     # One INSERT; a row already written (by an earlier call, or a concurrent twin that commits) is
     # skipped, so nobody is paged twice for the same step.
     for row, pk in zip(rows, bulk.insert(Notification, rows, skip_existing="dedup_key"), strict=True):

@@ -239,3 +239,13 @@ def test_a_concurrent_twin_call_never_doubles_a_page(tenant, rita, monkeypatch):
     created = services.notify(incident, rita, round_tag="r1")
     assert [r.channel for r in created] == ["push", "voice"]  # the SMS step was the twin's
     assert Notification.objects.filter(incident=incident).count() == 3
+
+
+def test_tokens_made_in_bulk_are_distinct_and_shaped_like_single_ones():
+    import re
+
+    from notifications.models import new_token, new_tokens
+
+    tokens = new_tokens(500)
+    assert len(set(tokens)) == 500
+    assert all(re.fullmatch(r"[a-z2-7]{20}", token) for token in [*tokens, new_token()])
