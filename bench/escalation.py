@@ -5,11 +5,12 @@ Prints steps/s and lateness (from the due second to the step being performed) p5
 Target: p99 under 2 seconds.
 
     DATABASE_URL=postgres://ilert:ilert@127.0.0.1:5432/ilert_bench REDIS_URL=redis://127.0.0.1:6379/9 \\
-        .venv/bin/python bench/escalation.py [--incidents 10000] [--threads 4]
+        .venv/bin/python bench/escalation.py [--incidents 10000] [--threads 2] [--sms]
 
 It migrates that database and creates a tenant "bench-escalation" (removed at the end). The
 incidents are inserted directly (this measures the engine, not ingest), each at level 0 of a
-one-level policy that pages one user; once both workers are ready, all are given the same
+one-level policy that pages one user (by email, the default for a user without rules; by SMS with
+--sms, which adds the search for a free reply code); once both workers are ready, all get the same
 `next_escalation_at`, a few seconds ahead. Nothing kicks a task:
 the workers find the due rows through the beat-driven sweeper, exactly as after a broker outage.
 A step is "performed" when its incident's level changes in the database; the benchmark polls that
@@ -46,6 +47,9 @@ def main():
     parser.add_argument("--threads", type=int, default=2, help="threads (or child processes) per worker")
     parser.add_argument("--pool", choices=["threads", "prefork"], default="threads")
     parser.add_argument("--lead", type=float, default=3.0, help="seconds from workers ready to the due second")
+    parser.add_argument("--sms", action="store_true",
+                        help="page by SMS (not the default email): each page then needs a reply code, the smallest "
+                             "one free among that user's open incidents")
     args = parser.parse_args()
     if not (os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL")):
         sys.exit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: this benchmark runs real workers.")
@@ -70,6 +74,10 @@ def main():
     vacuum()
     tenant = TenantFactory(name="Bench escalation", slug="bench-escalation")
     user = UserFactory(tenant=tenant, name="Bench Pager", email=f"pager-{int(time.time())}@bench.test")
+    if args.sms:
+        from tests.notifications.factories import make_method, make_rule
+
+        make_rule(user, make_method(user, "sms", "+15005550006"), "HIGH", 0)
     policy = escalation_services.create_policy(tenant, name="bench", levels=[{"users": [user], "timeout_minutes": 60}])
     source = alert_services.create_alert_source(tenant, name="bench", escalation_policy=policy)
 
@@ -121,7 +129,7 @@ def main():
     last = samples[-1][0]
     print(f"bench/escalation: {args.incidents} incidents due at one second, 2 worker processes × "
           f"{args.threads} {'threads' if args.pool == 'threads' else 'children'} (beat in the first), "
-          f"sweeper every {os.environ['SWEEP_INTERVAL_SECONDS']} s")
+          f"sweeper every {os.environ['SWEEP_INTERVAL_SECONDS']} s, one user paged by {'SMS' if args.sms else 'email'}")
     print(f"  performed: {performed}/{args.incidents}  (any before the due second: {len(early)})")
     if lateness:
         span = max(last - first, 1e-6)

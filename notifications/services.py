@@ -449,22 +449,24 @@ def _notify_many(requests):
         if plan is None:
             plan = plans[plan_key] = _Plan.make(user, incident.priority, round_tag, reason, now,
                                                 rules.get(user.pk, []), methods.get(user.pk, []))
-        group = groups.setdefault((incident.pk, user.pk), (incident, plan, []))
-        if group[1] is not plan:  # the same user paged twice for one incident in one batch: the first counts
+        key = (incident.pk, user.pk, plan_key)
+        if key in groups:  # asked twice in one call: once is enough
             continue
+        mine = []
+        groups[key] = (incident, plan, mine)
         for template in plan.rows:
             row = template.copy()
             row["tenant_id"], row["incident_id"] = incident.tenant_id, incident.pk
             row["dedup_key"] = _key("page", incident.pk, user.pk, row["step"], round_tag)
-            group[2].append(row)
+            mine.append(row)
             rows.append(row)
     # Reply codes are what an SMS page asks to answer with ("Reply 3a"): only pages with an SMS step
     # need one (every row of the pair gets it, so a later SMS step or round says the same code).
-    texted = {(user_id, incident_id) for (incident_id, user_id), (_, plan, _) in groups.items() if plan.texts}
+    texted = {(user_id, incident_id) for (incident_id, user_id, _), (_, plan, _) in groups.items() if plan.texts}
     codes = _reply_codes(texted) if texted else {}
-    for (_, user_id), (_, _, mine) in groups.items():
+    for (incident_id, user_id, _), (_, _, mine) in groups.items():
         for row in mine:
-            row["reply_code"] = codes.get((user_id, row["incident_id"]))
+            row["reply_code"] = codes.get((user_id, incident_id))
     for row, token in zip(rows, new_tokens(len(rows)), strict=True):
         row["token"] = token
     # One INSERT; a row already written (by an earlier call, or a concurrent twin that commits) is

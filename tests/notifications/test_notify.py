@@ -249,3 +249,15 @@ def test_tokens_made_in_bulk_are_distinct_and_shaped_like_single_ones():
     tokens = new_tokens(500)
     assert len(set(tokens)) == 500
     assert all(re.fullmatch(r"[a-z2-7]{20}", token) for token in [*tokens, new_token()])
+
+
+def test_one_call_pages_each_round_once_and_says_so_once_per_round(tenant, rita):
+    incident = open_incident(tenant)
+    services.notify_many([(incident, rita, "r1", "level 1"), (incident, rita, "r1", "level 1"),
+                          (incident, rita, "assign-9", "assigned by Ada")])
+    rounds = list(Notification.objects.filter(incident=incident, step_delay=0, channel="push")
+                  .values_list("round_tag", flat=True).order_by("round_tag"))
+    assert rounds == ["assign-9", "r1"]
+    said = incident.log_entries.filter(kind=LogKind.NOTIFICATION).values_list("data__round", flat=True)
+    assert sorted(said) == ["assign-9", "r1"]
+    assert len({code for code in Notification.objects.filter(incident=incident).values_list("reply_code", flat=True)}) == 1
