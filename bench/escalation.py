@@ -139,6 +139,10 @@ def main():
     paged = Incident.objects.filter(tenant=tenant, assigned_to=user).count()
     print(f"  assigned to the paged user: {paged}; notification rows: "
           f"{user.notifications.count()} (one per incident expected)")
+    if args.sms:
+        codes = user.notifications.exclude(reply_code=None).values("reply_code").distinct().count()
+        print(f"  reply codes: {codes} distinct for {user.notifications.count()} open incidents "
+              f"(largest {max(user.notifications.values_list('reply_code', flat=True), default=None)})")
     if lateness:
         vacuum()
         floor = postgres_floor(tenant, sessions=2)

@@ -120,7 +120,7 @@ def handle_sms(from_number, body, *, tenants):
         if page is None:
             return f"ilert: unknown code {number_or_code}. {HOW_TO}"
         open_ones = sorted({p.incident.number for p in matching.filter(incident__status__in=Incident.OPEN)})
-        if len(open_ones) > 1:  # two pages picked the same code at the same instant (rare)
+        if len(open_ones) > 1:  # a safety net: paging a user takes turns, so codes of open incidents differ
             listed = " and ".join(f"#{n}" for n in open_ones)
             return (f"ilert: code {number_or_code} is used by {listed}; answer with the incident number, "
                     f"e.g. #{open_ones[0]}{verb[0]}.")

@@ -341,6 +341,9 @@ def _key(*parts):
     return key if len(key) <= 255 else key[:190] + ":" + hashlib.sha256(key.encode()).hexdigest()
 
 
+REPLY_CODE_LOCK = 0x7265706C  # the advisory-lock namespace of reply codes ("repl"); the user id is the key
+
+
 def _reply_codes(pairs):
     """{(user id, incident id): code} — a short number per (user, incident): 'Reply 3a'. Reused for
     the same incident; otherwise the smallest number not taken by the user's other open incidents.
@@ -348,10 +351,14 @@ def _reply_codes(pairs):
     The database finds the free numbers: it returns only the gaps between the numbers taken (a
     storm pages one user thousands of times; their numbers are never sent here one by one).
 
-    No lock is taken (the engine may page several users in one transaction, in any order: row locks
-    here could deadlock). Two pages computed at the same instant in different transactions may
-    rarely get the same number; an SMS answer with an ambiguous code is then asked to name the
-    incident (replies.handle_sms)."""
+    Transactions paging the same user take turns, from this search to their commit (a transaction
+    advisory lock per user on PostgreSQL, taken in user order; SQLite has one writer at a time):
+    otherwise concurrent batches of a storm, each blind to the other's uncommitted codes, hand out
+    the same numbers (seen: 3,000 distinct codes for 10,000 open incidents)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for user_id in sorted({u for u, _ in pairs}):
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [REPLY_CODE_LOCK, user_id])
     codes = {  # by incident only: the (incident, user) index, whatever the planner thinks of a busy user
         (u, i): code for u, i, code in Notification.objects.filter(
             incident_id__in={i for _, i in pairs}, reply_code__isnull=False,
