@@ -3,10 +3,12 @@
 - `tick(now)` is the sweeper: it claims a batch of PENDING incidents whose time has come
   (select_for_update(skip_locked=True)) and performs one step for each, the whole batch in one
   transaction, so a crash loses nothing (the rows are re-claimed, nothing half-done).
-- `step_due(incident_id, expected_level, expected_round)` is what a kicked Celery task runs for
-  low latency. It claims the same way and re-checks the position it expects, so a duplicated,
-  late or lost task is harmless: a step is performed at most once, and the sweeper performs it
-  if no task does.
+- `step_due(incident_id, expected_level, expected_round)` is what the task kicked for a new incident
+  (or an escalation request) runs for low latency. It claims the same way and re-checks the position
+  it expects, so a duplicated, late or lost task is harmless: a step is performed at most once, and
+  the sweeper performs it if no task does.
+- A batch asks for one sweep at each due time it sets (a Celery task with that ETA): one task for a
+  whole storm's next level, not one per incident. Lost or late, the beat sweeper does its work.
 
 One step moves the incident from its position (level, round) to the next level that reaches
 somebody: it resolves that level's targets at this instant, assigns the incident, asks the
@@ -131,9 +133,8 @@ def _perform(incidents, planner):
     changes = [planner.step(incident, pages) for incident in incidents]
     alert_services.advance_escalations(changes, now=planner.now)
     paging.page_many(pages)
-    for change in changes:
-        if change.next_at is not None:
-            paging.wake_up_at(change.incident, change.next_at)
+    for due in {change.next_at for change in changes if change.next_at is not None}:
+        paging.wake_up_at(due)
 
 
 @dataclass

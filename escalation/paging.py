@@ -1,5 +1,5 @@
 """The engine's two outward calls: page users (the notifications service) and ask for an early
-wake-up at the next due time (a Celery task; only an optimisation, the sweeper is the truth)."""
+wake-up at the next due time (a Celery task; only an optimisation, the beat sweeper is the truth)."""
 
 from datetime import timedelta
 
@@ -21,11 +21,13 @@ def page_many(requests):
     return notify_many(requests)
 
 
-def wake_up_at(incident, due):
-    from .tasks import step
+def wake_up_at(due):
+    """One sweep at `due`, after commit: it performs every step due by then, however many (a storm's
+    batch shares one due time: one task, not one per incident)."""
+    from .tasks import sweep
 
     if due - clock.now() <= WAKE_UP_HORIZON:
-        after_commit(step, incident.pk, incident.escalation_level, incident.escalation_round, options={"eta": due})
+        after_commit(sweep, wake_early=False, options={"eta": due})
 
 
 def more_sweeps(count):

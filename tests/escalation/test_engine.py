@@ -345,6 +345,26 @@ def published(monkeypatch):
     return sent
 
 
+def test_a_batch_asks_for_one_sweep_at_its_next_due_time_not_one_task_per_incident(
+        tenant, people, clock, published, settings, django_capture_on_commit_callbacks):
+    settings.ILERT_KICK_TASKS = False  # the incidents' own kicks are not what this covers
+    policy = make_policy(tenant, [{"users": [people[0]], "timeout_minutes": 5}, {"users": [people[1]]}])
+    source = make_source(tenant, escalation_policy=policy)
+    incidents = [alert(source, key=f"k{n}").incident for n in range(12)]
+    settings.ILERT_KICK_TASKS = True
+    with django_capture_on_commit_callbacks(execute=True):
+        assert engine.tick() == 12
+    due = alert_services.clock.now() + timedelta(minutes=5)
+    assert published == [({"wake_early": False}, {"eta": due})]
+    assert all(paged(incident) == [(1, 0, ["Ana"])] for incident in incidents)
+
+    published.clear()
+    clock.shift(timedelta(minutes=5))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert engine.tick() == 12  # what that sweep will run: level 2 for all twelve
+    assert published == []  # level 2 has the default timeout (30 min): past the wake-up horizon
+
+
 def test_a_step_due_before_the_next_beat_gets_a_sweep_at_its_due_time(tenant, people, clock, published, settings):
     settings.SWEEP_INTERVAL_SECONDS = 2
     settings.ILERT_KICK_TASKS = False  # nothing kicks the incident's own task: only the sweeper knows it
