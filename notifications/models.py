@@ -140,6 +140,16 @@ class NotificationRule(TenantOwned):
         return f"{self.priority}: {self.contact_method} after {self.delay_minutes} min"
 
 
+class ReplyCodeFloor(TenantOwned):
+    """Every reply code below `lowest` is taken by one of the user's open incidents, so the search for
+    free codes starts there (a storm paging one user thousands of times stays a short range scan).
+    Moved up as codes are handed out, down when an incident holding a code is resolved; both under
+    the user's reply-code lock (notifications.services)."""
+
+    user = models.OneToOneField("accounts.User", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    lowest = models.PositiveIntegerField(default=1)
+
+
 class NotificationSettings(TenantOwned):
     """A user's opt-ins beyond pages."""
 
@@ -233,6 +243,8 @@ class Notification(TenantOwned):
             models.Index(fields=["incident", "user"], name="notification_incident_user"),
             models.Index(fields=["provider_id"], condition=~Q(provider_id=""), name="notification_provider_id"),
             models.Index(fields=["bundle"], condition=Q(bundle__isnull=False), name="notification_bundle"),
+            models.Index(fields=["user", "reply_code"], condition=Q(reply_code__isnull=False),
+                         name="notification_reply_code"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["dedup_key"], name="notification_dedup_key"),

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, F, Value, When
 from django.urls import reverse
 
 from accounts.models import User
@@ -24,7 +25,15 @@ from ilert import bulk, clock, kick, ratelimit
 from ilert.errors import Conflict, DomainError, Forbidden
 
 from . import text, tokens
-from .models import Channel, ContactMethod, Notification, NotificationRule, NotificationSettings, new_tokens
+from .models import (
+    Channel,
+    ContactMethod,
+    Notification,
+    NotificationRule,
+    NotificationSettings,
+    ReplyCodeFloor,
+    new_tokens,
+)
 
 MAX_DELAY_MINUTES = 24 * 60
 CODE_TTL = timedelta(minutes=15)
@@ -348,13 +357,15 @@ def _reply_codes(pairs):
     """{(user id, incident id): code} — a short number per (user, incident): 'Reply 3a'. Reused for
     the same incident; otherwise the smallest number not taken by the user's other open incidents.
 
-    The database finds the free numbers: it returns only the gaps between the numbers taken (a
-    storm pages one user thousands of times; their numbers are never sent here one by one).
-
     Transactions paging the same user take turns, from this search to their commit (a transaction
     advisory lock per user on PostgreSQL, taken in user order; SQLite has one writer at a time):
     otherwise concurrent batches of a storm, each blind to the other's uncommitted codes, hand out
-    the same numbers (seen: 3,000 distinct codes for 10,000 open incidents)."""
+    the same numbers (seen: 3,000 distinct codes for 10,000 open incidents).
+
+    The search starts at the user's ReplyCodeFloor (every code below it is taken) and the database
+    returns only the gaps between the codes taken above it: a storm that pages one user thousands of
+    times reads none of them. A floor that is too high (a lowering skipped, see release_reply_codes)
+    only makes codes larger than they could be; it never makes two open incidents share one."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             for user_id in sorted({u for u, _ in pairs}):
@@ -371,29 +382,57 @@ def _reply_codes(pairs):
             wanted.setdefault(pair[0], []).append(pair)
     if not wanted:
         return codes
-    gaps = {}  # user id: [(last taken, next taken or None)], in order; 0 counts as taken
+    floors = dict(ReplyCodeFloor.objects.filter(user_id__in=wanted).values_list("user_id", "lowest"))
+    lowest = {user_id: floors.get(user_id, 1) for user_id in wanted}
+    gaps = {}  # user id: [(last taken, next taken or None)], in order; the floor - 1 counts as taken
     table, incidents = Notification._meta.db_table, Incident._meta.db_table
-    users, statuses = ", ".join(["%s"] * len(wanted)), ", ".join(["%s"] * len(Incident.OPEN))
-    zeros = " ".join(["UNION SELECT %s, 0"] * len(wanted))
+    users, statuses = ", ".join(["(%s, %s)"] * len(wanted)), ", ".join(["%s"] * len(Incident.OPEN))
     # Identifiers come from the models; every value is a parameter.
     sql = f"""
+        WITH floors (user_id, lowest) AS (VALUES {users})
         SELECT user_id, taken, after FROM (
             SELECT user_id, taken, LEAD(taken) OVER (PARTITION BY user_id ORDER BY taken) AS after FROM (
                 SELECT n.user_id AS user_id, n.reply_code AS taken
-                  FROM {table} n JOIN {incidents} i ON i.id = n.incident_id
-                 WHERE n.user_id IN ({users}) AND n.reply_code IS NOT NULL AND i.status IN ({statuses})
-                {zeros}
+                  FROM floors f JOIN {table} n ON n.user_id = f.user_id
+                  JOIN {incidents} i ON i.id = n.incident_id
+                 WHERE n.reply_code IS NOT NULL AND n.reply_code >= f.lowest AND i.status IN ({statuses})
+                UNION SELECT user_id, lowest - 1 FROM floors
             ) taken
         ) runs WHERE after IS NULL OR after > taken + 1 ORDER BY user_id, taken"""  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*wanted, *Incident.OPEN, *wanted])
+        cursor.execute(sql, [*(value for user_id in wanted for value in (user_id, lowest[user_id])), *Incident.OPEN])
         for user_id, taken, after in cursor.fetchall():
             gaps.setdefault(user_id, []).append((taken, after))
+    raised = {}
     for user_id, mine in wanted.items():
         free = _free(gaps[user_id])
         for pair in mine:
             codes[pair] = next(free)
+        raised[user_id] = next(free)  # every code below it is taken now
+    _raise_floors(raised, floors)
     return codes
+
+
+def _raise_floors(raised, floors):
+    """Store where each user's next search starts. A resolution that lowered a floor since it was
+    read wins (CASE on the row as it is when the UPDATE gets to it)."""
+    tenants = dict(User.objects.filter(pk__in=[u for u in raised if u not in floors]).values_list("pk", "tenant_id"))
+    ReplyCodeFloor.objects.bulk_create([ReplyCodeFloor(user_id=user_id, tenant_id=tenant_id, lowest=raised[user_id])
+                                        for user_id, tenant_id in tenants.items()], ignore_conflicts=True)
+    for user_id, read in floors.items():
+        ReplyCodeFloor.objects.filter(user_id=user_id).update(
+            lowest=Case(When(lowest__lt=read, then=F("lowest")), default=Value(raised[user_id])))
+
+
+def release_reply_codes(incident):
+    """An incident that closed frees its codes: each holder's next search starts no higher than its
+    code. Never waits: a floor row held by a transaction handing out codes right now is left as it
+    is (that user's codes may then come out larger, never shared)."""
+    held = dict(Notification.objects.filter(incident=incident, reply_code__isnull=False).order_by()
+                .values_list("user_id", "reply_code").distinct())
+    for user_id, code in held.items():
+        free = ReplyCodeFloor.objects.filter(user_id=user_id, lowest__gt=code).select_for_update(skip_locked=True)
+        ReplyCodeFloor.objects.filter(pk__in=free.values("pk")).update(lowest=code)
 
 
 def _free(gaps):
@@ -595,6 +634,8 @@ def on_incident_changed(sender, changes, **kwargs):
             who = change.actor.display_name if change.actor is not None else (change.via or "an integration")
             cancel_pending(change.incident, f"{change.kind} by {who}")
             queue_notices(change.incident, change.kind, change.actor)
+        if change.kind == "resolved":
+            release_reply_codes(change.incident)
 
 
 # --- provider credentials ----------------------------------------------------------------------------

@@ -190,6 +190,41 @@ def test_a_batch_fills_the_gaps_left_by_resolved_incidents_first_then_counts_on(
     assert code(taken[2], rita) == {3}  # paged again: the incident keeps its code
 
 
+def code_of(incident, user):
+    return Notification.objects.filter(incident=incident, user=user).values_list("reply_code", flat=True).first()
+
+
+def test_the_search_for_free_codes_starts_at_a_floor_that_resolutions_lower(tenant, rita):
+    from notifications.models import ReplyCodeFloor
+
+    incidents = [open_incident(tenant) for _ in range(6)]
+    services.notify_many([(incident, rita, "r1", "") for incident in incidents])
+    assert ReplyCodeFloor.objects.get(user=rita).lowest == 7  # codes 1-6 are taken
+    alert_services.resolve(incidents[4])
+    alert_services.resolve(incidents[2])
+    assert ReplyCodeFloor.objects.get(user=rita).lowest == 3
+    fresh = [open_incident(tenant) for _ in range(3)]
+    services.notify_many([(incident, rita, "r1", "") for incident in fresh])
+    assert [code_of(incident, rita) for incident in fresh] == [3, 5, 7]
+    assert ReplyCodeFloor.objects.get(user=rita).lowest == 8
+
+
+def test_a_floor_too_high_or_missing_never_makes_two_open_incidents_share_a_code(tenant, rita):
+    from notifications.models import ReplyCodeFloor
+
+    incidents = [open_incident(tenant) for _ in range(5)]
+    services.notify_many([(incident, rita, "r1", "") for incident in incidents])
+    ReplyCodeFloor.objects.filter(user=rita).update(lowest=2)  # a lowering that was never raised again
+    first = open_incident(tenant)
+    services.notify(first, rita, round_tag="r1")
+    assert code_of(first, rita) == 6
+    ReplyCodeFloor.objects.filter(user=rita).delete()  # codes handed out before floors existed
+    alert_services.resolve(incidents[1])
+    second = open_incident(tenant)
+    services.notify(second, rita, round_tag="r1")
+    assert code_of(second, rita) == 2
+
+
 def test_only_pages_with_an_sms_step_carry_a_reply_code(tenant, rita, admin):
     """A code is what an SMS asks to answer with; email, push and calls answer by link or keypress."""
     incident = open_incident(tenant)
