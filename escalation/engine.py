@@ -20,11 +20,13 @@ Editing a policy while incidents escalate: running incidents continue with the e
 from their current position; a position past the (new) last level counts as the last level.
 
 A batch is planned in memory first (policies, levels and who each level reaches are looked up
-once per batch, at the batch's instant), then written with a handful of bulk statements. If a
-batch fails, its incidents are stepped one by one so that one bad incident cannot stall the
-others; one that keeps failing is parked with the error on its timeline.
+once per sweep, at the sweep's instant, and each kind of step is decided once), then written with
+a handful of bulk statements. If a batch fails, its incidents are stepped one by one, each in its
+own transaction, so that one bad incident cannot stall the others; one that keeps failing is
+parked with the error on its timeline.
 """
 
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -37,6 +39,8 @@ from ilert import clock
 
 from . import paging, targets
 from .models import EscalationPolicy, NotifyMode
+
+log = logging.getLogger(__name__)
 
 MAX_PASSES = 50
 BATCH = 500
@@ -56,12 +60,10 @@ def tick(now=None, batch=BATCH, helpers=0, wake_early=False):
         paging.more_sweeps(helpers)
     done, planner = 0, Planner(now)  # one planner: every batch of this tick is planned at the same instant
     for _ in range(MAX_PASSES):  # a level with a zero timeout makes its incident due again at once
-        with transaction.atomic():
-            due = list(_claim(_pending().filter(next_escalation_at__lte=now)).order_by("next_escalation_at")[:batch])
-            if not due:
-                break
-            _perform_guarded(due, planner)
-            done += len(due)
+        performed = _perform_batch(planner, batch)
+        if performed is None:
+            break
+        done += performed
     if wake_early:
         upcoming = (_pending().filter(next_escalation_at__gt=now).order_by("next_escalation_at")
                     .values_list("next_escalation_at", flat=True).first())
@@ -90,29 +92,48 @@ def step_due(incident_id, expected_level, expected_round, now=None):
         )).first()
         if incident is None:
             return False
-        _perform_guarded([incident], Planner(now))
+        _perform_or_record(incident, Planner(now))
         return True
 
 
 # --- performing a batch --------------------------------------------------------------------------
 
 
-def _perform_guarded(incidents, planner):
+def _perform_batch(planner, batch):
+    """Claim a batch and perform it in one transaction. Returns how many incidents it held (None:
+    nothing was due). If it fails, its incidents are stepped one at a time, each in a transaction of
+    its own (so that no transaction gathers locks one incident at a time while others wait on it):
+    one bad incident cannot stall the others, and it alone is retried later, then parked."""
+    due = []
     try:
         with transaction.atomic():
-            _perform(incidents, planner)
-        return
-    except Exception as exc:  # find the culprit: step them one by one, each in its own savepoint
-        if len(incidents) == 1:
-            _record_failure(incidents[0], planner.now, exc)
-            return
-    for incident in incidents:
-        incident.refresh_from_db()  # forget what the failed batch changed in memory
-        try:
-            with transaction.atomic():
-                _perform([incident], planner)
-        except Exception as exc:  # a poison pill: it must not stall the engine
-            _record_failure(incident, planner.now, exc)
+            due = list(_claim(_pending().filter(next_escalation_at__lte=planner.now))
+                       .order_by("next_escalation_at")[:batch])
+            if due:
+                _perform(due, planner)
+    except Exception:
+        if not due:
+            raise  # the claim itself failed (the database is gone): the next sweep tries again
+        log.warning("an escalation batch of %s failed; stepping its incidents one at a time", len(due), exc_info=True)
+        return sum(_step_alone(incident.pk, planner) for incident in due)
+    return len(due) or None
+
+
+def _step_alone(incident_id, planner):
+    with transaction.atomic():
+        incident = _claim(_pending().filter(pk=incident_id, next_escalation_at__lte=planner.now)).first()
+        if incident is None:
+            return 0  # another sweeper stepped it meanwhile
+        _perform_or_record(incident, planner)
+        return 1
+
+
+def _perform_or_record(incident, planner):
+    try:
+        with transaction.atomic():
+            _perform([incident], planner)
+    except Exception as exc:  # a poison pill: it must not stall the engine
+        _record_failure(incident, planner.now, exc)
 
 
 def _record_failure(incident, now, exc):
@@ -133,7 +154,8 @@ def _perform(incidents, planner):
     changes = [planner.step(incident, pages) for incident in incidents]
     alert_services.advance_escalations(changes, now=planner.now)
     paging.page_many(pages)
-    for due in {change.next_at for change in changes if change.next_at is not None}:
+    for due in {change.next_at for change in changes if change.next_at is not None} - planner.woken:
+        planner.woken.add(due)  # once per tick: its batches share the instant, so their due times too
         paging.wake_up_at(due)
 
 
@@ -157,6 +179,7 @@ class Planner:
     _routed: dict = field(default_factory=dict)
     _reach: dict = field(default_factory=dict)
     _outcomes: dict = field(default_factory=dict)
+    woken: set = field(default_factory=set)  # due times a sweep was asked for
 
     def step(self, incident, pages):
         policy = self.policy_for(incident)

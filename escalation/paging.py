@@ -27,7 +27,7 @@ def wake_up_at(due):
     from .tasks import sweep
 
     if due - clock.now() <= WAKE_UP_HORIZON:
-        after_commit(sweep, wake_early=False, options={"eta": due})
+        after_commit(sweep, helpers=0, wake_early=False, options={"eta": due})
 
 
 def more_sweeps(count):

@@ -32,6 +32,9 @@ def insert(model, rows, *, skip_existing=None):
     unknown = set().union(*rows) - {f.attname for f in fields}
     if unknown:
         raise TypeError(f"{model.__name__} has no fields {sorted(unknown)}")
+    unsupported = sorted({f.name for f in fields if _kind(f) not in _TEXT_FORMS})
+    if unsupported:  # their text form in an array literal is not what PostgreSQL reads
+        raise TypeError(f"bulk.insert cannot write {model.__name__}.{', '.join(unsupported)}")
     if connection.vendor != "postgresql":
         return _bulk_create(model, db, rows, skip_existing)
 
@@ -45,7 +48,7 @@ def insert(model, rows, *, skip_existing=None):
         shared = []  # parameters of the values every row shares, in the order they appear
         for field in fields:
             values = _column(field, rows)
-            cast = field.db_type(connection)
+            cast = _cast(field, connection)
             if values[0] is values[-1] and len({id(value) for value in values}) == 1:  # one object: sent once
                 selected.append(f"%s::{cast}")
                 shared.append(_prepare(field, values[:1])[0])
@@ -126,13 +129,26 @@ def _column(field, rows):
 
 _INTEGERS = {"AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField", "SmallIntegerField",
              "PositiveIntegerField", "PositiveBigIntegerField", "PositiveSmallIntegerField"}
+# Fields whose values' str() is what PostgreSQL reads back (JSON is dumped first, see _prepare).
+_TEXT_FORMS = _INTEGERS | {"CharField", "TextField", "SlugField", "EmailField", "URLField", "BooleanField",
+                           "DateTimeField", "DateField", "DecimalField", "UUIDField", "JSONField"}
+
+
+def _kind(field):
+    return (field.target_field if field.is_relation else field).get_internal_type()
+
+
+def _cast(field, connection):
+    """The type a column's values are cast to. Not varchar(n): an explicit cast cuts a long value
+    silently; as text, the INSERT refuses it, as Django's own writes do."""
+    db_type = field.db_type(connection)
+    return "text" if db_type.startswith("varchar") else db_type
 
 
 def _array_literal(field, values):
     """A column as one PostgreSQL array literal ('{1,2}', '{"a","b"}'). The driver would send a list
     as ARRAY[...], an expression the server parses element by element: about 2 µs per value here."""
-    target = field.target_field if field.is_relation else field
-    if target.get_internal_type() in _INTEGERS:
+    if _kind(field) in _INTEGERS:
         return "{" + ",".join("NULL" if value is None else str(int(value)) for value in values) + "}"
     return "{" + ",".join(
         "NULL" if value is None else '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

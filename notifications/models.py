@@ -141,13 +141,22 @@ class NotificationRule(TenantOwned):
 
 
 class ReplyCodeFloor(TenantOwned):
-    """Every reply code below `lowest` is taken by one of the user's open incidents, so the search for
-    free codes starts there (a storm paging one user thousands of times stays a short range scan).
-    Moved up as codes are handed out, down when an incident holding a code is resolved; both under
-    the user's reply-code lock (notifications.services)."""
+    """Every reply code below `lowest` is taken by one of the user's open incidents (or was, until a
+    ReplyCodeRelease says otherwise), so the search for free codes starts there: a storm paging one
+    user thousands of times stays a short range scan. Written only by the search, under the user's
+    reply-code lock (notifications.services)."""
 
     user = models.OneToOneField("accounts.User", on_delete=models.CASCADE, primary_key=True, related_name="+")
     lowest = models.PositiveIntegerField(default=1)
+
+
+class ReplyCodeRelease(TenantOwned):
+    """A code an incident held when it closed: the user's next search starts no higher. Inserted by
+    the resolving transaction (which so never waits for a search in progress), consumed by the next
+    search for that user."""
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    code = models.PositiveIntegerField()
 
 
 class NotificationSettings(TenantOwned):

@@ -15,7 +15,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, F, Value, When
 from django.urls import reverse
 
 from accounts.models import User
@@ -32,6 +31,7 @@ from .models import (
     NotificationRule,
     NotificationSettings,
     ReplyCodeFloor,
+    ReplyCodeRelease,
     new_tokens,
 )
 
@@ -362,10 +362,10 @@ def _reply_codes(pairs):
     otherwise concurrent batches of a storm, each blind to the other's uncommitted codes, hand out
     the same numbers (seen: 3,000 distinct codes for 10,000 open incidents).
 
-    The search starts at the user's ReplyCodeFloor (every code below it is taken) and the database
-    returns only the gaps between the codes taken above it: a storm that pages one user thousands of
-    times reads none of them. A floor that is too high (a lowering skipped, see release_reply_codes)
-    only makes codes larger than they could be; it never makes two open incidents share one."""
+    The search starts at the user's ReplyCodeFloor, or lower at a code released since, and the
+    database returns only the gaps between the codes taken above that: a storm that pages one user
+    thousands of times reads none of them. Where the search starts only decides how small the codes
+    are; it never makes two open incidents share one."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             for user_id in sorted({u for u, _ in pairs}):
@@ -384,6 +384,9 @@ def _reply_codes(pairs):
         return codes
     floors = dict(ReplyCodeFloor.objects.filter(user_id__in=wanted).values_list("user_id", "lowest"))
     lowest = {user_id: floors.get(user_id, 1) for user_id in wanted}
+    released = list(ReplyCodeRelease.objects.filter(user_id__in=wanted).values_list("pk", "user_id", "code"))
+    for _, user_id, code in released:
+        lowest[user_id] = min(lowest[user_id], code)
     gaps = {}  # user id: [(last taken, next taken or None)], in order; the floor - 1 counts as taken
     table, incidents = Notification._meta.db_table, Incident._meta.db_table
     users, statuses = ", ".join(["(%s, %s)"] * len(wanted)), ", ".join(["%s"] * len(Incident.OPEN))
@@ -409,30 +412,27 @@ def _reply_codes(pairs):
         for pair in mine:
             codes[pair] = next(free)
         raised[user_id] = next(free)  # every code below it is taken now
-    _raise_floors(raised, floors)
+    _store_floors(raised, floors)
+    ReplyCodeRelease.objects.filter(pk__in=[pk for pk, _, _ in released]).delete()
     return codes
 
 
-def _raise_floors(raised, floors):
-    """Store where each user's next search starts. A resolution that lowered a floor since it was
-    read wins (CASE on the row as it is when the UPDATE gets to it)."""
+def _store_floors(raised, floors):
+    """Where each user's next search starts (under their reply-code lock: nobody else writes it)."""
     tenants = dict(User.objects.filter(pk__in=[u for u in raised if u not in floors]).values_list("pk", "tenant_id"))
     ReplyCodeFloor.objects.bulk_create([ReplyCodeFloor(user_id=user_id, tenant_id=tenant_id, lowest=raised[user_id])
-                                        for user_id, tenant_id in tenants.items()], ignore_conflicts=True)
-    for user_id, read in floors.items():
-        ReplyCodeFloor.objects.filter(user_id=user_id).update(
-            lowest=Case(When(lowest__lt=read, then=F("lowest")), default=Value(raised[user_id])))
+                                        for user_id, tenant_id in tenants.items()])
+    for user_id in floors:
+        ReplyCodeFloor.objects.filter(user_id=user_id).update(lowest=raised[user_id])
 
 
 def release_reply_codes(incident):
-    """An incident that closed frees its codes: each holder's next search starts no higher than its
-    code. Never waits: a floor row held by a transaction handing out codes right now is left as it
-    is (that user's codes may then come out larger, never shared)."""
-    held = dict(Notification.objects.filter(incident=incident, reply_code__isnull=False).order_by()
-                .values_list("user_id", "reply_code").distinct())
-    for user_id, code in held.items():
-        free = ReplyCodeFloor.objects.filter(user_id=user_id, lowest__gt=code).select_for_update(skip_locked=True)
-        ReplyCodeFloor.objects.filter(pk__in=free.values("pk")).update(lowest=code)
+    """An incident that closed frees its codes: each holder's next search starts no higher. Only
+    inserts (it never waits for a search in progress, which holds the floor until it commits)."""
+    held = (Notification.objects.filter(incident=incident, reply_code__isnull=False).order_by()
+            .values_list("user_id", "reply_code").distinct())
+    ReplyCodeRelease.objects.bulk_create([ReplyCodeRelease(tenant_id=incident.tenant_id, user_id=user_id, code=code)
+                                          for user_id, code in held])
 
 
 def _free(gaps):
@@ -521,10 +521,10 @@ def _notify_many(requests):
         row["id"] = pk
     entries = []
     for incident, plan, mine in groups.values():
-        written = [row["id"] for row in mine if row["id"] is not None]
+        written = [row for row in mine if row["id"] is not None]
         if written:
-            entries.append((incident, LogKind.NOTIFICATION, plan.message, "notifications",
-                            {**plan.data, "notifications": written}, None))
+            entries.append((incident, LogKind.NOTIFICATION, plan.message(written), "notifications",
+                            {**plan.data, "notifications": [row["id"] for row in written]}, None))
     alert_services.log_many(entries)
     _kick([row["id"] for row in rows if row["id"] is not None and row["due_at"] <= now])
     return [row["id"] for row in rows if row["id"] is not None]
@@ -535,9 +535,12 @@ class _Plan:
     """The outbox rows (less what differs per incident) and the timeline text of one kind of page."""
 
     rows: list
-    message: str
+    steps: list
+    headline: str  # "Paging Rita"
+    tail: str  # " (escalation level 1: direct)", and a warning if any
     data: dict
     texts: bool  # an SMS among the steps
+    everything: str = ""  # the text when every step was written (most of the time: built once)
 
     @classmethod
     def make(cls, user, priority, round_tag, reason, now, rules, methods):
@@ -547,12 +550,25 @@ class _Plan:
                  "channel": step.channel, "address": step.address, "step": step.key, "step_delay": step.delay,
                  "round_tag": round_tag[:64], "reason": (reason or "")[:255],
                  "due_at": now + timedelta(minutes=step.delay)} for step in steps]
-        message = f"Paging {user.display_name}: {_describe(steps)}" + (f" ({reason})" if reason else "")
+        tail = f" ({reason})" if reason else ""
         data = {"user": user.pk, "round": round_tag}
         if warning:  # e.g. no rules: said in the same entry (one row per page in a storm)
-            message += f". ⚠ {warning}"
+            tail += f". ⚠ {warning}"
             data["warning"] = warning
-        return cls(rows, message, data, texts=any(step.channel == Channel.SMS for step in steps))
+        plan = cls(rows, steps, f"Paging {user.display_name}", tail, data,
+                   texts=any(step.channel == Channel.SMS for step in steps))
+        plan.everything = plan._text(steps)
+        return plan
+
+    def message(self, written):
+        """What the timeline says for the rows written (not those that existed already)."""
+        if len(written) == len(self.rows):
+            return self.everything
+        keys = {row["step"] for row in written}
+        return self._text([step for step in self.steps if step.key in keys])
+
+    def _text(self, steps):
+        return f"{self.headline}: {_describe(steps)}{self.tail}"
 
 
 def _kick(ids):

@@ -100,3 +100,27 @@ def test_a_value_shared_by_every_row_is_stored_for_every_row(tenant):
     pks = bulk.insert(IncidentLogEntry, rows)
     assert [(e.message, e.data, e.at) for e in IncidentLogEntry.objects.filter(pk__in=pks).order_by("pk")] == [
         ("same", data, AT), ("different", {"level": 3}, AT), ("same", data, AT)]
+
+
+@pytest.mark.postgres  # SQLite does not enforce lengths at all
+@pytest.mark.parametrize("rows", [1, 2], ids=["a value sent once", "a column of values"])
+def test_a_value_too_long_is_refused_not_cut(tenant, rows):
+    from django.db import DataError
+
+    incident, user = make_incident(tenant), UserFactory(tenant=tenant)
+    too_long = [{**page, "dedup_key": f"page:{n}:" + "x" * 300} for n, page in enumerate(
+        pages(incident, user, "long") * rows)]
+    if rows == 1:
+        too_long[0]["round_tag"] = "r" * 65  # a value every row shares (max_length 64)
+        too_long[0]["dedup_key"] = "page:short"
+    with pytest.raises(DataError), transaction.atomic():
+        bulk.insert(Notification, too_long)
+    assert not Notification.objects.filter(incident=incident).exists()
+
+
+def test_models_with_fields_it_does_not_know_how_to_write_are_refused(tenant):
+    """Only field types whose str() PostgreSQL reads back as the same value go into array literals."""
+    from schedules.models import Layer  # handoff_time: a TimeField
+
+    with pytest.raises(TypeError, match="handoff_time"):
+        bulk.insert(Layer, [{"tenant_id": tenant.pk}])

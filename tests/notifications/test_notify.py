@@ -194,30 +194,35 @@ def code_of(incident, user):
     return Notification.objects.filter(incident=incident, user=user).values_list("reply_code", flat=True).first()
 
 
-def test_the_search_for_free_codes_starts_at_a_floor_that_resolutions_lower(tenant, rita):
-    from notifications.models import ReplyCodeFloor
+def test_the_search_for_free_codes_starts_at_a_floor_or_at_a_code_released_since(tenant, rita):
+    from notifications.models import ReplyCodeFloor, ReplyCodeRelease
 
     incidents = [open_incident(tenant) for _ in range(6)]
     services.notify_many([(incident, rita, "r1", "") for incident in incidents])
     assert ReplyCodeFloor.objects.get(user=rita).lowest == 7  # codes 1-6 are taken
     alert_services.resolve(incidents[4])
     alert_services.resolve(incidents[2])
-    assert ReplyCodeFloor.objects.get(user=rita).lowest == 3
+    assert sorted(ReplyCodeRelease.objects.filter(user=rita).values_list("code", flat=True)) == [3, 5]
     fresh = [open_incident(tenant) for _ in range(3)]
     services.notify_many([(incident, rita, "r1", "") for incident in fresh])
     assert [code_of(incident, rita) for incident in fresh] == [3, 5, 7]
     assert ReplyCodeFloor.objects.get(user=rita).lowest == 8
+    assert not ReplyCodeRelease.objects.filter(user=rita).exists()  # consumed by that search
 
 
-def test_a_floor_too_high_or_missing_never_makes_two_open_incidents_share_a_code(tenant, rita):
+def test_wherever_the_search_starts_two_open_incidents_never_share_a_code(tenant, rita):
     from notifications.models import ReplyCodeFloor
 
     incidents = [open_incident(tenant) for _ in range(5)]
-    services.notify_many([(incident, rita, "r1", "") for incident in incidents])
-    ReplyCodeFloor.objects.filter(user=rita).update(lowest=2)  # a lowering that was never raised again
-    first = open_incident(tenant)
-    services.notify(first, rita, round_tag="r1")
-    assert code_of(first, rita) == 6
+    services.notify_many([(incident, rita, "r1", "") for incident in incidents])  # codes 1-5
+    ReplyCodeFloor.objects.filter(user=rita).update(lowest=2)  # too low: the search reads more
+    paged_again = open_incident(tenant)
+    services.notify(paged_again, rita, round_tag="r1")
+    assert code_of(paged_again, rita) == 6
+    ReplyCodeFloor.objects.filter(user=rita).update(lowest=9)  # too high: codes come out larger
+    higher = open_incident(tenant)
+    services.notify(higher, rita, round_tag="r1")
+    assert code_of(higher, rita) == 9
     ReplyCodeFloor.objects.filter(user=rita).delete()  # codes handed out before floors existed
     alert_services.resolve(incidents[1])
     second = open_incident(tenant)
@@ -296,3 +301,14 @@ def test_one_call_pages_each_round_once_and_says_so_once_per_round(tenant, rita)
     said = incident.log_entries.filter(kind=LogKind.NOTIFICATION).values_list("data__round", flat=True)
     assert sorted(said) == ["assign-9", "r1"]
     assert len({code for code in Notification.objects.filter(incident=incident).values_list("reply_code", flat=True)}) == 1
+
+
+def test_the_timeline_names_only_the_steps_written_this_time(tenant, rita):
+    incident = open_incident(tenant)
+    services.notify(incident, rita, round_tag="r1")
+    Notification.objects.filter(incident=incident).exclude(channel="sms").delete()  # as if only the SMS was there
+    services.notify(incident, rita, round_tag="r1")
+    first, second = incident.log_entries.filter(kind=LogKind.NOTIFICATION).order_by("id")
+    assert "push now" in first.message and "SMS after 1 min" in first.message
+    assert "push now" in second.message and "call after 5 min" in second.message
+    assert "SMS" not in second.message
