@@ -389,21 +389,24 @@ def _reply_codes(pairs):
         lowest[user_id] = min(lowest[user_id], code)
     gaps = {}  # user id: [(last taken, next taken or None)], in order; the floor - 1 counts as taken
     table, incidents = Notification._meta.db_table, Incident._meta.db_table
-    users, statuses = ", ".join(["(%s, %s)"] * len(wanted)), ", ".join(["%s"] * len(Incident.OPEN))
-    # Identifiers come from the models; every value is a parameter.
+    statuses = ", ".join(["%s"] * len(Incident.OPEN))
+    # One range scan of the (user, reply_code) index per user, bounds written in (a join with a list
+    # of floors let the planner read the user's whole index range). Identifiers come from the
+    # models; every value is a parameter.
+    per_user = f"""
+        SELECT n.user_id AS user_id, n.reply_code AS taken FROM {table} n JOIN {incidents} i ON i.id = n.incident_id
+         WHERE n.user_id = %s AND n.reply_code IS NOT NULL AND n.reply_code >= %s AND i.status IN ({statuses})
+        UNION ALL SELECT %s, %s"""  # noqa: S608
     sql = f"""
-        WITH floors (user_id, lowest) AS (VALUES {users})
         SELECT user_id, taken, after FROM (
-            SELECT user_id, taken, LEAD(taken) OVER (PARTITION BY user_id ORDER BY taken) AS after FROM (
-                SELECT n.user_id AS user_id, n.reply_code AS taken
-                  FROM floors f JOIN {table} n ON n.user_id = f.user_id
-                  JOIN {incidents} i ON i.id = n.incident_id
-                 WHERE n.reply_code IS NOT NULL AND n.reply_code >= f.lowest AND i.status IN ({statuses})
-                UNION SELECT user_id, lowest - 1 FROM floors
-            ) taken
+            SELECT user_id, taken, LEAD(taken) OVER (PARTITION BY user_id ORDER BY taken) AS after
+              FROM ({" UNION ALL ".join([per_user] * len(wanted))}) AS taken
         ) runs WHERE after IS NULL OR after > taken + 1 ORDER BY user_id, taken"""  # noqa: S608
+    params = []
+    for user_id in wanted:
+        params += [user_id, lowest[user_id], *Incident.OPEN, user_id, lowest[user_id] - 1]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*(value for user_id in wanted for value in (user_id, lowest[user_id])), *Incident.OPEN])
+        cursor.execute(sql, params)
         for user_id, taken, after in cursor.fetchall():
             gaps.setdefault(user_id, []).append((taken, after))
     raised = {}
