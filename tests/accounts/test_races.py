@@ -47,7 +47,10 @@ def test_two_sign_ups_with_one_name_make_one_organisation():
 def test_two_admins_demoting_each_other_at_once_leave_one_admin(tenant):
     ada = UserFactory(tenant=tenant, role="admin")
     bob = UserFactory(tenant=tenant, role="admin")
-    outcomes = race(lambda: services.update_user(ada, by=bob, role="responder"),
-                    lambda: services.update_user(bob, by=ada, role="responder"))
+    fresh = User.objects.get  # each request loads its own objects (shared ones change under the other thread)
+    outcomes = race(lambda: services.update_user(fresh(pk=ada.pk), by=fresh(pk=bob.pk), role="responder"),
+                    lambda: services.update_user(fresh(pk=bob.pk), by=fresh(pk=ada.pk), role="responder"))
     assert User.objects.filter(tenant=tenant, role="admin").count() == 1
-    assert sum(isinstance(o, Conflict) for o in outcomes) == 1
+    # The loser is refused: as the last admin (Conflict) if both checked at once, or as no longer an
+    # admin (403) if it loaded its own user after the winner committed.
+    assert sorted(type(o).__name__ for o in outcomes) in (["Conflict", "User"], ["DomainError", "User"]), outcomes
