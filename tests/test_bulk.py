@@ -124,3 +124,25 @@ def test_models_with_fields_it_does_not_know_how_to_write_are_refused(tenant):
 
     with pytest.raises(TypeError, match="handoff_time"):
         bulk.insert(Layer, [{"tenant_id": tenant.pk}])
+
+
+@pytest.mark.postgres
+def test_any_text_survives_the_array_literals(tenant):
+    """The array literals are written by hand: whatever a message or its data holds (quotes,
+    backslashes, braces, commas, blanks, "NULL", any Unicode) must come back exactly."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    incident = make_incident(tenant)
+    text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.tuples(text, text), min_size=2, max_size=4))
+    def check(pairs):
+        rows = [{"tenant_id": incident.tenant_id, "incident_id": incident.pk, "kind": LogKind.COMMENT, "via": via[:32],
+                 "message": message, "data": {"m": message, "v": [via]}, "at": AT} for message, via in pairs]
+        pks = bulk.insert(IncidentLogEntry, rows)
+        stored = {e.pk: (e.message, e.via, e.data) for e in IncidentLogEntry.objects.filter(pk__in=pks)}
+        assert [stored[pk] for pk in pks] == [(r["message"], r["via"], r["data"]) for r in rows]
+
+    check()
