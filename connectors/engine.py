@@ -130,7 +130,7 @@ def process(invocation, now=None):
             params=connection.params, payload=invocation.payload, event=invocation.event,
             webhook_id=invocation.webhook_id, connection=connection, incident_id=invocation.incident_id,
             ref=ExternalRef.objects.filter(connection=connection, incident_id=invocation.incident_id).first(),
-            remember=partial(_remember, connection, invocation.incident_id),
+            remember=partial(_remember, connection, invocation.incident_id), attempt=invocation.attempts,
         )
         outcome = target.deliver(ctx)
         if ctx.ref is not None:

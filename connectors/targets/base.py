@@ -114,6 +114,7 @@ class Context:
     remember: Any = None  # callable(ref, url="", data=None) -> ExternalRef
     connection: Any = None
     incident_id: int | None = None
+    attempt: int = 1  # more than 1: an earlier try of this invocation may have reached the target
 
 
 class Target:

@@ -2,7 +2,9 @@
 
 Bot token mode (chat.postMessage, then chat.update on the same message as the incident changes;
 comments also go to the message's thread) or incoming-webhook mode (each event posts a new
-message: an incoming webhook cannot edit what it posted). With a signing secret, open incidents
+message: an incoming webhook cannot edit what it posted). In bot mode every message carries
+metadata naming its incident and connection, so a retry after a timeout finds the message Slack
+did post (conversations.history) instead of posting a second one. With a signing secret, open incidents
 carry Accept/Resolve buttons; Slack sends the clicks to the connector's interactivity URL
 (connectors/views.py: slack_interactivity), which acts for Slack users linked to ilert users.
 
@@ -11,6 +13,7 @@ netguard.check_url before the call, and the SDK's own retries are off (the engin
 """
 
 import logging
+import re
 import urllib.error
 
 from django.conf import settings
@@ -23,6 +26,8 @@ from ..payload import status_line
 from .base import DeliveryError, Field, Outcome, Target, transient_status
 
 ACCEPT, RESOLVE = "ilert_accept", "ilert_resolve"
+METADATA_EVENT = "ilert_incident"  # every message posted in bot mode carries {incident, connection}
+CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,}")  # conversations.history takes IDs, not #names
 EMOJI = {"PENDING": ":red_circle:", "ACCEPTED": ":large_orange_circle:", "RESOLVED": ":large_green_circle:"}
 
 # slack_sdk logs incoming-webhook URLs (which are secrets) at DEBUG: give it a logger that never does.
@@ -81,7 +86,8 @@ class Slack(Target):
               help="Bot mode: where messages go unless the connection names another channel."),
     ]
     credential_fields = [
-        Field("bot_token", "Bot token", placeholder="xoxb-…", help="Bot mode; needs chat:write."),
+        Field("bot_token", "Bot token", placeholder="xoxb-…",
+              help="Bot mode; needs chat:write (and channels:history, so that a retry never posts twice)."),
         Field("webhook_url", "Incoming webhook URL", placeholder="https://hooks.slack.com/services/…",
               help="Incoming-webhook mode."),
         Field("signing_secret", "Signing secret",
@@ -158,10 +164,15 @@ class Slack(Target):
             response = self._webhook(ctx, text, blocks)
             return Outcome(True, "Posted through the incoming webhook", http_status=response.status_code)
         channel = ctx.params.get("channel") or ctx.settings.get("default_channel")
+        metadata = {"event_type": METADATA_EVENT,
+                    "event_payload": {"incident": ctx.incident_id, "connection": getattr(ctx.connection, "pk", None)}}
+        found = ctx.ref is None and ctx.attempt > 1 and self._find_posted(ctx, channel, metadata)
+        if found:
+            ctx.ref = ctx.remember(found, data={"channel": channel})
         if ctx.ref is not None:
             ts, channel_id = ctx.ref.ref, ctx.ref.data.get("channel") or channel
             self._api(ctx, "chat.update", channel=channel_id, ts=ts, text=text, blocks=blocks)
-            done = "Updated the message"
+            done = "Found the message an earlier attempt posted and updated it" if found else "Updated the message"
             if ctx.event == "comment_added" and ctx.payload["event"].get("message"):
                 note = ctx.payload["event"]["message"]
                 who = (ctx.payload["event"].get("actor") or {}).get("name") or "someone"
@@ -170,10 +181,29 @@ class Slack(Target):
             return Outcome(True, done, http_status=200, ref=ts)
         if not channel:
             raise DeliveryError("Slack: no channel (set the connector's default channel or the connection's)")
-        response = self._api(ctx, "chat.postMessage", channel=channel, text=text, blocks=blocks)
+        response = self._api(ctx, "chat.postMessage", channel=channel, text=text, blocks=blocks, metadata=metadata)
         ts, channel_id = response["ts"], response["channel"]
         ctx.ref = ctx.remember(ts, data={"channel": channel_id})
         return Outcome(True, f"Posted to {channel}", http_status=200, ref=ts)
+
+    def _find_posted(self, ctx, channel, metadata):
+        """The ts of a message an earlier attempt posted without hearing back (a timeout after Slack
+        took it): looked up in the channel's latest messages by the metadata every post carries.
+        Needs the channel's ID (C…) and the history scope; without them, None (a second post is
+        possible, as with an incoming webhook)."""
+        if not CHANNEL_ID.fullmatch(channel or ""):
+            return None
+        try:
+            response = self._api(ctx, "conversations.history", channel=channel, limit=100, include_all_metadata=True)
+        except DeliveryError as exc:
+            if exc.retry:
+                raise  # Slack is unwell: try again later rather than risk a second message
+            return None  # e.g. missing_scope
+        for posted in response.get("messages") or []:
+            if (posted.get("metadata") or {}).get("event_type") == METADATA_EVENT and \
+                    posted["metadata"].get("event_payload") == metadata["event_payload"]:
+                return posted["ts"]
+        return None
 
     def check(self, ctx):
         if ctx.settings.get("mode", "bot") == "webhook":

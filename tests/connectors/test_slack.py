@@ -208,3 +208,56 @@ def test_the_connection_test_calls_auth_test(slack, tenant):
     outcome = services.test_connector(make_connector(tenant, "slack"))
     assert outcome.ok and "Acme" in outcome.message
     assert slack.received[0].path == "/api/auth.test"
+
+
+class SlowSlack:
+    """A fake Slack that posts the first message, then answers too late (the client has given up):
+    the case where a retry must not post a second message."""
+
+    def __init__(self):
+        self.posted, self.slow_first = [], True
+
+    def __call__(self, request):
+        if request.path == "/api/chat.postMessage":
+            body = request.json()
+            ts = f"1700000000.{len(self.posted) + 1:06d}"
+            self.posted.append({"ts": ts, "text": body["text"], "metadata": body.get("metadata")})
+            if self.slow_first:
+                self.slow_first = False
+                time.sleep(2.5)  # the client's timeout is 1 s
+            return 200, {"ok": True, "channel": "C0OPS123", "ts": ts, "message": {}}
+        if request.path.startswith("/api/conversations.history"):
+            return 200, {"ok": True, "messages": [dict(m) for m in reversed(self.posted)]}
+        if request.path == "/api/chat.update":
+            return 200, {"ok": True, "channel": "C0OPS123", "ts": request.json()["ts"]}
+        return 200, {"ok": True}
+
+
+@pytest.mark.parametrize("channel", ["C0OPS123", "#ops"])
+def test_a_retry_after_a_timeout_finds_the_message_slack_posted(local_server, settings, allow_private, tenant,
+                                                                  channel):
+    from datetime import timedelta
+
+    import time_machine
+
+    fake = SlowSlack()
+    settings.SLACK_API_URL = local_server(fake).url + "/api/"
+    settings.CONNECTOR_TIMEOUT_SECONDS = 1
+    connector = make_connector(tenant, "slack", settings={"mode": "bot", "default_channel": channel})
+    connection = make_connection(tenant, connector=connector, source=make_source(tenant))
+    incident = alert(connection.alert_source, "db-1 down").incident
+    engine.deliver_due()
+    row = ConnectionInvocation.objects.get()
+    assert row.status == "pending" and len(fake.posted) == 1  # Slack has it; we never heard back
+    assert fake.posted[0]["metadata"] == {"event_type": "ilert_incident",
+                                          "event_payload": {"incident": incident.pk, "connection": connection.pk}}
+    with time_machine.travel(row.due_at + timedelta(seconds=1)):
+        engine.deliver_due()
+    row.refresh_from_db()
+    assert row.status == "succeeded"
+    if channel == "#ops":  # conversations.history takes channel IDs only: documented, a second post
+        assert len(fake.posted) == 2
+        return
+    assert len(fake.posted) == 1
+    assert row.message == "Found the message an earlier attempt posted and updated it"
+    assert ExternalRef.objects.get(connection=connection).ref == fake.posted[0]["ts"]
