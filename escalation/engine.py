@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from alerts import services as alert_services
 from alerts.models import Incident, LogKind
@@ -107,6 +107,7 @@ def _perform_batch(planner, batch):
     due = []
     try:
         with transaction.atomic():
+            _check_constraints_now()
             due = list(_claim(_pending().filter(next_escalation_at__lte=planner.now))
                        .order_by("next_escalation_at")[:batch])
             if due:
@@ -117,6 +118,15 @@ def _perform_batch(planner, batch):
         log.warning("an escalation batch of %s failed; stepping its incidents one at a time", len(due), exc_info=True)
         return sum(_step_alone(incident.pk, planner) for incident in due)
     return len(due) or None
+
+
+def _check_constraints_now():
+    """Foreign keys checked by each statement, not all at commit (PostgreSQL defers Django's): the
+    checks of the batch's own writes then happen before paging, not inside the stretch in which
+    batches paging the same person take turns (notifications: the reply-code lock, up to commit)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 def _step_alone(incident_id, planner):
