@@ -366,16 +366,8 @@ def _reply_codes(pairs):
     database returns only the gaps between the codes taken above that: a storm that pages one user
     thousands of times reads none of them. Where the search starts only decides how small the codes
     are; it never makes two open incidents share one."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            for user_id in sorted({u for u, _ in pairs}):
-                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [REPLY_CODE_LOCK, user_id])
-    codes = {  # by incident only: the (incident, user) index, whatever the planner thinks of a busy user
-        (u, i): code for u, i, code in Notification.objects.filter(
-            incident_id__in={i for _, i in pairs}, reply_code__isnull=False,
-        ).order_by().values_list("user_id", "incident_id", "reply_code")
-        if (u, i) in pairs
-    }
+    _take_turns({u for u, _ in pairs})
+    codes = _codes_held(pairs)
     wanted = {}
     for pair in sorted(pairs):
         if pair not in codes:
@@ -387,28 +379,7 @@ def _reply_codes(pairs):
     released = list(ReplyCodeRelease.objects.filter(user_id__in=wanted).values_list("pk", "user_id", "code"))
     for _, user_id, code in released:
         lowest[user_id] = min(lowest[user_id], code)
-    gaps = {}  # user id: [(last taken, next taken or None)], in order; the floor - 1 counts as taken
-    table, incidents = Notification._meta.db_table, Incident._meta.db_table
-    statuses = ", ".join(["%s"] * len(Incident.OPEN))
-    # One range scan of the (user, reply_code) index per user, bounds written in (a join with a list
-    # of floors let the planner read the user's whole index range). Identifiers come from the
-    # models; every value is a parameter.
-    per_user = f"""
-        SELECT n.user_id AS user_id, n.reply_code AS taken FROM {table} n JOIN {incidents} i ON i.id = n.incident_id
-         WHERE n.user_id = %s AND n.reply_code IS NOT NULL AND n.reply_code >= %s AND i.status IN ({statuses})
-        UNION ALL SELECT %s, %s"""  # noqa: S608
-    sql = f"""
-        SELECT user_id, taken, after FROM (
-            SELECT user_id, taken, LEAD(taken) OVER (PARTITION BY user_id ORDER BY taken) AS after
-              FROM ({" UNION ALL ".join([per_user] * len(wanted))}) AS taken
-        ) runs WHERE after IS NULL OR after > taken + 1 ORDER BY user_id, taken"""  # noqa: S608
-    params = []
-    for user_id in wanted:
-        params += [user_id, lowest[user_id], *Incident.OPEN, user_id, lowest[user_id] - 1]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for user_id, taken, after in cursor.fetchall():
-            gaps.setdefault(user_id, []).append((taken, after))
+    gaps = _gaps(lowest)
     raised = {}
     for user_id, mine in wanted.items():
         free = _free(gaps[user_id])
@@ -418,6 +389,54 @@ def _reply_codes(pairs):
     _store_floors(raised, floors)
     ReplyCodeRelease.objects.filter(pk__in=[pk for pk, _, _ in released]).delete()
     return codes
+
+
+def _take_turns(user_ids):
+    """The reply-code lock of these users, until commit (in user order: no two transactions wait on
+    each other in a circle)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for user_id in sorted(user_ids):
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [REPLY_CODE_LOCK, user_id])
+
+
+def _codes_held(pairs):
+    """The codes the pairs already have (a user paged again for the same incident keeps its code).
+    Looked up by incident only: the (incident, user) index, whatever the planner thinks of a busy user."""
+    return {
+        (u, i): code for u, i, code in Notification.objects.filter(
+            incident_id__in={i for _, i in pairs}, reply_code__isnull=False,
+        ).order_by().values_list("user_id", "incident_id", "reply_code")
+        if (u, i) in pairs
+    }
+
+
+def _gaps(lowest):
+    """{user id: [(last taken, next taken or None)]}, in order, for the codes of the user's open
+    incidents from lowest[user] on (lowest - 1 counts as taken). One range scan of the
+    (user, reply_code) index per user, its bounds written in: a join with a list of floors let the
+    planner read the user's whole range."""
+    table, incidents = Notification._meta.db_table, Incident._meta.db_table
+    statuses = ", ".join(["%s"] * len(Incident.OPEN))
+    # Identifiers come from the models; every value is a parameter.
+    per_user = f"""
+        SELECT n.user_id AS user_id, n.reply_code AS taken FROM {table} n JOIN {incidents} i ON i.id = n.incident_id
+         WHERE n.user_id = %s AND n.reply_code IS NOT NULL AND n.reply_code >= %s AND i.status IN ({statuses})
+        UNION ALL SELECT %s, %s"""  # noqa: S608
+    sql = f"""
+        SELECT user_id, taken, after FROM (
+            SELECT user_id, taken, LEAD(taken) OVER (PARTITION BY user_id ORDER BY taken) AS after
+              FROM ({" UNION ALL ".join([per_user] * len(lowest))}) AS taken
+        ) runs WHERE after IS NULL OR after > taken + 1 ORDER BY user_id, taken"""  # noqa: S608
+    params = []
+    for user_id, start in lowest.items():
+        params += [user_id, start, *Incident.OPEN, user_id, start - 1]
+    gaps = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for user_id, taken, after in cursor.fetchall():
+            gaps.setdefault(user_id, []).append((taken, after))
+    return gaps
 
 
 def _store_floors(raised, floors):
