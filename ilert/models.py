@@ -1,7 +1,10 @@
-"""The dev outbox: where every channel delivers when no real provider is configured (embedded mode).
+"""The dev outbox: where every channel delivers when no real provider is configured (embedded mode,
+only with settings.DEV_OUTBOX on).
 
-The dashboard shows a tenant its messages, so a new user sees pages and emails with no accounts
-anywhere; the notifications app lets them simulate a reply from here.
+The dashboard shows admins their organisation's messages, so a new user sees pages and emails with
+no accounts anywhere; the notifications app lets them simulate a reply from here. Account messages
+(password resets, invitations, verification codes) carry secrets that act as their addressee: they
+are shown to that person only, never to an admin.
 """
 
 from django.db import models
@@ -17,6 +20,8 @@ class DevMessage(models.Model):
     html = models.TextField(blank=True)
     # What a simulated reply needs (e.g. the notification id); set by the channel that wrote it.
     meta = models.JSONField(default=dict, blank=True)
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    account = models.BooleanField(default=False)  # shown to `user` only
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -24,3 +29,4 @@ class DevMessage(models.Model):
 
     def __str__(self):
         return f"{self.channel} to {self.to}: {self.subject or self.body[:40]}"
+

@@ -5,6 +5,7 @@ Celery broker, a local-memory cache and a dev outbox for every channel.
 DEBUG is off unless asked for, and without DEBUG a SECRET_KEY is required.
 """
 
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -178,8 +179,22 @@ INGEST_RATE_LIMIT = env("INGEST_RATE_LIMIT", "1000/minute")
 INBOUND_EMAIL_DOMAIN = env("INBOUND_EMAIL_DOMAIN", _site.hostname or "localhost").lower()
 # Validates X-Twilio-Signature of inbound SMS to SMS alert sources (/integrations/twilio/sms).
 TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", "")
-# Failed logins allowed per email and per client address before a pause.
+# Reverse proxies whose X-Forwarded-For names the client (addresses or networks, comma-separated).
+# Without it the client is the TCP peer: behind a proxy every user would share one address.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an address or a network.")
+# Failed logins (dashboard and Django admin) allowed per account from one client, and per account
+# from anywhere; a browser that has logged in to the account before is held only to the first, so
+# strangers failing on purpose cannot lock its owner out. Password reset mails per account, and
+# reset requests per client.
 LOGIN_FAILURE_LIMIT = env("LOGIN_FAILURE_LIMIT", "5/5minute")
+LOGIN_ACCOUNT_FAILURE_LIMIT = env("LOGIN_ACCOUNT_FAILURE_LIMIT", "20/hour")
+PASSWORD_RESET_LIMIT = env("PASSWORD_RESET_LIMIT", "5/hour")
+PASSWORD_RESET_CLIENT_LIMIT = env("PASSWORD_RESET_CLIENT_LIMIT", "50/hour")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -197,9 +212,19 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# The dev outbox: every channel without a provider writes its messages there and the dashboard
+# shows them (admins: the organisation's; everyone: their own account messages). Off unless turned
+# on (./scripts/run, the embedded demo, does): it holds password-reset and invitation links.
+DEV_OUTBOX = env_bool("DEV_OUTBOX", DEBUG)
+DEV_EMAIL_BACKEND = "ilert.devoutbox.EmailBackend"
+UNCONFIGURED_EMAIL_BACKEND = "ilert.devoutbox.UnconfiguredEmailBackend"
 # Email: any anymail ESP by settings (EMAIL_BACKEND=anymail.backends.mailgun.EmailBackend and
-# ANYMAIL_* credentials); the default keeps every message in the dev outbox shown in the dashboard.
-EMAIL_BACKEND = env("EMAIL_BACKEND", "ilert.devoutbox.EmailBackend")
+# ANYMAIL_* credentials). Without one, mail goes to the dev outbox when it is on, else nowhere:
+# the product then says so (startup log, /readyz, a banner for admins) and sends fail visibly.
+EMAIL_BACKEND = env("EMAIL_BACKEND", DEV_EMAIL_BACKEND if DEV_OUTBOX else UNCONFIGURED_EMAIL_BACKEND)
+if EMAIL_BACKEND == DEV_EMAIL_BACKEND and not DEV_OUTBOX:
+    raise ImproperlyConfigured("EMAIL_BACKEND is the dev outbox but DEV_OUTBOX is off: set DEV_OUTBOX=true "
+                               "(development only) or configure an email provider.")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "ilert <alerts@localhost>")
 ANYMAIL = {key[len("ANYMAIL_"):]: value for key, value in os.environ.items() if key.startswith("ANYMAIL_")}
 

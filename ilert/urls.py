@@ -11,6 +11,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from accounts.throttle import throttled_login
+
 from . import health, views
 
 DOMAIN_APPS = ["accounts", "alerts", "schedules", "escalation", "notifications", "connectors", "uptime"]
@@ -50,6 +52,8 @@ urlpatterns = [
     path("api/v1/", include(api_urlpatterns + router.urls)),
     path("", views.home, name="home"),
     path("dev/outbox/", views.dev_outbox, name="dev-outbox"),
+    # The Django admin's login takes passwords too: the same throttle as the dashboard's.
+    path("django-admin/login/", throttled_login(admin.site.login)),
     path("django-admin/", admin.site.urls),
     # (Inbound mail webhooks live in alerts/urls.py under /anymail/<esp>/inbound/; email alert
     # sources and replies to notification emails each connect a receiver to anymail's signal.)

@@ -3,12 +3,14 @@
 The overview knows no domain app: it loads each app's panel (a URL named `<app>:home-panel`) with htmx.
 """
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import render
 
 from .dashboard import panel_urls
-from .models import DevMessage
+from .devoutbox import visible_to
 
 HOME_PANELS = ["alerts:home-panel", "uptime:home-panel", "schedules:home-panel", "notifications:home-panel"]
 
@@ -20,12 +22,14 @@ def home(request):
 
 @login_required
 def dev_outbox(request):
-    messages = DevMessage.objects.filter(tenant=request.tenant)
+    if not settings.DEV_OUTBOX:
+        raise Http404
+    messages = visible_to(request.user)
     channel = request.GET.get("channel")
     if channel:
         messages = messages.filter(channel=channel)
     page = Paginator(messages, 25).get_page(request.GET.get("page"))
-    return render(request, "dev_outbox.html", {"page": page, "channel": channel})
+    return render(request, "dev_outbox.html", {"page": page, "channel": channel, "own_only": not request.user.is_admin})
 
 
 def not_found(request, exception=None):

@@ -20,6 +20,7 @@ from accounts.models import User
 from alerts.models import Incident
 from ilert import twilio_signature
 from ilert.dashboard import admin_only, tenant_object, token_addressed
+from ilert.devoutbox import visible_to
 from ilert.errors import DomainError
 from ilert.models import DevMessage
 
@@ -335,6 +336,8 @@ def provider_settings(request):
 @tenant_object(DevMessage)
 def dev_reply(request, obj):
     """Simulate an answer to a dev outbox message, through the same code as the real webhooks."""
+    if not settings.DEV_OUTBOX or not visible_to(request.user).filter(pk=obj.pk).exists():
+        raise Http404
     meta = obj.meta or {}
     notification = Notification.objects.select_related("user", "incident", "bundle").filter(
         pk=meta.get("notification"), tenant=request.tenant).first()
