@@ -340,12 +340,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"redact": {"()": "ilert.logging.RedactSecretsFilter"}},
+    "filters": {"redact": {"()": "ilert.logging.RedactSecretsFilter"},
+                "client_errors": {"()": "ilert.logging.ClientErrorsAreInfoFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     # HTTP client libraries log request URLs (some are secrets, e.g. incoming-webhook URLs) and signed
     # headers at DEBUG: keep them at INFO whatever LOG_LEVEL says.
     "loggers": {"django.db.backends": {"level": "WARNING"}, "urllib3": {"level": "INFO"},
+                "django.request": {"filters": ["client_errors"]}, "django.security": {"filters": ["client_errors"]},
                 "botocore": {"level": "INFO"}, "boto3": {"level": "INFO"}, "google.auth": {"level": "INFO"},
                 "slack_sdk": {"level": "INFO"}},
 }
