@@ -16,7 +16,7 @@ from django.db.models import F
 
 from accounts.models import Tenant
 from ilert import bulk, clock
-from ilert.errors import Conflict, DomainError
+from ilert.errors import Conflict, DomainError, Forbidden
 
 from . import events
 from .ingest import EventType, InboundEvent, IngestResult, ResponseCode
@@ -418,9 +418,17 @@ class AlreadyResolved(Conflict):
     code = "already_resolved"
 
 
+def _may_act(by):
+    """Read-only roles never change an incident, whatever door they come through (dashboard, API,
+    SMS, call, push, email, Slack): the check is here, where every door ends up."""
+    if by is not None and (not by.can_write or not by.is_active):
+        raise Forbidden("Your role does not allow this.")
+
+
 def accept(incident, *, by=None, via="api", now=None):
     """PENDING → ACCEPTED: escalation stops (the engine sees no due time) and pending pages are
     cancelled (notifications listens for "accepted"). Accepting an accepted incident changes nothing."""
+    _may_act(by)
     with transaction.atomic():
         locked = _locked(incident)
         _accept_locked(locked, by=by, via=via, now=now or clock.now())
@@ -446,6 +454,7 @@ def _accept_locked(incident, *, by, via, now):
 
 def resolve(incident, *, by=None, via="api", now=None):
     """→ RESOLVED, for good: a resolved incident never reopens. Resolving twice changes nothing."""
+    _may_act(by)
     with transaction.atomic():
         locked = _locked(incident)
         _resolve_locked(locked, by=by, via=via, now=now or clock.now())
@@ -469,6 +478,7 @@ def _resolve_locked(incident, *, by, via, now):
 def escalate(incident, *, by=None, via="api", now=None):
     """Ask for the next escalation level now. An accepted incident goes back to PENDING, so the
     next level is paged. The escalation engine carries the step out (it finds the due time)."""
+    _may_act(by)
     now = now or clock.now()
     with transaction.atomic():
         locked = _locked(incident)
@@ -489,6 +499,7 @@ def escalate(incident, *, by=None, via="api", now=None):
 def assign(incident, user, *, by=None, via="api", reason="", now=None):
     """Make `user` the incident's assignee. A person reassigning (by=someone) is announced with
     `actor`, and the escalation app pages the new assignee."""
+    _may_act(by)
     if user.tenant_id != incident.tenant_id or not user.is_active:
         raise DomainError("Unknown user.", field="user")
     now = now or clock.now()
@@ -510,6 +521,7 @@ def assign(incident, user, *, by=None, via="api", reason="", now=None):
 
 
 def comment(incident, text, *, by, via="api"):
+    _may_act(by)
     text = (text or "").strip()
     if not text:
         raise DomainError("A comment needs some text.", field="text")

@@ -78,7 +78,7 @@ def _connector_page(request, connector, form=None, generated_secret=None):
         "masked": services.masked_credentials(connector), "connections": connections,
         "invocations": selectors.invocations(request.tenant).filter(connection__connector=connector)[:25],
         "generated_secret": generated_secret,
-        "slack_url": slack_interactivity_url(connector) if connector.kind == Kind.SLACK else None,
+        "slack_url": slack_interactivity_url(connector, request.user) if connector.kind == Kind.SLACK else None,
     }
     return render(request, "connectors/connector_detail.html", context)
 

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
-from ilert import clock
+from ilert import clock, secrets
 from ilert.dashboard import admin_only, can_write, tenant_object
 from ilert.errors import DomainError
 
@@ -196,7 +196,7 @@ def schedule_detail(request, obj):
         context["import_form"] = ImportForm()
         context["shifts"] = selectors.shifts(request.tenant).filter(schedule=schedule, end__gt=clock.now())[:100]
     if context["feed"] is not None:
-        context["feed_url"] = request.build_absolute_uri(reverse("schedules:feed", args=[context["feed"].token]))
+        context["feed_url"] = _feed_url(request, context["feed"])
     return render(request, "schedules/schedule.html", context)
 
 
@@ -380,6 +380,13 @@ def import_ics(request, obj):
 # --- calendar feeds ----------------------------------------------------------------------------
 
 
+def _feed_url(request, feed):
+    """A feed's secret URL; masked for read-only roles unless it is their own (the URL is the key
+    to the calendar, and an organisation's feeds are made by those who may act)."""
+    token = feed.token if request.user.can_write or feed.user_id == request.user.pk else secrets.mask(feed.token)
+    return request.build_absolute_uri(reverse("schedules:feed", args=["TOKEN"])).replace("/TOKEN", "/" + token)
+
+
 @require_POST
 @tenant_object(Schedule)
 @can_write
@@ -453,6 +460,6 @@ def profile_panel(request):
     rows = [{"shift": s, "start": utc_to_wall(s.start, zone), "end": utc_to_wall(s.end, zone),
              "now": s.start <= now} for s in shifts]
     feed = selectors.personal_feed(request.user)
-    feed_url = request.build_absolute_uri(reverse("schedules:feed", args=[feed.token])) if feed else None
+    feed_url = _feed_url(request, feed) if feed else None
     return render(request, "schedules/profile_panel.html",
                   {"rows": rows, "viewer_zone": zone.key, "feed_url": feed_url})
