@@ -9,7 +9,7 @@ from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts import selectors as account_selectors
 from ilert import clock, secrets
@@ -66,6 +66,7 @@ def _filtered_incidents(request):
     return queryset, state
 
 
+@require_safe
 @login_required
 def incidents(request):
     queryset, state = _filtered_incidents(request)
@@ -104,6 +105,7 @@ def incidents_bulk(request):
     return redirect(target)
 
 
+@require_safe
 @tenant_object(Incident)
 def incident_detail(request, obj):
     context = {
@@ -324,6 +326,7 @@ def maintenance_delete(request, obj):
     return redirect("alerts:source", pk=obj.alert_source_id)
 
 
+@require_safe
 @login_required
 def home_panel(request):
     open_incidents = selectors.open_incidents(request.tenant)
@@ -336,6 +339,7 @@ def home_panel(request):
     return render(request, "alerts/_home_panel.html", context)
 
 
+@require_safe
 def badge_count(request):
     """The open-incident count for the sidebar badge (htmx)."""
     if not request.user.is_authenticated:

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from .dashboard import panel_urls
 from .devoutbox import visible_to
@@ -15,11 +16,13 @@ from .devoutbox import visible_to
 HOME_PANELS = ["alerts:home-panel", "uptime:home-panel", "schedules:home-panel", "notifications:home-panel"]
 
 
+@require_safe
 @login_required
 def home(request):
     return render(request, "home.html", {"panels": panel_urls(HOME_PANELS)})
 
 
+@require_safe
 @login_required
 def dev_outbox(request):
     if not settings.DEV_OUTBOX:

@@ -14,12 +14,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts.models import User
 from alerts.models import Incident
 from ilert import twilio_signature
-from ilert.dashboard import admin_only, tenant_object, token_addressed
+from ilert.dashboard import admin_only, can_write, tenant_object, token_addressed
 from ilert.devoutbox import visible_to
 from ilert.errors import DomainError
 from ilert.models import DevMessage
@@ -75,11 +75,13 @@ def _settings_context(request, user):
     }
 
 
+@require_safe
 @login_required
 def profile_panel(request):
     return render(request, "notifications/_settings.html", _settings_context(request, request.user))
 
 
+@require_safe
 @tenant_object(User)
 def user_settings(request, obj):
     if not (obj.pk == request.user.pk or request.user.is_admin):
@@ -233,6 +235,7 @@ def verify_email(request, token):
 # --- panels ------------------------------------------------------------------------------------------
 
 
+@require_safe
 @tenant_object(Incident)
 def incident_panel(request, obj):
     rows = list(selectors.incident_notifications(obj))
@@ -253,6 +256,7 @@ def _masked(row, device):
     return mask_address(row.channel, row.address, device)
 
 
+@require_safe
 @login_required
 def home_panel(request):
     users = list(User.objects.filter(tenant=request.tenant, is_active=True).exclude(role="stakeholder"))
@@ -278,12 +282,14 @@ def _day_ago():
 # --- caller IDs and providers --------------------------------------------------------------------------
 
 
+@require_safe
 @login_required
 def caller_ids(request):
     numbers = providers.caller_ids(request.tenant.pk)
     return render(request, "notifications/caller_ids.html", {"numbers": numbers})
 
 
+@require_safe
 @login_required
 def caller_ids_vcard(request):
     numbers = providers.caller_ids(request.tenant.pk)
@@ -334,6 +340,7 @@ def provider_settings(request):
 
 @require_POST
 @tenant_object(DevMessage)
+@can_write
 def dev_reply(request, obj):
     """Simulate an answer to a dev outbox message, through the same code as the real webhooks."""
     if not settings.DEV_OUTBOX or not visible_to(request.user).filter(pk=obj.pk).exists():

@@ -446,6 +446,12 @@ class OverrideViewSet(
     def get_queryset(self):
         return selectors.overrides(self.tenant)
 
+    def get_object(self):
+        override = super().get_object()
+        if self.request.method not in ("GET", "HEAD", "OPTIONS"):  # who may, before what the body says
+            services.may_override(self.request.user, override.user)
+        return override
+
     def perform_create(self, serializer):
         data = serializer.validated_data
         serializer.instance = services.create_override(

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts import selectors as account_selectors
 from ilert import clock, secrets
@@ -176,6 +176,7 @@ def _timeline_context(request, schedule):
     }
 
 
+@require_safe
 @tenant_object(Schedule)
 def schedule_detail(request, obj):
     schedule = obj
@@ -440,6 +441,7 @@ def feed(request, token):
 # --- panels ------------------------------------------------------------------------------------
 
 
+@require_safe
 @login_required
 def home_panel(request):
     items = list(selectors.schedules(request.tenant)[:50])
@@ -452,6 +454,7 @@ def home_panel(request):
     return render(request, "schedules/home_panel.html", {"rows": rows, "viewer_zone": zone.key})
 
 
+@require_safe
 @login_required
 def profile_panel(request):
     zone = _zone(_viewer_zone_name(request.user))
