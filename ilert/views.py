@@ -7,7 +7,8 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.http import require_safe
 
 from .dashboard import panel_urls
@@ -33,6 +34,12 @@ def dev_outbox(request):
         messages = messages.filter(channel=channel)
     page = Paginator(messages, 25).get_page(request.GET.get("page"))
     return render(request, "dev_outbox.html", {"page": page, "channel": channel, "own_only": not request.user.is_admin})
+
+
+@require_safe
+def favicon(request):
+    """Browsers ask for /favicon.ico where a page names none (fragments, JSON, downloads)."""
+    return redirect(static("favicon.svg"), permanent=True)
 
 
 def not_found(request, exception=None):
