@@ -160,3 +160,30 @@ def test_the_replay_memory_is_one_row_per_id_across_processes(db):
     assert replay.first_time("mailgun", "SM1") is True  # scopes are separate senders
     assert replay.first_time("twilio-message", "") is True  # no id: nothing to recognise
     assert SeenDelivery.objects.count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_twenty_copies_of_one_sms_at_once_open_one_incident(sms_source):
+    import threading
+
+    from django.db import connection
+
+    barrier, answers, errors = threading.Barrier(20), [], []
+
+    def twin():
+        try:
+            barrier.wait(timeout=30)
+            answers.append(twilio_sms("SM" + "9" * 32).status_code)
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=twin) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == [] and answers == [200] * 20
+    assert Incident.objects.count() == 1 and SeenDelivery.objects.count() == 1
