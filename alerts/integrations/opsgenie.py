@@ -58,6 +58,10 @@ ACTIONS = {"Create": "Created alert", "Acknowledge": "Acknowledged alert", "Clos
            "AddNote": "Added note", "AddTags": "Added tags"}
 
 
+# json.loads joins escaped surrogate pairs into one character, so any surrogate left is a lone one.
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 class Invalid(base.Reject):
     def __init__(self, field, message):
         super().__init__(422, message, field=field)
@@ -119,7 +123,7 @@ def _lone_surrogate(value, path=""):
     """The path of the first key or string in a JSON value holding a lone surrogate ("\\ud800"
     parses, but is no text: it cannot be stored or encoded), or None."""
     if isinstance(value, str):
-        return path if any("\ud800" <= char <= "\udfff" for char in value) else None
+        return path if SURROGATE.search(value) else None
     if isinstance(value, dict):
         for key, item in value.items():
             inner = f"{path}.{key}" if path else str(key)
@@ -137,9 +141,12 @@ def _lone_surrogate(value, path=""):
 
 
 def _body(request, *, optional=False):
-    if optional and not request.body.strip():
-        return {}
-    data = base.json_body(request)
+    try:
+        data = base.json_body(request)
+    except base.Reject as reject:  # 413 stays; an optional body may be empty
+        if optional and reject.status == 400 and not request.body.strip():
+            return {}
+        raise
     field = _lone_surrogate(data)
     if field is not None:
         raise Invalid(field, f"{field.capitalize()} contains a lone surrogate (such as \\ud800), which is not text.")
@@ -283,7 +290,7 @@ def _alert_of(source, identifier, identifier_type):
         key = base.short_key(identifier.strip())
         # The open incident with that key, else the latest one (a resolved incident never reopens).
         incident = (incidents.filter(incident_key=key)
-                    .order_by(F("resolved_at").asc(nulls_first=True), "-created_at", "-id").first() if key else None)
+                    .order_by(F("resolved_at").desc(nulls_first=True), "-created_at", "-id").first() if key else None)
     else:
         number = int(identifier) if identifier.isascii() and identifier.isdigit() and len(identifier) < 19 else None
         if number is None:
@@ -383,6 +390,7 @@ def _as_alert(incident, *, full=False):
 # --- search ---------------------------------------------------------------------------------------
 
 QUERY_TERM = re.compile(r'\s*(\w+)\s*[:=]\s*("([^"]*)"|[^\s"]+)\s*')
+QUERY_AND = re.compile(r"(?i)\s*and\s+")
 SORTS = {"createdAt": "created_at", "tinyId": "number", "lastOccurredAt": "last_event_at", "count": "event_count",
          "alias": "incident_key", "message": "summary", "status": "status"}
 QUERY_HELP = ('Supported: status (open, closed), acknowledged (true, false), alias, tinyId and tag, as field:value '
@@ -417,7 +425,7 @@ def _search(source, request):
             raise Invalid("query", f"Can not understand the query at {query[position:position + 40]!r}. {QUERY_HELP}")
         incidents = incidents.filter(condition)
         position = match.end()
-        joiner = re.compile(r"(?i)\s*and\s+").match(query, position)
+        joiner = QUERY_AND.match(query, position)
         if joiner:
             position = joiner.end()
     return incidents

@@ -239,3 +239,17 @@ def test_whatever_a_read_asks_the_answer_is_never_a_5xx(source):
         assert {"took", "requestId"} <= set(response.json())
 
     run()
+
+
+def test_an_alias_names_its_open_incident_else_the_latest_one(source):
+    auth = {"HTTP_AUTHORIZATION": f"GenieKey {source.integration_key}"}
+    for _ in range(3):  # three incidents with one key: a resolved incident never reopens
+        post(source, BASE, {"message": "m", "alias": "k"})
+        post(source, f"{BASE}/k/close?identifierType=alias")
+    post(source, BASE, {"message": "m", "alias": "k"})
+    newest_first = list(Incident.objects.order_by("-created_at", "-id").values_list("pk", flat=True))
+    assert Client().get(f"{BASE}/k?identifierType=alias", **auth).json()["data"]["id"] == str(newest_first[0])
+    post(source, f"{BASE}/k/close?identifierType=alias")
+    assert Client().get(f"{BASE}/k?identifierType=alias", **auth).json()["data"]["id"] == str(newest_first[0])
+    Incident.objects.filter(pk=newest_first[1]).update(status="PENDING", resolved_at=None)
+    assert Client().get(f"{BASE}/k?identifierType=alias", **auth).json()["data"]["id"] == str(newest_first[1])
