@@ -533,6 +533,35 @@ def comment(incident, text, *, by, via="api"):
     return entry
 
 
+def tags_of(incident):
+    """An incident's tags. They are a label: labels["tags"] lists them comma-separated (shown and
+    searched like any label) and custom_details["tags"] keeps the exact list."""
+    exact = (incident.custom_details or {}).get("tags")
+    if isinstance(exact, list):
+        return [str(tag) for tag in exact]
+    joined = (incident.labels or {}).get("tags") or ""
+    return [tag.strip() for tag in str(joined).split(",") if tag.strip()]
+
+
+def add_tags(incident, tags, *, by=None, via="api", now=None):
+    """Add tags an incident does not have yet (an open or a resolved one: tags describe, they do not
+    act). Returns the tags added; adding none changes nothing and writes no timeline entry."""
+    now = now or clock.now()
+    with transaction.atomic():
+        locked = _locked(incident)
+        current = tags_of(locked)
+        added = list(dict.fromkeys(tag for tag in tags if tag not in current))
+        if added:
+            merged = current + added
+            locked.labels = {**(locked.labels or {}), "tags": ", ".join(merged)[:500]}
+            locked.custom_details = {**(locked.custom_details or {}), "tags": merged}
+            locked.save(update_fields=["labels", "custom_details"])
+            log(locked, LogKind.INFO, f"Tags added by {_who(by, via)}: {', '.join(added)}", actor=by, via=via,
+                data={"tags": added}, at=now)
+    incident.labels, incident.custom_details = locked.labels, locked.custom_details
+    return added
+
+
 @dataclass
 class EscalationChange:
     """One move of the escalation engine for one incident it holds locked: its new position,

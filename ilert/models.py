@@ -30,3 +30,20 @@ class DevMessage(models.Model):
     def __str__(self):
         return f"{self.channel} to {self.to}: {self.subject or self.body[:40]}"
 
+
+class SeenDelivery(models.Model):
+    """A webhook delivery already acted on, by the id its sender gave it (a Mailgun token, a Twilio
+    MessageSid): a second delivery with the same id is a replay or a retry and does nothing
+    (ilert/replay.py). Rows are forgotten after `expires_at`, once the sender's own checks (e.g.
+    Mailgun's timestamp window) refuse the delivery anyway."""
+
+    scope = models.CharField(max_length=32)  # whose ids: "mailgun", "postmark", "twilio-message", …
+    key = models.CharField(max_length=255)
+    seen_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="seen_delivery_once")]
+
+    def __str__(self):
+        return f"{self.scope}:{self.key}"

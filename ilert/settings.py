@@ -308,6 +308,12 @@ CELERY_BEAT_SCHEDULE["uptime.tasks.maintain"] = {"task": "uptime.tasks.maintain"
 # Change events older than 90 days are forgotten; idempotent, any interval works.
 CELERY_BEAT_SCHEDULE["alerts.tasks.prune_changes"] = {"task": "alerts.tasks.prune_changes", "schedule": 3600.0,
                                                       "options": {"expires": 3600.0}}
+# Replay protection for inbound webhooks (ilert/replay.py): a signed Mailgun timestamp may be this
+# old (Mailgun retries a failed delivery with its first signature for 8 hours), and the ids of
+# deliveries already acted on are forgotten once they could not be accepted anyway.
+WEBHOOK_MAX_AGE_SECONDS = int(env("WEBHOOK_MAX_AGE_SECONDS", str(12 * 3600)))
+CELERY_BEAT_SCHEDULE["ilert.tasks.prune_replays"] = {"task": "ilert.tasks.prune_replays", "schedule": 3600.0,
+                                                     "options": {"expires": 3600.0}}
 # Uptime checks: how many run at once per engine loop, how long one sweep keeps claiming due
 # monitors (the loop polls every 0.1 s), how soon a failed check is retried before "down", an
 # extra CA bundle for HTTPS/TLS checks of internal services, and the history kept (raw results,

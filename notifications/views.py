@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect, render
@@ -18,7 +19,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from accounts.models import User
 from alerts.models import Incident
-from ilert import twilio_signature
+from ilert import replay, twilio_signature
 from ilert.dashboard import admin_only, can_write, tenant_object, token_addressed
 from ilert.devoutbox import visible_to
 from ilert.errors import DomainError
@@ -434,8 +435,13 @@ def twilio_sms(request):
     account = _twilio_account(request)
     if account is None:
         return HttpResponseForbidden("Invalid Twilio signature.")
-    answer = replies.handle_sms(request.POST.get("From", ""), request.POST.get("Body", ""), tenants=account.tenants())
     response = MessagingResponse()
+    # One answer per MessageSid: a retried or replayed delivery does nothing and replies nothing.
+    with transaction.atomic():
+        if not replay.first_time("twilio-message", request.POST.get("MessageSid", "")):
+            return _twiml(response)
+        answer = replies.handle_sms(request.POST.get("From", ""), request.POST.get("Body", ""),
+                                    tenants=account.tenants())
     if answer:
         response.message(answer)
     return _twiml(response)
@@ -500,7 +506,14 @@ def twilio_gather(request, token):
     notification, refusal = _notification_for_webhook(request, token)
     if refusal is not None:
         return refusal
-    answer = replies.handle_keypress(notification, request.POST.get("Digits", ""))
+    digits = request.POST.get("Digits", "")
+    acts = digits.strip() in replies.KEYS
+    with transaction.atomic():
+        # A call acts once (it hangs up after an action): a repeated callback of its CallSid (a
+        # retry, a replay) must not escalate twice.
+        if acts and not replay.first_time("twilio-call-action", request.POST.get("CallSid", "")):
+            return _twiml(_said("This call has already answered the page. Goodbye."))
+        answer = replies.handle_keypress(notification, digits)
     if answer.again:
         response = _menu(notification)
         if answer.say:
@@ -512,12 +525,16 @@ def twilio_gather(request, token):
                 prefixed.append(verb)
             response = prefixed
         return _twiml(response)
+    return _twiml(_said(answer.say))
+
+
+def _said(text):
     from twilio.twiml.voice_response import VoiceResponse
 
     response = VoiceResponse()
-    response.say(answer.say)
+    response.say(text)
     response.hangup()
-    return _twiml(response)
+    return response
 
 
 @csrf_exempt

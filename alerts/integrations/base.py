@@ -190,3 +190,12 @@ def items(data, name, *, keys, required_key):
 def labels(data, name):
     value = obj(data, name)
     return {str(k)[:120]: str(v)[:500] for k, v in list(value.items())[:100]}
+
+
+def wrong_source_type(source, *, field=None):
+    """Reject(404) for a known key used on the endpoint of another source type (README: "A key only
+    works on the endpoint of its own source type"), so the sender learns what to fix instead of
+    being told the key is unknown."""
+    return Reject(404, f"A key only works on the endpoint of its own source type: this one belongs to a "
+                       f"{source.get_integration_type_display()} alert source; send its events to that "
+                       "integration's endpoint (see the alert source page).", field=field, code="wrong_source_type")

@@ -11,7 +11,8 @@ The number the SMS was sent to (`To`) selects the SMS alert source whose options
 column AlertSource.inbound_number); its `allowed_senders` (E.164 numbers, or "*" for
 anyone) say who may open incidents: nobody until set. The text becomes the summary of a new
 incident. Answers 200 with an empty TwiML <Response/> (no reply SMS); unknown number 404, sender
-not allowed 403, disabled source 403, rate-limited 429 with Retry-After. The notifications app
+not allowed 403, disabled source 403, rate-limited 429 with Retry-After; a MessageSid already
+taken (a Twilio retry, a replay) 200 and nothing else (ilert/replay.py). The notifications app
 has its own reply webhook at another URL; this one only serves SMS alert sources.
 """
 
@@ -20,11 +21,12 @@ import logging
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import transaction
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from ilert import twilio_signature
+from ilert import replay, twilio_signature
 from ilert.errors import DomainError
 
 from ..ingest import EventType, InboundEvent
@@ -122,10 +124,6 @@ def receive(request):
     if not source.is_active:
         log.warning("inbound SMS to alert source %s rejected: the source is disabled", source.pk)
         return _forbidden("The alert source is disabled.")
-    try:
-        base.rate_limit(source.key_hash, "messages")
-    except base.Reject as reject:
-        return reject.response()
     event = InboundEvent(
         event_type=EventType.ALERT, summary=text or f"Empty SMS from {sender}",
         details=f"SMS from {sender} to {to}.", labels={"from": sender, "to": to},
@@ -133,7 +131,15 @@ def receive(request):
         via="sms",
     )
     try:
-        (result,) = base.ingest_all(source, [event])
+        # Twilio may deliver a message twice (retries, a fallback URL), and a signed request can be
+        # sent again by whoever saw it: one incident per MessageSid. The id is remembered in the
+        # transaction that opens the incident, so a delivery that failed can still be retried.
+        with transaction.atomic():
+            if not replay.first_time("twilio-message", request.POST.get("MessageSid", "")):
+                log.info("inbound SMS to alert source %s: message already taken; nothing done", source.pk)
+                return HttpResponse(EMPTY_TWIML, content_type="text/xml")
+            base.rate_limit(source.key_hash, "messages")
+            (result,) = base.ingest_all(source, [event])
     except base.Reject as reject:
         return reject.response()
     log.info("inbound SMS → alert source %s: %s", source.pk, result.code)

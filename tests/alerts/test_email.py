@@ -6,7 +6,9 @@ import hashlib
 import hmac
 import json
 import logging
+import secrets
 import time
+import uuid
 
 import pytest
 from anymail.signals import inbound
@@ -37,7 +39,7 @@ def source(tenant):
 
 def mailgun(to, subject="Disk full on db-1", text="Only 2% left.", sender="nagios@example.com", *, key=SIGNING_KEY,
             html=None, **extra):
-    timestamp, token = str(int(time.time())), "a" * 50
+    timestamp, token = str(int(time.time())), secrets.token_hex(25)  # Mailgun: a new token per delivery
     signature = hmac.new(key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
     headers = [["From", f"Nagios <{sender}>"], ["To", to], ["Subject", subject], ["Message-Id", "<m1@example.com>"]]
     data = {"recipient": to, "sender": sender, "from": sender, "subject": subject, "body-plain": text,
@@ -62,7 +64,7 @@ def postmark(to, subject="Disk full", text="", html="<p>Only <b>2%</b> left</p>"
              auth=BASIC):
     body = {"FromFull": {"Email": sender, "Name": "Monitor"}, "ToFull": [{"Email": to, "Name": ""}],
             "Subject": subject, "TextBody": text, "HtmlBody": html, "Headers": [], "OriginalRecipient": to,
-            "MessageID": "22c74902-a0c1-4511-804f-341342852c90"}
+            "MessageID": str(uuid.uuid4())}  # Postmark: one id per inbound message
     extra = {"HTTP_AUTHORIZATION": auth} if auth else {}
     return Client().post("/anymail/postmark/inbound/", json.dumps(body), content_type="application/json", **extra)
 

@@ -1,6 +1,7 @@
 """Inbound SMS alert sources: Twilio's inbound message webhook with a real X-Twilio-Signature."""
 
 import threading
+import uuid
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -31,7 +32,7 @@ def source(tenant):
 
 
 def params(body="Server room too hot", sender=ONCALL, to=NUMBER, **extra):
-    return {"MessageSid": "SM" + "0" * 32, "AccountSid": "AC" + "1" * 32, "From": sender, "To": to, "Body": body,
+    return {"MessageSid": "SM" + uuid.uuid4().hex, "AccountSid": "AC" + "1" * 32, "From": sender, "To": to, "Body": body,
             "NumMedia": "0", **extra}
 
 
