@@ -95,11 +95,12 @@ def test_only_admins_see_the_organisations_messages(admin, responder, stakeholde
     assert page_for_admin.body not in stakeholder_view and code_for_responder.body not in stakeholder_view
 
 
-def test_a_simulated_reply_needs_a_message_the_user_may_see(admin, stakeholder):
+def test_a_simulated_reply_needs_a_message_the_user_may_see_and_a_writing_role(admin, responder, stakeholder):
     message = DevMessage.objects.create(tenant=admin.tenant, user=admin, channel="sms", to="+4915100000001",
                                         body="ilert #7", meta={"notification": 1})
-    response = _browser(stakeholder).post(f"/notifications/dev-outbox/{message.pk}/reply", {"text": "ACCEPT"})
-    assert response.status_code == 404
+    path = f"/notifications/dev-outbox/{message.pk}/reply"
+    assert _browser(responder).post(path, {"text": "ACCEPT"}).status_code == 404  # not theirs to see
+    assert _browser(stakeholder).post(path, {"text": "ACCEPT"}).status_code == 403  # read-only
 
 
 def test_without_an_email_provider_sends_fail_loudly(admin, settings, caplog):

@@ -181,8 +181,9 @@ def test_only_the_recipient_or_an_admin_may_simulate_a_reply(tenant, responder, 
     engine.dispatch()
     message = DevMessage.objects.get(channel="sms")
     colleague = UserFactory(tenant=tenant, role="responder")
+    # A colleague does not even see the admin's page in the dev outbox: the answer is a 404.
     assert logged_in(colleague).post(f"/notifications/dev-outbox/{message.pk}/reply",
-                                     {"text": "1a"}).status_code == 403
+                                     {"text": "1a"}).status_code == 404
     assert Incident.objects.get(pk=incident.pk).status == "PENDING"
     assert Notification.objects.filter(incident=incident).count() == 1
 
