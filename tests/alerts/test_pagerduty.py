@@ -84,7 +84,7 @@ def test_the_answers_are_exactly_pagerdutys(source):
     ({"event_action": "acknowledge", "dedup_key": ""}, "'dedup_key' is missing or blank"),
     ({"event_action": "resolve", "dedup_key": "k" * 256}, "'dedup_key' is too long"),
     ({"event_action": "trigger", "payload": {"summary": ["x"], "source": "h", "severity": "info"}},
-     "'payload.summary' is missing or blank"),
+     "'payload.summary' must be a string"),
     ({"event_action": "trigger", "payload": {"summary": "s", "source": "h", "severity": "info"}, "links": "x"},
      "'links' must be an array"),
     ({"event_action": "trigger", "payload": {"summary": "s", "source": "h", "severity": "info"},
