@@ -203,8 +203,9 @@ def receive(request, key=None):
     try:
         data = base.json_body(request)
         source = base.source_for(base.key_from_request(request, key), integration_types=[Integration.ALERTMANAGER],
-                                 field="key")
+                                 field="key", cost=0)
         events = parse(data, group_by=source.options.get("group_by", "fingerprint"))
+        base.rate_limit(source.key_hash, "alerts", cost=max(1, len(events)))  # every event counts
         results = base.ingest_all(source, events)
     except base.Reject as reject:
         return reject.response()

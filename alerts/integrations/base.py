@@ -10,6 +10,7 @@ import re
 
 from django.conf import settings
 from django.http import JsonResponse
+from limits import parse as parse_limit
 
 from ilert import ratelimit
 from ilert.errors import DomainError
@@ -101,10 +102,12 @@ def printable(text):
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def source_for(key, *, integration_types=None, field="integrationKey"):
-    """The alert source for an integration key, rate-limited; Reject(400/404/429) otherwise.
-    `integration_types`: the source types this endpoint serves (a key of another type is 404, with
-    a message that says which type the key has). A disabled source is refused by ingest (403)."""
+def source_for(key, *, integration_types=None, field="integrationKey", cost=1):
+    """The alert source for an integration key, with `cost` events charged to its rate limit (0: the
+    caller charges once it knows how many events the request carries); Reject(400/404/429) otherwise.
+    `integration_types`: the source types this endpoint serves (a key of another type is 404 with the
+    code "wrong_source_type" and a message that says which type the key has). A disabled source is
+    refused by ingest (403)."""
     if not isinstance(key, str) or not key.strip():
         raise Reject(400, "The integration key is missing.", field=field)
     source = selectors.source_for_key(key.strip())
@@ -112,18 +115,32 @@ def source_for(key, *, integration_types=None, field="integrationKey"):
         raise Reject(404, "Unknown integration key.")
     if integration_types and source.integration_type not in integration_types:
         raise Reject(404, f"This integration key belongs to a {source.get_integration_type_display()} alert source; "
-                          "send its events to that integration's endpoint (see the alert source page).")
-    rate_limit(source.key_hash)
+                          "send its events to that integration's endpoint (see the alert source page).",
+                     code=WRONG_SOURCE_TYPE)
+    if cost:
+        rate_limit(source.key_hash, cost=cost)
     return source
 
 
-def rate_limit(key_hash, what="events"):
-    """The per-integration-key ingest rate limit (INGEST_RATE_LIMIT), shared by every ingest path:
-    Reject(429) with Retry-After when the key is over it."""
-    wait = ratelimit.hit(settings.INGEST_RATE_LIMIT, "ingest", key_hash)
-    if wait:
-        raise Reject(429, f"Too many {what} for this integration key; retry in {wait} s.",
-                     headers={"Retry-After": str(wait)})
+WRONG_SOURCE_TYPE = "wrong_source_type"
+
+
+def rate_limit(key_hash, what="events", *, cost=1):
+    """The per-integration-key ingest rate limit (INGEST_RATE_LIMIT), shared by every ingest path and
+    counted in events: a request carrying `cost` events (the alerts of one Alertmanager or Grafana
+    notification) is let through whole or refused whole, Reject(429) with Retry-After."""
+    limit = settings.INGEST_RATE_LIMIT
+    wait = ratelimit.hit(limit, "ingest", key_hash, cost=cost)
+    if not wait:
+        return
+    if cost > 1:
+        message = (f"This request carries {cost} {what}, more than this integration key may still send "
+                   f"(limit {limit}); nothing was stored; retry in {wait} s.")
+        if cost > parse_limit(limit).amount:
+            message += f" It can never fit: send at most {parse_limit(limit).amount} per request."
+    else:
+        message = f"Too many {what} for this integration key; retry in {wait} s."
+    raise Reject(429, message, headers={"Retry-After": str(wait)})
 
 
 def short_key(value):

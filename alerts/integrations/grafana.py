@@ -144,17 +144,19 @@ def receive(request, key=None):
     try:
         data = base.json_body(request)
         source = base.source_for(base.key_from_request(request, key), integration_types=[Integration.GRAFANA],
-                                 field="key")
+                                 field="key", cost=0)
+        ignored = False
         if data.get("version") is not None or "alerts" in data:
             events = parse_unified(data, group_by=source.options.get("group_by", "fingerprint"))
         else:
             event = parse_legacy(data)
-            if event is None:
-                if not source.is_active:
-                    raise base.Reject(403, f"The alert source {source.name!r} is disabled.", code="source_disabled")
-                return JsonResponse({"alerts": [{"fingerprint": None, "incidentKey": None, "incidentId": None,
-                                                 "responseCode": ResponseCode.EVENT_IGNORED}]}, status=202)
-            events = [event]
+            events, ignored = ([], True) if event is None else ([event], False)
+        base.rate_limit(source.key_hash, "alerts", cost=max(1, len(events)))  # every event counts
+        if ignored:  # a legacy state that changes nothing
+            if not source.is_active:
+                raise base.Reject(403, f"The alert source {source.name!r} is disabled.", code="source_disabled")
+            return JsonResponse({"alerts": [{"fingerprint": None, "incidentKey": None, "incidentId": None,
+                                             "responseCode": ResponseCode.EVENT_IGNORED}]}, status=202)
         results = base.ingest_all(source, events)
     except base.Reject as reject:
         return reject.response()
