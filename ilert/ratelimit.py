@@ -13,7 +13,6 @@ import logging
 import math
 import threading
 import time
-from functools import lru_cache
 
 import redis  # noqa: F401 - imported completely before `limits` reads its version (see _limiter)
 from django.conf import settings
@@ -82,23 +81,27 @@ class _Limiter:
                 pass
 
 
-@lru_cache(maxsize=1)
-def _make_limiter():
-    return _Limiter(settings.RATELIMIT_STORAGE_URL)
+_current = None
 
 
 def _limiter():
     # Created under a lock: `limits` imports the redis client lazily and reads its __version__; two
     # threads doing that at once (the first requests of a threaded worker) see a half-imported module
     # ("minimum version of 3.0 for 'redis' could not be found. Found version: 0.0.0") and answer 500.
+    global _current
     with _creating:
-        return _make_limiter()
+        if _current is None:
+            _current = _Limiter(settings.RATELIMIT_STORAGE_URL)
+        return _current
 
 
 def reset():
-    """Forget every counter and any outage (tests)."""
-    _limiter().reset()
-    _make_limiter.cache_clear()
+    """Forget every counter and any outage, and read the settings afresh (tests)."""
+    global _current
+    with _creating:
+        if _current is not None:
+            _current.reset()
+        _current = None
 
 
 def _wait(limiter, item, keys):
