@@ -3,11 +3,15 @@
 The overview knows no domain app: it loads each app's panel (a URL named `<app>:home-panel`) with htmx.
 """
 
+import sys
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import InterfaceError, OperationalError
 from django.shortcuts import render
 
 from .dashboard import panel_urls
+from .middleware import database_unavailable
 from .models import DevMessage
 
 HOME_PANELS = ["alerts:home-panel", "uptime:home-panel", "schedules:home-panel", "notifications:home-panel"]
@@ -33,4 +37,7 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
+    exception = sys.exc_info()[1]
+    if isinstance(exception, OperationalError | InterfaceError):  # raised in a middleware (e.g. loading the session)
+        return database_unavailable(request, exception)
     return render(request, "500.html", status=500)
