@@ -106,6 +106,8 @@ def main():
             print(f"{label:28} answers {dict(sorted(statuses.items()))}  p50 {statistics.median(took_ms):6.1f} ms  "
                   f"p99 {p99:6.1f} ms  max {took_ms[-1]:6.1f} ms  over 200 ms: {slow}  "
                   f"run {sum(took):5.1f} s")
+            slowest = sorted(range(len(took)), key=took.__getitem__)[-4:][::-1]
+            print(f"{'':28} slowest: " + ", ".join(f"#{i} {took[i] * 1000:.0f} ms" for i in slowest))
     finally:
         silent.close()
         import redis as redis_client
