@@ -151,7 +151,7 @@ def _save_source(source):
 def regenerate_integration_key(source):
     """A new key; the old one stops working at once."""
     source.set_integration_key(new_integration_key())
-    source.save(update_fields=["key_hash", "key_encrypted"])
+    source.save(update_fields=["key_hash", "folded_key_hash", "key_encrypted"])
     return source
 
 

@@ -96,6 +96,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "ilert.middleware.BodySizeLimitMiddleware",
+    "ilert.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "ilert.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -153,6 +154,11 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Storage for rate limits (the `limits` library): shared across processes when Redis is configured.
 RATELIMIT_STORAGE_URL = REDIS_URL or "memory://"
+# What a web request gives Redis (rate limits, task kicks): this long to connect and to answer, no
+# retries; while Redis is unreachable, limits count in process memory and kicks are skipped (the
+# sweepers find the work in the database), and Redis is tried again every REDIS_RETRY_SECONDS.
+REDIS_TIMEOUT_SECONDS = float(env("REDIS_TIMEOUT_SECONDS", "0.25"))
+REDIS_RETRY_SECONDS = float(env("REDIS_RETRY_SECONDS", "5"))
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]

@@ -3,9 +3,12 @@
 The overview knows no domain app: it loads each app's panel (a URL named `<app>:home-panel`) with htmx.
 """
 
+import sys
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
@@ -13,6 +16,7 @@ from django.views.decorators.http import require_safe
 
 from .dashboard import panel_urls
 from .devoutbox import visible_to
+from .middleware import database_unavailable
 
 HOME_PANELS = ["alerts:home-panel", "uptime:home-panel", "schedules:home-panel", "notifications:home-panel"]
 
@@ -47,4 +51,7 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
+    exception = sys.exc_info()[1]
+    if isinstance(exception, OperationalError | InterfaceError):  # raised in a middleware (e.g. loading the session)
+        return database_unavailable(request, exception)
     return render(request, "500.html", status=500)

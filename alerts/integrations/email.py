@@ -44,12 +44,12 @@ from django.http import JsonResponse
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
-from ilert import clock, replay
+from ilert import clock, replay, secrets
 from ilert.errors import DomainError
 
 from .. import selectors, services
 from ..ingest import EventType, InboundEvent
-from ..models import Integration
+from ..models import AlertSource, Integration
 from . import base
 
 log = logging.getLogger(__name__)
@@ -134,10 +134,23 @@ def sources_for(message):
         local, _, address_domain = address.rpartition("@")
         if address_domain.lower() != domain or not local:
             continue
-        source = selectors.source_for_key(local)
-        if source is not None and source.integration_type == Integration.EMAIL:
+        source = source_for_local_part(local)
+        if source is not None:
             found[source.pk] = source
     return list(found.values())
+
+
+def source_for_local_part(local):
+    """The email alert source whose key is `local`, in its exact case or with its case folded (mail
+    servers may lower- or upper-case an address on the way)."""
+    source = selectors.source_for_key(local)
+    if source is not None:
+        return source if source.integration_type == Integration.EMAIL else None
+    if len(local) > 200:
+        return None
+    folded = AlertSource.objects.select_related("tenant").filter(
+        integration_type=Integration.EMAIL, folded_key_hash=secrets.lookup_hash(local.lower()))[:2]
+    return folded[0] if len(folded) == 1 else None  # two keys equal but for case: never guess
 
 
 def _body_text(message):

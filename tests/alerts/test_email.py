@@ -212,3 +212,25 @@ def test_a_catastrophic_rule_on_a_long_mail_gives_up_quickly_and_says_so(source,
     incident = Incident.objects.get()  # an ALERT (the resolve rule did not match), with a generated key
     assert incident.status == "PENDING" and len(incident.incident_key) == 32
     assert "took too long" in caplog.text and "key_regex" in caplog.text and "resolve_regex" in caplog.text
+
+
+@pytest.mark.parametrize("fold", [str.lower, str.upper])
+def test_an_address_whose_case_a_mail_server_folded_still_reaches_its_source(source, fold):
+    """Mail servers may change the case of the local part; the key is mixed-case, so the address is
+    matched ignoring case (by a hash of the lowercased key: the key itself is never queried)."""
+    key = source.integration_key
+    assert key.lower() != key and key.upper() != key
+    for send in (mailgun, sendgrid, postmark):
+        assert send(f"{fold(key)}@{DOMAIN.upper()}").status_code == 200
+    assert Incident.objects.filter(alert_source=source).count() == 3  # one per mail (no key rule)
+
+
+def test_a_folded_address_finds_only_email_sources_and_a_regenerated_key_replaces_the_old_one(tenant, source):
+    api = make_source(tenant, integration_type="api")
+    assert mailgun(f"{api.integration_key.lower()}@{DOMAIN}").status_code == 200
+    old = source.integration_key
+    services.regenerate_integration_key(source)
+    assert mailgun(f"{old.lower()}@{DOMAIN}").status_code == 200
+    assert not Incident.objects.exists()
+    assert mailgun(f"{source.integration_key.lower()}@{DOMAIN}").status_code == 200
+    assert Incident.objects.get().alert_source == source
