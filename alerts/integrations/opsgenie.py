@@ -58,10 +58,6 @@ ACTIONS = {"Create": "Created alert", "Acknowledge": "Acknowledged alert", "Clos
            "AddNote": "Added note", "AddTags": "Added tags"}
 
 
-# json.loads joins escaped surrogate pairs into one character, so any surrogate left is a lone one.
-SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 class Invalid(base.Reject):
     def __init__(self, field, message):
         super().__init__(422, message, field=field)
@@ -119,38 +115,15 @@ def _opsgenie(*methods):
 # --- reading a body: strings are strings, and text is text --------------------------------------
 
 
-def _lone_surrogate(value, path=""):
-    """The path of the first key or string in a JSON value holding a lone surrogate ("\\ud800"
-    parses, but is no text: it cannot be stored or encoded), or None."""
-    if isinstance(value, str):
-        return path if SURROGATE.search(value) else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            inner = f"{path}.{key}" if path else str(key)
-            if _lone_surrogate(key) is not None:
-                return path or "(a key)"
-            found = _lone_surrogate(item, inner)
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _lone_surrogate(item, f"{path}[{index}]")
-            if found is not None:
-                return found
-    return None
-
-
 def _body(request, *, optional=False):
     try:
-        data = base.json_body(request)
+        return base.json_body(request)
     except base.Reject as reject:  # 413 stays; an optional body may be empty
         if optional and reject.status == 400 and not request.body.strip():
             return {}
+        if reject.status == 400 and reject.field:  # a field that is not text (a lone surrogate): Opsgenie says 422
+            raise Invalid(reject.field, reject.message) from None
         raise
-    field = _lone_surrogate(data)
-    if field is not None:
-        raise Invalid(field, f"{field.capitalize()} contains a lone surrogate (such as \\ud800), which is not text.")
-    return data
 
 
 def _text(data, name, *, required=False, max_length=None):
