@@ -58,9 +58,9 @@ REALISTIC = {
         '{{ l.href|json }}}]}{% if not loop.last %},{% endif %}{% endfor %}]}'),
     "webhook: alerts flattened": (
         '{"id": {{ incident.id }}, "event": {{ event.type|json }}, "alerts": [{% for a in '
-        'incident.custom_details.alerts|default([]) %}{"name": {{ a.labels.alertname|json }}, "labels": {{ a.labels|json }},'
-        ' "text": {{ (a.annotations.summary ~ " " ~ a.annotations.description)|json }}}{% if not loop.last %},{% endif %}'
-        '{% endfor %}], "labels": {{ incident.labels|json }}}'),
+        'incident.custom_details.alerts|default([]) %}{"name": {{ a.labels.alertname|json }}, '
+        '"labels": {{ a.labels|json }}, "text": {{ (a.annotations.summary ~ " " ~ a.annotations.description)|json }}}'
+        '{% if not loop.last %},{% endif %}{% endfor %}], "labels": {{ incident.labels|json }}}'),
     "function event: whole payload": '{"source": "ilert", "payload": {{ payload|json }}}',
 }
 

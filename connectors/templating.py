@@ -152,8 +152,16 @@ def _check_filter(budget, name, value, args, kwargs):
 
 def _join(budget, value, args, kwargs):
     """join() materialises its items once, measures them and the separators, then joins."""
-    items = list(value)
-    budget.step(len(items), steps=len(items) + 1)  # each item is measured and turned into text
+    # each item is measured and turned into text: a step each, charged before the work when the
+    # number is known, else as the items come
+    if isinstance(value, (list, tuple, str, range, dict, set, frozenset)):
+        budget.step(len(value), steps=len(value) + 1)
+        items = list(value)
+    else:
+        items = []
+        for item in value:
+            budget.step(1)
+            items.append(item)
     separator = str(_arg(args, kwargs, 0, "d", ""))
     total = len(separator) * max(len(items) - 1, 0) + sum(measure(budget, item) for item in items)
     budget.size(total, "the result of join()")
