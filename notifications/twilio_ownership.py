@@ -3,10 +3,11 @@
 Account SIDs and numbers are not claimed first-come: before an organisation's own Twilio
 credentials are stored, Twilio must accept them (the account is fetched with them) and their
 number must be one of that account's incoming numbers; before an SMS alert source takes a number,
-the number must be an incoming number of the account that will receive its messages — the
-organisation's own Twilio account when it has one, else the platform's (TWILIO_ACCOUNT_SID /
-TWILIO_AUTH_TOKEN). Refused: a clear 400 naming the field (nothing saved); Twilio unreachable or
-failing: 503 (nothing saved, try again).
+the number must be an incoming number of an account whose messages reach the organisation — its
+own Twilio account when it has one, or the platform's (TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN; a
+platform number still goes to one organisation only, the unique AlertSource.inbound_number).
+Refused: a clear 400 naming the field (nothing saved); Twilio unreachable or failing: 503 (nothing
+saved, try again).
 
 Development mode: with no Twilio configured at all (no platform account, no own account), numbers
 are accepted unchecked — messages go to the dev outbox and no Twilio webhook can be validated, so a
@@ -72,14 +73,12 @@ def verify_credentials(account_sid, auth_token):
     return client
 
 
-def verify_number(client, account_sid, number, *, field, whose="this Twilio account", label="", refusal=DomainError):
-    """`number` (E.164) is one of the account's incoming phone numbers."""
+def has_number(client, account_sid, number, *, field, whose="this Twilio account", refusal=DomainError):
+    """Is `number` (E.164) one of the account's incoming phone numbers?"""
     found = _ask(lambda: client.api.v2010.accounts(account_sid).incoming_phone_numbers.list(
         phone_number=number, limit=20), field=field, refusal=refusal,
         refused=f"Twilio did not let us list the numbers of {whose}.")
-    if not any(n.phone_number == number for n in found):
-        raise DomainError(f"{label}{number} is not a phone number of {whose} (Twilio console → Phone numbers).",
-                          field=field)
+    return any(n.phone_number == number for n in found)
 
 
 # --- an organisation's own Twilio account ---------------------------------------------------------------
@@ -110,41 +109,54 @@ def verify_provider_change(tenant, *, account_sid=None, auth_token=None, from_nu
     if not (sid and token and number) or (sid, token, number) == stored:
         return
     client = verify_credentials(sid, token)
-    verify_number(client, sid, number, field="twilio_from_number")
+    if not has_number(client, sid, number, field="twilio_from_number"):
+        raise DomainError(f"{number} is not a phone number of this Twilio account (Twilio console → Phone numbers).",
+                          field="twilio_from_number")
 
 
 # --- numbers of SMS alert sources -----------------------------------------------------------------------
 
 
-def _receiving_account(tenant):
-    """(account_sid, auth_token, whose, what a refusal raises) of the account an organisation's
-    inbound SMS arrive at, or None with no Twilio configured."""
+def _receiving_accounts(tenant):
+    """[(account_sid, auth_token, whose, what a refusal raises)] of the accounts whose numbers an
+    organisation's SMS sources may take: its own Twilio account, if it has one, and the platform's.
+    Empty with no Twilio configured."""
+    accounts = []
     own = ProviderSettings.objects.filter(tenant=tenant).first()
     if own is not None and own.twilio_configured and own.twilio_account_sid != settings.TWILIO_ACCOUNT_SID:
         sid, token, _number = _stored(own)
-        if not token:
-            raise TwilioUnavailable("Your Twilio auth token cannot be read any more; enter it again under "
-                                    "Notification providers.", field="options")
-        return sid, token, "your Twilio account", DomainError
+        if token:  # a token that cannot be read any more proves nothing
+            accounts.append((sid, token, "your Twilio account", DomainError))
     if settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN:
         # Twilio refusing the platform's own credentials is the operator's problem, not the user's.
-        platform = "the platform's Twilio account"
-        return settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, platform, TwilioUnavailable
-    if settings.TWILIO_ACCOUNT_SID or settings.TWILIO_AUTH_TOKEN:
+        accounts.append((settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, "the platform's Twilio account",
+                         TwilioUnavailable))
+    elif (settings.TWILIO_ACCOUNT_SID or settings.TWILIO_AUTH_TOKEN) and not accounts:
         missing = "TWILIO_AUTH_TOKEN" if settings.TWILIO_ACCOUNT_SID else "TWILIO_ACCOUNT_SID"
         raise TwilioUnavailable(f"The platform's Twilio account is configured without {missing}, so no number "
                                 "can be checked; ask the operator.", field="options")
-    return None
+    return accounts
 
 
 def verify_inbound_number(tenant, number):
-    """An SMS alert source may take `number` only if it is an incoming number of the account its
-    messages arrive at (registered with alerts.inbound_numbers; uniqueness across organisations
-    stays the database's)."""
-    account = _receiving_account(tenant)
-    if account is None:
+    """An SMS alert source may take `number` only if it is an incoming number of an account whose
+    messages reach the organisation (registered with alerts.inbound_numbers; uniqueness across
+    organisations stays the database's)."""
+    accounts = _receiving_accounts(tenant)
+    if not accounts:
         log.info("SMS number %s accepted unchecked: no Twilio account is configured (dev outbox)", number)
         return
-    sid, token, whose, refusal = account
-    verify_number(_client(sid, token), sid, number, field="options", whose=whose, label="options.phone_number: ",
-                  refusal=refusal)
+    unavailable = None
+    for sid, token, whose, refusal in accounts:
+        try:
+            if has_number(_client(sid, token), sid, number, field="options", whose=whose, refusal=refusal):
+                return
+        except TwilioUnavailable as exc:  # the other account may still have it
+            unavailable = exc
+        except DomainError:  # Twilio refused the organisation's own stored token: not proven there
+            log.warning("Twilio refused the stored credentials of tenant %s's own account", tenant.pk)
+    if unavailable is not None:
+        raise unavailable
+    whose = " or ".join(account[2] for account in accounts)
+    raise DomainError(f"options.phone_number: {number} is not a phone number of {whose} "
+                      "(Twilio console → Phone numbers).", field="options")

@@ -152,12 +152,24 @@ def test_a_proven_number_still_belongs_to_one_organisation(api, outsider_api, pl
     assert AlertSource.objects.count() == 1
 
 
-def test_with_its_own_twilio_an_organisation_takes_numbers_of_its_own_account_only(api, tenant, admin, platform):
+def test_with_its_own_twilio_an_organisation_takes_numbers_of_its_account_or_the_platforms(api, tenant, admin,
+                                                                                         platform):
     services.save_provider_settings(tenant, by=admin, **own())
-    assert sms_source(api, PLATFORM_NUMBER).status_code == 400  # the platform's number is not its own
     response = sms_source(api, OWN_NUMBER)
     assert response.status_code == 201, response.content
     assert ("IncomingPhoneNumbers", OWN_SID, OWN_NUMBER) in asked(platform)
+    refused = sms_source(api, OTHER_NUMBER)
+    assert refused.status_code == 400
+    assert "your Twilio account or the platform's Twilio account" in refused.json()["fields"]["options"][0]
+    AlertSource.objects.all().delete()
+    assert sms_source(api, PLATFORM_NUMBER).status_code == 201
+
+
+def test_a_number_of_another_organisations_own_account_is_refused(api, other_tenant, outsider,
+                                                                  platform):
+    services.save_provider_settings(other_tenant, by=outsider, **own())
+    assert sms_source(api, OWN_NUMBER).status_code == 400  # neither ours nor the platform's
+    assert not AlertSource.objects.exists()
 
 
 def test_without_any_twilio_numbers_are_accepted_unchecked_as_in_the_dev_outbox(api, settings):
