@@ -303,7 +303,12 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
     def budget_concat(self, values):
         budget = tb.current()
-        parts = [value if isinstance(value, str) else (measure(budget, value), str(value))[1] for value in values]
+        parts = []
+        for value in values:
+            if not isinstance(value, str):
+                measure(budget, value)  # before str(): a container's text may be huge
+                value = str(value)
+            parts.append(value)
         total = sum(len(part) for part in parts)
         budget.size(total, "a ~ concatenation")
         budget.step(total)
