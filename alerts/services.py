@@ -18,7 +18,7 @@ from accounts.models import Tenant
 from ilert import bulk, clock
 from ilert.errors import Conflict, DomainError, Forbidden
 
-from . import events
+from . import events, inbound_numbers
 from .ingest import EventType, InboundEvent, IngestResult, ResponseCode
 from .models import (
     AlertSource,
@@ -135,9 +135,12 @@ def _save_source(source):
     """Save, with the SMS number column in step with the options. The number's uniqueness across
     tenants is the database's (a unique index, no read-then-write race); the message says nothing
     about who has it."""
+    previous = source.inbound_number if source.pk else None
     source.inbound_number = None
     if source.integration_type == Integration.SMS:
         source.inbound_number = (source.options or {}).get("phone_number") or None
+    if source.inbound_number and source.inbound_number != previous:
+        inbound_numbers.verify(source.tenant, source.inbound_number)  # proven with Twilio, not first-come
     try:
         with transaction.atomic():
             source.save()

@@ -22,6 +22,7 @@ from twilio.request_validator import RequestValidator
 
 from alerts.models import AlertSource, ChangeEvent, Incident, IncidentLogEntry
 from ilert import clock
+from tests.notifications.fakes import platform_twilio
 
 from .factories import make_source
 
@@ -58,9 +59,10 @@ def bodies(example):
 @pytest.fixture(autouse=True)
 def generous_limits(settings):
     settings.INGEST_RATE_LIMIT = "1000000/minute"
-    settings.TWILIO_AUTH_TOKEN = "fuzz-token"
     settings.ANYMAIL = {"WEBHOOK_SECRET": "a:b", "MAILGUN_WEBHOOK_SIGNING_KEY": "k"}
     settings.INBOUND_EMAIL_DOMAIN = "in.example.com"
+    with platform_twilio(settings, "+14155552671", token="fuzz-token"):  # owns the SMS source's number
+        yield
 
 
 def state():

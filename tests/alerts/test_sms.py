@@ -11,6 +11,7 @@ from twilio.request_validator import RequestValidator
 from alerts import services
 from alerts.models import AlertSource, Incident
 from ilert.errors import Conflict, DomainError
+from tests.notifications.fakes import platform_twilio
 
 from .factories import make_source
 
@@ -22,7 +23,8 @@ ONCALL = "+4915123456789"
 
 @pytest.fixture(autouse=True)
 def twilio_token(settings):
-    settings.TWILIO_AUTH_TOKEN = TOKEN
+    with platform_twilio(settings, NUMBER, token=TOKEN):  # the platform's account owns NUMBER (proven at save)
+        yield
 
 
 @pytest.fixture
