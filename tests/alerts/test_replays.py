@@ -18,6 +18,7 @@ from alerts.integrations.email import address_for
 from alerts.models import Incident
 from ilert import clock, ratelimit, replay, tasks
 from ilert.models import SeenDelivery
+from tests.notifications.fakes import platform_twilio
 
 from .factories import make_source
 
@@ -124,9 +125,10 @@ def test_a_postmark_message_delivered_twice_opens_one_incident(mailbox):
 
 
 @pytest.fixture
-def sms_source(tenant):
-    return make_source(tenant, name="SMS line", integration_type="sms",
-                       options={"phone_number": NUMBER, "allowed_senders": [ONCALL]})
+def sms_source(tenant, settings):
+    with platform_twilio(settings, NUMBER, token=TWILIO_TOKEN):  # the platform's account owns NUMBER (proven at save)
+        yield make_source(tenant, name="SMS line", integration_type="sms",
+                          options={"phone_number": NUMBER, "allowed_senders": [ONCALL]})
 
 
 def twilio_sms(message_sid, body="Server room too hot"):
