@@ -3,8 +3,10 @@ webhook of the phone number).
 
 Every request must carry a valid X-Twilio-Signature, checked with twilio's RequestValidator over
 exactly the URL Twilio called (request.build_absolute_uri(): set TRUST_X_FORWARDED_PROTO behind a
-TLS proxy) and whatever form parameters arrived, with the TWILIO_AUTH_TOKEN setting. A forged or
-missing signature (or no token configured) is 403 and changes nothing.
+TLS proxy) and whatever form parameters arrived, with the token of the account its AccountSid names:
+an organisation's own Twilio account (notifications registers the lookup in alerts.inbound_numbers),
+else the platform's TWILIO_AUTH_TOKEN. A forged or missing signature (or no token configured) is 403
+and changes nothing; so is a message signed by one organisation's account to another's number.
 
 The number the SMS was sent to (`To`) selects the SMS alert source whose options say
 `{"phone_number": "+4930…"}` (E.164; one source per number across all tenants, held by the unique
@@ -29,6 +31,7 @@ from django.views.decorators.http import require_POST
 from ilert import replay, twilio_signature
 from ilert.errors import DomainError
 
+from .. import inbound_numbers
 from ..ingest import EventType, InboundEvent
 from ..models import AlertSource, Integration
 from . import base
@@ -93,22 +96,29 @@ def _forbidden(message):
     return HttpResponse(message, status=403, content_type="text/plain")
 
 
-def signature_valid(request):
-    token = getattr(settings, "TWILIO_AUTH_TOKEN", "")
+UNSIGNED = object()
+
+
+def signer(request):
+    """Who signed the request: the organisation whose own Twilio account it names (by AccountSid,
+    checked with that account's token only), None for the platform's account (TWILIO_AUTH_TOKEN),
+    or UNSIGNED when no known token validates it."""
+    account = inbound_numbers.webhook_account(request.POST.get("AccountSid", ""))
+    token, owner = account if account is not None else (getattr(settings, "TWILIO_AUTH_TOKEN", ""), None)
     if not token:
         log.error("inbound SMS refused: TWILIO_AUTH_TOKEN is not configured")
-        return False
-    return twilio_signature.signed_by(request, token)
+        return UNSIGNED
+    return owner if twilio_signature.signed_by(request, token) else UNSIGNED
 
 
 @csrf_exempt
 @require_POST
 def receive(request):
     try:
-        valid = signature_valid(request)
+        owner = signer(request)
     except RequestDataTooBig:
         return HttpResponse("Request body too large.", status=413, content_type="text/plain")
-    if not valid:
+    if owner is UNSIGNED:
         log.warning("inbound SMS refused: missing or invalid X-Twilio-Signature")
         return _forbidden("Invalid or missing X-Twilio-Signature.")
     to, sender = e164(request.POST.get("To")), e164(request.POST.get("From"))
@@ -117,6 +127,10 @@ def receive(request):
     if source is None:
         log.warning("inbound SMS to a number that belongs to no SMS alert source")
         return HttpResponse("No SMS alert source owns this number.", status=404, content_type="text/plain")
+    if owner is not None and owner != source.tenant_id:  # an organisation's account speaks for its numbers only
+        log.warning("inbound SMS to alert source %s refused: signed by another organisation's Twilio account",
+                    source.pk)
+        return _forbidden("This message was not sent through the account that owns this number.")
     if not sender_allowed(source, sender):
         log.warning("inbound SMS to alert source %s (tenant %s) rejected: sender %s is not allowed",
                     source.pk, source.tenant_id, sender or "(invalid number)")
