@@ -1,7 +1,7 @@
 """Who may take a phone number for an SMS alert source, and which Twilio account signed an inbound
 SMS.
 
-alerts cannot ask Twilio itself (it imports no upper app, DESIGN.md §2): the app that knows the
+alerts cannot ask Twilio itself (it imports no upper app, docs/architecture.md §2): the app that knows the
 Twilio accounts registers here (notifications, in its AppConfig.ready):
 - a check (notifications.twilio_ownership.verify_inbound_number) that alerts.services runs before it
   saves a source with a new number; it raises DomainError to refuse;

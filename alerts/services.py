@@ -1,5 +1,5 @@
 """Every change to alert sources and incidents. These functions are the only writers of incident
-state (DESIGN.md §2, "one door per state change"): the dashboard, the REST API, every inbound
+state (docs/architecture.md §2, "one door per state change"): the dashboard, the REST API, every inbound
 integration, SMS/voice/push/email replies and the escalation engine all come through here.
 
 Each change writes an IncidentLogEntry and announces a domain event (alerts.events) inside the
