@@ -259,7 +259,19 @@ def profile(request):
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's password change; attempts at the current password are throttled like logins (a
+    stolen session must not guess it)."""
+
     template_name = "accounts/password_change.html"
+
+    def post(self, request, *args, **kwargs):
+        wait = throttle.password_change_wait(request)
+        if wait:
+            form = self.get_form()
+            form.errors.clear()
+            form.add_error(None, f"Too many attempts. Try again in {wait} seconds.")
+            return throttle.too_many(request, wait, self.template_name, self.get_context_data(form=form))
+        return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
         response = super().form_valid(form)  # keeps this session logged in

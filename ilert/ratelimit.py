@@ -122,3 +122,9 @@ def hit(limit, *keys, cost=1):
     if cost > item.amount:
         return item.get_expiry()
     return _limiter().run(lambda limiter: 0 if limiter.hit(item, *keys, cost=cost) else _wait(limiter, item, keys))
+
+
+def clear(limit, *keys):
+    """Forget the hits of `limit` for `keys` (e.g. a login that succeeded clears its failures)."""
+    item = parse(limit)
+    _limiter().run(lambda limiter: limiter.clear(item, *keys))

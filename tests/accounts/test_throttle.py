@@ -92,3 +92,77 @@ def test_password_reset_is_limited_per_client(admin, settings):
     codes = [Client().post("/password/reset/", {"email": f"x{n}@acme.test"}, REMOTE_ADDR="203.0.113.9").status_code
              for n in range(4)]
     assert codes == [302, 302, 302, 429]
+
+
+def test_a_logged_in_session_cannot_mint_device_cookies_for_someone_else(admin, tenant, limits):
+    attacker = UserFactory(tenant=tenant, role="stakeholder", email="eve@acme.test")
+    browser = Client()
+    browser.force_login(attacker)
+    minted = browser.post("/login/", {"username": admin.email, "password": "anything"})
+    assert "ilert_device" not in minted.cookies
+    for n in range(6):  # the account limit still holds for a browser without a real device cookie
+        _login(Client(), admin, "wrong", REMOTE_ADDR=f"198.51.100.{n}")
+    browser.cookies.pop("sessionid", None)
+    assert _login(browser, admin, PASSWORD, REMOTE_ADDR="192.0.2.50").status_code == 429
+
+
+def test_a_device_cookie_stops_working_when_the_password_changes(admin, limits):
+    own = Client()
+    assert _login(own, admin, PASSWORD).status_code == 302
+    own.post("/logout/")
+    admin.set_password("a brand new password 1")
+    admin.save()
+    for n in range(6):
+        _login(Client(), admin, "wrong", REMOTE_ADDR=f"198.51.100.{n}")
+    assert _login(own, admin, "a brand new password 1").status_code == 429
+
+
+def test_an_attempt_is_counted_before_the_password_is_checked(admin, limits):
+    """Parallel guesses cannot all pass a check made before any of them is counted: by the time the
+    password is checked, this attempt already counts."""
+    from django.contrib.auth.signals import user_login_failed
+
+    from ilert import ratelimit
+
+    limits.LOGIN_FAILURE_LIMIT = "1/5minute"
+    seen = []
+
+    def during_the_check(sender, **kwargs):
+        seen.append(ratelimit.retry_after(limits.LOGIN_FAILURE_LIMIT, "login-pair", admin.email, "127.0.0.1"))
+
+    user_login_failed.connect(during_the_check)
+    try:
+        assert _login(Client(), admin, "wrong").status_code == 200
+    finally:
+        user_login_failed.disconnect(during_the_check)
+    assert seen and seen[0] > 0
+
+
+def test_look_alike_spellings_of_an_address_count_as_that_account(tenant, limits):
+    staff = UserFactory(tenant=tenant, role="admin", email="root@acme.test", is_staff=True, is_superuser=True)
+    for _ in range(3):
+        _login(Client(), staff, "wrong", path="/django-admin/login/")
+    full_width = "ｒｏｏｔ@acme.test"  # NFKC turns it into root@acme.test, as the admin's form does
+    assert _login(Client(), full_width, PASSWORD, path="/django-admin/login/").status_code == 429
+    assert _login(Client(), "ROOT@ACME.TEST", PASSWORD, path="/django-admin/login/").status_code == 429
+
+
+def test_password_reset_counts_look_alike_addresses_as_one(admin, settings):
+    settings.PASSWORD_RESET_LIMIT = "2/hour"
+    variants = [admin.email, admin.email.upper(), admin.email.replace("s", "ſ")]  # long s: casefolds to s
+    codes = [Client().post("/password/reset/", {"email": email}, REMOTE_ADDR=f"192.0.2.{n}").status_code
+             for n, email in enumerate(variants)]
+    assert codes == [302, 302, 429]
+    assert len(mail.outbox) <= 2
+
+
+def test_guessing_the_current_password_on_the_change_form_is_throttled(admin, limits):
+    browser = Client()
+    browser.force_login(admin)
+    form = {"old_password": "wrong", "new_password1": "another fine pass 1", "new_password2": "another fine pass 1"}
+    for _ in range(3):
+        assert browser.post("/profile/password/", form).status_code == 200
+    blocked = browser.post("/profile/password/", {**form, "old_password": PASSWORD})
+    assert blocked.status_code == 429 and int(blocked["Retry-After"]) > 0
+    admin.refresh_from_db()
+    assert admin.check_password(PASSWORD)
