@@ -30,9 +30,15 @@ class Tenant(models.Model):
     created_at = models.DateTimeField(default=dj_timezone.now)
     # Incidents are numbered per tenant (#1, #2 …); the counter is bumped under a row lock.
     last_incident_number = models.PositiveBigIntegerField(default=0)
+    # The one organisation of the platform's operators (Django superusers live here). Only
+    # `createsuperuser` makes it; no sign-up, whatever its name, can become it.
+    platform = models.BooleanField(default=False, editable=False)
 
     class Meta:
-        constraints = [models.UniqueConstraint(Lower("name"), name="tenant_name_unique_ignoring_case")]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="tenant_name_unique_ignoring_case"),
+            models.UniqueConstraint(fields=["platform"], condition=models.Q(platform=True), name="one_platform_tenant"),
+        ]
 
     def __str__(self):
         return self.name
@@ -60,8 +66,17 @@ class UserManager(BaseUserManager):
         fields.setdefault("is_superuser", True)
         fields.setdefault("role", Role.ADMIN)
         if "tenant" not in fields and "tenant_id" not in fields:
-            fields["tenant"], _ = Tenant.objects.get_or_create(slug="operators", defaults={"name": "Operators"})
+            fields["tenant"] = Tenant.objects.filter(platform=True).first() or _platform_tenant()
         return self.create_user(email, password, **fields)
+
+
+def _platform_tenant():
+    """The operators' organisation, under a name and slug no sign-up holds yet."""
+    n = 1
+    while Tenant.objects.filter(models.Q(name__iexact=f"Platform operators {n}")
+                                | models.Q(slug=f"platform-operators-{n}")).exists():
+        n += 1
+    return Tenant.objects.create(name=f"Platform operators {n}", slug=f"platform-operators-{n}", platform=True)
 
 
 class User(TenantOwned, AbstractBaseUser, PermissionsMixin):

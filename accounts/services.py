@@ -18,7 +18,7 @@ from django.utils.text import slugify
 
 from ilert import clock
 from ilert.devoutbox import EmailNotConfigured, mark_account_message
-from ilert.errors import Conflict, DomainError
+from ilert.errors import Conflict, DomainError, Forbidden
 from ilert.secrets import lookup_hash
 
 from .models import ApiKey, Role, Team, Tenant, User, validate_time_zone
@@ -157,6 +157,8 @@ def update_user(user, *, by, **fields):
     unknown = set(fields) - allowed
     if unknown:
         raise DomainError(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    if user.pk != by.pk:
+        _protect_operator(user, by)
     if "role" in fields and fields["role"] != user.role:
         if not by.is_admin:
             raise DomainError("Only admins can change roles.", field="role", status=403, code="forbidden")
@@ -172,10 +174,34 @@ def update_user(user, *, by, **fields):
         if User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
             raise Conflict(f"A user with the email {email} already exists.", field="email")
         fields["email"] = email
+    old_email = user.email
     for key, value in fields.items():
         setattr(user, key, value)
     user.save()
+    if user.email != old_email:
+        transaction.on_commit(lambda: _tell_about_email_change(user, old_email, by))
     return user
+
+
+def _protect_operator(user, by):
+    """A platform operator (Django staff) is changed by another operator only: an organisation's
+    admin must not re-address or deactivate the account that holds the Django admin."""
+    if (user.is_staff or user.is_superuser) and not by.is_superuser:
+        raise Forbidden("Only a platform operator can change an operator's account.")
+
+
+def _tell_about_email_change(user, old_email, by):
+    """The old address hears of the change (an account message): a takeover by re-addressing an
+    account and resetting its password does not go unnoticed."""
+    who = "you" if by.pk == user.pk else by.display_name
+    text = (f"The email address of your ilert account in {user.tenant.name} was changed from {old_email} to "
+            f"{user.email} by {who}. If this was not expected, ask an admin of {user.tenant.name} at once.")
+    message = mark_account_message(EmailMultiAlternatives("Your ilert email address was changed", text,
+                                                          to=[old_email]), user)
+    try:
+        message.send()
+    except EmailNotConfigured:
+        log.error("email change notice to %s not sent: no email provider is configured", old_email)
 
 
 def _keep_an_admin(user):
@@ -190,6 +216,7 @@ def deactivate_user(user, *, by):
     """Users are deactivated, not deleted, so incident history keeps its names."""
     if user.pk == by.pk:
         raise Conflict("You cannot deactivate yourself.")
+    _protect_operator(user, by)
     if user.role == Role.ADMIN:
         _keep_an_admin(user)
     user.is_active = False
