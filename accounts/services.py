@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.text import slugify
 
-from ilert import clock
+from ilert import clock, ratelimit
 from ilert.devoutbox import EmailNotConfigured, mark_account_message
 from ilert.errors import Conflict, DomainError, Forbidden
 from ilert.secrets import lookup_hash
@@ -126,6 +126,19 @@ def accept_invitation(user, password):
     user.set_password(password)
     user.save(update_fields=["password"])
     return user
+
+
+INVITATION_RESEND_LIMIT = "3/hour"
+
+
+def resend_invitation(user, *, by):
+    """The invitation again, at most INVITATION_RESEND_LIMIT an hour per invitee (each is a mail to
+    an address an admin typed)."""
+    wait = ratelimit.hit(INVITATION_RESEND_LIMIT, "invitation-resend", str(user.pk))
+    if wait:
+        raise DomainError(f"The invitation was sent several times already; try again in {wait // 60 + 1} minutes.",
+                          code="rate_limited", status=429)
+    return send_invitation(user, invited_by=by)
 
 
 def send_invitation(user, *, invited_by=None):

@@ -133,3 +133,9 @@ def password_reset_wait(request, email):
     for limit, keys in checks:
         ratelimit.hit(limit, *keys)
     return 0
+
+
+def signup_wait(request):
+    """Count one new organisation from this client (each can send verification messages and
+    invitations, so sign-up is where abuse starts); seconds to wait when over the limit."""
+    return ratelimit.hit(settings.SIGNUP_CLIENT_LIMIT, "signup", client_ip(request))

@@ -37,6 +37,10 @@ def signup(request):
         return redirect("home")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        wait = throttle.signup_wait(request)
+        if wait:
+            form.add_error(None, f"Too many new organisations from here. Try again in {wait // 60 + 1} minutes.")
+            return throttle.too_many(request, wait, "accounts/signup.html", {"form": form})
         data = form.cleaned_data
         try:
             tenant, admin = services.create_tenant(
@@ -156,8 +160,12 @@ def user_deactivate(request, obj):
 @admin_only
 def user_resend_invitation(request, obj):
     if obj.invitation_pending:
-        services.send_invitation(obj, invited_by=request.user)
-        messages.success(request, f"Invitation sent again to {obj.email}.")
+        try:
+            services.resend_invitation(obj, by=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Invitation sent again to {obj.email}.")
     return redirect("accounts:users")
 
 

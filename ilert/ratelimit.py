@@ -104,6 +104,12 @@ def reset():
         _current = None
 
 
+def forget_everything():
+    """Forget every counter in the configured storage, also those an earlier process left (tests)."""
+    reset()
+    _limiter().reset()
+
+
 def _wait(limiter, item, keys):
     reset_at, _remaining = limiter.get_window_stats(item, *keys)
     return max(1, math.ceil(reset_at - time.time()))

@@ -202,6 +202,8 @@ LOGIN_FAILURE_LIMIT = env("LOGIN_FAILURE_LIMIT", "5/5minute")
 LOGIN_ACCOUNT_FAILURE_LIMIT = env("LOGIN_ACCOUNT_FAILURE_LIMIT", "20/hour")
 PASSWORD_RESET_LIMIT = env("PASSWORD_RESET_LIMIT", "5/hour")
 PASSWORD_RESET_CLIENT_LIMIT = env("PASSWORD_RESET_CLIENT_LIMIT", "50/hour")
+# New organisations per client (each can send verification codes and invitations).
+SIGNUP_CLIENT_LIMIT = env("SIGNUP_CLIENT_LIMIT", "10/hour")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -38,7 +38,12 @@ from .models import (
 MAX_DELAY_MINUTES = 24 * 60
 CODE_TTL = timedelta(minutes=15)
 CODE_ATTEMPTS = 5
+# Verification codes and links cost money (SMS, calls) and land on somebody's phone: limited per
+# contact method, per destination address across all organisations (deleting and re-adding a
+# method must not reset it), and per organisation.
 VERIFICATION_LIMIT = "5/hour"
+VERIFICATION_ADDRESS_LIMIT = "5/hour"
+VERIFICATION_TENANT_LIMIT = "30/hour"
 CHANNEL_WORDS = {"email": "email", "sms": "SMS", "voice": "call", "push": "push"}
 
 
@@ -142,7 +147,13 @@ def send_verification(method, *, by=None):
         raise Conflict("This contact method is already verified.")
     if method.kind == Channel.PUSH:
         raise DomainError("Push devices are verified when the app registers them.")
-    wait = ratelimit.hit(VERIFICATION_LIMIT, "contact-verify", str(method.pk))
+    checks = [(VERIFICATION_LIMIT, ("contact-verify", str(method.pk))),
+              (VERIFICATION_ADDRESS_LIMIT, ("contact-verify-address", method.kind, method.address.lower())),
+              (VERIFICATION_TENANT_LIMIT, ("contact-verify-tenant", str(method.tenant_id)))]
+    wait = max(ratelimit.retry_after(limit, *keys) for limit, keys in checks)
+    if not wait:
+        for limit, keys in checks:
+            ratelimit.hit(limit, *keys)
     if wait:
         raise DomainError(f"Too many codes sent; try again in {wait // 60 + 1} minutes.", code="rate_limited",
                           status=429)

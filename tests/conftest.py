@@ -49,6 +49,11 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_rate_limit_counts_from_earlier_runs():
+    ratelimit.forget_everything()  # Redis keeps counts between test runs
+
+
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     ratelimit.reset()

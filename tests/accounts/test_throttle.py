@@ -166,3 +166,22 @@ def test_guessing_the_current_password_on_the_change_form_is_throttled(admin, li
     assert blocked.status_code == 429 and int(blocked["Retry-After"]) > 0
     admin.refresh_from_db()
     assert admin.check_password(PASSWORD)
+
+
+def test_new_organisations_are_limited_per_client(db, settings):
+    settings.SIGNUP_CLIENT_LIMIT = "2/hour"
+    codes = [Client().post("/signup/", {"organisation": f"Org {n}", "name": "X", "email": f"x{n}@org.test",
+                                        "password": "a long enough password", "timezone": "UTC"},
+                           REMOTE_ADDR="203.0.113.20").status_code for n in range(3)]
+    assert codes == [302, 302, 429]
+
+
+def test_invitations_are_resent_at_most_three_times_an_hour(admin, tenant):
+    invitee = UserFactory(tenant=tenant, role="responder", email="new@acme.test", password=None)
+    invitee.set_unusable_password()
+    invitee.save()
+    browser = Client()
+    browser.force_login(admin)
+    for _ in range(5):
+        browser.post(f"/users/{invitee.pk}/resend-invitation")
+    assert len([m for m in mail.outbox if m.to == ["new@acme.test"]]) == 3

@@ -136,3 +136,19 @@ def test_provider_credentials_are_write_only_in_the_api(tenant, api, responder_a
     assert responder_api.put("/api/v1/notification-providers", {"clear_twilio": True},
                              format="json").status_code == 403
     assert responder_api.get("/api/v1/notification-providers").json()["twilio"]["in_use"] == "tenant"
+
+
+def test_verification_messages_to_one_number_are_limited_across_deletes_and_organisations(responder_api,
+                                                                                          outsider_api):
+    """Nobody can make the platform bomb a phone: re-adding the method, or adding it in another
+    organisation, does not reset the count (review of issue 13)."""
+    number = "+4915112345678"
+    for api in (responder_api, responder_api, responder_api, outsider_api, outsider_api):
+        created = api.post("/api/v1/contact-methods", {"kind": "sms", "address": number}, format="json")
+        if created.status_code == 201:
+            method = created.json()["id"]
+            engine.dispatch()
+            api.post(f"/api/v1/contact-methods/{method}/send-verification", format="json")
+            engine.dispatch()
+            api.delete(f"/api/v1/contact-methods/{method}")
+    assert DevMessage.objects.filter(channel="sms", to=number).count() == 5
