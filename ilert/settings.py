@@ -296,6 +296,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# Workers log through LOGGING (its handler redacts secrets) instead of replacing the root handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Sweepers: each app's periodic catch-up for due rows that no task handled, ticked by beat.
 SWEEP_INTERVAL_SECONDS = float(env("SWEEP_INTERVAL_SECONDS", "2"))
 SWEEPER_TASKS = [
@@ -364,5 +366,5 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}, "urllib3": {"level": "INFO"},
                 "django.request": {"filters": ["client_errors"]}, "django.security": {"filters": ["client_errors"]},
                 "botocore": {"level": "INFO"}, "boto3": {"level": "INFO"}, "google.auth": {"level": "INFO"},
-                "slack_sdk": {"level": "INFO"}},
+                "slack_sdk": {"level": "INFO"}, "httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }

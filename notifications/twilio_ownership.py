@@ -138,12 +138,19 @@ def _receiving_accounts(tenant):
     return accounts
 
 
+def _own_twilio_accounts_exist():
+    return ProviderSettings.objects.exclude(twilio_account_sid="").exclude(twilio_auth_token_encrypted="").exists()
+
+
 def verify_inbound_number(tenant, number):
     """An SMS alert source may take `number` only if it is an incoming number of an account whose
     messages reach the organisation (registered with alerts.inbound_numbers; uniqueness across
     organisations stays the database's)."""
     accounts = _receiving_accounts(tenant)
     if not accounts:
+        if _own_twilio_accounts_exist():  # others prove their numbers: an unproven claim could squat one
+            raise DomainError("options.phone_number: this organisation has no Twilio account to prove the number "
+                              "with; add yours under Providers first.", field="options")
         log.info("SMS number %s accepted unchecked: no Twilio account is configured (dev outbox)", number)
         return
     unavailable = None

@@ -107,3 +107,21 @@ def test_server_errors_stay_errors_with_their_traceback():
     record.status_code = 500
     assert ClientErrorsAreInfoFilter().filter(record)
     assert record.levelno == logging.ERROR and record.exc_info is exc_info
+
+
+def test_celery_workers_log_through_the_redacting_handler():
+    """A worker sets up Celery's logging; the secrets filter must survive it (review of issue 13)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import logging, django; django.setup(); from ilert.celery import app; "
+            "app.log.setup_logging_subsystem(loglevel='INFO', colorize=False); "
+            f"logging.getLogger('notifications.engine').warning('sent with token={KEY}')")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "ilert.settings_test"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent, env=env,
+                          capture_output=True, text=True, timeout=60)
+    output = done.stdout + done.stderr
+    assert "sent with token=" in output, output
+    assert KEY not in output and KEY[:12] not in output

@@ -215,3 +215,13 @@ def test_a_conflict_is_not_hidden_behind_the_check(tenant, other_tenant, platfor
     make_source(tenant, integration_type="sms", options={"phone_number": PLATFORM_NUMBER})
     with pytest.raises(Conflict):
         make_source(other_tenant, integration_type="sms", options={"phone_number": PLATFORM_NUMBER})
+
+
+def test_without_a_platform_account_an_organisation_without_its_own_cannot_squat_a_number(api, other_tenant, outsider,
+                                                                                         twilio_api):
+    """Where organisations bring their own Twilio, one without an account cannot claim, unproven, a
+    number another has proven (it would lock the owner out with 409)."""
+    services.save_provider_settings(other_tenant, by=outsider, **own())
+    squat = sms_source(api, OWN_NUMBER)
+    assert squat.status_code == 400 and "Providers" in squat.json()["fields"]["options"][0]
+    assert not AlertSource.objects.exists()
