@@ -28,6 +28,11 @@ def now(task, *args, options=None, **kwargs):
 
 
 def _publish(task, args, kwargs, options):
+    if settings.TASK_RUNNER == "local":  # the embedded default: no broker, this process runs it
+        from ilert.localtasks import runner
+
+        runner.submit(task, args, kwargs, options)
+        return
     try:
         task.apply_async(args=args, kwargs=kwargs, **(options or {}))
     except (OperationalError, OSError):  # broker unreachable: the sweeper will pick the row up

@@ -30,11 +30,12 @@ def worker_env(**extra):
 class Worker:
     """`celery worker --beat` as a child process; kill() is a crash (SIGKILL), stop() a clean exit."""
 
-    def __init__(self, tmp_path, name="w1", beat=True, concurrency=2, pool="threads", **env):
+    def __init__(self, tmp_path, name="w1", beat=True, concurrency=2, pool="threads", gossip=False, **env):
         self.args = [sys.executable, "-m", "celery", "-A", "ilert", "worker", f"--hostname={name}@%h",
                      f"--queues={settings.WORKER_QUEUES}",
-                     f"--concurrency={concurrency}", f"--pool={pool}", "--loglevel=INFO", "--without-mingle",
-                     "--without-gossip"]
+                     f"--concurrency={concurrency}", f"--pool={pool}", "--loglevel=INFO"]
+        if not gossip:
+            self.args += ["--without-mingle", "--without-gossip"]
         if beat:
             self.args += ["--beat", f"--schedule={tmp_path / (name + '-beat')}"]
         self.env = worker_env(**env)
