@@ -7,6 +7,7 @@ ticker, which needs no broker at all."""
 
 import pytest
 from celery import Celery
+from kombu import Connection, Exchange, Queue
 
 from alerts.models import Incident, LogKind
 from ilert import clock
@@ -18,6 +19,33 @@ from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.django_db(transaction=True),
               pytest.mark.skipif(RedisServer.binary is None, reason="needs redis-server (apt-get install redis-server)")]
+
+
+def test_a_channel_waiting_for_a_message_closes_fully_when_redis_has_gone():
+    """The cause of the crash (ilert/kombu_patches.py, applied by ilert.celery): a channel with a
+    BRPOP in flight and a message not yet acknowledged, Redis gone. kombu 5.7.0 aborted the close
+    half-way (the channel stayed open, to be closed again once the connection had been torn down,
+    which raised AttributeError); it must end closed, whatever connection error it reports."""
+    import ilert.celery  # noqa: F401 - applies the patch, as every process of ours does
+
+    broker = RedisServer().start()
+    try:
+        connection = Connection(broker.url)
+        queue = Queue("work", Exchange("work"), "work")
+        with connection.Producer() as producer:
+            producer.publish({"task": 1}, exchange=queue.exchange, routing_key="work", declare=[queue])
+        received = []
+        channel = connection.default_channel
+        connection.Consumer([queue], channel=channel, callbacks=[lambda body, message: received.append(message)]).consume()
+        connection.drain_events(timeout=5)
+        connection.transport.cycle._register_BRPOP(channel)  # waiting for the next message, as a worker does
+        assert len(received) == 1 and channel.qos._delivered and channel._in_poll
+    finally:
+        broker.stop()
+    with pytest.raises(connection.connection_errors):  # restoring the unacknowledged message: Redis is gone
+        channel.close()
+    assert channel.closed, "a half-closed channel is closed again later, with no connection to restore to"
+    connection.collect()
 
 
 def levels_paged(incident):
