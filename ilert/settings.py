@@ -60,6 +60,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", f"{_site.scheme}://{_sit
 if env_bool("TRUST_X_FORWARDED_PROTO"):
     # Behind a TLS-terminating proxy: build_absolute_uri() must give https:// (signatures depend on it).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind the reverse proxy (deploy/nginx.conf): the client's address is its X-Real-IP (ilert/proxy.py).
+TRUST_X_REAL_IP = env_bool("TRUST_X_REAL_IP")
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", SERVED_OVER_HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
