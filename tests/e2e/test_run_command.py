@@ -67,6 +67,13 @@ class Run:
             assert self.process.poll() is None, self.output
             return False
 
+    def waited(self, predicate, what):
+        """wait_for, with the run's output in the failure."""
+        try:
+            return wait_for(predicate, what=what)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the run said:\n{self.output[-5000:]}") from None
+
     def child(self, pattern):
         """The pid of the run's child process whose command line matches `pattern`, if one runs."""
         found = subprocess.run(["pgrep", "-P", str(self.process.pid), "-f", pattern], capture_output=True, text=True)
@@ -123,12 +130,12 @@ def pages_in_outbox(data_dir):
 
 
 def test_a_child_that_dies_is_restarted_loudly_and_paging_goes_on_without_a_broker(run):
-    wait_for(run.healthy, what="/healthz")
-    ticker = wait_for(lambda: run.child("manage.py ticker"), what="the ticker")
+    run.waited(run.healthy, "/healthz")
+    ticker = run.waited(lambda: run.child("manage.py ticker"), "the ticker")
     os.kill(ticker, signal.SIGKILL)
-    wait_for(lambda: "the ticker was killed by SIGKILL" in run.output, what="the loud restart message")
+    run.waited(lambda: "the ticker was killed by SIGKILL" in run.output, "the loud restart message")
     assert "ERROR ilert.run" in run.output
-    restarted = wait_for(lambda: (pid := run.child("manage.py ticker")) and pid != ticker and pid, what="a new ticker")
+    restarted = run.waited(lambda: (pid := run.child("manage.py ticker")) and pid != ticker and pid, "a new ticker")
     assert restarted != ticker
     assert httpx.get(run.url + "/healthz", timeout=5).status_code == 200, "the web server was not touched"
 
@@ -137,12 +144,12 @@ def test_a_child_that_dies_is_restarted_loudly_and_paging_goes_on_without_a_brok
         "integrationKey": demo_source_key(run.data_dir), "eventType": "ALERT", "summary": "Checkout is failing"},
         timeout=10)
     assert posted.status_code == 202, posted.text
-    wait_for(lambda: pages_in_outbox(run.data_dir) == 1, what="the push page in the dev outbox")
+    run.waited(lambda: pages_in_outbox(run.data_dir) == 1, "the push page in the dev outbox")
 
     web = run.child("gunicorn")
     os.kill(web, signal.SIGKILL)
-    wait_for(lambda: "the web server was killed by SIGKILL" in run.output, what="the web server's restart message")
-    wait_for(run.healthy, what="/healthz after the web server's restart")
+    run.waited(lambda: "the web server was killed by SIGKILL" in run.output, "the web server's restart message")
+    run.waited(run.healthy, "/healthz after the web server's restart")
     assert run.child("manage.py ticker") == restarted, "the ticker was not touched"
 
     run.ctrl_c()

@@ -23,14 +23,13 @@ log = logging.getLogger("ilert.run")
 
 FIRST_DELAY, MAX_DELAY = 1.0, 30.0
 STEADY_SECONDS = 60  # a child up this long is healthy again: its next restart waits FIRST_DELAY
-STARTUP_SECONDS = 5  # a child that dies this soon after its very first start cannot start at all
 
 
 class Child:
     def __init__(self, name, argv):
         self.name, self.argv = name, argv
         self.process, self.started_at, self.restarts = None, 0.0, 0
-        self.delay, self.restart_at = FIRST_DELAY, None
+        self.delay, self.restart_at = FIRST_DELAY, None  # delay: before the next restart
 
     def start(self):
         self.process = subprocess.Popen(self.argv)  # noqa: S603 - our own interpreter and arguments
@@ -88,10 +87,9 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        failed = None
         try:
-            while not stopping and failed is None:
-                failed = self.supervise(children)
+            while not stopping:
+                self.supervise(children)
                 time.sleep(0.3)
         finally:
             for child in children:
@@ -105,12 +103,10 @@ class Command(BaseCommand):
                     child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     child.process.kill()
-        if failed is not None:
-            raise SystemExit(1)
         self.stdout.write("Stopped.")
 
     def supervise(self, children):
-        """Restart the children that died; the one that cannot start at all, if any, ends the run."""
+        """Restart the children that died, each after its delay."""
         now = time.monotonic()
         for child in children:
             if child.restart_at is not None:
@@ -121,12 +117,7 @@ class Command(BaseCommand):
             if child.running():
                 continue
             returncode, up = child.process.returncode, now - child.started_at
-            if child.restarts == 0 and up < STARTUP_SECONDS:
-                log.error("the %s %s %.1f s after it started: it cannot start, so ilert stops (see above)",
-                          child.name, describe(returncode), up)
-                return child
-            child.delay = FIRST_DELAY if up >= STEADY_SECONDS else min(MAX_DELAY, child.delay * 2)
-            child.restart_at = now + child.delay
+            delay = FIRST_DELAY if up >= STEADY_SECONDS else child.delay
+            child.restart_at, child.delay = now + delay, min(MAX_DELAY, delay * 2)
             log.error("the %s %s after %.0f s; restarting it in %.0f s (restart %s; the rest keeps running)",
-                      child.name, describe(returncode), up, child.delay, child.restarts + 1)
-        return None
+                      child.name, describe(returncode), up, delay, child.restarts + 1)
