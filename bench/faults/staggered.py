@@ -2,8 +2,8 @@
 127.0.0.1, and a row of incidents falling due one after another whose escalation steps are timed.
 
 A step's lateness = when the engine performed it (its timeline entry) minus its due time. Each
-incident pages its user by push (the dev outbox records which notification each message was, so a
-message sent twice would show)."""
+step pages its user by push, one message per page (no bundling, no throttle; the dev outbox
+records which notification each message was, so a message sent twice would show)."""
 
 import os
 import signal
@@ -110,8 +110,8 @@ def make_incidents(count):
     tenant = TenantFactory(name="Bench faults", slug=TENANT_SLUG)
     users = [UserFactory(tenant=tenant, name=name, email=f"{name.lower()}-{time.time_ns()}@bench.test")
              for name in ("Ana", "Ben")]
-    for user in users:
-        make_rule(user, make_method(user, "push"), "HIGH", 0)
+    for user in users:  # every step its own message: no bundling, no throttle
+        make_rule(user, make_method(user, "push", bundle_seconds=0, throttle_max=0), "HIGH", 0)
     policy = escalation.create_policy(tenant, name="Bench faults", levels=[
         {"users": [user], "timeout_minutes": 30} for user in users])
     source = alerts.create_alert_source(tenant, name="Bench faults", escalation_policy=policy)
