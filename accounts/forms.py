@@ -1,5 +1,12 @@
 from django import forms
+from django.conf import settings
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.mail import EmailMultiAlternatives
+from django.template import loader
+
+from ilert import kick
+from ilert.devoutbox import mark_account_message
 
 from .models import Role, validate_time_zone
 
@@ -62,3 +69,35 @@ class ApiKeyForm(forms.Form):
 class TenantSettingsForm(forms.Form):
     name = forms.CharField(max_length=120)
     timezone = forms.CharField(max_length=64, validators=[validate_time_zone])
+
+
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    """Django's reset form. The request only queues the work (accounts.tasks.send_password_reset):
+    looking the address up and mailing happen in a worker, so a known and an unknown address are
+    answered alike and as fast. The mail is an account message (the dev outbox shows it to its
+    addressee only)."""
+
+    def save(self, **kwargs):
+        from . import tasks
+
+        kick.now(tasks.send_password_reset, self.cleaned_data["email"])
+
+    def send_reset_mails(self):
+        """In the worker: Django's lookup of active users with that address, one mail each."""
+        super().save(
+            domain_override="ilert",
+            subject_template_name="emails/password_reset_subject.txt",
+            email_template_name="emails/password_reset.txt",
+            html_email_template_name="emails/password_reset.html",
+            extra_email_context={"site_url": settings.SITE_URL},
+        )
+
+    def send_mail(self, subject_template_name, email_template_name, context, from_email, to_email,
+                  html_email_template_name=None):
+        subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
+        message = EmailMultiAlternatives(subject, loader.render_to_string(email_template_name, context),
+                                         from_email, [to_email])
+        if html_email_template_name is not None:
+            message.attach_alternative(loader.render_to_string(html_email_template_name, context), "text/html")
+        mark_account_message(message, context["user"])
+        message.send()

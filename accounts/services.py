@@ -1,6 +1,7 @@
 """Every change to tenants, users, teams and API keys."""
 
 import hmac
+import logging
 import secrets
 from datetime import timedelta
 
@@ -16,10 +17,13 @@ from django.urls import reverse
 from django.utils.text import slugify
 
 from ilert import clock
+from ilert.devoutbox import EmailNotConfigured, mark_account_message
 from ilert.errors import Conflict, DomainError
 from ilert.secrets import lookup_hash
 
 from .models import ApiKey, Role, Team, Tenant, User, validate_time_zone
+
+log = logging.getLogger(__name__)
 
 API_KEY_PREFIX = "ilk_"
 
@@ -137,7 +141,13 @@ def send_invitation(user, *, invited_by=None):
         subject, render_to_string("emails/invitation.txt", context), to=[user.email]
     )
     message.attach_alternative(render_to_string("emails/invitation.html", context), "text/html")
-    message.send()
+    mark_account_message(message, user)
+    try:
+        message.send()
+    except EmailNotConfigured:  # said at start, on /readyz and to admins on every page
+        log.error("invitation to %s not sent: no email provider is configured", user.email)
+        return False
+    return True
 
 
 @transaction.atomic

@@ -1,23 +1,23 @@
 """Dashboard pages: sign-up, login, invitations, users, teams, API keys, settings, profile."""
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 
-from ilert import ratelimit
 from ilert.dashboard import admin_only, can_write, panel_urls, tenant_object
 from ilert.errors import DomainError
 
-from . import selectors, services
+from . import selectors, services, throttle
 from .forms import (
     ApiKeyForm,
     InviteForm,
     LoginForm,
+    PasswordResetForm,
     ProfileForm,
     SetPasswordForm,
     SignupForm,
@@ -54,33 +54,40 @@ def signup(request):
     return render(request, "accounts/signup.html", {"form": form})
 
 
+def _login_refused(request, wait):
+    """The login page again, with the wait said where the user looks."""
+    form = LoginForm(request, data=request.POST)
+    form.errors.clear()
+    form.add_error(None, f"Too many failed attempts. Try again in {wait} seconds.")
+    return throttle.too_many(request, wait, "accounts/login.html", {"form": form})
+
+
+@method_decorator(throttle.throttled_login(refuse=_login_refused), name="dispatch")
 class LoginView(auth_views.LoginView):
-    """Django's login, with failed attempts limited per email and per client address."""
+    """Django's login, throttled (accounts.throttle)."""
 
     template_name = "accounts/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
 
-    def _keys(self):
-        email = (self.request.POST.get("username") or "").strip().lower()
-        return [("login-email", email), ("login-ip", self.request.META.get("REMOTE_ADDR", ""))]
 
-    def post(self, request, *args, **kwargs):
-        wait = max(ratelimit.retry_after(settings.LOGIN_FAILURE_LIMIT, *key) for key in self._keys())
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's password reset, limited per address typed and per client; the mail itself goes out
+    from a task (accounts.forms.PasswordResetForm), so every address gets the same answer as fast."""
+
+    template_name = "accounts/password_reset.html"
+    form_class = PasswordResetForm
+
+    def form_valid(self, form):
+        wait = throttle.password_reset_wait(self.request, form.cleaned_data["email"].strip().lower())
         if wait:
-            form = self.get_form()
-            form.errors.clear()
-            form.add_error(None, f"Too many failed attempts. Try again in {wait} seconds.")
-            response = self.render_to_response(self.get_context_data(form=form))
+            form.add_error(None, f"Too many requests for this address. Try again in {wait} seconds.")
+            response = self.form_invalid(form)
             response.status_code = 429
             response["Retry-After"] = str(wait)
             return response
-        return super().post(request, *args, **kwargs)
-
-    def form_invalid(self, form):
-        for key in self._keys():
-            ratelimit.hit(settings.LOGIN_FAILURE_LIMIT, *key)
-        return super().form_invalid(form)
+        form.save()
+        return redirect(self.get_success_url())
 
 
 def accept_invitation(request, token):

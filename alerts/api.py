@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.models import User
+from ilert import secrets
 from ilert.api import TenantViewSet
 from ilert.filters import UTCDateTimeFilter
 from ilert.tenancy import TenantRelatedField
@@ -22,7 +23,8 @@ EscalationPolicy = AlertSource._meta.get_field("escalation_policy").related_mode
 
 class AlertSourceSerializer(serializers.ModelSerializer):
     escalation_policy = TenantRelatedField(queryset=EscalationPolicy.objects.all(), allow_null=True, required=False)
-    integration_key = serializers.CharField(read_only=True)
+    integration_key = serializers.CharField(read_only=True,
+                                            help_text="Admins and responders: the key; read-only roles: masked.")
     options = serializers.JSONField(required=False)
 
     class Meta:
@@ -35,6 +37,13 @@ class AlertSourceSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "integration_key", "last_ping_at", "next_expected_at", "heartbeat_overdue",
                             "created_at"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is None or not request.user.can_write:  # the key acts on incidents: read-only roles see it masked
+            data["integration_key"] = secrets.mask(instance.integration_key)
+        return data
 
 
 class MaintenanceWindowSerializer(serializers.ModelSerializer):

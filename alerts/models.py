@@ -49,6 +49,9 @@ class AlertSource(TenantOwned):
     integration_type = models.CharField(max_length=20, choices=Integration.choices, default=Integration.EVENT_API)
     key_hash = models.CharField(max_length=64, unique=True)
     key_encrypted = models.TextField()
+    # SHA-256 of the lowercased key: an email alert source is found by it when a mail server folded
+    # the case of its address (<key>@INBOUND_EMAIL_DOMAIN) on the way.
+    folded_key_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
     escalation_policy = models.ForeignKey(
         "escalation.EscalationPolicy", null=True, blank=True, on_delete=models.SET_NULL, related_name="alert_sources"
     )
@@ -79,6 +82,8 @@ class AlertSource(TenantOwned):
         indexes = [
             models.Index(fields=["next_expected_at"], name="alertsource_heartbeat_due",
                          condition=Q(next_expected_at__isnull=False, heartbeat_overdue=False)),
+            models.Index(fields=["folded_key_hash"], name="alertsource_email_folded_key",
+                         condition=Q(integration_type="email")),
         ]
         constraints = [
             models.UniqueConstraint(fields=["inbound_number"], condition=Q(inbound_number__isnull=False),
@@ -94,6 +99,7 @@ class AlertSource(TenantOwned):
 
     def set_integration_key(self, key):
         self.key_hash = secrets.lookup_hash(key)
+        self.folded_key_hash = secrets.lookup_hash(key.lower())
         self.key_encrypted = secrets.encrypt(key)
 
     @property

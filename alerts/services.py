@@ -1,5 +1,5 @@
 """Every change to alert sources and incidents. These functions are the only writers of incident
-state (DESIGN.md §2, "one door per state change"): the dashboard, the REST API, every inbound
+state (docs/architecture.md §2, "one door per state change"): the dashboard, the REST API, every inbound
 integration, SMS/voice/push/email replies and the escalation engine all come through here.
 
 Each change writes an IncidentLogEntry and announces a domain event (alerts.events) inside the
@@ -16,9 +16,9 @@ from django.db.models import F
 
 from accounts.models import Tenant
 from ilert import bulk, clock
-from ilert.errors import Conflict, DomainError
+from ilert.errors import Conflict, DomainError, Forbidden
 
-from . import events
+from . import events, inbound_numbers
 from .ingest import EventType, InboundEvent, IngestResult, ResponseCode
 from .models import (
     AlertSource,
@@ -135,9 +135,12 @@ def _save_source(source):
     """Save, with the SMS number column in step with the options. The number's uniqueness across
     tenants is the database's (a unique index, no read-then-write race); the message says nothing
     about who has it."""
+    previous = source.inbound_number if source.pk else None
     source.inbound_number = None
     if source.integration_type == Integration.SMS:
         source.inbound_number = (source.options or {}).get("phone_number") or None
+    if source.inbound_number and source.inbound_number != previous:
+        inbound_numbers.verify(source.tenant, source.inbound_number)  # proven with Twilio, not first-come
     try:
         with transaction.atomic():
             source.save()
@@ -151,7 +154,7 @@ def _save_source(source):
 def regenerate_integration_key(source):
     """A new key; the old one stops working at once."""
     source.set_integration_key(new_integration_key())
-    source.save(update_fields=["key_hash", "key_encrypted"])
+    source.save(update_fields=["key_hash", "folded_key_hash", "key_encrypted"])
     return source
 
 
@@ -418,9 +421,17 @@ class AlreadyResolved(Conflict):
     code = "already_resolved"
 
 
+def _may_act(by):
+    """Read-only roles never change an incident, whatever door they come through (dashboard, API,
+    SMS, call, push, email, Slack): the check is here, where every door ends up."""
+    if by is not None and (not by.can_write or not by.is_active):
+        raise Forbidden("Your role does not allow this.")
+
+
 def accept(incident, *, by=None, via="api", now=None):
     """PENDING → ACCEPTED: escalation stops (the engine sees no due time) and pending pages are
     cancelled (notifications listens for "accepted"). Accepting an accepted incident changes nothing."""
+    _may_act(by)
     with transaction.atomic():
         locked = _locked(incident)
         _accept_locked(locked, by=by, via=via, now=now or clock.now())
@@ -446,6 +457,7 @@ def _accept_locked(incident, *, by, via, now):
 
 def resolve(incident, *, by=None, via="api", now=None):
     """→ RESOLVED, for good: a resolved incident never reopens. Resolving twice changes nothing."""
+    _may_act(by)
     with transaction.atomic():
         locked = _locked(incident)
         _resolve_locked(locked, by=by, via=via, now=now or clock.now())
@@ -469,6 +481,7 @@ def _resolve_locked(incident, *, by, via, now):
 def escalate(incident, *, by=None, via="api", now=None):
     """Ask for the next escalation level now. An accepted incident goes back to PENDING, so the
     next level is paged. The escalation engine carries the step out (it finds the due time)."""
+    _may_act(by)
     now = now or clock.now()
     with transaction.atomic():
         locked = _locked(incident)
@@ -489,6 +502,7 @@ def escalate(incident, *, by=None, via="api", now=None):
 def assign(incident, user, *, by=None, via="api", reason="", now=None):
     """Make `user` the incident's assignee. A person reassigning (by=someone) is announced with
     `actor`, and the escalation app pages the new assignee."""
+    _may_act(by)
     if user.tenant_id != incident.tenant_id or not user.is_active:
         raise DomainError("Unknown user.", field="user")
     now = now or clock.now()
@@ -510,6 +524,7 @@ def assign(incident, user, *, by=None, via="api", reason="", now=None):
 
 
 def comment(incident, text, *, by, via="api"):
+    _may_act(by)
     text = (text or "").strip()
     if not text:
         raise DomainError("A comment needs some text.", field="text")
@@ -519,6 +534,35 @@ def comment(incident, text, *, by, via="api"):
         entry = log(incident, LogKind.COMMENT, text, actor=by, via=via)
         events.announce(incident, "commented", entry=entry, actor=by, via=via)
     return entry
+
+
+def tags_of(incident):
+    """An incident's tags. They are a label: labels["tags"] lists them comma-separated (shown and
+    searched like any label) and custom_details["tags"] keeps the exact list."""
+    exact = (incident.custom_details or {}).get("tags")
+    if isinstance(exact, list):
+        return [str(tag) for tag in exact]
+    joined = (incident.labels or {}).get("tags") or ""
+    return [tag.strip() for tag in str(joined).split(",") if tag.strip()]
+
+
+def add_tags(incident, tags, *, by=None, via="api", now=None):
+    """Add tags an incident does not have yet (an open or a resolved one: tags describe, they do not
+    act). Returns the tags added; adding none changes nothing and writes no timeline entry."""
+    now = now or clock.now()
+    with transaction.atomic():
+        locked = _locked(incident)
+        current = tags_of(locked)
+        added = list(dict.fromkeys(tag for tag in tags if tag not in current))
+        if added:
+            merged = current + added
+            locked.labels = {**(locked.labels or {}), "tags": ", ".join(merged)[:500]}
+            locked.custom_details = {**(locked.custom_details or {}), "tags": merged}
+            locked.save(update_fields=["labels", "custom_details"])
+            log(locked, LogKind.INFO, f"Tags added by {_who(by, via)}: {', '.join(added)}", actor=by, via=via,
+                data={"tags": added}, at=now)
+    incident.labels, incident.custom_details = locked.labels, locked.custom_details
+    return added
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Dashboard pages for incidents and alert sources."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -8,17 +9,16 @@ from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts import selectors as account_selectors
-from ilert import clock
+from ilert import clock, secrets
 from ilert.dashboard import admin_only, can_write, panel_urls, tenant_object
 from ilert.errors import DomainError
 
 from . import selectors, services
 from .forms import AlertSourceEditForm, AlertSourceForm, CommentForm, IntegrationSettingsForm, MaintenanceForm
 from .ingest import EventType, InboundEvent
-from .integrations.email import address_for
 from .models import AlertSource, Incident, MaintenanceWindow
 
 # Other apps add a panel to the incident page and to the alert source page (URL names taking the
@@ -66,6 +66,7 @@ def _filtered_incidents(request):
     return queryset, state
 
 
+@require_safe
 @login_required
 def incidents(request):
     queryset, state = _filtered_incidents(request)
@@ -104,6 +105,7 @@ def incidents_bulk(request):
     return redirect(target)
 
 
+@require_safe
 @tenant_object(Incident)
 def incident_detail(request, obj):
     context = {
@@ -226,24 +228,31 @@ def source_detail(request, obj):
 
 
 def setup_for(request, source):
-    """What the source page shows to paste into the sending tool: URLs, address, snippets."""
+    """What the source page shows to paste into the sending tool: URLs, address, snippets. The key
+    acts on incidents (accept, resolve through the Event API), so read-only roles see it masked."""
+    shown = source.integration_key if request.user.can_write else secrets.mask(source.integration_key)
+
     def url(name, *args):
         return request.build_absolute_uri(reverse(name, args=args))
 
-    key = source.integration_key
+    def keyed(name):
+        return url(name, "KEY").replace("/KEY", "/" + shown)
+
     return {
+        "key": shown,
+        "masked": not request.user.can_write,
         "events_url": url("alerts:events"),
         "pagerduty_base": url("alerts:pagerduty").removesuffix("/v2/enqueue"),
         "pagerduty_url": url("alerts:pagerduty"),
         "pagerduty_change_url": url("alerts:pagerduty-change"),
         "opsgenie_base": url("alerts:opsgenie").removesuffix("v2/alerts"),
         "opsgenie_url": url("alerts:opsgenie"),
-        "alertmanager_url": url("alerts:alertmanager-key", key),
+        "alertmanager_url": keyed("alerts:alertmanager-key"),
         "alertmanager_bare_url": url("alerts:alertmanager"),
-        "grafana_url": url("alerts:grafana-key", key),
-        "email_address": address_for(source),
+        "grafana_url": keyed("alerts:grafana-key"),
+        "email_address": f"{shown}@{settings.INBOUND_EMAIL_DOMAIN}",
         "sms_url": url("alerts:sms"),
-        "heartbeat_url": url("alerts:heartbeat", key),
+        "heartbeat_url": keyed("alerts:heartbeat"),
     }
 
 
@@ -317,6 +326,7 @@ def maintenance_delete(request, obj):
     return redirect("alerts:source", pk=obj.alert_source_id)
 
 
+@require_safe
 @login_required
 def home_panel(request):
     open_incidents = selectors.open_incidents(request.tenant)
@@ -329,6 +339,7 @@ def home_panel(request):
     return render(request, "alerts/_home_panel.html", context)
 
 
+@require_safe
 def badge_count(request):
     """The open-incident count for the sidebar badge (htmx)."""
     if not request.user.is_authenticated:

@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from alerts.models import AlertSource, Incident
+from ilert import secrets
 from ilert.api import TenantViewSet
 from ilert.tenancy import TenantRelatedField
 
@@ -17,8 +18,13 @@ from . import selectors, services
 from .models import Connection, ConnectionInvocation, Connector, Kind
 
 
-def slack_interactivity_url(connector):
-    return dj_settings.SITE_URL + reverse("connectors:slack-interactivity", args=[connector.inbound_token])
+def slack_interactivity_url(connector, viewer):
+    """The URL to paste into Slack; its token addresses the connector, so read-only roles see it masked."""
+    url = dj_settings.SITE_URL + reverse("connectors:slack-interactivity", args=["TOKEN"])
+    token = connector.inbound_token
+    if viewer is None or not viewer.can_write:
+        token = secrets.mask(token)
+    return url.replace("/TOKEN/", f"/{token}/")
 
 
 class ConnectorSerializer(serializers.ModelSerializer):
@@ -41,7 +47,10 @@ class ConnectorSerializer(serializers.ModelSerializer):
         return connector.credential_names
 
     def get_slack_interactivity_url(self, connector) -> str | None:
-        return slack_interactivity_url(connector) if connector.kind == Kind.SLACK else None
+        if connector.kind != Kind.SLACK:
+            return None
+        request = self.context.get("request")
+        return slack_interactivity_url(connector, request.user if request else None)
 
     def validate_credentials(self, value):
         if not isinstance(value, dict):

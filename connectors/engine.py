@@ -1,4 +1,4 @@
-"""Delivery of connection invocations (DESIGN.md §4), as plain functions tests call directly.
+"""Delivery of connection invocations (docs/architecture.md §4), as plain functions tests call directly.
 
 - claim: due `pending` rows are taken with select_for_update(skip_locked=True) and marked
   `sending` with a deadline, in a short transaction. Invocations of one connection and incident

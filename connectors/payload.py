@@ -1,6 +1,8 @@
 """The incident as connectors see it: a JSON snapshot taken when the event happens, stored on the
 invocation (so every retry sends the same thing), and the default bodies built from it."""
 
+import json
+
 from django.conf import settings
 
 from alerts.models import Incident
@@ -93,3 +95,40 @@ def sample(tenant=None):
             "url": settings.SITE_URL + "/incidents/1/", "api_url": settings.SITE_URL + "/api/v1/incidents/1",
         },
     }
+
+
+# One line of alert text as monitoring tools write it: mostly ASCII, some non-ASCII (umlauts, a
+# warning sign), so the JSON escapes of a realistic incident are in the figures.
+_LINE = "CPU 93% on db-1.prod (Größe /var/lib/postgresql: 12 GiB, ⚠ load 17.2) — see runbook; "
+
+
+def _text(length):
+    return (_LINE * (length // len(_LINE) + 1))[:length]
+
+
+def worst_case_sample():
+    """The largest incident the inbound integrations accept, to check templates against when they
+    are saved: a summary of 255 characters, 64 KiB of details (alerts.services caps them), 100
+    labels and 50 links at their limits (alerts.integrations.base), and custom details filling the
+    rest of the largest request body (DATA_UPLOAD_MAX_MEMORY_SIZE) as an Alertmanager group does."""
+    from alerts.services import DETAILS_MAX, SUMMARY_MAX
+
+    payload = sample()
+    incident = payload["incident"]
+    incident.update(
+        summary=_text(SUMMARY_MAX), details=_text(DETAILS_MAX),
+        labels={f"label_{i:03d}_" + "k" * 110: _text(500) for i in range(100)},
+        links=[{"href": "https://grafana.example.com/d/" + "x" * 1960, "text": _text(2000)} for _ in range(50)],
+    )
+    used = len(json.dumps(incident, ensure_ascii=False).encode())
+    alerts, size = [], 0
+    while used + size < settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        alert = {"status": "firing", "labels": {"alertname": "HighCPU", "instance": f"db-{len(alerts)}.prod:9100",
+                                                "severity": "critical", "job": "node"},
+                 "annotations": {"summary": _text(120), "description": _text(400)},
+                 "startsAt": "2026-01-01T00:00:00Z", "fingerprint": f"{len(alerts):016x}",
+                 "generatorURL": "https://prometheus.example.com/graph?g0.expr=" + "x" * 200}
+        alerts.append(alert)
+        size += len(json.dumps(alert, ensure_ascii=False).encode())
+    incident["custom_details"] = {"groupKey": "{}:{alertname=\"HighCPU\"}", "alerts": alerts}
+    return payload

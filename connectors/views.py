@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from alerts import selectors as alert_selectors
 from alerts import services as alert_services
@@ -78,7 +78,7 @@ def _connector_page(request, connector, form=None, generated_secret=None):
         "masked": services.masked_credentials(connector), "connections": connections,
         "invocations": selectors.invocations(request.tenant).filter(connection__connector=connector)[:25],
         "generated_secret": generated_secret,
-        "slack_url": slack_interactivity_url(connector) if connector.kind == Kind.SLACK else None,
+        "slack_url": slack_interactivity_url(connector, request.user) if connector.kind == Kind.SLACK else None,
     }
     return render(request, "connectors/connector_detail.html", context)
 
@@ -126,6 +126,7 @@ def connector_delete(request, obj):
 # --- connections -------------------------------------------------------------------------------
 
 
+@require_safe
 @tenant_object(AlertSource)
 def source_panel(request, obj):
     context = {"source": obj, "connections": selectors.connections_of_source(obj),
@@ -135,6 +136,8 @@ def source_panel(request, obj):
 
 @tenant_object(AlertSource)
 def connection_new(request, obj):
+    if request.method == "POST" and not request.user.is_admin:
+        return _forbidden(request)
     connector_id = request.POST.get("connector") or request.GET.get("connector") or ""
     connector = selectors.connectors(request.tenant).filter(pk=connector_id).first() if connector_id.isdigit() else None
     if connector is None:
@@ -142,8 +145,6 @@ def connection_new(request, obj):
         return redirect("alerts:source", pk=obj.pk)
     form = ConnectionForm(connector, request.POST or None)
     if request.method == "POST":
-        if not request.user.is_admin:
-            return _forbidden(request)
         if form.is_valid():
             try:
                 connection = services.create_connection(obj, connector, **form.service_kwargs())
@@ -221,6 +222,7 @@ def invocation_retry(request, obj):
     return redirect(_next(request, reverse("alerts:incident", args=[obj.incident_id])))
 
 
+@require_safe
 @tenant_object(Incident)
 def incident_panel(request, obj):
     context = {

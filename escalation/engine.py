@@ -1,4 +1,4 @@
-"""The escalation engine (DESIGN.md §4). `next_escalation_at` on the incident is the truth.
+"""The escalation engine (docs/architecture.md §4). `next_escalation_at` on the incident is the truth.
 
 - `tick(now)` is the sweeper: it claims a batch of PENDING incidents whose time has come
   (select_for_update(skip_locked=True)) and performs one step for each, the whole batch in one

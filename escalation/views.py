@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts import selectors as account_selectors
 from alerts.models import Incident, LogKind
@@ -131,6 +131,7 @@ def level_edit(request, obj):
     return redirect("escalation:policy", pk=obj.policy_id)
 
 
+@require_safe
 @tenant_object(Incident)
 def incident_panel(request, obj):
     steps = obj.log_entries.filter(kind=LogKind.ESCALATED).order_by("at", "id")

@@ -34,7 +34,7 @@ class RolePermission(permissions.BasePermission):
 class TenantFilterBackend(DjangoFilterBackend):
     """django-filter, with every filter on a related object limited to the request's tenant: another
     tenant's id is an invalid choice exactly like an unknown one (400), so a filter never confirms
-    that an object exists elsewhere (DESIGN.md §3)."""
+    that an object exists elsewhere (docs/architecture.md §3)."""
 
     def get_filterset(self, request, queryset, view):
         filterset = super().get_filterset(request, queryset, view)

@@ -52,3 +52,10 @@ def _tune_garbage_collection(**kwargs):
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+@worker_ready.connect
+def _say_what_cannot_be_delivered(**kwargs):
+    from ilert import delivery
+
+    delivery.log_at_startup()

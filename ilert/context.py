@@ -1,5 +1,8 @@
 """Template context for the dashboard shell: the navigation, built from the URL names that exist."""
 
+from django.conf import settings
+
+from . import delivery
 from .dashboard import url_or_none
 
 NAVIGATION = [
@@ -34,11 +37,18 @@ def _link(label, name, icon, path, badge=None):
     return {"label": label, "url": url, "icon": icon, "active": active, "badge_url": url_or_none(badge)}
 
 
+def _delivery_warnings(user):
+    return delivery.admin_warnings() if user.is_admin else []
+
+
 def dashboard(request):
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {}
+    hidden = set() if settings.DEV_OUTBOX else {"dev-outbox"}  # the dev outbox exists only when on
     sections = [
-        {"title": title, "links": [_link(*link[:3], request.path, *link[3:]) for link in links]}
+        {"title": title,
+         "links": [_link(*link[:3], request.path, *link[3:]) for link in links if link[1] not in hidden]}
         for title, links in NAVIGATION
     ]
-    return {"navigation": sections, "tenant": request.user.tenant}
+    return {"navigation": sections, "tenant": request.user.tenant,
+            "delivery_warnings": _delivery_warnings(request.user), "dev_outbox": settings.DEV_OUTBOX}

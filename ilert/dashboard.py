@@ -61,7 +61,7 @@ def token_addressed(view):
 
 def url_or_none(name, *args):
     """The URL of `name`, or None when no installed app defines it (pages of later apps plug in
-    by URL name; DESIGN.md §2)."""
+    by URL name; docs/architecture.md §2)."""
     try:
         return reverse(name, args=args) if name else None
     except NoReverseMatch:

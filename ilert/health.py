@@ -1,8 +1,12 @@
-"""/healthz: the process answers. /readyz: the database and the broker are reachable."""
+"""/healthz: the process answers. /readyz: the database and the broker are reachable (and, as detail,
+which channels can deliver: a missing email provider is said here, it does not make the process
+unready)."""
 
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+
+from . import delivery
 
 
 def healthz(request):
@@ -38,5 +42,8 @@ def readyz(request):
         "database": db_state,
         "broker": broker_state,
         "broker_kind": "redis" if settings.REDIS_URL else "embedded",
+        "delivery": delivery.states(),
     }
+    if delivery.email_state() == delivery.NOT_CONFIGURED:
+        body["warnings"] = [delivery.EMAIL_WARNING]
     return JsonResponse(body, status=200 if ready else 503)

@@ -48,3 +48,17 @@ class RedactSecretsFilter(logging.Filter):
         elif record.exc_text:
             record.exc_text = redact(record.exc_text)
         return True
+
+
+class ClientErrorsAreInfoFilter(logging.Filter):
+    """Django logs every 4xx answer at WARNING, and 403/404 with the exception's traceback: a scanner
+    or a fuzzer writes megabytes of them. A client's mistake is one INFO line without a traceback
+    (dropped when the level is above INFO); 5xx stay errors with their tracebacks."""
+
+    def filter(self, record):
+        status = getattr(record, "status_code", None)
+        if status is None or not 400 <= status < 500 or record.levelno > logging.WARNING:
+            return True
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        record.exc_info = record.exc_text = None
+        return logging.getLogger(record.name).isEnabledFor(logging.INFO)

@@ -49,3 +49,14 @@ def lookup_hash(secret: str) -> str:
 
 def reset_cache():
     _fernet.cache_clear()
+
+
+MASK = "••••••••"
+
+
+def mask(secret: str) -> str:
+    """How a secret is shown to someone who may not use it: enough to tell two apart, never enough
+    to use (the last 4 of at least 24 characters; nothing of shorter ones)."""
+    if not secret:
+        return ""
+    return MASK + (secret[-4:] if len(secret) >= 24 else "")

@@ -5,6 +5,7 @@ process that kicks them), a local-memory cache and a dev outbox for every channe
 DEBUG is off unless asked for, and without DEBUG a SECRET_KEY is required.
 """
 
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -60,8 +61,6 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", f"{_site.scheme}://{_sit
 if env_bool("TRUST_X_FORWARDED_PROTO"):
     # Behind a TLS-terminating proxy: build_absolute_uri() must give https:// (signatures depend on it).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# Behind the reverse proxy (deploy/nginx.conf): the client's address is its X-Real-IP (ilert/proxy.py).
-TRUST_X_REAL_IP = env_bool("TRUST_X_REAL_IP")
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", SERVED_OVER_HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
@@ -97,7 +96,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "ilert.middleware.BodySizeLimitMiddleware",
+    "ilert.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "ilert.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -153,6 +154,11 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Storage for rate limits (the `limits` library): shared across processes when Redis is configured.
 RATELIMIT_STORAGE_URL = REDIS_URL or "memory://"
+# What a web request gives Redis (rate limits, task kicks): this long to connect and to answer, no
+# retries; while Redis is unreachable, limits count in process memory and kicks are skipped (the
+# sweepers find the work in the database), and Redis is tried again every REDIS_RETRY_SECONDS.
+REDIS_TIMEOUT_SECONDS = float(env("REDIS_TIMEOUT_SECONDS", "0.25"))
+REDIS_RETRY_SECONDS = float(env("REDIS_RETRY_SECONDS", "5"))
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
@@ -180,8 +186,22 @@ INGEST_RATE_LIMIT = env("INGEST_RATE_LIMIT", "1000/minute")
 INBOUND_EMAIL_DOMAIN = env("INBOUND_EMAIL_DOMAIN", _site.hostname or "localhost").lower()
 # Validates X-Twilio-Signature of inbound SMS to SMS alert sources (/integrations/twilio/sms).
 TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", "")
-# Failed logins allowed per email and per client address before a pause.
+# Reverse proxies whose X-Forwarded-For names the client (addresses or networks, comma-separated).
+# Without it the client is the TCP peer: behind a proxy every user would share one address.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an address or a network.")
+# Failed logins (dashboard and Django admin) allowed per account from one client, and per account
+# from anywhere; a browser that has logged in to the account before is held only to the first, so
+# strangers failing on purpose cannot lock its owner out. Password reset mails per account, and
+# reset requests per client.
 LOGIN_FAILURE_LIMIT = env("LOGIN_FAILURE_LIMIT", "5/5minute")
+LOGIN_ACCOUNT_FAILURE_LIMIT = env("LOGIN_ACCOUNT_FAILURE_LIMIT", "20/hour")
+PASSWORD_RESET_LIMIT = env("PASSWORD_RESET_LIMIT", "5/hour")
+PASSWORD_RESET_CLIENT_LIMIT = env("PASSWORD_RESET_CLIENT_LIMIT", "50/hour")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -199,9 +219,19 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# The dev outbox: every channel without a provider writes its messages there and the dashboard
+# shows them (admins: the organisation's; everyone: their own account messages). Off unless turned
+# on (./scripts/run, the embedded demo, does): it holds password-reset and invitation links.
+DEV_OUTBOX = env_bool("DEV_OUTBOX", DEBUG)
+DEV_EMAIL_BACKEND = "ilert.devoutbox.EmailBackend"
+UNCONFIGURED_EMAIL_BACKEND = "ilert.devoutbox.UnconfiguredEmailBackend"
 # Email: any anymail ESP by settings (EMAIL_BACKEND=anymail.backends.mailgun.EmailBackend and
-# ANYMAIL_* credentials); the default keeps every message in the dev outbox shown in the dashboard.
-EMAIL_BACKEND = env("EMAIL_BACKEND", "ilert.devoutbox.EmailBackend")
+# ANYMAIL_* credentials). Without one, mail goes to the dev outbox when it is on, else nowhere:
+# the product then says so (startup log, /readyz, a banner for admins) and sends fail visibly.
+EMAIL_BACKEND = env("EMAIL_BACKEND", DEV_EMAIL_BACKEND if DEV_OUTBOX else UNCONFIGURED_EMAIL_BACKEND)
+if EMAIL_BACKEND == DEV_EMAIL_BACKEND and not DEV_OUTBOX:
+    raise ImproperlyConfigured("EMAIL_BACKEND is the dev outbox but DEV_OUTBOX is off: set DEV_OUTBOX=true "
+                               "(development only) or configure an email provider.")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "ilert <alerts@localhost>")
 ANYMAIL = {key[len("ANYMAIL_"):]: value for key, value in os.environ.items() if key.startswith("ANYMAIL_")}
 
@@ -247,10 +277,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(env("MAX_REQUEST_BYTES", str(512 * 1024)))
 # the ticker's sweepers find every due row in the database.
 TASK_RUNNER = "celery" if REDIS_URL else "local"
 CELERY_BROKER_URL = REDIS_URL or "memory://"
-# Publishing is only a wake-up, so a broker that is away must cost a kick little: short socket
-# timeouts and one retry, instead of the operating system's connect timeout and three retries.
+# A worker's connection to a broker that has gone away (not refusing: unreachable) fails within
+# seconds, not the operating system's connect timeout. Kicks have their own, shorter ones (kick.py).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 10}
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 # Uptime checks hold a worker for a whole sweep (and wait on slow targets): they get their own
 # queue, so they can never take the slots that escalation and notifications need. A worker for
 # both runs `-Q celery,uptime`; production runs one worker per queue.
@@ -275,10 +304,16 @@ SWEEPER_TASKS = [
 # Periodic tasks {task: seconds}, run by the ticker (ilert/ticker.py) of every worker and of the
 # embedded run, each tick once across all of them. Celery beat is not used: it was one process whose
 # loss stopped escalation. Housekeeping is idempotent, so any interval works: uptime roll-ups and
-# pruning, and forgetting change events older than 90 days.
+# pruning, forgetting change events older than 90 days, and forgetting webhook delivery ids.
 TICK_SCHEDULE = {name: SWEEP_INTERVAL_SECONDS for name in SWEEPER_TASKS}
 TICK_SCHEDULE["uptime.tasks.maintain"] = 300.0
 TICK_SCHEDULE["alerts.tasks.prune_changes"] = 3600.0
+TICK_SCHEDULE["ilert.tasks.prune_replays"] = 3600.0
+# Replay protection for inbound webhooks (ilert/replay.py): a signed Mailgun timestamp may be this
+# old (Mailgun retries a failed delivery with its first signature for 8 hours), and the ids of
+# deliveries already acted on are forgotten (ilert.tasks.prune_replays) once they could not be
+# accepted anyway.
+WEBHOOK_MAX_AGE_SECONDS = int(env("WEBHOOK_MAX_AGE_SECONDS", str(12 * 3600)))
 # Uptime checks: how many run at once per engine loop, how long one sweep keeps claiming due
 # monitors (the loop polls every 0.1 s), how soon a failed check is retried before "down", an
 # extra CA bundle for HTTPS/TLS checks of internal services, and the history kept (raw results,
@@ -312,12 +347,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"redact": {"()": "ilert.logging.RedactSecretsFilter"}},
+    "filters": {"redact": {"()": "ilert.logging.RedactSecretsFilter"},
+                "client_errors": {"()": "ilert.logging.ClientErrorsAreInfoFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     # HTTP client libraries log request URLs (some are secrets, e.g. incoming-webhook URLs) and signed
     # headers at DEBUG: keep them at INFO whatever LOG_LEVEL says.
     "loggers": {"django.db.backends": {"level": "WARNING"}, "urllib3": {"level": "INFO"},
+                "django.request": {"filters": ["client_errors"]}, "django.security": {"filters": ["client_errors"]},
                 "botocore": {"level": "INFO"}, "boto3": {"level": "INFO"}, "google.auth": {"level": "INFO"},
                 "slack_sdk": {"level": "INFO"}},
 }

@@ -12,6 +12,8 @@ from .settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Channels without a provider write to the dev outbox (tests that need it off say so).
+DEV_OUTBOX = True
 # Kicked tasks run in-process right after commit, so a service call plays out like the real system;
 # tests of the sweepers turn kicks off to prove that nothing depends on them.
 TASK_RUNNER = "celery"  # eager, below: never the embedded runner's threads

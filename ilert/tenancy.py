@@ -1,4 +1,4 @@
-"""Row-level tenancy (DESIGN.md §3): one abstract model, one middleware, one related-field check.
+"""Row-level tenancy (docs/architecture.md §3): one abstract model, one middleware, one related-field check.
 
 Every tenant-owned row carries `tenant`. A request resolves its tenant once (session user or API
 key user) as `request.tenant`; every queryset a view or viewset uses starts from it, and objects of

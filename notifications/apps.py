@@ -7,9 +7,12 @@ class NotificationsConfig(AppConfig):
     def ready(self):
         from anymail.signals import inbound
 
+        from alerts import inbound_numbers
         from alerts.events import incident_changed
 
-        from . import replies, services
+        from . import providers, replies, services, twilio_ownership
 
         incident_changed.connect(services.on_incident_changed, dispatch_uid="notifications.on_incident_changed")
+        inbound_numbers.register(twilio_ownership.verify_inbound_number)
+        inbound_numbers.register_account_lookup(providers.inbound_sms_account)
         inbound.connect(replies.on_inbound_email, dispatch_uid="notifications.email_replies")

@@ -100,6 +100,13 @@ def webhook_account(account_sid):
     return WebhookAccount(account_sid, token, owners[0].tenant_id)
 
 
+def inbound_sms_account(account_sid):
+    """For SMS alert sources (alerts.inbound_numbers): (auth token, owning tenant id or None) of
+    the account a webhook names, or None."""
+    account = webhook_account(account_sid)
+    return (account.auth_token, account.tenant_id) if account is not None else None
+
+
 def sid_taken(tenant, account_sid):
     """Is `account_sid` the platform's or another organisation's?"""
     if not account_sid:

@@ -686,7 +686,7 @@ def save_provider_settings(tenant, *, by, twilio_account_sid=None, twilio_auth_t
     """A tenant's own Twilio / Firebase credentials (admins only). Secrets are write-only."""
     import json
 
-    from . import providers
+    from . import providers, twilio_ownership
 
     if by is None or not by.is_admin or by.tenant_id != tenant.pk:
         raise Forbidden("Only admins change provider settings.")
@@ -699,6 +699,9 @@ def save_provider_settings(tenant, *, by, twilio_account_sid=None, twilio_auth_t
         raise Conflict(SID_TAKEN, field="twilio_account_sid")
     if twilio_from_number:
         twilio_from_number = text.parse_phone(twilio_from_number, field="twilio_from_number")
+    # Proven with Twilio before anything is stored (outside the transaction: an HTTP call).
+    twilio_ownership.verify_provider_change(tenant, account_sid=twilio_account_sid, auth_token=twilio_auth_token,
+                                            from_number=twilio_from_number, clear=clear_twilio)
     if firebase_credentials:
         try:
             info = json.loads(firebase_credentials)

@@ -8,18 +8,20 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts.models import User
 from alerts.models import Incident
-from ilert import twilio_signature
-from ilert.dashboard import admin_only, tenant_object, token_addressed
+from ilert import replay, twilio_signature
+from ilert.dashboard import admin_only, can_write, tenant_object, token_addressed
+from ilert.devoutbox import visible_to
 from ilert.errors import DomainError
 from ilert.models import DevMessage
 
@@ -74,11 +76,13 @@ def _settings_context(request, user):
     }
 
 
+@require_safe
 @login_required
 def profile_panel(request):
     return render(request, "notifications/_settings.html", _settings_context(request, request.user))
 
 
+@require_safe
 @tenant_object(User)
 def user_settings(request, obj):
     if not (obj.pk == request.user.pk or request.user.is_admin):
@@ -232,6 +236,7 @@ def verify_email(request, token):
 # --- panels ------------------------------------------------------------------------------------------
 
 
+@require_safe
 @tenant_object(Incident)
 def incident_panel(request, obj):
     rows = list(selectors.incident_notifications(obj))
@@ -252,6 +257,7 @@ def _masked(row, device):
     return mask_address(row.channel, row.address, device)
 
 
+@require_safe
 @login_required
 def home_panel(request):
     users = list(User.objects.filter(tenant=request.tenant, is_active=True).exclude(role="stakeholder"))
@@ -277,12 +283,14 @@ def _day_ago():
 # --- caller IDs and providers --------------------------------------------------------------------------
 
 
+@require_safe
 @login_required
 def caller_ids(request):
     numbers = providers.caller_ids(request.tenant.pk)
     return render(request, "notifications/caller_ids.html", {"numbers": numbers})
 
 
+@require_safe
 @login_required
 def caller_ids_vcard(request):
     numbers = providers.caller_ids(request.tenant.pk)
@@ -333,8 +341,11 @@ def provider_settings(request):
 
 @require_POST
 @tenant_object(DevMessage)
+@can_write
 def dev_reply(request, obj):
     """Simulate an answer to a dev outbox message, through the same code as the real webhooks."""
+    if not settings.DEV_OUTBOX or not visible_to(request.user).filter(pk=obj.pk).exists():
+        raise Http404
     meta = obj.meta or {}
     notification = Notification.objects.select_related("user", "incident", "bundle").filter(
         pk=meta.get("notification"), tenant=request.tenant).first()
@@ -424,8 +435,13 @@ def twilio_sms(request):
     account = _twilio_account(request)
     if account is None:
         return HttpResponseForbidden("Invalid Twilio signature.")
-    answer = replies.handle_sms(request.POST.get("From", ""), request.POST.get("Body", ""), tenants=account.tenants())
     response = MessagingResponse()
+    # One answer per MessageSid: a retried or replayed delivery does nothing and replies nothing.
+    with transaction.atomic():
+        if not replay.first_time("twilio-message", request.POST.get("MessageSid", "")):
+            return _twiml(response)
+        answer = replies.handle_sms(request.POST.get("From", ""), request.POST.get("Body", ""),
+                                    tenants=account.tenants())
     if answer:
         response.message(answer)
     return _twiml(response)
@@ -490,7 +506,14 @@ def twilio_gather(request, token):
     notification, refusal = _notification_for_webhook(request, token)
     if refusal is not None:
         return refusal
-    answer = replies.handle_keypress(notification, request.POST.get("Digits", ""))
+    digits = request.POST.get("Digits", "")
+    acts = digits.strip() in replies.KEYS
+    with transaction.atomic():
+        # A call acts once (it hangs up after an action): a repeated callback of its CallSid (a
+        # retry, a replay) must not escalate twice.
+        if acts and not replay.first_time("twilio-call-action", request.POST.get("CallSid", "")):
+            return _twiml(_said("This call has already answered the page. Goodbye."))
+        answer = replies.handle_keypress(notification, digits)
     if answer.again:
         response = _menu(notification)
         if answer.say:
@@ -502,12 +525,16 @@ def twilio_gather(request, token):
                 prefixed.append(verb)
             response = prefixed
         return _twiml(response)
+    return _twiml(_said(answer.say))
+
+
+def _said(text):
     from twilio.twiml.voice_response import VoiceResponse
 
     response = VoiceResponse()
-    response.say(answer.say)
+    response.say(text)
     response.hangup()
-    return _twiml(response)
+    return response
 
 
 @csrf_exempt

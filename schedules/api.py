@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from accounts import selectors as account_selectors
 from accounts.models import Team, User
-from ilert import clock
+from ilert import clock, secrets
 from ilert.api import TenantViewSet
 from ilert.errors import DomainError
 from ilert.tenancy import TenantRelatedField
@@ -267,7 +267,9 @@ def _feed_url(request, feed):
 
     if feed is None:
         return None
-    return request.build_absolute_uri(reverse("schedules:feed", args=[feed.token]))
+    mine = request.user.can_write or feed.user_id == request.user.pk  # read-only roles see others' masked
+    token = feed.token if mine else secrets.mask(feed.token)
+    return request.build_absolute_uri(reverse("schedules:feed", args=["TOKEN"])).replace("/TOKEN", "/" + token)
 
 
 AT = OpenApiParameter("at", OpenApiTypes.DATETIME, description="Default: now. Without an offset: the schedule's zone.")
@@ -443,6 +445,12 @@ class OverrideViewSet(
 
     def get_queryset(self):
         return selectors.overrides(self.tenant)
+
+    def get_object(self):
+        override = super().get_object()
+        if self.request.method not in ("GET", "HEAD", "OPTIONS"):  # who may, before what the body says
+            services.may_override(self.request.user, override.user)
+        return override
 
     def perform_create(self, serializer):
         data = serializer.validated_data

@@ -458,7 +458,8 @@ def import_ics(schedule, data, *, replace=False):
 # --- overrides ---------------------------------------------------------------------------------
 
 
-def _may_override(by, user):
+def may_override(by, user):
+    """Refuse `by` changing an override of `user`: stakeholders never, responders only their own."""
     if by is None:
         return
     if by.role == Role.STAKEHOLDER:
@@ -473,7 +474,7 @@ def create_override(schedule, *, user, start, end, by=None):
     Naive start/end are wall-clock times in the schedule's zone."""
     tz = schedule.zone
     _check_user(schedule.tenant, user)
-    _may_override(by, user)
+    may_override(by, user)
     start, end = parse_instant(start, tz, "start"), parse_instant(end, tz, "end")
     _check_span(start, end)
     return Override.objects.create(tenant=schedule.tenant, schedule=schedule, user=user, start=start, end=end,
@@ -483,10 +484,10 @@ def create_override(schedule, *, user, start, end, by=None):
 @transaction.atomic
 def update_override(override, *, user=None, start=None, end=None, by=None):
     tz = override.schedule.zone
-    _may_override(by, override.user)
+    may_override(by, override.user)
     if user is not None:
         _check_user(override.tenant, user)
-        _may_override(by, user)
+        may_override(by, user)
         override.user = user
     if start is not None:
         override.start = parse_instant(start, tz, "start")
@@ -498,7 +499,7 @@ def update_override(override, *, user=None, start=None, end=None, by=None):
 
 
 def delete_override(override, *, by=None):
-    _may_override(by, override.user)
+    may_override(by, override.user)
     override.delete()
 
 

@@ -11,10 +11,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts import selectors as account_selectors
-from ilert import clock
+from ilert import clock, secrets
 from ilert.dashboard import admin_only, can_write, tenant_object
 from ilert.errors import DomainError
 
@@ -176,6 +176,7 @@ def _timeline_context(request, schedule):
     }
 
 
+@require_safe
 @tenant_object(Schedule)
 def schedule_detail(request, obj):
     schedule = obj
@@ -196,7 +197,7 @@ def schedule_detail(request, obj):
         context["import_form"] = ImportForm()
         context["shifts"] = selectors.shifts(request.tenant).filter(schedule=schedule, end__gt=clock.now())[:100]
     if context["feed"] is not None:
-        context["feed_url"] = request.build_absolute_uri(reverse("schedules:feed", args=[context["feed"].token]))
+        context["feed_url"] = _feed_url(request, context["feed"])
     return render(request, "schedules/schedule.html", context)
 
 
@@ -380,6 +381,13 @@ def import_ics(request, obj):
 # --- calendar feeds ----------------------------------------------------------------------------
 
 
+def _feed_url(request, feed):
+    """A feed's secret URL; masked for read-only roles unless it is their own (the URL is the key
+    to the calendar, and an organisation's feeds are made by those who may act)."""
+    token = feed.token if request.user.can_write or feed.user_id == request.user.pk else secrets.mask(feed.token)
+    return request.build_absolute_uri(reverse("schedules:feed", args=["TOKEN"])).replace("/TOKEN", "/" + token)
+
+
 @require_POST
 @tenant_object(Schedule)
 @can_write
@@ -433,6 +441,7 @@ def feed(request, token):
 # --- panels ------------------------------------------------------------------------------------
 
 
+@require_safe
 @login_required
 def home_panel(request):
     items = list(selectors.schedules(request.tenant)[:50])
@@ -445,6 +454,7 @@ def home_panel(request):
     return render(request, "schedules/home_panel.html", {"rows": rows, "viewer_zone": zone.key})
 
 
+@require_safe
 @login_required
 def profile_panel(request):
     zone = _zone(_viewer_zone_name(request.user))
@@ -453,6 +463,6 @@ def profile_panel(request):
     rows = [{"shift": s, "start": utc_to_wall(s.start, zone), "end": utc_to_wall(s.end, zone),
              "now": s.start <= now} for s in shifts]
     feed = selectors.personal_feed(request.user)
-    feed_url = request.build_absolute_uri(reverse("schedules:feed", args=[feed.token])) if feed else None
+    feed_url = _feed_url(request, feed) if feed else None
     return render(request, "schedules/profile_panel.html",
                   {"rows": rows, "viewer_zone": zone.key, "feed_url": feed_url})

@@ -39,6 +39,6 @@ def test_only_the_buffering_proxy_faces_the_clients():
                for volume in proxy["volumes"])
     config = (ROOT / "deploy" / "nginx.conf").read_text()
     for directive in ("client_header_timeout 10s;", "client_body_timeout 10s;", "proxy_request_buffering on;",
-                      "proxy_set_header X-Real-IP $remote_addr;", "server web:8000;"):
+                      "proxy_set_header X-Forwarded-For $remote_addr;", "server web:8000;"):
         assert directive in config
-    assert services["web"]["environment"]["TRUST_X_REAL_IP"] == "true"
+    assert services["web"]["environment"]["TRUSTED_PROXIES"]  # the client's address comes through the proxy

@@ -75,3 +75,35 @@ def test_the_filter_redacts_arguments_and_tracebacks(caplog):
     assert len(texts) == 2
     assert all(KEY not in text for text in texts)
     assert "ValueError" in texts[1] and "[redacted]" in texts[1]
+
+
+@pytest.mark.django_db
+def test_ordinary_403_and_404_answers_are_one_info_line_without_a_traceback(stakeholder, caplog):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(stakeholder)
+    with caplog.at_level(logging.DEBUG):
+        assert client.get("/no/such/page/").status_code == 404
+        assert client.get("/incidents/999999/").status_code == 404
+        assert client.post("/users/", {"email": "x@acme.test", "role": "admin"}).status_code == 403
+        assert client.get("/api/v1/incidents/999999").status_code in (401, 403, 404)
+    answers = [r for r in caplog.records if r.name.startswith("django.") and getattr(r, "status_code", 0) >= 400]
+    assert len(answers) >= 3
+    assert all(r.levelno == logging.INFO and not r.exc_info and not r.exc_text for r in answers), [
+        (r.levelname, r.getMessage(), bool(r.exc_info)) for r in answers]
+
+
+def test_server_errors_stay_errors_with_their_traceback():
+    from ilert.logging import ClientErrorsAreInfoFilter
+
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        import sys
+
+        exc_info = sys.exc_info()
+    record = logging.LogRecord("django.request", logging.ERROR, __file__, 1, "Internal Server Error", (), exc_info)
+    record.status_code = 500
+    assert ClientErrorsAreInfoFilter().filter(record)
+    assert record.levelno == logging.ERROR and record.exc_info is exc_info

@@ -32,7 +32,10 @@ class MonitorSerializer(serializers.ModelSerializer):
         queryset=EscalationPolicy.objects.all(), allow_null=True, required=False,
         help_text="Set on the monitor's alert source (the policy belongs to the source).",
     )
-    http_headers = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+    http_headers = serializers.DictField(
+        child=serializers.CharField(allow_blank=True), required=False,
+        help_text="Request headers. Values are write-only: read back masked (••••••••); sending a masked "
+                  "value back keeps the stored one.")
     port = serializers.IntegerField(allow_null=True, required=False, min_value=1, max_value=65535)
 
     class Meta:
@@ -45,6 +48,11 @@ class MonitorSerializer(serializers.ModelSerializer):
             "dns_record_type", "dns_expected", "dns_server", *STATE_FIELDS,
         ]
         read_only_fields = ["id", *STATE_FIELDS]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["http_headers"] = instance.masked_headers  # any value may be a credential: never shown
+        return data
 
 
 class ResultSerializer(serializers.ModelSerializer):

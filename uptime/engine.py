@@ -1,4 +1,4 @@
-"""Running the checks (DESIGN.md §4): claim due monitors from the database, check them
+"""Running the checks (docs/architecture.md §4): claim due monitors from the database, check them
 concurrently with bounded parallelism and strict timeouts, record each result as it arrives.
 
 - **Claim.** `claim_due` locks due rows with select_for_update(skip_locked=True), moves each one's

@@ -33,7 +33,8 @@ class MonitorForm(forms.Form):
     expected_status = forms.CharField(initial="200-299", max_length=100, label="Expected status codes",
                                       help_text="Codes and ranges, e.g. 200-299,301.")
     http_headers = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Headers",
-                                   help_text="One per line: Name: value")
+                                   help_text="One per line: Name: value. Stored values are shown as •••••••• "
+                                             "(leave them so to keep them).")
     http_body = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Request body",
                                 max_length=64 * 1024)
     follow_redirects = forms.BooleanField(required=False, initial=True)
@@ -74,5 +75,5 @@ class MonitorForm(forms.Form):
     @staticmethod
     def initial_for(monitor):
         initial = {name: getattr(monitor, name) for name in MonitorForm.base_fields if hasattr(monitor, name)}
-        initial["http_headers"] = "\n".join(f"{k}: {v}" for k, v in (monitor.http_headers or {}).items())
+        initial["http_headers"] = "\n".join(f"{k}: {v}" for k, v in monitor.masked_headers.items())
         return initial

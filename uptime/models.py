@@ -5,10 +5,13 @@ moves `next_check_at` one interval ahead (the lease: a worker that dies delays t
 one interval) and bumps `claim_seq`; a result is only recorded by the claim that is still current.
 """
 
+import json
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
 
+from ilert import secrets
 from ilert.tenancy import TenantOwned
 
 
@@ -76,7 +79,9 @@ class UptimeMonitor(TenantOwned):
 
     # HTTP(S)
     http_method = models.CharField(max_length=7, choices=HttpMethod.choices, default=HttpMethod.GET)
-    http_headers = models.JSONField(default=dict, blank=True)
+    # Request headers often carry credentials (Authorization, API keys): stored encrypted, and shown
+    # masked on read to every role (see `http_headers`).
+    http_headers_encrypted = models.TextField(blank=True)
     http_body = models.TextField(blank=True, max_length=64 * 1024)
     expected_status = models.CharField(max_length=100, default="200-299")
     follow_redirects = models.BooleanField(default=True)
@@ -117,6 +122,19 @@ class UptimeMonitor(TenantOwned):
 
     def __str__(self):
         return self.name
+
+    @property
+    def http_headers(self):
+        return json.loads(secrets.decrypt(self.http_headers_encrypted)) if self.http_headers_encrypted else {}
+
+    @http_headers.setter
+    def http_headers(self, headers):
+        self.http_headers_encrypted = secrets.encrypt(json.dumps(headers)) if headers else ""
+
+    @property
+    def masked_headers(self):
+        """What anyone reads of the headers: the names; every value masked (any may be a credential)."""
+        return {name: secrets.MASK for name in self.http_headers}
 
     @property
     def incident_key(self):

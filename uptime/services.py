@@ -17,7 +17,7 @@ from django.urls import reverse
 from alerts import services as alert_services
 from alerts.ingest import EventType, InboundEvent
 from alerts.models import Integration, LogKind
-from ilert import clock, kick, netguard
+from ilert import clock, kick, netguard, secrets
 from ilert.errors import DomainError
 
 from .checks import DOWN, UNAVAILABLE, UP, httpcheck
@@ -226,12 +226,24 @@ def create_monitor(tenant, *, name, check_type, target, alert_source=None, escal
     return monitor
 
 
+# Editable values kept in another column (encrypted).
+STORED_AS = {"http_headers": "http_headers_encrypted"}
+
+
+def _unmasked(headers, stored):
+    """Header values are shown masked: a masked value sent back keeps the stored one."""
+    return {name: stored[name] if value == secrets.MASK and name in stored else value
+            for name, value in headers.items()}
+
+
 def update_monitor(monitor, *, escalation_policy=_UNSET, **fields):
     unknown = set(fields) - EDITABLE - {"alert_source"}
     if unknown:
         raise DomainError(f"Unknown fields: {', '.join(sorted(unknown))}.")
     source = fields.pop("alert_source", _UNSET)
     current = {name: getattr(monitor, name) for name in EDITABLE}
+    if isinstance(fields.get("http_headers"), dict):
+        fields["http_headers"] = _unmasked(fields["http_headers"], current["http_headers"])
     values = _clean({**current, **fields})
     changed = {name for name in EDITABLE if values[name] != current[name]}
     if changed & {"check_type", "target", "port", "dns_server"}:
@@ -246,7 +258,7 @@ def update_monitor(monitor, *, escalation_policy=_UNSET, **fields):
             alert_services.update_alert_source(monitor.alert_source, escalation_policy=escalation_policy)
         for name in changed:
             setattr(monitor, name, values[name])
-        update = ["alert_source", *changed]
+        update = ["alert_source", *(STORED_AS.get(name, name) for name in changed)]
         due_now = bool(changed & CHECK_DEFINING) or ("paused" in changed and not monitor.paused)
         if due_now:
             monitor.next_check_at = clock.now()

@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Greatest
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from escalation.models import EscalationPolicy
 from ilert import clock
@@ -115,6 +115,7 @@ def monitor_detail(request, obj):
     return render(request, "uptime/monitor_detail.html", _detail_context(request, obj, form))
 
 
+@require_safe
 @tenant_object(UptimeMonitor, queryset=lambda: UptimeMonitor.objects.select_related("incident"))
 def monitor_status(request, obj):
     """The status card, refreshed by htmx."""
@@ -157,6 +158,7 @@ def monitor_delete(request, obj):
     return redirect("uptime:monitors")
 
 
+@require_safe
 @login_required
 def home_panel(request):
     monitors = _tiles(request)

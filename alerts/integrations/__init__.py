@@ -1,5 +1,5 @@
 """Inbound integrations: one module per format, each a thin adapter that turns its payload into an
-alerts.ingest.InboundEvent and calls alerts.services.ingest (DESIGN.md §2).
+alerts.ingest.InboundEvent and calls alerts.services.ingest (docs/architecture.md §2).
 
 event_api (iLert Event API), pagerduty (Events API v2), opsgenie (Alert API), alertmanager
 (Prometheus webhook v4), grafana (unified and legacy webhooks), email (anymail inbound), sms

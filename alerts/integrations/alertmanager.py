@@ -43,22 +43,12 @@ def clean_options(options, source=None):
     return options
 
 
-def _str_map(data, name):
-    value = data.get(name)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise base.Reject(400, "Must be an object of strings.", field=name)
-    return {str(k)[:120]: ("" if v is None else str(v))[:2000] for k, v in list(value.items())[:200]}
+def _str_map(data, name, field):
+    return base.string_map(data, name, field=field, max_items=200, value_length=2000)
 
 
 def _opt_str(data, name, field):
-    value = data.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise base.Reject(400, "Must be a string.", field=field)
-    return value
+    return base.text(data, name, field=field)
 
 
 def priority_from(labels):
@@ -112,8 +102,8 @@ def alert_event(alert, index, *, via, extra_links=(), extra_details=None):
     status = alert.get("status")
     if status not in ("firing", "resolved"):
         raise base.Reject(400, "Must be 'firing' or 'resolved'.", field=f"{field}.status")
-    labels = _str_map(alert, "labels")
-    annotations = _str_map(alert, "annotations")
+    labels = _str_map(alert, "labels", f"{field}.labels")
+    annotations = _str_map(alert, "annotations", f"{field}.annotations")
     fingerprint = _opt_str(alert, "fingerprint", f"{field}.fingerprint").strip()
     if not fingerprint:  # Alertmanager's fingerprint is a hash of the label set: do the same
         fingerprint = hashlib.sha256(repr(sorted(labels.items())).encode()).hexdigest()[:16]
@@ -154,9 +144,9 @@ def group_event(data, alerts, *, via, summary=""):
     status = data.get("status")
     if status not in ("firing", "resolved"):
         raise base.Reject(400, "Must be 'firing' or 'resolved'.", field="status")
-    common_labels = _str_map(data, "commonLabels")
-    common_annotations = _str_map(data, "commonAnnotations")
-    group_labels = _str_map(data, "groupLabels")
+    common_labels = _str_map(data, "commonLabels", "commonLabels")
+    common_annotations = _str_map(data, "commonAnnotations", "commonAnnotations")
+    group_labels = _str_map(data, "groupLabels", "groupLabels")
     firing = sum(1 for a in alerts if a.get("status") == "firing")
     if not summary:
         summary = common_annotations.get("summary", "").strip()
@@ -186,10 +176,12 @@ def parse(data, *, group_by="fingerprint"):
     alerts = alerts_of(data)
     receiver = _opt_str(data, "receiver", "receiver")
     external = _opt_str(data, "externalURL", "externalURL")
+    extra = {"receiver": receiver[:200], "externalURL": external[:2000]}
+    # Every alert is checked in both modes, so the same payload is refused (or not) whatever the grouping.
+    events = [alert_event(alert, i, via="alertmanager", extra_details=extra) for i, alert in enumerate(alerts)]
     if group_by == "groupKey":
         return [group_event(data, alerts, via="alertmanager")]
-    extra = {"receiver": receiver[:200], "externalURL": external[:2000]}
-    return [alert_event(alert, i, via="alertmanager", extra_details=extra) for i, alert in enumerate(alerts)]
+    return events
 
 
 def answer(events, results):
@@ -211,8 +203,9 @@ def receive(request, key=None):
     try:
         data = base.json_body(request)
         source = base.source_for(base.key_from_request(request, key), integration_types=[Integration.ALERTMANAGER],
-                                 field="key")
+                                 field="key", cost=0)
         events = parse(data, group_by=source.options.get("group_by", "fingerprint"))
+        base.rate_limit(source.key_hash, "alerts", cost=max(1, len(events)))  # every event counts
         results = base.ingest_all(source, events)
     except base.Reject as reject:
         return reject.response()

@@ -8,7 +8,9 @@ Mail arrives through django-anymail's inbound webhooks (the ESP receives it and 
     /anymail/postmark/inbound/     basic auth: ANYMAIL_WEBHOOK_SECRET
 
 An endpoint whose secret is not configured refuses every request (403): inbound mail is never
-accepted unauthenticated. Subject → summary, text body → details (HTML stripped when there is
+accepted unauthenticated. A delivery is acted on once: Mailgun's signed timestamp must be at most
+WEBHOOK_MAX_AGE_SECONDS old (else 406) and a token (Postmark: a MessageID) seen before answers 200
+and does nothing (ilert/replay.py). Subject → summary, text body → details (HTML stripped when there is
 no text part). Per-source rules in AlertSource.options:
 
     {"resolve_regex": "…",        # matches subject or body → RESOLVE instead of ALERT
@@ -24,6 +26,7 @@ alert-source address but fails its rules (sender not allowed, source disabled, a
 a key) is rejected and logged at WARNING, never silently eaten.
 """
 
+import json
 import logging
 import re
 
@@ -36,15 +39,17 @@ from anymail.webhooks.postmark import PostmarkInboundWebhookView
 from anymail.webhooks.sendgrid import SendGridInboundWebhookView
 from django.conf import settings
 from django.db import Error as DatabaseError
+from django.db import transaction
 from django.http import JsonResponse
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
+from ilert import clock, replay, secrets
 from ilert.errors import DomainError
 
 from .. import selectors, services
 from ..ingest import EventType, InboundEvent
-from ..models import Integration
+from ..models import AlertSource, Integration
 from . import base
 
 log = logging.getLogger(__name__)
@@ -129,10 +134,23 @@ def sources_for(message):
         local, _, address_domain = address.rpartition("@")
         if address_domain.lower() != domain or not local:
             continue
-        source = selectors.source_for_key(local)
-        if source is not None and source.integration_type == Integration.EMAIL:
+        source = source_for_local_part(local)
+        if source is not None:
             found[source.pk] = source
     return list(found.values())
+
+
+def source_for_local_part(local):
+    """The email alert source whose key is `local`, in its exact case or with its case folded (mail
+    servers may lower- or upper-case an address on the way)."""
+    source = selectors.source_for_key(local)
+    if source is not None:
+        return source if source.integration_type == Integration.EMAIL else None
+    if len(local) > 200:
+        return None
+    folded = AlertSource.objects.select_related("tenant").filter(
+        integration_type=Integration.EMAIL, folded_key_hash=secrets.lookup_hash(local.lower()))[:2]
+    return folded[0] if len(folded) == 1 else None  # two keys equal but for case: never guess
 
 
 def _body_text(message):
@@ -247,6 +265,40 @@ def _configured(esp):
     return bool(get_anymail_setting("webhook_secret", default=None))
 
 
+# --- replays: a delivery is acted on once (ilert/replay.py, docs/replays.md) -------------------------
+
+
+class MailgunInbound(MailgunInboundWebhookView):
+    """Mailgun signs timestamp + token: beyond anymail's signature check, a stale timestamp is
+    refused and a token already acted on is a replay (or Mailgun retrying a delivery we took)."""
+
+    def validate_request(self, request):
+        super().validate_request(request)  # basic auth (when set) and the signature
+        if request.content_type == "application/json":
+            signed = json.loads(request.body.decode("utf-8"))["signature"]
+        else:
+            signed = request.POST
+        signed_at = replay.check_timestamp(signed["timestamp"])
+        if not replay.first_time("mailgun", signed["token"], until=replay.remember_until(signed_at)):
+            raise Replayed()
+
+
+class PostmarkInbound(PostmarkInboundWebhookView):
+    """Postmark (basic auth only) names each inbound message with a MessageID; a retry carries it
+    again."""
+
+    def validate_request(self, request):
+        super().validate_request(request)
+        message_id = json.loads(request.body.decode("utf-8")).get("MessageID")
+        if isinstance(message_id, str) and not replay.first_time(
+                "postmark", message_id, until=clock.now() + replay.window()):
+            raise Replayed()
+
+
+class Replayed(Exception):
+    pass
+
+
 def _guarded(view_class, esp):
     """anymail's inbound view, refusing to run unauthenticated (no secret configured: 403) and
     answering malformed ESP payloads with 400 instead of an error page. A database error stays a
@@ -261,7 +313,16 @@ def _guarded(view_class, esp):
             return JsonResponse({"code": "not_configured", "message": f"Inbound email via {esp} is not set up: "
                                  f"set {setting}."}, status=403)
         try:
-            return view(request, *args, **kwargs)
+            # One transaction: a delivery's id is remembered only together with what the mail did,
+            # so a failure (rolled back) leaves the ESP's retry free to go through.
+            with transaction.atomic():
+                return view(request, *args, **kwargs)
+        except Replayed:
+            log.info("inbound email via %s: a delivery already taken came again; nothing done", esp)
+            return JsonResponse({"code": "duplicate", "message": "This delivery was already processed."})
+        except replay.Stale as exc:  # 406: Mailgun does not retry it
+            log.warning("inbound email webhook from %s refused: %s", esp, exc)
+            return JsonResponse({"code": "stale", "message": str(exc)}, status=406)
         except base.Reject as reject:  # over the rate limit: ESPs retry a 429
             return reject.response()
         except DatabaseError:
@@ -277,8 +338,8 @@ def _guarded(view_class, esp):
 
 
 urlpatterns = [
-    re_path(r"^anymail/mailgun/inbound(_mime)?/$", _guarded(MailgunInboundWebhookView, "mailgun"),
+    re_path(r"^anymail/mailgun/inbound(_mime)?/$", _guarded(MailgunInbound, "mailgun"),
             name="email-inbound-mailgun"),
     path("anymail/sendgrid/inbound/", _guarded(SendGridInboundWebhookView, "sendgrid"), name="email-inbound-sendgrid"),
-    path("anymail/postmark/inbound/", _guarded(PostmarkInboundWebhookView, "postmark"), name="email-inbound-postmark"),
+    path("anymail/postmark/inbound/", _guarded(PostmarkInbound, "postmark"), name="email-inbound-postmark"),
 ]

@@ -29,39 +29,64 @@ clean_options = alertmanager.clean_options
 
 LEGACY_STATES = {"alerting": EventType.ALERT, "no_data": EventType.ALERT, "ok": EventType.RESOLVE}
 LEGACY_IGNORED = {"paused", "pending", "unknown"}
+NO_DATA = "[No Data]"
+
+
+def _identifier(data, name, *, required=False):
+    """A legacy id (ruleId, orgId, dashboardId, panelId): a whole number, or a non-blank string."""
+    value = data.get(name)
+    if value is None and not required:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) or isinstance(value, str) and value.strip():
+        return value
+    raise base.Reject(400, "Must be a number." if value is not None else "This field is required.", field=name)
+
+
+def _eval_match(match, index):
+    """One of a legacy alert's evalMatches: {"metric": str, "value": number | null, "tags": {str: str} | null}."""
+    field = f"evalMatches[{index}]"
+    if not isinstance(match, dict):
+        raise base.Reject(400, f"Must be an object, not {base.json_type(match)}.", field=field)
+    value = match.get("value")
+    if isinstance(value, bool) or not isinstance(value, int | float | str | None):
+        raise base.Reject(400, f"Must be a number, not {base.json_type(value)}.", field=f"{field}.value")
+    return {"metric": base.text(match, "metric", field=f"{field}.metric"), "value": value,
+            "tags": base.string_map(match, "tags", field=f"{field}.tags") or None}
 
 
 def parse_unified(data, *, group_by="fingerprint"):
     alerts = alertmanager.alerts_of(data)
+    # Every alert is checked in both modes, so the same payload is refused (or not) whatever the grouping.
+    events = [_unified_event(alert, index) for index, alert in enumerate(alerts)]
     if group_by == "groupKey":
-        title = alertmanager._opt_str(data, "title", "title").strip()
+        title = base.text(data, "title").strip()
         event = alertmanager.group_event(data, alerts, via="grafana", summary=title)
-        message = alertmanager._opt_str(data, "message", "message")
+        message = base.text(data, "message")
         if message:
             event.details = message
         return [event]
-    events = []
-    for index, alert in enumerate(alerts):
-        values = alert.get("values")
-        extra = {}
-        if isinstance(values, dict):
-            extra["values"] = {str(k)[:120]: v for k, v in list(values.items())[:100]}
-        elif values is not None:
-            raise base.Reject(400, "Must be an object.", field=f"alerts[{index}].values")
-        value_string = alertmanager._opt_str(alert, "valueString", f"alerts[{index}].valueString")
-        if value_string:
-            extra["valueString"] = value_string[:4000]
-        event = alertmanager.alert_event(
-            alert, index, via="grafana", extra_details=extra,
-            extra_links=(("dashboardURL", "Dashboard"), ("panelURL", "Panel"), ("silenceURL", "Silence")),
-        )
-        image = alertmanager._opt_str(alert, "imageURL", f"alerts[{index}].imageURL")
-        if image:
-            event.images = [{"src": image[:2000], "alt": event.summary[:200]}]
-        if value_string:
-            event.details = f"{event.details}\n\nValues: {value_string}".strip()
-        events.append(event)
     return events
+
+
+def _unified_event(alert, index):
+    field = f"alerts[{index}]"
+    extra = {}
+    values = base.obj(alert, "values", field=f"{field}.values")
+    if values:
+        extra["values"] = {k[:120]: v for k, v in list(values.items())[:100]}
+    value_string = base.text(alert, "valueString", field=f"{field}.valueString")
+    if value_string:
+        extra["valueString"] = value_string[:4000]
+    event = alertmanager.alert_event(
+        alert, index, via="grafana", extra_details=extra,
+        extra_links=(("dashboardURL", "Dashboard"), ("panelURL", "Panel"), ("silenceURL", "Silence")),
+    )
+    image = base.text(alert, "imageURL", field=f"{field}.imageURL")
+    if image:
+        event.images = [{"src": image[:2000], "alt": event.summary[:200]}]
+    if value_string:
+        event.details = f"{event.details}\n\nValues: {value_string}".strip()
+    return event
 
 
 def parse_legacy(data):
@@ -73,21 +98,19 @@ def parse_legacy(data):
         return None
     if state not in LEGACY_STATES:
         raise base.Reject(400, "Must be one of alerting, ok, no_data, paused, pending.", field="state")
-    rule_id = data.get("ruleId")
-    if rule_id is None or isinstance(rule_id, (bool, dict, list)):
-        raise base.Reject(400, "A ruleId (number) is required.", field="ruleId")
-    org_id = data.get("orgId", 1)
-    if isinstance(org_id, (bool, dict, list)):
-        raise base.Reject(400, "Must be a number.", field="orgId")
-    title = base.text(data, "title", max_length=64 * 1024) or base.text(data, "ruleName", max_length=64 * 1024)
+    rule_id = _identifier(data, "ruleId", required=True)
+    org_id = _identifier(data, "orgId") or 1
+    rule_name = base.text(data, "ruleName", max_length=64 * 1024)
+    title = base.text(data, "title", max_length=64 * 1024) or rule_name
     message = base.text(data, "message", max_length=256 * 1024)
     matches = data.get("evalMatches")
     if matches is not None and not isinstance(matches, list):
-        raise base.Reject(400, "Must be a list.", field="evalMatches")
-    matches = [m for m in (matches or [])[:100] if isinstance(m, dict)]
+        raise base.Reject(400, f"Must be a list, not {base.json_type(matches)}.", field="evalMatches")
+    matches = [_eval_match(match, index) for index, match in enumerate((matches or [])[:100])]
     lines = [message] if message else []
     for match in matches:
-        lines.append(f"{match.get('metric', '')}: {match.get('value', '')}")
+        value = match.get("value")
+        lines.append(f"{match.get('metric', '')}: {'' if value is None else value}")
     links = []
     rule_url = base.text(data, "ruleUrl", max_length=2000)
     if rule_url:
@@ -97,8 +120,9 @@ def parse_legacy(data):
     if image_url:
         images.append({"src": image_url, "alt": title[:200]})
     summary = title or f"Grafana rule {rule_id}"
-    if state == "no_data":
-        summary = f"[No Data] {summary}"
+    if state == "no_data" and not summary.lower().startswith(NO_DATA.lower()):  # Grafana's own title has it
+        summary = f"{NO_DATA} {summary}"
+    panel = {name: _identifier(data, name) for name in ("dashboardId", "panelId")}
     return InboundEvent(
         event_type=LEGACY_STATES[state],
         summary=summary,
@@ -106,8 +130,8 @@ def parse_legacy(data):
         incident_key=f"grafana-{org_id}-{rule_id}"[:255],
         links=links,
         images=images,
-        custom_details={"evalMatches": matches, "ruleId": rule_id, "ruleName": data.get("ruleName"),
-                        "dashboardId": data.get("dashboardId"), "panelId": data.get("panelId"), "state": state},
+        custom_details={"evalMatches": matches, "ruleId": rule_id, "ruleName": rule_name or None, **panel,
+                        "state": state},
         labels=base.labels(data, "tags"),
         via="grafana",
     )
@@ -120,17 +144,19 @@ def receive(request, key=None):
     try:
         data = base.json_body(request)
         source = base.source_for(base.key_from_request(request, key), integration_types=[Integration.GRAFANA],
-                                 field="key")
+                                 field="key", cost=0)
+        ignored = False
         if data.get("version") is not None or "alerts" in data:
             events = parse_unified(data, group_by=source.options.get("group_by", "fingerprint"))
         else:
             event = parse_legacy(data)
-            if event is None:
-                if not source.is_active:
-                    raise base.Reject(403, f"The alert source {source.name!r} is disabled.", code="source_disabled")
-                return JsonResponse({"alerts": [{"fingerprint": None, "incidentKey": None, "incidentId": None,
-                                                 "responseCode": ResponseCode.EVENT_IGNORED}]}, status=202)
-            events = [event]
+            events, ignored = ([], True) if event is None else ([event], False)
+        base.rate_limit(source.key_hash, "alerts", cost=max(1, len(events)))  # every event counts
+        if ignored:  # a legacy state that changes nothing
+            if not source.is_active:
+                raise base.Reject(403, f"The alert source {source.name!r} is disabled.", code="source_disabled")
+            return JsonResponse({"alerts": [{"fingerprint": None, "incidentKey": None, "incidentId": None,
+                                             "responseCode": ResponseCode.EVENT_IGNORED}]}, status=202)
         results = base.ingest_all(source, events)
     except base.Reject as reject:
         return reject.response()

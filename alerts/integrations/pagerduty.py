@@ -21,6 +21,7 @@ with the same routing key: {"routing_key", "payload": {"summary" (required, ≤1
 "success", "message": "Change event processed", "id"}, and errors as above.
 """
 
+import json
 from datetime import UTC, timedelta
 
 from django.http import JsonResponse
@@ -37,14 +38,22 @@ from . import base
 
 ACTIONS = {"trigger": EventType.ALERT, "acknowledge": EventType.ACCEPT, "resolve": EventType.RESOLVE}
 SEVERITIES = {"critical": Priority.HIGH, "error": Priority.HIGH, "warning": Priority.LOW, "info": Priority.LOW}
-CEF_FIELDS = ("source", "component", "group", "class")
 CLOCK_SKEW = timedelta(days=1)
 
 
-def _string(value):
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return value if isinstance(value, str) else None
+def _string(data, name, errors, path=None):
+    """A string field or None when absent; another JSON type is an error (never coerced)."""
+    value = data.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    errors.append(f"'{path or name}' must be a string")
+    return None
+
+
+def _blank(data, name):
+    """Absent, null or blank (a value of another type is reported as that)."""
+    value = data.get(name)
+    return value is None or isinstance(value, str) and not value.strip()
 
 
 def _context(data, name, required_key, keys, errors):
@@ -59,14 +68,20 @@ def _context(data, name, required_key, keys, errors):
         if not isinstance(item, dict) or not isinstance(item.get(required_key), str):
             errors.append(f"'{name}[{index}].{required_key}' is missing or not a string")
             continue
-        out.append({k: str(item[k])[:2000] for k in keys if item.get(k) is not None})
+        for key in keys:
+            _string(item, key, errors, f"{name}[{index}].{key}")
+        out.append({k: item[k][:2000] for k in keys if isinstance(item.get(k), str)})
     return out
 
 
 def _render_details(custom_details):
+    """custom_details as readable text: strings as they are, anything else as JSON."""
+    def show(value):
+        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
     if isinstance(custom_details, dict):
-        return "\n".join(f"{key}: {value}" for key, value in custom_details.items())
-    return "" if custom_details is None else str(custom_details)
+        return "\n".join(f"{key}: {show(value)}" for key, value in custom_details.items())
+    return "" if custom_details is None else show(custom_details)
 
 
 def parse(data):
@@ -77,11 +92,7 @@ def parse(data):
         action = None
     if action is None:
         errors.append("'event_action' is invalid (must be one of the following: 'trigger', 'acknowledge' or 'resolve')")
-    dedup_key = data.get("dedup_key")
-    if dedup_key is not None and _string(dedup_key) is None:
-        errors.append("'dedup_key' must be a string")
-        dedup_key = None
-    dedup_key = _string(dedup_key) or ""
+    dedup_key = _string(data, "dedup_key", errors) or ""
     if len(dedup_key) > 255:
         errors.append("'dedup_key' is too long (maximum 255 characters)")
     if action in ("acknowledge", "resolve") and not dedup_key.strip():
@@ -92,26 +103,22 @@ def parse(data):
         if not isinstance(payload, dict):
             errors.append("'payload' is missing or not an object")
             payload = {}
-        summary = _string(payload.get("summary"))
-        if action == "trigger" and not (summary or "").strip():
+        summary = _string(payload, "summary", errors, "payload.summary")
+        if action == "trigger" and _blank(payload, "summary"):
             errors.append("'payload.summary' is missing or blank")
-        source_name = _string(payload.get("source"))
-        if action == "trigger" and not (source_name or "").strip():
+        source_name = _string(payload, "source", errors, "payload.source")
+        if action == "trigger" and _blank(payload, "source"):
             errors.append("'payload.source' is missing or blank")
-        severity = payload.get("severity")
-        severity = severity if isinstance(severity, str) else None
-        if action == "trigger" and severity not in SEVERITIES:
+        severity = _string(payload, "severity", errors, "payload.severity")
+        if action == "trigger" and isinstance(payload.get("severity"), str | None) and severity not in SEVERITIES:
             errors.append("'payload.severity' is invalid (must be one of the following: "
                           "'critical', 'warning', 'error' or 'info')")
         if summary is not None and len(summary) > 64 * 1024:
             errors.append("'payload.summary' is too long")
-        labels = {}
-        for name in (*CEF_FIELDS, "severity", "timestamp"):
-            value = _string(payload.get(name))
-            if payload.get(name) is not None and value is None:
-                errors.append(f"'payload.{name}' must be a string")
-            elif value:
-                labels[name] = value[:500]
+        labels = {"source": source_name, "severity": severity}
+        for name in ("component", "group", "class", "timestamp"):
+            labels[name] = _string(payload, name, errors, f"payload.{name}")
+        labels = {name: value[:500] for name, value in labels.items() if value}
         custom = payload.get("custom_details")
         event.summary = summary or ""
         event.priority = SEVERITIES.get(severity) if action == "trigger" else None
@@ -120,7 +127,7 @@ def parse(data):
         event.details = _render_details(custom)[: 256 * 1024]
     event.images = _context(data, "images", "src", ("src", "href", "alt"), errors)
     event.links = _context(data, "links", "href", ("href", "text"), errors)
-    client, client_url = _string(data.get("client")), _string(data.get("client_url"))
+    client, client_url = _string(data, "client", errors), _string(data, "client_url", errors)
     if client_url:
         event.links.append({"href": client_url[:2000], "text": (client or "Client")[:2000]})
     if client:
@@ -137,6 +144,8 @@ def _error(reject):
     if reject.status == 429:
         return reject.response({"status": "throttle exceeded",
                                 "message": "Requests for this service are arriving too quickly. Please retry later."})
+    if reject.status == 404 and reject.code == base.WRONG_SOURCE_TYPE:  # our README's answer, PagerDuty's shape
+        return reject.response({**INVALID, "errors": [reject.message]})
     if reject.status == 404:  # PagerDuty answers an unknown routing key with 400 "Invalid routing key"
         reject.status = 400
         return reject.response({**INVALID, "errors": ["Invalid routing key"]})
@@ -179,14 +188,12 @@ def parse_change(data):
         error = "'payload' is missing or not an object"
         raise base.Reject(400, error, errors=[error])
     errors = []
-    summary = _string(payload.get("summary")) or ""
-    if not summary.strip():
+    summary = _string(payload, "summary", errors, "payload.summary") or ""
+    if _blank(payload, "summary"):
         errors.append("'payload.summary' is missing or blank")
     elif len(summary) > 1024:
         errors.append("'payload.summary' is too long (maximum 1024 characters)")
-    source_name = payload.get("source")
-    if source_name is not None and _string(source_name) is None:
-        errors.append("'payload.source' must be a string")
+    source_name = _string(payload, "source", errors, "payload.source")
     happened_at = None
     timestamp = payload.get("timestamp")
     if timestamp is not None:
@@ -207,7 +214,7 @@ def parse_change(data):
     links = _context(data, "links", "href", ("href", "text"), errors)
     if errors:
         raise base.Reject(400, "; ".join(errors), errors=errors)
-    return {"summary": summary, "source_name": (_string(source_name) or "")[:255], "happened_at": happened_at,
+    return {"summary": summary, "source_name": (source_name or "")[:255], "happened_at": happened_at,
             "custom_details": custom or {}, "links": links}
 
 

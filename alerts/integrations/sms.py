@@ -3,15 +3,18 @@ webhook of the phone number).
 
 Every request must carry a valid X-Twilio-Signature, checked with twilio's RequestValidator over
 exactly the URL Twilio called (request.build_absolute_uri(): set TRUST_X_FORWARDED_PROTO behind a
-TLS proxy) and whatever form parameters arrived, with the TWILIO_AUTH_TOKEN setting. A forged or
-missing signature (or no token configured) is 403 and changes nothing.
+TLS proxy) and whatever form parameters arrived, with the token of the account its AccountSid names:
+an organisation's own Twilio account (notifications registers the lookup in alerts.inbound_numbers),
+else the platform's TWILIO_AUTH_TOKEN. A forged or missing signature (or no token configured) is 403
+and changes nothing; so is a message signed by one organisation's account to another's number.
 
 The number the SMS was sent to (`To`) selects the SMS alert source whose options say
 `{"phone_number": "+4930…"}` (E.164; one source per number across all tenants, held by the unique
 column AlertSource.inbound_number); its `allowed_senders` (E.164 numbers, or "*" for
 anyone) say who may open incidents: nobody until set. The text becomes the summary of a new
 incident. Answers 200 with an empty TwiML <Response/> (no reply SMS); unknown number 404, sender
-not allowed 403, disabled source 403, rate-limited 429 with Retry-After. The notifications app
+not allowed 403, disabled source 403, rate-limited 429 with Retry-After; a MessageSid already
+taken (a Twilio retry, a replay) 200 and nothing else (ilert/replay.py). The notifications app
 has its own reply webhook at another URL; this one only serves SMS alert sources.
 """
 
@@ -20,13 +23,15 @@ import logging
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import transaction
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from ilert import twilio_signature
+from ilert import replay, twilio_signature
 from ilert.errors import DomainError
 
+from .. import inbound_numbers
 from ..ingest import EventType, InboundEvent
 from ..models import AlertSource, Integration
 from . import base
@@ -91,22 +96,29 @@ def _forbidden(message):
     return HttpResponse(message, status=403, content_type="text/plain")
 
 
-def signature_valid(request):
-    token = getattr(settings, "TWILIO_AUTH_TOKEN", "")
+UNSIGNED = object()
+
+
+def signer(request):
+    """Who signed the request: the organisation whose own Twilio account it names (by AccountSid,
+    checked with that account's token only), None for the platform's account (TWILIO_AUTH_TOKEN),
+    or UNSIGNED when no known token validates it."""
+    account = inbound_numbers.webhook_account(request.POST.get("AccountSid", ""))
+    token, owner = account if account is not None else (getattr(settings, "TWILIO_AUTH_TOKEN", ""), None)
     if not token:
         log.error("inbound SMS refused: TWILIO_AUTH_TOKEN is not configured")
-        return False
-    return twilio_signature.signed_by(request, token)
+        return UNSIGNED
+    return owner if twilio_signature.signed_by(request, token) else UNSIGNED
 
 
 @csrf_exempt
 @require_POST
 def receive(request):
     try:
-        valid = signature_valid(request)
+        owner = signer(request)
     except RequestDataTooBig:
         return HttpResponse("Request body too large.", status=413, content_type="text/plain")
-    if not valid:
+    if owner is UNSIGNED:
         log.warning("inbound SMS refused: missing or invalid X-Twilio-Signature")
         return _forbidden("Invalid or missing X-Twilio-Signature.")
     to, sender = e164(request.POST.get("To")), e164(request.POST.get("From"))
@@ -115,6 +127,10 @@ def receive(request):
     if source is None:
         log.warning("inbound SMS to a number that belongs to no SMS alert source")
         return HttpResponse("No SMS alert source owns this number.", status=404, content_type="text/plain")
+    if owner is not None and owner != source.tenant_id:  # an organisation's account speaks for its numbers only
+        log.warning("inbound SMS to alert source %s refused: signed by another organisation's Twilio account",
+                    source.pk)
+        return _forbidden("This message was not sent through the account that owns this number.")
     if not sender_allowed(source, sender):
         log.warning("inbound SMS to alert source %s (tenant %s) rejected: sender %s is not allowed",
                     source.pk, source.tenant_id, sender or "(invalid number)")
@@ -122,10 +138,6 @@ def receive(request):
     if not source.is_active:
         log.warning("inbound SMS to alert source %s rejected: the source is disabled", source.pk)
         return _forbidden("The alert source is disabled.")
-    try:
-        base.rate_limit(source.key_hash, "messages")
-    except base.Reject as reject:
-        return reject.response()
     event = InboundEvent(
         event_type=EventType.ALERT, summary=text or f"Empty SMS from {sender}",
         details=f"SMS from {sender} to {to}.", labels={"from": sender, "to": to},
@@ -133,7 +145,15 @@ def receive(request):
         via="sms",
     )
     try:
-        (result,) = base.ingest_all(source, [event])
+        # Twilio may deliver a message twice (retries, a fallback URL), and a signed request can be
+        # sent again by whoever saw it: one incident per MessageSid. The id is remembered in the
+        # transaction that opens the incident, so a delivery that failed can still be retried.
+        with transaction.atomic():
+            if not replay.first_time("twilio-message", request.POST.get("MessageSid", "")):
+                log.info("inbound SMS to alert source %s: message already taken; nothing done", source.pk)
+                return HttpResponse(EMPTY_TWIML, content_type="text/xml")
+            base.rate_limit(source.key_hash, "messages")
+            (result,) = base.ingest_all(source, [event])
     except base.Reject as reject:
         return reject.response()
     log.info("inbound SMS → alert source %s: %s", source.pk, result.code)

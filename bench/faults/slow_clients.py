@@ -169,7 +169,7 @@ def main():
     key = services.create_alert_source(tenant, name="Other tenant's monitoring").integration_key
 
     web_port, proxy_port = free_port(), free_port()
-    env = {**os.environ, "ILERT_KICK_TASKS": "false", "TRUST_X_REAL_IP": "true", "LOG_LEVEL": "WARNING",
+    env = {**os.environ, "ILERT_KICK_TASKS": "false", "TRUSTED_PROXIES": "127.0.0.1", "LOG_LEVEL": "WARNING",
            "INGEST_RATE_LIMIT": "100000/minute"}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     tmp = tempfile.mkdtemp(prefix="ilert-slow-clients-")

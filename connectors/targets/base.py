@@ -232,7 +232,7 @@ def _clean_value(f, value, name):
     if f.type == "url":
         check_url_shape(value, name)
     if f.type in ("template", "json_template"):
-        from ..payload import sample
+        from ..payload import worst_case_sample
 
-        templating.validate(value, name, sample=sample(), as_json=f.type == "json_template")
+        templating.validate(value, name, sample=worst_case_sample(), as_json=f.type == "json_template")
     return value

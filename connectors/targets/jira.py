@@ -70,6 +70,13 @@ class Jira(Target):
         for key, value in (params.get("priority_map") or {}).items():
             if not isinstance(value, str):
                 raise DomainError(f"The Jira priority for {key} must be a name.", field="params.priority_map")
+        custom = {k: v for k, v in (params.get("custom_fields") or {}).items() if isinstance(v, str)}
+        if custom:  # string values are templates too: checked like the others, under the same budget
+            from ..payload import worst_case_sample
+
+            sample = worst_case_sample()
+            for value in custom.values():
+                templating.validate(value, "params.custom_fields", sample=sample)
         return params
 
     # --- HTTP ----------------------------------------------------------------------------------

@@ -1,13 +1,22 @@
 """The dev outbox (ilert.models.DevMessage): where every channel delivers when no provider is
-configured. `meta` carries what the outbox page needs to simulate a reply."""
+configured and settings.DEV_OUTBOX is on. `meta` carries what the outbox page needs to simulate a
+reply. With the dev outbox off, a channel without a provider fails permanently (the user's next
+rule step goes at once) and says why."""
+
+from django.conf import settings
 
 from ilert.models import DevMessage
 
 from .. import tokens
-from .base import Sent
+from .base import SendError, Sent
+
+CHANNEL_WORDS = {"email": "email", "sms": "SMS", "voice": "voice", "push": "push"}
 
 
 def write(notification, rendered, items):
+    if not settings.DEV_OUTBOX:
+        raise SendError(f"no {CHANNEL_WORDS.get(notification.channel, notification.channel)} provider is "
+                        "configured (and the dev outbox is off)", permanent=True)
     meta = {
         "notification": notification.pk,
         "token": notification.token,
@@ -26,6 +35,7 @@ def write(notification, rendered, items):
             ]
     message = DevMessage.objects.create(
         tenant_id=notification.tenant_id, channel=notification.channel, to=notification.address,
+        user_id=notification.user_id, account=notification.kind == "verify",
         subject=rendered.subject[:500], body=rendered.text, html=rendered.html, meta=meta,
     )
     return Sent("dev", f"dev-{message.pk}")

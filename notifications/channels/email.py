@@ -14,16 +14,20 @@ import requests
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
+from ilert.devoutbox import EmailNotConfigured
+
 from .. import tokens
 from . import dev
 from .base import Channel, SendError, Sent, requests_error
 
-DEV_BACKEND = "ilert.devoutbox.EmailBackend"
+DEV_BACKEND = settings.DEV_EMAIL_BACKEND
 
 
 def _error(exc):
     from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 
+    if isinstance(exc, EmailNotConfigured):
+        return SendError("Email: no email provider is configured (and the dev outbox is off)", permanent=True)
     if isinstance(exc, AnymailRecipientsRefused):
         return SendError(f"Email: recipient refused ({exc})", permanent=True)
     if isinstance(exc, AnymailAPIError):

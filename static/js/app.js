@@ -9,6 +9,15 @@ document.addEventListener("click", function (event) {
     copy.textContent = "Copied";
   }
 });
+// Filters that apply as soon as they change, and "select all" boxes (no inline handlers: the
+// Content-Security-Policy allows only scripts served from here).
+document.addEventListener("change", function (event) {
+  if (event.target.matches("[data-autosubmit]")) { event.target.form.submit(); }
+  var all = event.target.closest("[data-select-all]");
+  if (all) {
+    document.querySelectorAll(all.getAttribute("data-select-all")).forEach(function (box) { box.checked = all.checked; });
+  }
+});
 document.addEventListener("submit", function (event) {
   var message = event.target.getAttribute("data-confirm");
   if (message && !window.confirm(message)) { event.preventDefault(); }

@@ -106,7 +106,7 @@ def test_the_key_may_come_as_a_bearer_token_or_basic_auth_password(source):
 @pytest.mark.parametrize("mutate, field", [
     (lambda b: b.update(alerts="x"), "alerts"),
     (lambda b: b["alerts"][1].update(status="burning"), "alerts[1].status"),
-    (lambda b: b["alerts"][0].update(labels=["x"]), "labels"),
+    (lambda b: b["alerts"][0].update(labels=["x"]), "alerts[0].labels"),
     (lambda b: b["alerts"].append(7), "alerts[2]"),
 ])
 def test_a_bad_alert_anywhere_rejects_the_whole_notification(source, mutate, field):

@@ -87,7 +87,7 @@ def test_invalid_change_events_get_400_with_pagerduty_errors_and_change_nothing(
 def test_unknown_keys_other_integration_types_and_disabled_sources_are_refused(tenant):
     assert post({"routing_key": "nope", "payload": {"summary": "x"}}).json()["errors"] == ["Invalid routing key"]
     event_api = make_source(tenant, integration_type="api")
-    assert post({"routing_key": event_api.integration_key, "payload": {"summary": "x"}}).status_code == 400
+    assert post({"routing_key": event_api.integration_key, "payload": {"summary": "x"}}).status_code == 404  # names its type
     disabled = make_source(tenant, integration_type="pagerduty", status="disabled")
     assert post({"routing_key": disabled.integration_key, "payload": {"summary": "x"}}).status_code == 403
     assert post("{nope").status_code == 400

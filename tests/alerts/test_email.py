@@ -6,7 +6,9 @@ import hashlib
 import hmac
 import json
 import logging
+import secrets
 import time
+import uuid
 
 import pytest
 from anymail.signals import inbound
@@ -37,7 +39,7 @@ def source(tenant):
 
 def mailgun(to, subject="Disk full on db-1", text="Only 2% left.", sender="nagios@example.com", *, key=SIGNING_KEY,
             html=None, **extra):
-    timestamp, token = str(int(time.time())), "a" * 50
+    timestamp, token = str(int(time.time())), secrets.token_hex(25)  # Mailgun: a new token per delivery
     signature = hmac.new(key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
     headers = [["From", f"Nagios <{sender}>"], ["To", to], ["Subject", subject], ["Message-Id", "<m1@example.com>"]]
     data = {"recipient": to, "sender": sender, "from": sender, "subject": subject, "body-plain": text,
@@ -62,7 +64,7 @@ def postmark(to, subject="Disk full", text="", html="<p>Only <b>2%</b> left</p>"
              auth=BASIC):
     body = {"FromFull": {"Email": sender, "Name": "Monitor"}, "ToFull": [{"Email": to, "Name": ""}],
             "Subject": subject, "TextBody": text, "HtmlBody": html, "Headers": [], "OriginalRecipient": to,
-            "MessageID": "22c74902-a0c1-4511-804f-341342852c90"}
+            "MessageID": str(uuid.uuid4())}  # Postmark: one id per inbound message
     extra = {"HTTP_AUTHORIZATION": auth} if auth else {}
     return Client().post("/anymail/postmark/inbound/", json.dumps(body), content_type="application/json", **extra)
 
@@ -210,3 +212,25 @@ def test_a_catastrophic_rule_on_a_long_mail_gives_up_quickly_and_says_so(source,
     incident = Incident.objects.get()  # an ALERT (the resolve rule did not match), with a generated key
     assert incident.status == "PENDING" and len(incident.incident_key) == 32
     assert "took too long" in caplog.text and "key_regex" in caplog.text and "resolve_regex" in caplog.text
+
+
+@pytest.mark.parametrize("fold", [str.lower, str.upper])
+def test_an_address_whose_case_a_mail_server_folded_still_reaches_its_source(source, fold):
+    """Mail servers may change the case of the local part; the key is mixed-case, so the address is
+    matched ignoring case (by a hash of the lowercased key: the key itself is never queried)."""
+    key = source.integration_key
+    assert key.lower() != key and key.upper() != key
+    for send in (mailgun, sendgrid, postmark):
+        assert send(f"{fold(key)}@{DOMAIN.upper()}").status_code == 200
+    assert Incident.objects.filter(alert_source=source).count() == 3  # one per mail (no key rule)
+
+
+def test_a_folded_address_finds_only_email_sources_and_a_regenerated_key_replaces_the_old_one(tenant, source):
+    api = make_source(tenant, integration_type="api")
+    assert mailgun(f"{api.integration_key.lower()}@{DOMAIN}").status_code == 200
+    old = source.integration_key
+    services.regenerate_integration_key(source)
+    assert mailgun(f"{old.lower()}@{DOMAIN}").status_code == 200
+    assert not Incident.objects.exists()
+    assert mailgun(f"{source.integration_key.lower()}@{DOMAIN}").status_code == 200
+    assert Incident.objects.get().alert_source == source

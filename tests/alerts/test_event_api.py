@@ -63,7 +63,7 @@ def test_the_response_codes_follow_the_incident(source):
     ({"eventType": "ALERT", "summary": "x", "priority": "URGENT"}, "priority"),
     ({"eventType": "ALERT", "summary": "x", "customDetails": [1, 2]}, "customDetails"),
     ({"eventType": "ALERT", "summary": "x", "links": "http://x"}, "links"),
-    ({"eventType": "ALERT", "summary": "x", "images": [{"alt": "no src"}]}, "images[0]"),
+    ({"eventType": "ALERT", "summary": "x", "images": [{"alt": "no src"}]}, "images[0].src"),
     ({"eventType": "ALERT", "summary": "x", "alertKey": "k" * 300}, "alertKey"),
     ({"eventType": "RESOLVE"}, "incident_key"),
 ])

@@ -104,3 +104,11 @@ def test_the_key_may_come_as_a_bearer_token(source):
     response = post(source, UNIFIED, path="/integrations/grafana", HTTP_AUTHORIZATION=f"Bearer {source.integration_key}")
     assert response.status_code == 202
     assert post(source, UNIFIED, path="/integrations/grafana/" + "x" * 43).status_code == 404
+
+
+def test_legacy_no_data_keeps_grafanas_own_prefix_once(source):
+    """Grafana's legacy title for no_data is already "[No Data] <rule name>"."""
+    for _ in range(2):
+        assert post(source, {**LEGACY, "state": "no_data", "title": "[No Data] Panel Title alert"}).status_code == 202
+    incident = Incident.objects.get()
+    assert incident.summary == "[No Data] Panel Title alert" and incident.event_count == 2

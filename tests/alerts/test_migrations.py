@@ -33,3 +33,22 @@ def test_existing_sms_sources_get_their_inbound_number_and_the_oldest_keeps_a_sh
     finally:
         executor = MigrationExecutor(connection)  # back to the latest state of every app
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_existing_sources_get_the_hash_of_their_lowercased_key(tenant):
+    from ilert import secrets
+
+    old = migrate(("alerts", "0006_change_events"))
+    AlertSource = old.get_model("alerts", "AlertSource")
+    key = "MiXeD-Case_key_" + "a" * 28
+    email = AlertSource.objects.create(tenant_id=tenant.pk, name="Mail", integration_type="email",
+                                       key_hash=secrets.lookup_hash(key), key_encrypted=secrets.encrypt(key)).pk
+    broken = AlertSource.objects.create(tenant_id=tenant.pk, name="Broken", integration_type="email",
+                                        key_hash="0" * 64, key_encrypted="not a fernet token").pk
+    try:
+        new = migrate(("alerts", "0007_email_folded_key"))
+        hashes = dict(new.get_model("alerts", "AlertSource").objects.values_list("pk", "folded_key_hash"))
+        assert hashes == {email: secrets.lookup_hash(key.lower()), broken: ""}
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())

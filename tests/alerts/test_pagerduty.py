@@ -84,7 +84,7 @@ def test_the_answers_are_exactly_pagerdutys(source):
     ({"event_action": "acknowledge", "dedup_key": ""}, "'dedup_key' is missing or blank"),
     ({"event_action": "resolve", "dedup_key": "k" * 256}, "'dedup_key' is too long"),
     ({"event_action": "trigger", "payload": {"summary": ["x"], "source": "h", "severity": "info"}},
-     "'payload.summary' is missing or blank"),
+     "'payload.summary' must be a string"),
     ({"event_action": "trigger", "payload": {"summary": "s", "source": "h", "severity": "info"}, "links": "x"},
      "'links' must be an array"),
     ({"event_action": "trigger", "payload": {"summary": "s", "source": "h", "severity": "info"},
@@ -104,10 +104,19 @@ def test_an_unknown_or_missing_routing_key_is_invalid(db):
     assert missing.status_code == 400 and missing.json()["errors"] == ["'routing_key' is missing or blank"]
 
 
-def test_a_key_of_another_integration_type_is_refused(tenant):
-    other = make_source(tenant, integration_type="api")
-    response = post({"routing_key": other.integration_key, "event_action": "resolve", "dedup_key": "k"})
-    assert response.status_code == 400 and response.json()["errors"] == ["Invalid routing key"]
+def test_a_key_of_another_integration_type_is_told_which_type_it_has(tenant):
+    """README: a key of another type gets 404 with a message naming the type (not "Invalid routing key",
+    which would send its owner looking for a typo)."""
+    other = make_source(tenant, integration_type="alertmanager")
+    for path, body in ((ENQUEUE, {"event_action": "resolve", "dedup_key": "k"}),
+                       ("/integrations/pagerduty/v2/change/enqueue", {"payload": {"summary": "Deployed"}})):
+        response = Client().post(path, json.dumps({"routing_key": other.integration_key, **body}),
+                                 content_type="application/json")
+        assert response.status_code == 404, response.content
+        (error,) = response.json()["errors"]
+        assert "belongs to a Prometheus Alertmanager alert source" in error
+        assert response.json()["status"] == "invalid event"  # still PagerDuty's shape
+    assert not Incident.objects.exists()
 
 
 def test_the_routing_key_may_come_in_a_header(source):

@@ -11,6 +11,7 @@ from alerts import selectors
 from alerts.integrations import base
 from alerts.integrations.email import address_for
 from alerts.models import Incident
+from tests.notifications.fakes import platform_twilio
 
 from . import test_email, test_sms
 from .factories import alert, make_source
@@ -21,9 +22,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def one_event_a_minute(settings):
     settings.INGEST_RATE_LIMIT = "1/minute"
-    settings.TWILIO_AUTH_TOKEN = test_sms.TOKEN
     settings.INBOUND_EMAIL_DOMAIN = test_email.DOMAIN
     settings.ANYMAIL = {"WEBHOOK_SECRET": test_email.SECRET, "MAILGUN_WEBHOOK_SIGNING_KEY": test_email.SIGNING_KEY}
+    with platform_twilio(settings, test_sms.NUMBER, token=test_sms.TOKEN):  # owns the SMS source's number
+        yield
 
 
 def event_api(tenant):

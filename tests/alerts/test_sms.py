@@ -1,6 +1,7 @@
 """Inbound SMS alert sources: Twilio's inbound message webhook with a real X-Twilio-Signature."""
 
 import threading
+import uuid
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -10,6 +11,7 @@ from twilio.request_validator import RequestValidator
 from alerts import services
 from alerts.models import AlertSource, Incident
 from ilert.errors import Conflict, DomainError
+from tests.notifications.fakes import platform_twilio
 
 from .factories import make_source
 
@@ -21,7 +23,8 @@ ONCALL = "+4915123456789"
 
 @pytest.fixture(autouse=True)
 def twilio_token(settings):
-    settings.TWILIO_AUTH_TOKEN = TOKEN
+    with platform_twilio(settings, NUMBER, token=TOKEN) as fake:  # the platform's account owns NUMBER (proven at save)
+        yield fake
 
 
 @pytest.fixture
@@ -31,7 +34,7 @@ def source(tenant):
 
 
 def params(body="Server room too hot", sender=ONCALL, to=NUMBER, **extra):
-    return {"MessageSid": "SM" + "0" * 32, "AccountSid": "AC" + "1" * 32, "From": sender, "To": to, "Body": body,
+    return {"MessageSid": "SM" + uuid.uuid4().hex, "AccountSid": "AC" + "1" * 32, "From": sender, "To": to, "Body": body,
             "NumMedia": "0", **extra}
 
 
@@ -179,3 +182,33 @@ def test_two_tenants_claiming_one_number_at_once_end_with_one_owner(tenant, othe
             thread.join(timeout=60)
         assert sorted(outcomes) == ["This number cannot be used.", "created"]
         assert AlertSource.objects.filter(inbound_number=NUMBER).count() == 1
+
+
+OWN_SID, OWN_TOKEN, OWN_NUMBER = "AC" + "2" * 32, "organisation-own-token", "+14155550100"
+
+
+def _own_account(tenant, fake, sid=OWN_SID, token=OWN_TOKEN, number=OWN_NUMBER):
+    from notifications import services as notification_services
+    from tests.factories import UserFactory
+
+    fake.add_account(sid, token, numbers=[number])
+    notification_services.save_provider_settings(
+        tenant, by=UserFactory(tenant=tenant, role="admin"), twilio_account_sid=sid, twilio_auth_token=token,
+        twilio_from_number=number)
+
+
+def test_a_number_on_the_organisations_own_account_is_checked_with_that_accounts_token(tenant, twilio_token):
+    _own_account(tenant, twilio_token)
+    make_source(tenant, name="Own line", integration_type="sms",
+                options={"phone_number": OWN_NUMBER, "allowed_senders": [ONCALL]})
+    signed_by_own = params(to=OWN_NUMBER, AccountSid=OWN_SID)
+    assert send(signed_by_own, token=OWN_TOKEN).status_code == 200
+    assert Incident.objects.get().alert_source.inbound_number == OWN_NUMBER
+    assert send(params(to=OWN_NUMBER, AccountSid=OWN_SID), token=TOKEN).status_code == 403  # not its token
+
+
+def test_another_organisations_account_cannot_speak_for_a_number_it_does_not_own(source, other_tenant, twilio_token):
+    _own_account(other_tenant, twilio_token)  # they control this account's token, so its signature proves nothing here
+    forged = params(to=NUMBER, AccountSid=OWN_SID)
+    assert send(forged, token=OWN_TOKEN).status_code == 403
+    assert not Incident.objects.exists()

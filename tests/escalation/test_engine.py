@@ -337,11 +337,16 @@ def test_an_empty_schedule_at_level_one_escalates_immediately(tenant, people, cl
 
 @pytest.fixture
 def published(monkeypatch):
-    """Sweeps published to the broker: [(kwargs, options)] (the broker is not what these tests cover)."""
+    """Sweeps published to the broker: [(kwargs, options)] (the broker is not what these tests cover,
+    so ilert.kick's connection and retry options are left out)."""
     from escalation import tasks
 
     sent = []
-    monkeypatch.setattr(tasks.sweep, "apply_async", lambda args=(), kwargs=None, **options: sent.append((kwargs, options)))
+
+    def apply_async(args=(), kwargs=None, connection=None, retry=None, **options):
+        sent.append((kwargs, options))
+
+    monkeypatch.setattr(tasks.sweep, "apply_async", apply_async)
     return sent
 
 

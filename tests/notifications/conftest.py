@@ -43,12 +43,13 @@ def twilio(settings, http):
 
 
 def own_twilio(tenant, admin, twilio, *, sid, token, number):
-    """`tenant` brings its own Twilio account (saved through the service), served by the fake too."""
+    """`tenant` brings its own Twilio account (saved through the service, so proven with the fake,
+    which serves it with that token and number)."""
     from notifications import services
 
+    twilio.add_account(sid, token, numbers=[number])
     services.save_provider_settings(tenant, by=admin, twilio_account_sid=sid, twilio_auth_token=token,
                                     twilio_from_number=number)
-    twilio.add_account(sid)
 
 
 @pytest.fixture(scope="session")

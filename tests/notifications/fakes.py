@@ -7,14 +7,22 @@ the benchmark). It serves its account and any added with `add_account` (an organ
 Twilio account). A request it does not know — another path, an account it does not serve — is
 answered 404 and recorded in `unexpected`; the `twilio` fixture fails the test at teardown when
 that list is not empty (and `responses` raises ConnectionError for any other unregistered URL).
+
+It also answers what the ownership checks ask (notifications/twilio_ownership.py): fetching an
+account and listing its incoming phone numbers, with the account's SID and auth token (HTTP basic
+auth) checked like Twilio does — a wrong token or an unknown account is 401 (code 20003), an answer
+the checks must handle, not an unexpected request. `outage` (an HTTP status) makes those answers
+fail as a Twilio outage would.
 """
 
+import base64
 import json
 import re
 import secrets
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -23,6 +31,7 @@ import requests
 from django.utils import timezone
 
 TWILIO_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC\w+)/(?P<kind>Messages|Calls)\.json$")
+OWNERSHIP_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC\w+)(?:/(?P<kind>IncomingPhoneNumbers))?\.json$")
 
 
 class Timeout(Exception):
@@ -34,6 +43,10 @@ class FakeTwilio:
         self.account_sid = account_sid
         self.account_sids = {account_sid}
         self.auth_token = auth_token
+        self.tokens = {account_sid: auth_token}  # what the ownership checks authenticate with
+        self.numbers = {account_sid: set()}  # incoming phone numbers per account
+        self.account_status = {}  # sid -> "suspended"/"closed"; "active" otherwise
+        self.outage = None  # an HTTP status the ownership endpoints answer with, e.g. 503
         self.messages, self.calls, self.requests, self.unexpected = [], [], [], []
         self.behaviours = deque()  # for the next creates: "ok", "timeout-after-create", "timeout", (status, code)
         self.arrivals = []  # (time.time(), params) of every create: what the benchmark measures
@@ -50,14 +63,48 @@ class FakeTwilio:
     def fail_next(self, *behaviours):
         self.behaviours.extend(behaviours)
 
-    def add_account(self, account_sid):
-        """Serve another Twilio account too (an organisation's own)."""
+    def add_account(self, account_sid, auth_token=None, numbers=()):
+        """Serve another Twilio account too (an organisation's own), with its auth token and
+        incoming numbers for the ownership checks."""
         self.account_sids.add(account_sid)
+        self.tokens[account_sid] = auth_token
+        self.numbers.setdefault(account_sid, set()).update(numbers)
         return self
 
+    def add_number(self, number, account_sid=None):
+        """An incoming phone number of an account (the platform's by default)."""
+        self.numbers.setdefault(account_sid or self.account_sid, set()).add(number)
+        return self
+
+    def _ownership(self, method, sid, kind, params, auth):
+        """GET /Accounts/{sid}.json and /Accounts/{sid}/IncomingPhoneNumbers.json, as Twilio answers."""
+        self.requests.append({"method": method, "kind": kind or "Account", "account_sid": sid, "params": params,
+                              "at": time.time()})
+        if self.outage:
+            return self.outage, {"code": 20500, "message": "Internal Server Error", "status": self.outage}
+        if method != "GET" or sid not in self.tokens or self.tokens[sid] is None or auth != (sid, self.tokens[sid]):
+            return 401, {"code": 20003, "message": "Authenticate", "status": 401,
+                         "more_info": "https://www.twilio.com/docs/errors/20003"}
+        if kind is None:
+            return 200, {"sid": sid, "status": self.account_status.get(sid, "active"), "friendly_name": "Fake",
+                         "type": "Full", "owner_account_sid": sid, "date_created": None, "date_updated": None,
+                         "auth_token": "[redacted]", "uri": f"/2010-04-01/Accounts/{sid}.json"}
+        wanted = params.get("PhoneNumber")
+        rows = [{"sid": "PN" + secrets.token_hex(16), "account_sid": sid, "phone_number": number,
+                 "friendly_name": number, "sms_url": "", "voice_url": ""}
+                for number in sorted(self.numbers.get(sid, ())) if not wanted or number == wanted]
+        size = int(params.get("PageSize", 50))
+        return 200, {"incoming_phone_numbers": rows[:size], "end": len(rows[:size]), "first_page_uri": "/x",
+                     "next_page_uri": None, "page": 0, "page_size": size, "previous_page_uri": None, "start": 0,
+                     "uri": "/x"}
+
     # --- the API ---
-    def handle(self, method, path, params):
+    def handle(self, method, path, params, auth=None):
         match = TWILIO_PATH.match(path)
+        ownership = OWNERSHIP_PATH.match(path)
+        if ownership:
+            with self.lock:
+                return self._ownership(method, ownership["sid"], ownership["kind"], params, auth)
         with self.lock:
             if not match or match["sid"] not in self.account_sids:
                 self.unexpected.append((method, path, params))
@@ -129,7 +176,8 @@ class FakeTwilio:
                 body = request.body.decode() if isinstance(request.body, bytes) else request.body
                 params.update({k: v[-1] for k, v in parse_qs(body).items()})
             try:
-                status, payload = self.handle(request.method, url.path, params)
+                status, payload = self.handle(request.method, url.path, params,
+                                              basic_auth(request.headers.get("Authorization")))
             except Timeout:
                 raise requests.exceptions.ReadTimeout("fake Twilio: read timed out") from None
             return status, {"Content-Type": "application/json"}, json.dumps(payload)
@@ -156,7 +204,8 @@ class FakeTwilioServer:
                 if length:
                     params.update({k: v[-1] for k, v in parse_qs(self.rfile.read(length).decode()).items()})
                 try:
-                    status, payload = outer.fake.handle(self.command, url.path, params)
+                    status, payload = outer.fake.handle(self.command, url.path, params,
+                                                        basic_auth(self.headers.get("Authorization")))
                 except Timeout:
                     time.sleep(30)
                     return
@@ -175,7 +224,7 @@ class FakeTwilioServer:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self):
         self.thread.start()
@@ -184,6 +233,33 @@ class FakeTwilioServer:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+def basic_auth(header):
+    """(user, password) of an HTTP basic Authorization header, or None."""
+    if not header or not header.startswith("Basic "):
+        return None
+    user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    return user, password
+
+
+@contextmanager
+def platform_twilio(settings, *numbers, sid="AC" + "f" * 32, token="platform-token"):
+    """The platform's Twilio account (settings) served over HTTP on 127.0.0.1 by a FakeTwilio that
+    owns `numbers`; the real twilio client reaches it through TWILIO_API_BASE_URL."""
+    from notifications import providers
+
+    fake = FakeTwilio(sid, token)
+    for number in numbers:
+        fake.add_number(number)
+    with FakeTwilioServer(fake) as server:
+        settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = sid, token
+        settings.TWILIO_API_BASE_URL = server.url
+        providers.reset_caches()
+        try:
+            yield fake
+        finally:
+            providers.reset_caches()
 
 
 # --- Firebase ----------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from notifications import engine, services
 from notifications.models import ContactMethod, NotificationRule
 
 from .factories import make_method, make_rule, open_incident
+from .fakes import FakeTwilio
 
 pytestmark = pytest.mark.django_db
 
@@ -117,7 +118,8 @@ def test_notifications_are_readable_own_for_responders_and_all_for_admins(tenant
     assert all(n["status"] == "pending" and n["round_tag"] == "r1" for n in everyone)
 
 
-def test_provider_credentials_are_write_only_in_the_api(tenant, api, responder_api):
+def test_provider_credentials_are_write_only_in_the_api(tenant, api, responder_api, http):
+    FakeTwilio("AC" + "3" * 32, "very-secret").add_number("+4930123456").install(http)  # proven at save
     state = api.get("/api/v1/notification-providers").json()
     assert state["twilio"]["in_use"] == "dev_outbox" and state["firebase"]["in_use"] == "dev_outbox"
     saved = api.put("/api/v1/notification-providers", {

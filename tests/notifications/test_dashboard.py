@@ -10,6 +10,7 @@ from notifications import engine, services
 from notifications.models import ContactMethod, Notification, NotificationRule, ProviderSettings
 
 from .factories import make_method, make_rule, open_incident
+from .fakes import FakeTwilio
 
 pytestmark = pytest.mark.django_db
 
@@ -99,7 +100,8 @@ def test_caller_ids_list_the_numbers_and_offer_a_vcard(admin, settings):
     assert text.startswith("BEGIN:VCARD\r\nVERSION:3.0") and "TEL;TYPE=WORK,VOICE:+15005550006" in text
 
 
-def test_provider_secrets_are_write_only(tenant, admin, responder):
+def test_provider_secrets_are_write_only(tenant, admin, responder, http):
+    FakeTwilio("AC" + "2" * 32, "super-secret-token").add_number("+4930123456789").install(http)  # proven at save
     client = logged_in(admin)
     response = client.post("/notifications/providers/", {
         "twilio_account_sid": "AC" + "2" * 32, "twilio_auth_token": "super-secret-token",
@@ -181,8 +183,9 @@ def test_only_the_recipient_or_an_admin_may_simulate_a_reply(tenant, responder, 
     engine.dispatch()
     message = DevMessage.objects.get(channel="sms")
     colleague = UserFactory(tenant=tenant, role="responder")
+    # A colleague does not even see the admin's page in the dev outbox: the answer is a 404.
     assert logged_in(colleague).post(f"/notifications/dev-outbox/{message.pk}/reply",
-                                     {"text": "1a"}).status_code == 403
+                                     {"text": "1a"}).status_code == 404
     assert Incident.objects.get(pk=incident.pk).status == "PENDING"
     assert Notification.objects.filter(incident=incident).count() == 1
 

@@ -78,7 +78,8 @@ def test_an_account_sid_belongs_to_one_organisation_only(tenant, admin, other_te
     assert refused.value.field == "twilio_account_sid"
     assert list(ProviderSettings.objects.filter(twilio_account_sid=ACME_SID).values_list("tenant", flat=True)) == [
         tenant.pk]
-    # the owner saves its own settings again (e.g. a new token): fine
+    # the owner saves its own settings again (e.g. a new token, rotated at Twilio first): fine
+    twilio.add_account(ACME_SID, "rotated")
     services.save_provider_settings(tenant, by=admin, twilio_account_sid=ACME_SID, twilio_auth_token="rotated",
                                     twilio_from_number=ACME_FROM)
     assert ProviderSettings.objects.get(tenant=tenant).twilio_auth_token == "rotated"

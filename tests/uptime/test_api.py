@@ -26,7 +26,8 @@ def test_admins_create_a_monitor_with_its_own_alert_source_and_policy(api, tenan
     source = monitor.alert_source
     assert source.integration_type == "uptime" and source.name == "Uptime: Shop" and source.escalation_policy == policy
     assert body["alert_source"] == source.pk and body["escalation_policy"] == policy.pk
-    assert body["status"] == "pending" and body["check_type"] == "http" and body["http_headers"] == {"X-Check": "ilert"}
+    assert body["status"] == "pending" and body["check_type"] == "http" and body["http_headers"] == {"X-Check": "••••••••"}
+    assert monitor.http_headers == {"X-Check": "ilert"}
 
 
 def test_a_monitor_can_report_to_an_existing_source_and_change_its_policy(api, tenant, policy):

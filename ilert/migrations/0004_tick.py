@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ilert', '0001_initial'),
+        ('ilert', '0003_seen_deliveries'),
     ]
 
     operations = [

@@ -1,0 +1,190 @@
+"""What connector templates cost, and so where their budget lies (connectors/template_budget.py).
+
+    python bench/templates.py
+
+1. Realistic templates (Jira summary/description, Slack/Teams-style and custom webhook bodies, a
+   function event) rendered against a small incident and against the largest incident the inbound
+   integrations accept (connectors.payload.worst_case_sample): time, steps, volume, output, peak
+   memory. The limits must leave these far inside.
+2. What one step costs at most (a loop iteration, a filter, a macro call), so the step limit can be
+   read as time.
+3. Hostile templates: how long until they are refused, how much memory they touched, which limit
+   stopped them. With the budget, none may get near the CPU backstop.
+
+No database: templates render from a payload dict.
+"""
+
+import os
+import statistics
+import sys
+import time
+import tracemalloc
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ilert.settings_test")
+
+import django  # noqa: E402
+
+django.setup()
+
+from connectors import templating  # noqa: E402
+from connectors.payload import sample, template_context, worst_case_sample  # noqa: E402
+from connectors.targets.jira import DEFAULT_DESCRIPTION, DEFAULT_SUMMARY  # noqa: E402
+from connectors.template_budget import LIMITS, Budget, Limits  # noqa: E402
+
+REALISTIC = {
+    "jira summary (default)": DEFAULT_SUMMARY,
+    "jira description (default)": DEFAULT_DESCRIPTION,
+    "jira description, table of alerts": (
+        "h2. {{ incident.summary }}\n{{ incident.details|truncate(30000) }}\n\n||Alert||Instance||Severity||Summary||\n"
+        "{% for a in incident.custom_details.alerts|default([]) %}|{{ a.labels.alertname }}|{{ a.labels.instance }}|"
+        "{{ a.labels.severity|upper }}|{{ a.annotations.summary|replace('|', '/')|truncate(80) }}|\n{% endfor %}"
+        "{% for k, v in incident.labels|dictsort %}* {{ k }}: {{ v|truncate(60) }}\n{% endfor %}"
+        "{% for l in incident.links %}[{{ l.text|truncate(40) }}|{{ l.href }}]\n{% endfor %}"),
+    "slack-style webhook body": (
+        '{"text": {{ ("[" ~ incident.priority ~ "] #" ~ incident.number ~ " " ~ incident.summary)|json }},'
+        ' "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": {{ ("*" ~ incident.summary ~ "*\\n"'
+        ' ~ incident.details|truncate(2900))|json }}}}, {"type": "context", "elements": ['
+        '{% for k, v in incident.labels|dictsort %}{% if loop.index <= 10 %}{% if loop.index > 1 %},{% endif %}'
+        '{"type": "mrkdwn", "text": {{ (k ~ ": " ~ v)|truncate(200)|json }}}{% endif %}{% endfor %}]},'
+        ' {"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open"},'
+        ' "url": {{ incident.url|json }}}]}]}'),
+    "teams-style card": (
+        '{"@type": "MessageCard", "summary": {{ incident.summary|json }}, "title": {{ ("#" ~ incident.number ~ " "'
+        ' ~ incident.summary)|json }}, "sections": [{"facts": [{% for k, v in incident.labels.items() %}'
+        '{"name": {{ k|json }}, "value": {{ v|json }}}{% if not loop.last %},{% endif %}{% endfor %}],'
+        ' "text": {{ incident.details|json }}}], "potentialAction": [{% for l in incident.links %}{"@type": '
+        '"OpenUri", "name": {{ (l.text or "Link")|truncate(50)|json }}, "targets": [{"os": "default", "uri": '
+        '{{ l.href|json }}}]}{% if not loop.last %},{% endif %}{% endfor %}]}'),
+    "webhook: alerts flattened": (
+        '{"id": {{ incident.id }}, "event": {{ event.type|json }}, "alerts": [{% for a in '
+        'incident.custom_details.alerts|default([]) %}{"name": {{ a.labels.alertname|json }}, '
+        '"labels": {{ a.labels|json }}, "text": {{ (a.annotations.summary ~ " " ~ a.annotations.description)|json }}}'
+        '{% if not loop.last %},{% endif %}{% endfor %}], "labels": {{ incident.labels|json }}}'),
+    "function event: whole payload": '{"source": "ilert", "payload": {{ payload|json }}}',
+}
+
+HOSTILE = {
+    "huge loop": "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}",
+    "nested loops x3": "{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}"
+                       "{% endfor %}{% endfor %}{% endfor %}",
+    "center(20000000)": '{{ "x"|center(20000000) }}',
+    '"x" * 10**9': '{{ "x" * 10**9 }}',
+    "macro recursion": "{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}{{ m(0) }}",
+    "macro fan-out 2^30": "{% macro m(n) %}{% if n < 30 %}{{ m(n + 1) }}{{ m(n + 1) }}{% endif %}{% endmacro %}"
+                          "{{ m(0) }}",
+    "join of big ranges": "{% for i in range(10000) %}{{ range(10000)|join(',') }}{% endfor %}",
+    "format padding": '{{ "%020000000d"|format(1) }}{{ "{:>20000000}".format(1) }}',
+    "doubling with ~": '{% set ns = namespace(s="xxxxxxxx") %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}'
+                       "{% endfor %}",
+    "captured output": "{% set s %}{% for i in range(10000) %}{{ incident.details }}{% endfor %}{% endset %}",
+    "list repeated into text": "{% set l = [incident.details] * 100000 %}{{ l }}",
+    "big-number squaring": "{% set ns = namespace(x=10**64) %}{% for i in range(40) %}{% set ns.x = ns.x * ns.x %}"
+                           "{% endfor %}",
+    "replace amplification": "{{ incident.details|replace('', incident.details) }}",
+    "slices in a loop": "{% for i in range(10000) %}{% for j in range(100) %}{% set s = incident.details[1:] %}"
+                        "{% endfor %}{% endfor %}",
+    "dump in a loop": "{% for i in range(10000) %}{% set s = payload|json %}{% endfor %}",
+}
+
+
+def render(source, context, limits=LIMITS):
+    budget = Budget(limits)
+    started = time.perf_counter()
+    try:
+        text = templating.render(source, context, budget=budget)
+        outcome = f"{len(text):,} chars out"
+    except templating.TemplateFailed as exc:
+        outcome = str(exc).replace("Template too costly: ", "")
+    return time.perf_counter() - started, budget, outcome
+
+
+def peak_memory(source, context, limits=LIMITS):
+    tracemalloc.start()
+    try:
+        render(source, context, limits)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def timed(source, context, repeat=7):
+    render(source, context)  # compiled once, cached
+    times = [render(source, context)[0] for _ in range(repeat)]
+    return statistics.median(times), max(times)
+
+
+def mib(n):
+    return f"{n / (1024 * 1024):6.2f} MiB"
+
+
+def main():
+    small, big = template_context(sample()), template_context(worst_case_sample())
+    print(f"Limits: {LIMITS}")
+    started = time.perf_counter()
+    worst_case_sample()
+    print(f"worst-case sample: built in {1000 * (time.perf_counter() - started):.1f} ms; "
+          f"payload as JSON {len(templating.render('{{ payload|json }}', big)):,} chars\n")
+
+    print("1. Realistic templates               small incident       | largest incident: median / max of 7, "
+          "steps, volume, output, peak memory")
+    worst = {"steps": 0, "volume": 0, "output": 0, "time": 0.0, "memory": 0}
+    for name, source in REALISTIC.items():
+        small_median, _ = timed(source, small)
+        median, slowest = timed(source, big)
+        _, budget, outcome = render(source, big)
+        memory = peak_memory(source, big)
+        print(f"  {name:36s} {1000 * small_median:6.2f} ms | {1000 * median:7.2f} / {1000 * slowest:7.2f} ms "
+              f"{budget.steps:7,} steps {mib(budget.volume)} {outcome:>18s} {mib(memory)}")
+        worst = {"steps": max(worst["steps"], budget.steps), "volume": max(worst["volume"], budget.volume),
+                 "output": max(worst["output"], budget.output), "time": max(worst["time"], slowest),
+                 "memory": max(worst["memory"], memory)}
+    print(f"  most of any: {worst['steps']:,} steps, {mib(worst['volume'])} volume, {1000 * worst['time']:.1f} ms, "
+          f"{mib(worst['memory'])} peak memory\n")
+
+    print("2. What one step costs (100,000 of each, unlimited budget)")
+    unlimited = Limits(steps=10**9, volume=10**12, cpu_seconds=3600, depth=10**6, range=10**6)
+    kinds = {
+        "loop iteration": "{% for i in range(100000) %}{% endfor %}",
+        "filter (upper on 10 chars)": "{% for i in range(50000) %}{{ 'abcdefghij'|upper }}{% endfor %}",
+        "macro call": "{% macro m() %}{% endmacro %}{% for i in range(33333) %}{{ m() }}{% endfor %}",
+        "method call": "{% for i in range(50000) %}{{ 'abc'.upper() }}{% endfor %}",
+    }
+    slowest_step = 0.0
+    for name, source in kinds.items():
+        elapsed, budget, _ = render(source, small, unlimited)
+        per_step = elapsed / budget.steps
+        slowest_step = max(slowest_step, per_step)
+        print(f"  {name:30s} {budget.steps:8,} steps in {1000 * elapsed:7.1f} ms = {1e6 * per_step:5.2f} µs/step")
+    print(f"  at the step limit ({LIMITS.steps:,}), the slowest kind of step adds up to "
+          f"{LIMITS.steps * slowest_step * 1000:.0f} ms\n")
+
+    print("3. Hostile templates (largest incident)   time to refusal, peak memory, what stopped it")
+    slowest_hostile = 0.0
+    for name, source in HOSTILE.items():
+        elapsed, budget, outcome = render(source, big)
+        memory = peak_memory(source, big)
+        slowest_hostile = max(slowest_hostile, elapsed)
+        print(f"  {name:28s} {1000 * elapsed:7.1f} ms {mib(memory)}  {outcome[:90]}")
+    print(f"  slowest refusal: {1000 * slowest_hostile:.0f} ms (CPU backstop: {LIMITS.cpu_seconds:g} s)\n")
+
+    longest = templating.MAX_SOURCE
+    print(f"4. Compiling the longest template a field holds ({longest // 1024} KiB; realistic ones above: "
+          f"{max(len(s) for s in REALISTIC.values()):,} characters at most)")
+    compiles = {
+        "{{ incident.summary }} repeated": "{{ incident.summary }}" * (longest // 22),
+        "nested parentheses": "{{ " + "(" * (longest // 2 - 4) + "1" + ")" * (longest // 2 - 4) + " }}",
+        "1+1+…+1": "{{ " + "+".join(["1"] * (longest // 2 - 4)) + " }}",
+        "ifs nested 100 deep": "{% if x %}" * 100 + "y" + "{% endif %}" * 100,
+    }
+    for name, source in compiles.items():
+        started = time.perf_counter()
+        try:
+            templating.compile_template(source)
+            outcome = "compiled"
+        except templating.TemplateFailed as exc:
+            outcome = str(exc)
+        print(f"  {name:36s} {1000 * (time.perf_counter() - started):6.0f} ms  {outcome[:70]}")
+
+if __name__ == "__main__":
+    main()
