@@ -154,7 +154,7 @@ def main():
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="ilert-soak-"))
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
-    env.update(ILERT_DATA_DIR=str(data_dir), SECRET_KEY=SECRET)
+    env.update(ILERT_DATA_DIR=str(data_dir), SECRET_KEY=SECRET, DEV_OUTBOX="true")  # as ./scripts/run
     port = free_port()
     log_path = data_dir / "run.log"
     log = open(log_path, "w")  # noqa: SIM115 - open for the whole soak

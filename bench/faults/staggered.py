@@ -78,7 +78,7 @@ def celery(name, args, env, log_dir):
 
 def stack_env(**extra):
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "ILERT_KICK_TASKS")}
-    env.update({"LOG_LEVEL": "INFO", "DB_CONN_MAX_AGE": "60"}, **extra)
+    env.update({"LOG_LEVEL": "INFO", "DB_CONN_MAX_AGE": "60", "DEV_OUTBOX": "true"}, **extra)  # pages land there
     return env
 
 

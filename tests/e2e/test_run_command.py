@@ -44,7 +44,8 @@ class Run:
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = tmp_path / "var"
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
-        env.update(ILERT_DATA_DIR=str(self.data_dir), SECRET_KEY="e2e-secret", SWEEP_INTERVAL_SECONDS="1")
+        env.update(ILERT_DATA_DIR=str(self.data_dir), SECRET_KEY="e2e-secret", SWEEP_INTERVAL_SECONDS="1",
+                   DEV_OUTBOX="true")  # as ./scripts/run sets it
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "run", "--port", str(self.port)],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)

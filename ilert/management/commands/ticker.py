@@ -10,6 +10,7 @@ import threading
 
 from django.core.management.base import BaseCommand
 
+from ilert import delivery
 from ilert.ticker import Ticker, schedule_for
 
 
@@ -20,6 +21,7 @@ class Command(BaseCommand):
         stopping = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stopping.set())
+        delivery.log_at_startup()  # the sweepers send: say what they cannot deliver
         ticker = Ticker(schedule_for()).start()
         self.stderr.write(f"ticker running: {', '.join(sorted(ticker.intervals))}")
         while not stopping.wait(1):
