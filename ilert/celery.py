@@ -1,14 +1,42 @@
 import gc
 import os
 
-from celery import Celery
+from celery import Celery, bootsteps
 from celery.signals import worker_process_init, worker_ready
 
+from ilert import kombu_patches
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ilert.settings")
+kombu_patches.apply()  # a Redis restart must not kill a worker (see the module)
 
 app = Celery("ilert")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+class Ticker(bootsteps.StartStopStep):
+    """Every worker ticks the periodic tasks of the queues it consumes (ilert/ticker.py): no beat, no
+    single process whose loss stops the sweepers. Started before the consumer connects, so a worker
+    sweeps even while the broker is away."""
+
+    requires = {"celery.worker.components:Pool"}
+
+    def __init__(self, worker, **kwargs):
+        super().__init__(worker, **kwargs)
+        self.ticker = None
+
+    def start(self, worker):
+        from ilert.ticker import Ticker, schedule_for
+
+        queues = set(worker.app.amqp.queues.consume_from)
+        self.ticker = Ticker(schedule_for(queues), identity=f"{worker.hostname}:{os.getpid()}").start()
+
+    def stop(self, worker):
+        if self.ticker is not None:
+            self.ticker.stop()
+
+
+app.steps["worker"].add(Ticker)
 
 # Python's cyclic garbage collector ran every 700 allocations and scanned everything loaded at start
 # (Django, the apps, the tasks): 22% of the CPU of an escalation storm (bench/escalation, measured

@@ -39,6 +39,11 @@ def now(task, *args, options=None, **kwargs):
 
 
 def _publish(task, args, kwargs, options):
+    if settings.TASK_RUNNER == "local":  # the embedded default: no broker, this process runs it
+        from ilert.localtasks import runner
+
+        runner.submit(task, args, kwargs, options)
+        return
     global _down_until
     down_until = _down_until
     if down_until is not None and time.monotonic() < down_until:

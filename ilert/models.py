@@ -47,3 +47,17 @@ class SeenDelivery(models.Model):
 
     def __str__(self):
         return f"{self.scope}:{self.key}"
+
+
+class Tick(models.Model):
+    """When a periodic task (settings.TICK_SCHEDULE) is next due. Every ticker (ilert/ticker.py: one in
+    each worker, or the embedded `manage.py ticker`) takes a tick with one conditional UPDATE of this
+    row, so each tick happens once, in whichever process is alive."""
+
+    name = models.CharField(max_length=200, primary_key=True)
+    due_at = models.DateTimeField()
+    taken_at = models.DateTimeField(null=True)
+    taken_by = models.CharField(max_length=200, blank=True)  # host:pid of the process that took the last tick
+
+    def __str__(self):
+        return f"{self.name} due {self.due_at:%H:%M:%S}"

@@ -1,7 +1,7 @@
 """Settings, all from environment variables (12-factor).
 
-With nothing set, the product runs embedded: SQLite under var/, a filesystem
-Celery broker, a local-memory cache and a dev outbox for every channel.
+With nothing set, the product runs embedded: SQLite under var/, no broker (kicked tasks run in the
+process that kicks them), a local-memory cache and a dev outbox for every channel.
 DEBUG is off unless asked for, and without DEBUG a SECRET_KEY is required.
 """
 
@@ -135,7 +135,7 @@ if not DATABASE_URL:
     DATABASE_URL = f"sqlite:///{DATA_DIR / 'ilert.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=int(env("DB_CONN_MAX_AGE", "60")))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL and IMMEDIATE transactions let the web server, worker and beat share one file without
+    # WAL and IMMEDIATE transactions let the web server and the ticker share one file without
     # "database is locked" upgrades; the timeout waits for the other writer instead of failing.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
@@ -272,22 +272,19 @@ SPECTACULAR_SETTINGS = {
 # Request bodies above this many bytes are refused with 413 before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(env("MAX_REQUEST_BYTES", str(512 * 1024)))
 
-# Celery: Redis when configured, else a filesystem broker under DATA_DIR (no server needed).
-# Nothing relies on a message surviving: sweepers find every due row in the database.
-CELERY_BROKER_URL = REDIS_URL or "filesystem://"
-if not REDIS_URL:
-    _broker_dir = str(DATA_DIR / "broker")
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": _broker_dir,
-        "data_folder_out": _broker_dir,
-        "processed_folder": str(DATA_DIR / "broker-processed"),
-        "store_processed": False,
-    }
-else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Celery: kicked tasks (early wake-ups, ilert/kick.py) go through Redis when it is configured. The
+# embedded default has no broker at all: the process that kicks a task runs it in a few threads of
+# its own (ilert/localtasks.py), which no filesystem queue can corrupt (kombu's filesystem transport
+# crashed the embedded worker under load, celery/kombu#1551). Nothing relies on a message surviving:
+# the ticker's sweepers find every due row in the database.
+TASK_RUNNER = "celery" if REDIS_URL else "local"
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+# A worker's connection to a broker that has gone away (not refusing: unreachable) fails within
+# seconds, not the operating system's connect timeout. Kicks have their own, shorter ones (kick.py).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 10}
 # Uptime checks hold a worker for a whole sweep (and wait on slow targets): they get their own
 # queue, so they can never take the slots that escalation and notifications need. A worker for
-# both runs `-Q celery,uptime` (the embedded run does); production runs one worker per queue.
+# both runs `-Q celery,uptime`; production runs one worker per queue.
 CELERY_TASK_ROUTES = {"uptime.tasks.*": {"queue": "uptime"}}
 WORKER_QUEUES = "celery,uptime"
 CELERY_TASK_ACKS_LATE = True
@@ -298,7 +295,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # Workers log through LOGGING (its handler redacts secrets) instead of replacing the root handlers.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-# Sweepers: each app's periodic catch-up for due rows that no task handled, ticked by beat.
+# Sweepers: each app's periodic catch-up for due rows that no task handled.
 SWEEP_INTERVAL_SECONDS = float(env("SWEEP_INTERVAL_SECONDS", "2"))
 SWEEPER_TASKS = [
     "alerts.tasks.sweep",
@@ -308,22 +305,19 @@ SWEEPER_TASKS = [
     "connectors.tasks.sweep",
     "uptime.tasks.sweep",
 ]
-CELERY_BEAT_SCHEDULE = {
-    name: {"task": name, "schedule": SWEEP_INTERVAL_SECONDS, "options": {"expires": SWEEP_INTERVAL_SECONDS * 3}}
-    for name in SWEEPER_TASKS
-}
-# Uptime history housekeeping (roll-ups and pruning); idempotent, any interval works.
-CELERY_BEAT_SCHEDULE["uptime.tasks.maintain"] = {"task": "uptime.tasks.maintain", "schedule": 300.0,
-                                                 "options": {"expires": 600}}
-# Change events older than 90 days are forgotten; idempotent, any interval works.
-CELERY_BEAT_SCHEDULE["alerts.tasks.prune_changes"] = {"task": "alerts.tasks.prune_changes", "schedule": 3600.0,
-                                                      "options": {"expires": 3600.0}}
+# Periodic tasks {task: seconds}, run by the ticker (ilert/ticker.py) of every worker and of the
+# embedded run, each tick once across all of them. Celery beat is not used: it was one process whose
+# loss stopped escalation. Housekeeping is idempotent, so any interval works: uptime roll-ups and
+# pruning, forgetting change events older than 90 days, and forgetting webhook delivery ids.
+TICK_SCHEDULE = {name: SWEEP_INTERVAL_SECONDS for name in SWEEPER_TASKS}
+TICK_SCHEDULE["uptime.tasks.maintain"] = 300.0
+TICK_SCHEDULE["alerts.tasks.prune_changes"] = 3600.0
+TICK_SCHEDULE["ilert.tasks.prune_replays"] = 3600.0
 # Replay protection for inbound webhooks (ilert/replay.py): a signed Mailgun timestamp may be this
 # old (Mailgun retries a failed delivery with its first signature for 8 hours), and the ids of
-# deliveries already acted on are forgotten once they could not be accepted anyway.
+# deliveries already acted on are forgotten (ilert.tasks.prune_replays) once they could not be
+# accepted anyway.
 WEBHOOK_MAX_AGE_SECONDS = int(env("WEBHOOK_MAX_AGE_SECONDS", str(12 * 3600)))
-CELERY_BEAT_SCHEDULE["ilert.tasks.prune_replays"] = {"task": "ilert.tasks.prune_replays", "schedule": 3600.0,
-                                                     "options": {"expires": 3600.0}}
 # Uptime checks: how many run at once per engine loop, how long one sweep keeps claiming due
 # monitors (the loop polls every 0.1 s), how soon a failed check is retried before "down", an
 # extra CA bundle for HTTPS/TLS checks of internal services, and the history kept (raw results,

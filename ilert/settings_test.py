@@ -16,6 +16,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 DEV_OUTBOX = True
 # Kicked tasks run in-process right after commit, so a service call plays out like the real system;
 # tests of the sweepers turn kicks off to prove that nothing depends on them.
+TASK_RUNNER = "celery"  # eager, below: never the embedded runner's threads
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = "memory://"

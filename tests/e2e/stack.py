@@ -1,6 +1,6 @@
-"""Start the real web server (gunicorn) and a real Celery worker with beat, on PostgreSQL and Redis,
-as child processes of a test or benchmark. Every process is started in its own session and stopped
-by its own process group id."""
+"""Start the real web server (gunicorn) and a real Celery worker (its ticker runs the sweepers), on
+PostgreSQL and Redis, as child processes of a test or benchmark. Every process is started in its own
+session and stopped by its own process group id."""
 
 import os
 import signal
@@ -43,9 +43,9 @@ class Stack:
         output = open(self.log, "ab")  # noqa: SIM115 - closed in __exit__
         self._output = output
         self.processes.append(subprocess.Popen(  # noqa: S603
-            [python, "-m", "celery", "-A", "ilert", "worker", "--beat", "--pool=threads", "--queues=celery,uptime",
+            [python, "-m", "celery", "-A", "ilert", "worker", "--pool=threads", "--queues=celery,uptime",
              f"--concurrency={self.worker_concurrency}", "--loglevel=WARNING", "--purge", "--without-gossip",
-             "--without-mingle", f"--schedule={self.tmp / 'beat-schedule'}"],
+             "--without-mingle"],
             cwd=ROOT, env=self.env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True))
         self.processes.append(subprocess.Popen(  # noqa: S603
             [python, "-m", "gunicorn", "ilert.wsgi", f"--bind=127.0.0.1:{self.port}",

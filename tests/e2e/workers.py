@@ -28,13 +28,15 @@ def worker_env(**extra):
 
 
 class Worker:
-    """`celery worker --beat` as a child process; kill() is a crash (SIGKILL), stop() a clean exit."""
+    """`celery worker` as a child process (its ticker runs the sweepers); kill() is a crash (SIGKILL),
+    stop() a clean exit. `beat` adds an embedded beat, as older deployments ran (it ticks nothing now)."""
 
-    def __init__(self, tmp_path, name="w1", beat=True, concurrency=2, pool="threads", **env):
+    def __init__(self, tmp_path, name="w1", beat=False, concurrency=2, pool="threads", gossip=False, **env):
         self.args = [sys.executable, "-m", "celery", "-A", "ilert", "worker", f"--hostname={name}@%h",
                      f"--queues={settings.WORKER_QUEUES}",
-                     f"--concurrency={concurrency}", f"--pool={pool}", "--loglevel=INFO", "--without-mingle",
-                     "--without-gossip"]
+                     f"--concurrency={concurrency}", f"--pool={pool}", "--loglevel=INFO"]
+        if not gossip:
+            self.args += ["--without-mingle", "--without-gossip"]
         if beat:
             self.args += ["--beat", f"--schedule={tmp_path / (name + '-beat')}"]
         self.env = worker_env(**env)

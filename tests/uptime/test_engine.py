@@ -104,7 +104,7 @@ def test_checks_run_concurrently_but_never_more_than_the_limit(tenant):
 
 def test_a_sweep_keeps_claiming_what_becomes_due_within_its_budget(tenant, http_target, settings):
     assert "uptime.tasks.sweep" in django_settings.SWEEPER_TASKS
-    assert "uptime.tasks.sweep" in django_settings.CELERY_BEAT_SCHEDULE
+    assert "uptime.tasks.sweep" in django_settings.TICK_SCHEDULE
     settings.UPTIME_SWEEP_SECONDS = 0.6
     (monitor,) = active(tenant, http_target)
     UptimeMonitor.objects.filter(pk=monitor.pk).update(next_check_at=clock.now() + timedelta(seconds=0.3))
