@@ -1,5 +1,5 @@
 """bench/escalation: 10,000 PENDING incidents all due for escalation at the same second, performed
-by two real Celery worker processes (one of them also runs beat) on Redis and PostgreSQL.
+by two real Celery worker processes (each runs the ticker; beat is gone) on Redis and PostgreSQL.
 
 Prints steps/s and lateness (from the due second to the step being performed) p50/p99/max.
 Target: p99 under 2 seconds.
@@ -12,7 +12,7 @@ incidents are inserted directly (this measures the engine, not ingest), each at 
 one-level policy that pages one user (by email, the default for a user without rules; by SMS with
 --sms, which adds the search for a free reply code); once both workers are ready, all get the same
 `next_escalation_at`, a few seconds ahead. Nothing kicks a task:
-the workers find the due rows through the beat-driven sweeper, exactly as after a broker outage.
+the workers find the due rows through the ticked sweeper, exactly as after a broker outage.
 A step is "performed" when its incident's level changes in the database; the benchmark polls that
 every 50 ms, so lateness is measured to within about 50 ms.
 

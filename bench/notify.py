@@ -1,5 +1,5 @@
 """bench/notify: time from an Event API POST to the SMS request leaving the twilio client, through
-the real stack: gunicorn, a Celery worker (threads) with beat on Redis, PostgreSQL, and a fake
+the real stack: gunicorn, a Celery worker (threads, ticking the sweepers) on Redis, PostgreSQL, and a fake
 Twilio HTTP server on 127.0.0.1 that timestamps every request it receives.
 
     DATABASE_URL=postgres://ilert:ilert@127.0.0.1:5432/ilert_bench REDIS_URL=redis://127.0.0.1:6379/5 \\

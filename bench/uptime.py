@@ -1,6 +1,7 @@
 """Benchmark: 2,000 HTTP monitors with a 30-second interval against a local server, checked by real
-Celery worker(s) and beat on Redis + PostgreSQL (the production arrangement: beat ticks the
-uptime sweeper, a worker process runs the engine loop).
+Celery worker(s) on Redis + PostgreSQL (the production arrangement: the worker's ticker ticks the
+uptime sweeper, a worker process runs the engine loop; the old beat process is still started and
+ticks nothing).
 
 Prints checks/s, how late checks start behind their `next_check_at` (p50/p99/max, share within 2 s),
 and the CPU used by the worker (and, for reference, by the target server and beat).
