@@ -4,6 +4,8 @@ they travel in are replaced before anything is written (tracebacks included):
 - our API keys (`ilk_<id>_<secret>`);
 - long URL-safe tokens in a URL path (`/api/heartbeats/<key>`, feed tokens) or before an "@"
   (`<integration key>@<inbound domain>`, `reply+<token>@…`);
+- the token segment of the routes that carry one (invitations, email links, Twilio callbacks,
+  Slack interactivity, calendar feeds, password resets), whatever its length;
 - the value of a secret-named field in a query string, form, header, JSON or repr:
   integrationKey / integration_key, apiKey / api_key / x-api-key, routing_key (PagerDuty's
   integration key; the Event API's camelCase `routingKey` names a policy and is kept), genieKey,
@@ -16,8 +18,14 @@ import re
 _TOKEN = r"[A-Za-z0-9_\-]"
 _API_KEYS = re.compile(r"ilk_[0-9a-f]{12}_[A-Za-z0-9_\-]+")
 _LONG_TOKENS = re.compile(
-    rf"(?<=/){_TOKEN}{{32,}}(?=[/?#\s\"'>]|$)"  # a path segment
+    rf"(?<=/){_TOKEN}{{32,}}(?=[/?#.\s\"'>]|$)"  # a path segment (also before ".ics")
     rf"|(?<!{_TOKEN}){_TOKEN}{{32,}}(?=@)"  # the local part of an address
+)
+# Routes whose next path segment is a secret whatever its length or alphabet (signed tokens carry
+# ":", notification tokens are 20 characters).
+_ROUTE_TOKENS = re.compile(
+    r"(/(?:invitation|notifications/email|notifications/verify-email|notifications/twilio/(?:status|voice)"
+    r"|integrations/slack|schedules/feeds|password/reset/[^/\s]+)/)([^/?#\s\"'>]+)"
 )
 _NAMED = re.compile(
     r"(?i)(integration[_-]?key|api[_-]?key|routing_key|geniekey|authorization|token|secret|password)"
@@ -29,6 +37,7 @@ _NAMED = re.compile(
 
 def redact(text):
     text = _API_KEYS.sub("[redacted]", text)
+    text = _ROUTE_TOKENS.sub(r"\1[redacted]", text)
     text = _LONG_TOKENS.sub("[redacted]", text)
     return _NAMED.sub(lambda m: m.group(1) + m.group(2) + (m.group(3) or "") + "[redacted]", text)
 

@@ -3,13 +3,19 @@ and email replies. Every surface — the real provider webhooks and the dev outb
 here, and every change goes through alerts.services (accept / resolve / escalate, with `via`).
 """
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
 
 from alerts import selectors as alert_selectors
 from alerts import services as alert_services
 from alerts.models import Incident
+from ilert import clock, replay
 from ilert.errors import DomainError
 
 from . import services, text, tokens
@@ -162,7 +168,14 @@ def handle_push_action(token, action):
     notification = Notification.objects.select_related("user", "incident").filter(pk=pk).first() if pk else None
     if notification is None:
         return 403, "The action token is invalid or has expired."
-    return 200, act_on_notification(notification, action, via="push")
+    # One action per push: a captured request sent again must not escalate again and again. The
+    # token is spent in the transaction that acts, so a failure leaves it usable.
+    now = clock.now()
+    with transaction.atomic():
+        if not replay.first_time("push-action", hashlib.sha256(token.encode()).hexdigest(), now=now,
+                                 until=now + timedelta(seconds=settings.NOTIFICATION_ACTION_MAX_AGE_SECONDS)):
+            return 409, "An action was already taken from this notification."
+        return 200, act_on_notification(notification, action, via="push")
 
 
 # --- email ------------------------------------------------------------------------------------------

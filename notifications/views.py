@@ -553,5 +553,5 @@ def push_action(request):
     else:
         data = request.POST
     status, message = replies.handle_push_action(str(data.get("token", "")), str(data.get("action", "")))
-    code = {200: "ok", 400: "invalid", 403: "forbidden"}[status]
+    code = {200: "ok", 400: "invalid", 403: "forbidden", 409: "already_taken"}[status]
     return JsonResponse({"code": code, "message": message}, status=status)

@@ -125,3 +125,22 @@ def test_celery_workers_log_through_the_redacting_handler():
     output = done.stdout + done.stderr
     assert "sent with token=" in output, output
     assert KEY not in output and KEY[:12] not in output
+
+
+SIGNED = "eyJ1IjoxMiwicCI6ImFiY2RlZmdoaWprbG1ub3AifQ:1xZ6m9:23io91OQh-TOxU8a3T1_0xwHShYllQ"
+SHORT = "Ab3dEf6hIj9kLm2nOp5q"  # a notification token: 20 characters
+
+
+@pytest.mark.parametrize("line, secret", [
+    (f"Not Found: /schedules/feeds/{KEY}.ics", KEY),
+    (f"GET /invitation/{SIGNED}/ 404", SIGNED),
+    (f"POST /notifications/email/{SIGNED} 200", SIGNED),
+    (f"POST /notifications/verify-email/{SIGNED} 200", SIGNED),
+    (f"Forbidden: /notifications/twilio/status/{SHORT}", SHORT),
+    (f"POST /notifications/twilio/voice/{SHORT}/gather 403", SHORT),
+    (f"POST /integrations/slack/{SHORT}/interactivity 403", SHORT),
+    ("GET /password/reset/MTI/cc1abc-0123456789abcdef01/ 302", "cc1abc-0123456789abcdef01"),
+])
+def test_the_token_segment_of_token_routes_is_redacted(line, secret):
+    cleaned = redact(line)
+    assert "[redacted]" in cleaned and secret not in cleaned and secret[:8] not in cleaned, cleaned

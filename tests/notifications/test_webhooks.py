@@ -307,3 +307,17 @@ def test_mail_that_matches_no_source_and_no_reply_is_rejected_and_logged(tenant,
     rejected = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
     assert rejected and "spam@example.org" in rejected[0] and "no alert source" in rejected[0]
     assert not Incident.objects.exists()
+
+
+def test_a_push_action_token_acts_once(tenant, responder, client):
+    """A captured push action sent again must not escalate again and again (review of issue 13)."""
+    incident, row = paged(tenant, responder, "push")
+    token = DevMessage.objects.get(channel="push").meta["push_action_token"]
+    first = client.post("/notifications/push/action", {"token": token, "action": "escalate"},
+                        content_type="application/json")
+    assert first.status_code == 200
+    steps = incident.log_entries.filter(kind="escalation_requested").count()
+    again = client.post("/notifications/push/action", {"token": token, "action": "escalate"},
+                        content_type="application/json")
+    assert again.status_code == 409 and again.json()["code"] == "already_taken"
+    assert incident.log_entries.filter(kind="escalation_requested").count() == steps == 1
