@@ -8,6 +8,7 @@ from .base import Channel, SendError, Sent
 
 class SmsChannel(Channel):
     name = "sms"
+    can_look_up = True
 
     def send(self, notification, rendered, items):
         account = providers.twilio_for(notification.tenant_id)

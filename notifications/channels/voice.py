@@ -11,6 +11,7 @@ RING_SECONDS = 30
 
 class VoiceChannel(Channel):
     name = "voice"
+    can_look_up = True
 
     def send(self, notification, rendered, items):
         account = providers.twilio_for(notification.tenant_id)

@@ -37,6 +37,10 @@ class FakeTwilio:
         self.messages, self.calls, self.requests, self.unexpected = [], [], [], []
         self.behaviours = deque()  # for the next creates: "ok", "timeout-after-create", "timeout", (status, code)
         self.arrivals = []  # (time.time(), params) of every create: what the benchmark measures
+        # Called with (method, kind, params) before a request is handled, outside the lock: a slow or
+        # hanging provider (advance a test clock, wait on an Event, run "another worker" meanwhile).
+        self.before = []
+        self.after = []  # called with (method, kind, params) once a request was answered
         self.lock = threading.Lock()
 
     # --- what tests look at ---
@@ -58,6 +62,8 @@ class FakeTwilio:
     # --- the API ---
     def handle(self, method, path, params):
         match = TWILIO_PATH.match(path)
+        for hook in list(self.before):
+            hook(method, match["kind"] if match else "", params)
         with self.lock:
             if not match or match["sid"] not in self.account_sids:
                 self.unexpected.append((method, path, params))
@@ -118,6 +124,11 @@ class FakeTwilio:
         return {key: chosen[:size], "end": len(chosen[:size]), "first_page_uri": "/x", "next_page_uri": None,
                 "page": 0, "page_size": size, "previous_page_uri": None, "start": 0, "uri": "/x"}
 
+    def answered(self, method, path, params):
+        match = TWILIO_PATH.match(path)
+        for hook in list(self.after):
+            hook(method, match["kind"] if match else "", params)
+
     # --- mounting ---
     def install(self, mock, base="https://api.twilio.com"):
         pattern = re.compile(re.escape(base) + r"/2010-04-01/.*")
@@ -132,6 +143,7 @@ class FakeTwilio:
                 status, payload = self.handle(request.method, url.path, params)
             except Timeout:
                 raise requests.exceptions.ReadTimeout("fake Twilio: read timed out") from None
+            self.answered(request.method, url.path, params)
             return status, {"Content-Type": "application/json"}, json.dumps(payload)
 
         mock.add_callback("POST", pattern, callback=callback)
@@ -166,6 +178,7 @@ class FakeTwilioServer:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+                outer.fake.answered(self.command, url.path, params)
 
             do_GET = do_POST = _serve
 
