@@ -176,8 +176,11 @@ class FakeTwilioServer:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (its timeout)
+                    return
                 outer.fake.answered(self.command, url.path, params)
 
             do_GET = do_POST = _serve
