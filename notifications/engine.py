@@ -343,7 +343,10 @@ def _sent(claim, sent, call=None, *, now=None, found=""):
         if not Notification.objects.filter(pk=leader.pk, status=S.SENDING, lease=claim.lease).update(
                 status=S.SENT, sent_at=now, provider=sent.provider, provider_id=sent.provider_id[:255],
                 provider_account=sent.account[:64], deadline=None, error="", outcome_unknown=False):
-            if call is not None:  # our call went out, but the row was no longer ours: never silent
+            current = Notification.objects.filter(pk=leader.pk).values_list("provider_id", flat=True).first()
+            if call is not None and current != sent.provider_id:
+                # Our call went out, but the row was no longer ours: never silent. (The same provider
+                # id: a status callback that came first recorded this very message.)
                 _log_call(claim, f"{{target}}: {_provider(sent.provider)} took a message {_clock_time(leader, now)} "
                                  f"({sent.provider_id}) after the send's deadline, when the row had already been "
                                  "taken over; it may have arrived twice", kind=LogKind.WARNING)
@@ -633,6 +636,9 @@ def record_status(notification, status, *, provider_id="", error_code="", durati
                     status=S.SENT, sent_at=now, provider="twilio", provider_id=provider_id, deadline=None,
                     outcome_unknown=False, error="")
                 row.refresh_from_db()
+                for item in [row] + list(row.bundled.select_related("incident", "user")):
+                    _log(item, f"{_target(item)} sent (Twilio's status report for {provider_id} came before "
+                               "the answer to our request)", data={"provider_id": provider_id})
         if provider_id and row.provider_id and provider_id != row.provider_id:
             return row
         rows = [row] + list(row.bundled.select_related("incident", "user"))

@@ -124,3 +124,27 @@ def test_the_incident_panel_shows_each_provider_call(paged, twilio, admin):
     assert "2 provider calls" in html
     assert 'data-kind="send" data-result="failed"' in html and 'data-kind="send" data-result="sent"' in html
     assert twilio.sms[0]["sid"] in html and "Twilio 503 error 20503" in html
+
+
+def test_a_status_report_that_comes_before_twilios_answer_is_one_send_on_the_timeline(paged, twilio):
+    """Twilio's status callback may reach us before the answer to our own request: the message is
+    recorded once, and the late answer is not taken for a second message."""
+    from django.test import Client as WebClient
+
+    from .conftest import twilio_post
+
+    def report_first(method, kind, params):
+        if method == "POST" and kind == "Messages":
+            twilio.after.clear()
+            sms = Notification.objects.get(channel="sms")
+            assert twilio_post(WebClient(), f"/notifications/twilio/status/{sms.token}",
+                               {"MessageSid": twilio.sms[-1]["sid"], "MessageStatus": "sent"}).status_code == 204
+
+    twilio.after.append(report_first)
+    engine.dispatch()
+    sms = Notification.objects.get(channel="sms")
+    assert sms.status == S.SENT and sms.provider_id == twilio.sms[0]["sid"]
+    lines = [m for m in timeline(paged) if m.startswith(RITA_SMS)]
+    assert len(lines) == 1 and "status report" in lines[0]
+    assert not paged.log_entries.filter(kind="warning").exists()
+    assert sms.delivery_attempts.get().result == "sent"
