@@ -259,12 +259,15 @@ def dispatch(ids=None, now=None, batch=50, wait=True):
         for claim in claims:
             _deliver(claim)
         return len(claims)
-    if ids is None:
-        batch = min(batch, senders.pool.free())
-        if batch <= 0:
-            return 0
-    claims = _claim(now, ids, batch)
-    futures = [senders.pool.submit(_deliver, claim) for claim in claims]
+    reserved = senders.pool.reserve(batch) if ids is None else 0
+    if ids is None and not reserved:
+        return 0
+    claims = []
+    try:
+        claims = _claim(now, ids, reserved or batch)
+    finally:  # a reserved thread per claim (a claim beyond them, of bundle mates, takes one more)
+        senders.pool.release(reserved - min(reserved, len(claims)))
+    futures = [senders.pool.submit(_deliver, claim, reserved=n < reserved) for n, claim in enumerate(claims)]
     if wait:
         senders.pool.wait(futures)
     return len(claims)
@@ -500,7 +503,26 @@ def reconcile(now=None, batch=50, wait=True):
     """Settle rows still `sending` after their deadline without ever sending twice."""
     now = now or clock.now()
     inline = _inline()
-    room = batch if inline else senders.pool.free()  # lookups are provider calls too
+    room = batch if inline else senders.pool.reserve(batch)  # lookups are provider calls too
+    claims, queued = [], 0
+    try:
+        claims, queued = _take_back(now, batch, room)
+    finally:
+        if not inline:
+            senders.pool.release(room - len(claims))
+    if inline:
+        for claim in claims:
+            _settle(claim)
+    else:
+        futures = [senders.pool.submit(_settle, claim, reserved=True) for claim in claims]
+        if wait:
+            senders.pool.wait(futures)
+    return len(claims) + queued
+
+
+def _take_back(now, batch, room):
+    """Rows past their deadline: queue again those that never started a call; claim up to `room`
+    of the others for a lookup."""
     claims, queued = [], 0
     with transaction.atomic():
         stuck = list(
@@ -524,14 +546,7 @@ def reconcile(now=None, batch=50, wait=True):
             if Notification.objects.filter(pk=row.pk, status=S.SENDING, lease=row.lease).update(
                     lease=lease, lookups=F("lookups") + 1, deadline=now + _deadline()):
                 claims.append(Claim(row, [], lease))
-    if inline:
-        for claim in claims:
-            _settle(claim)
-    else:
-        futures = [senders.pool.submit(_settle, claim) for claim in claims]
-        if wait:
-            senders.pool.wait(futures)
-    return len(claims) + queued
+    return claims, queued
 
 
 def _found(provider, last):

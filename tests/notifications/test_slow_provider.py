@@ -121,3 +121,35 @@ def wait_for(predicate, timeout=20):
             return True
         time.sleep(0.02)
     return False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sweep_claims_no_more_than_its_sender_threads_can_start(tenant, responder, admin, twilio, settings):
+    """With every sender thread held by a hanging call, the sweep leaves a due page `pending` (for
+    another worker process or the next sweep) instead of claiming it to wait in a queue."""
+    settings.ILERT_KICK_TASKS = False
+    settings.NOTIFICATION_SEND_CONCURRENCY = 1
+    sms_user(responder, HANGING)
+    sms_user(admin, HEALTHY)
+    first, second = open_incident(tenant), open_incident(tenant)
+    services.notify(first, responder, round_tag="r1")
+    hanging, released = threading.Event(), threading.Event()
+
+    def provider(method, kind, params):
+        if method == "POST" and params.get("To") == HANGING:
+            hanging.set()
+            released.wait(timeout=60)
+
+    twilio.before.append(provider)
+    worker = threading.Thread(target=engine.dispatch)
+    worker.start()
+    try:
+        assert hanging.wait(timeout=20)
+        services.notify(second, admin, round_tag="r1")
+        assert engine.dispatch() == 0
+        assert Notification.objects.get(user=admin).status == S.PENDING
+    finally:
+        released.set()
+        worker.join(timeout=60)
+    assert engine.dispatch() == 1
+    assert set(Notification.objects.values_list("status", flat=True)) == {S.SENT}
