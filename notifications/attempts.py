@@ -1,8 +1,7 @@
 """The record of provider calls (DeliveryAttempt): written before each call, completed after it.
 
 One call (a send or a lookup) is one row for each notification it concerns: the leader of a bundled
-message and the pages it carries. `called` answers the question the sweeper needs before it may
-queue a stuck row again: was a provider call ever started under the claim the row is held by?
+message and the pages it carries.
 """
 
 import os
@@ -43,12 +42,6 @@ def finish(call, result, *, provider="", provider_id="", error="", now=None):
     A.objects.filter(pk__in=call.ids).update(
         result=result, finished_at=now or clock.now(), provider=provider[:16], provider_id=provider_id[:255],
         error=error[:2000])
-
-
-def called(rows):
-    """{(notification id, lease)} of the rows for which a send was started under that lease."""
-    return set(A.objects.filter(notification__in=[row.pk for row in rows], kind=A.Kind.SEND)
-               .values_list("notification_id", "lease"))
 
 
 def last_send(row):

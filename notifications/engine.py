@@ -12,8 +12,9 @@ dispatch(): claim due `pending` rows (select_for_update(skip_locked) + a compare
     only if the row still holds the same lease.
 
 reconcile(): rows still `sending` after their deadline. One whose claim never started a provider
-    call (no send attempt under its lease) is simply queued again. One that did — a worker that died
-    mid-call, or a call whose outcome is unknown (a read timeout) — is never re-sent blindly: the
+    call (`outcome_unknown` is set by the compare-and-set and cleared with the outcome) is simply
+    queued again. One that did — a worker that died mid-call, or a call whose outcome is unknown (a
+    read timeout) — is never re-sent blindly: the
     channel is asked whether the provider took the message (Twilio: list recent messages/calls to
     that number and match our text and time; dev outbox: the row is there):
       found      → sent, with the provider's id (no second send);
@@ -54,6 +55,9 @@ R = DeliveryAttempt.Result
 
 BACKOFF_SECONDS = (10, 30, 90, 300, 900)
 UNKNOWN_RECHECK_SECONDS = 15  # after a timeout, ask the provider this much later
+# A request whose answer we never got may still be queued at the provider and create its message
+# late: "not there" is trusted only once the request is this old (before that, ask again).
+UNKNOWN_SETTLE_SECONDS = 60
 POISON_LIMIT = 3
 MAX_LOOKUPS = 5
 CHANNEL_LABEL = {"email": "Email", "sms": "SMS", "voice": "Call", "push": "Push"}
@@ -321,15 +325,15 @@ def _deliver(claim):
 
 def _start_send(claim):
     """Take the row again right before its provider call, in one compare-and-set: still `sending`
-    under this claim's lease and before its deadline. The deadline then counts from now, and the
-    attempt is recorded. None: the row is no longer ours (the sweeper took it back after the
-    deadline, or someone settled it) and nothing may be sent."""
+    under this claim's lease and before its deadline. The deadline then counts from now, the row is
+    marked `outcome_unknown` (a call is out; cleared when its outcome is recorded) and the attempt
+    is recorded. None: the row is no longer ours (the sweeper took it back after the deadline, or
+    someone settled it) and nothing may be sent."""
     now = clock.now()
     leader = claim.leader
     with transaction.atomic():
-        if not Notification.objects.filter(pk=leader.pk, status=S.SENDING, lease=claim.lease,
-                                           deadline__gt=now).update(deadline=now + _deadline(),
-                                                                    attempts=F("attempts") + 1):
+        if not Notification.objects.filter(pk=leader.pk, status=S.SENDING, lease=claim.lease, deadline__gt=now).update(
+                deadline=now + _deadline(), attempts=F("attempts") + 1, outcome_unknown=True):
             log.info("notification %s: not sent, its claim %s ended before the call", leader.pk, claim.lease)
             return None
         leader.attempts += 1
@@ -375,7 +379,8 @@ def _provider(name):
 def _release(claim, *, due_at, error, crashed=False):
     """Back to pending for another try (the leader and its bundle). False: the row is not ours."""
     leader = claim.leader
-    updates = {"status": S.PENDING, "due_at": due_at, "deadline": None, "error": error[:2000], "bundle": None}
+    updates = {"status": S.PENDING, "due_at": due_at, "deadline": None, "error": error[:2000], "bundle": None,
+               "outcome_unknown": False}
     if crashed:
         updates["crashes"] = F("crashes") + 1
     with transaction.atomic():
@@ -450,13 +455,14 @@ def _fail_rows(rows, message, now, *, lease, status=S.FAILED, error=None):
     """Fail (or park / mark uncertain) rows and move each user's next step to now."""
     leader = rows[0]
     guard = {"lease": lease, "status": S.SENDING} if lease is not None else {"status__in": (S.PENDING, S.SENDING)}
+    unknown = status == S.UNCERTAIN
     if not Notification.objects.filter(pk=leader.pk, **guard).update(
-            status=status, deadline=None, error=(error or message)[:2000]):
+            status=status, deadline=None, error=(error or message)[:2000], outcome_unknown=unknown):
         return
     others = [row.pk for row in rows[1:]]
     if others:
         Notification.objects.filter(pk__in=others, status__in=(S.PENDING, S.SENDING)).update(
-            status=status, deadline=None, error=(error or message)[:2000])
+            status=status, deadline=None, error=(error or message)[:2000], outcome_unknown=unknown)
     for row in rows:
         row.status = status
         following = fallback(row, now)
@@ -530,11 +536,10 @@ def _take_back(now, batch, room):
             .filter(status=S.SENDING, deadline__lte=now, bundle__isnull=True)
             .select_related("incident", "user", "contact_method").order_by("deadline")[:batch]
         )
-        called = attempts.called(stuck)
         for row in stuck:
-            if (row.pk, row.lease) not in called:
-                # Claimed, but no provider call was ever started under this claim (its worker stopped,
-                # or it waited past the deadline): nothing can be at the provider. Queue it again.
+            if not row.outcome_unknown:
+                # Claimed, but no provider call was started under this claim (its worker stopped, or
+                # it waited past the deadline): nothing can be at the provider. Queue it again.
                 claim = Claim(row, [], row.lease)
                 if _release(claim, due_at=now, error="not started before its deadline; queued again"):
                     queued += 1
@@ -614,6 +619,12 @@ def _settle(claim):
         _sent(claim, provider, now=now, found=f" (found {where}{why}; not sent again)")
         return
     attempts.finish(call, R.NOT_FOUND, provider=name)
+    settled = last.started_at + timedelta(seconds=UNKNOWN_SETTLE_SECONDS) if last and name != "dev" else now
+    if now < settled:  # the unanswered request may still be on its way: ask again before sending again
+        if Notification.objects.filter(pk=row.pk, lease=claim.lease, status=S.SENDING).update(deadline=settled):
+            _log_call(claim, f"{{target}} is not {where} yet{why}; asking again at {_clock_time(row, settled)} "
+                             "before any second send")
+        return
     # The provider has no such message: it was never sent, so sending is safe.
     if row.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
         with transaction.atomic():

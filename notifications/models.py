@@ -228,6 +228,8 @@ class Notification(TenantOwned):
     lookups = models.PositiveSmallIntegerField(default=0)
     # Bumped by every claim; a worker only records the outcome of the claim it holds.
     lease = models.PositiveIntegerField(default=0)
+    # A provider call went out and its outcome is not recorded (in flight, timed out, its worker
+    # died): the sweeper asks the provider before anything is sent again.
     outcome_unknown = models.BooleanField(default=False)
     provider = models.CharField(max_length=16, blank=True)  # twilio, fcm, email, dev
     provider_account = models.CharField(max_length=64, blank=True)
@@ -275,8 +277,7 @@ class DeliveryAttempt(TenantOwned):
     """One provider call for a notification: a send, or a lookup ("did the provider take it?") after
     an unknown outcome. Written when the call starts (`calling`) and completed with the provider's
     answer, so a call whose worker died mid-way is visible too. A bundled message is one call with
-    a row for each notification it carried. `lease` is the claim the call was made under: a row
-    `sending` with no send attempt under its lease was never handed to the provider."""
+    a row for each notification it carried. `lease` is the claim the call was made under."""
 
     class Kind(models.TextChoices):
         SEND = "send", "Send"
@@ -305,7 +306,7 @@ class DeliveryAttempt(TenantOwned):
 
     class Meta:
         ordering = ["started_at", "id"]
-        indexes = [models.Index(fields=["notification", "lease"], name="delivery_attempt_notification")]
+        indexes = [models.Index(fields=["notification", "started_at"], name="delivery_attempt_notification")]
 
     def __str__(self):
         return f"{self.kind} {self.result} at {self.started_at:%H:%M:%S}"

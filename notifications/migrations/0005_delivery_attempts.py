@@ -5,17 +5,18 @@ from django.db import migrations, models
 
 
 def mark_sending_as_maybe_called(apps, schema_editor):
-    """Rows `sending` at the upgrade were claimed before attempts were recorded: they may be in a
-    provider call, so the sweeper must look them up, never re-send them blindly. A `calling` attempt
-    under their lease says exactly that."""
+    """Rows `sending` at the upgrade were claimed when a call did not mark its row first: they may be
+    in a provider call, so the sweeper must look them up, never re-send them blindly
+    (outcome_unknown), and they show a `calling` attempt."""
     Notification = apps.get_model("notifications", "Notification")
     DeliveryAttempt = apps.get_model("notifications", "DeliveryAttempt")
-    rows = Notification.objects.filter(status="sending").values_list("pk", "tenant_id", "lease", "claimed_at",
-                                                                     "created_at")
+    rows = list(Notification.objects.filter(status="sending").values_list("pk", "tenant_id", "lease", "claimed_at",
+                                                                          "created_at"))
+    Notification.objects.filter(pk__in=[row[0] for row in rows]).update(outcome_unknown=True)
     DeliveryAttempt.objects.bulk_create([
         DeliveryAttempt(notification_id=pk, tenant_id=tenant_id, kind="send", lease=lease,
                         started_at=claimed_at or created_at, result="calling")
-        for pk, tenant_id, lease, claimed_at, created_at in rows.iterator()
+        for pk, tenant_id, lease, claimed_at, created_at in rows
     ], batch_size=1000)
 
 
@@ -45,7 +46,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['started_at', 'id'],
-                'indexes': [models.Index(fields=['notification', 'lease'], name='delivery_attempt_notification')],
+                'indexes': [models.Index(fields=['notification', 'started_at'], name='delivery_attempt_notification')],
             },
         ),
         migrations.RunPython(mark_sending_as_maybe_called, migrations.RunPython.noop),

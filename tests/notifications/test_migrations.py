@@ -36,6 +36,7 @@ def test_rows_sending_at_the_upgrade_are_looked_up_never_assumed_unsent(tenant, 
     try:
         migrate(("notifications", "0005_delivery_attempts"))
         sending = Notification.objects.get(pk=row.pk)
+        assert sending.outcome_unknown and not Notification.objects.get(pk=untouched.pk).outcome_unknown
         (attempt,) = sending.delivery_attempts.all()
         assert (attempt.kind, attempt.result, attempt.lease, attempt.started_at) == ("send", "calling", 3, claimed)
         assert not Notification.objects.get(pk=untouched.pk).delivery_attempts.exists()

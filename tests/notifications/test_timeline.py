@@ -148,3 +148,27 @@ def test_a_status_report_that_comes_before_twilios_answer_is_one_send_on_the_tim
     assert len(lines) == 1 and "status report" in lines[0]
     assert not paged.log_entries.filter(kind="warning").exists()
     assert sms.delivery_attempts.get().result == "sent"
+
+
+def test_a_message_twilio_creates_late_after_a_timeout_is_found_not_sent_twice(paged, twilio):
+    """The request timed out and Twilio had not created the message by the first lookup, but it was
+    still on its way: "not there yet" is not "never sent". The engine asks again before any second
+    send, and finds it."""
+    from .conftest import SID
+
+    twilio.fail_next("timeout")  # no answer, and (for now) no message at Twilio
+    engine.dispatch()
+    with later(seconds=20):
+        engine.tick()
+        sms = Notification.objects.get(channel="sms")
+        assert sms.status == S.SENDING and len(twilio.creates("Messages")) == 1
+        with later(seconds=10):  # Twilio creates the message from the request it was still holding
+            twilio._create("Messages", SID, twilio.creates("Messages")[0]["params"])
+    with later(seconds=61):
+        engine.tick()
+    sms.refresh_from_db()
+    assert sms.status == S.SENT and sms.provider_id == twilio.sms[0]["sid"]
+    assert len(twilio.creates("Messages")) == 1 and len(twilio.sms) == 1
+    lines = [m for m in timeline(paged) if m.startswith(RITA_SMS)]
+    assert "is not at Twilio yet after a timeout; asking again at" in lines[1]
+    assert "(found at Twilio after a timeout; not sent again)" in lines[2]
