@@ -307,7 +307,7 @@ FIREBASE_CREDENTIALS_FILE = env("FIREBASE_CREDENTIALS_FILE", "")
 # this from its start (keep it well above the provider timeout); afterwards the sweeper reconciles it.
 NOTIFICATION_SEND_DEADLINE_SECONDS = int(env("NOTIFICATION_SEND_DEADLINE_SECONDS", "60"))
 # Provider calls made side by side per worker process (one hanging recipient holds one of them).
-NOTIFICATION_SEND_CONCURRENCY = int(env("NOTIFICATION_SEND_CONCURRENCY", "16"))
+NOTIFICATION_SEND_CONCURRENCY = int(env("NOTIFICATION_SEND_CONCURRENCY", "32"))
 NOTIFICATION_MAX_ATTEMPTS = int(env("NOTIFICATION_MAX_ATTEMPTS", "4"))
 # One-click links in notification emails (and push action tokens) expire after this.
 NOTIFICATION_ACTION_MAX_AGE_SECONDS = int(env("NOTIFICATION_ACTION_MAX_AGE_SECONDS", str(24 * 3600)))

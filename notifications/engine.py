@@ -199,6 +199,8 @@ def _claim(now, ids=None, batch=50):
             .order_by("due_at", "id")
         )
         for group in _groups(rows):
+            if len(claims) >= batch:  # no more messages than asked for (bundle mates came along)
+                break
             live = []
             for row in group:
                 if not _still_wanted(row):
@@ -255,23 +257,19 @@ def dispatch(ids=None, now=None, batch=50, wait=True):
     threads. Returns how many messages were claimed. `wait=False` (a Celery worker) returns once
     they are handed over: a worker thread is never held by a provider call.
 
-    The sweep (no `ids`) claims no more than the sender threads can start now; the rest stays
-    pending for another worker or the next sweep. A kicked task claims its own rows."""
+    No more rows are claimed than the sender threads can start now; the rest stays pending for a
+    worker process with free threads (the sweep picks it up)."""
     now = now or clock.now()
     if _inline():
         claims = _claim(now, ids, batch)
         for claim in claims:
             _deliver(claim)
         return len(claims)
-    reserved = senders.pool.reserve(batch) if ids is None else 0
-    if ids is None and not reserved:
-        return 0
-    claims = []
-    try:
-        claims = _claim(now, ids, reserved or batch)
-    finally:  # a reserved thread per claim (a claim beyond them, of bundle mates, takes one more)
-        senders.pool.release(reserved - min(reserved, len(claims)))
-    futures = [senders.pool.submit(_deliver, claim, reserved=n < reserved) for n, claim in enumerate(claims)]
+    batch = min(batch, senders.pool.free())
+    if not batch:
+        return 0  # every sender thread is busy: the rows stay pending for a process with free threads
+    claims = _claim(now, ids, batch)
+    futures = [senders.pool.submit(_deliver, claim) for claim in claims]
     if wait:
         senders.pool.wait(futures)
     return len(claims)
@@ -509,18 +507,13 @@ def reconcile(now=None, batch=50, wait=True):
     """Settle rows still `sending` after their deadline without ever sending twice."""
     now = now or clock.now()
     inline = _inline()
-    room = batch if inline else senders.pool.reserve(batch)  # lookups are provider calls too
-    claims, queued = [], 0
-    try:
-        claims, queued = _take_back(now, batch, room)
-    finally:
-        if not inline:
-            senders.pool.release(room - len(claims))
+    room = batch if inline else senders.pool.free()  # lookups are provider calls too
+    claims, queued = _take_back(now, batch, room)
     if inline:
         for claim in claims:
             _settle(claim)
     else:
-        futures = [senders.pool.submit(_settle, claim, reserved=True) for claim in claims]
+        futures = [senders.pool.submit(_settle, claim) for claim in claims]
         if wait:
             senders.pool.wait(futures)
     return len(claims) + queued

@@ -143,9 +143,12 @@ def main():
     try:
         from notifications.models import DeliveryAttempt
 
-        calls = Counter(DeliveryAttempt.objects.filter(tenant=tenant).values_list("kind", flat=True))
+        recorded = DeliveryAttempt.objects.filter(tenant=tenant)
+        calls = Counter(f"{kind} {result}" for kind, result in recorded.values_list("kind", "result"))
+        errors = Counter(error.split(";")[0][:100]
+                         for error in recorded.exclude(error="").values_list("error", flat=True))
     except ImportError:
-        calls = None
+        calls = errors = None
     Tenant.objects.filter(pk=tenant.pk).delete()
 
     print(f"bench/faults/slow_provider: {args.incidents} incidents, each paging 2 users by SMS; Twilio answers in "
@@ -163,6 +166,8 @@ def main():
     print(f"  healthy pages: {dict(healthy)}; hanging user's pages: {dict(hanging)}")
     if calls is not None:
         print(f"  provider calls recorded as delivery attempts: {dict(calls)}")
+        for error, count in errors.most_common(5):
+            print(f"    {count} x {error}")
     sys.exit(1 if duplicates else 0)
 
 

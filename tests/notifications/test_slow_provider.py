@@ -153,3 +153,21 @@ def test_a_sweep_claims_no_more_than_its_sender_threads_can_start(tenant, respon
         worker.join(timeout=60)
     assert engine.dispatch() == 1
     assert set(Notification.objects.values_list("status", flat=True)) == {S.SENT}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_kicked_page_does_not_bring_its_unbundled_mates_beyond_the_free_threads(tenant, responder, twilio,
+                                                                                  settings):
+    """Pages to one address come along with a kicked one so that they can be bundled; with bundling
+    off each is a message of its own, and they must not queue behind one another on one thread."""
+    settings.ILERT_KICK_TASKS = False
+    settings.NOTIFICATION_SEND_CONCURRENCY = 1
+    sms_user(responder)
+    for _ in range(3):
+        services.notify(open_incident(tenant), responder, round_tag="r1")
+    first = Notification.objects.order_by("id").first()
+    assert engine.dispatch(ids=[first.pk]) == 1
+    assert len(twilio.creates("Messages")) == 1
+    assert Notification.objects.filter(status=S.PENDING).count() == 2
+    assert engine.tick() == 2
+    assert len(twilio.creates("Messages")) == 3
