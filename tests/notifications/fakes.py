@@ -17,7 +17,7 @@ import time
 from collections import deque
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 from django.utils import timezone
@@ -119,10 +119,17 @@ class FakeTwilio:
         chosen = [r for r in reversed(rows)
                   if r["account_sid"] == sid and (not params.get("To") or r["to"] == params["To"]) and
                   (not params.get("From") or r["from"] == params["From"])]
-        size = int(params.get("PageSize", 50))
+        size, page = int(params.get("PageSize", 50)), int(params.get("Page", 0))
         key = "messages" if kind == "Messages" else "calls"
-        return {key: chosen[:size], "end": len(chosen[:size]), "first_page_uri": "/x", "next_page_uri": None,
-                "page": 0, "page_size": size, "previous_page_uri": None, "start": 0, "uri": "/x"}
+        start = page * size
+        following = None
+        if start + size < len(chosen):  # Twilio pages with Page and PageToken in next_page_uri
+            query = {k: params[k] for k in ("To", "From") if params.get(k)}
+            query.update(PageSize=size, Page=page + 1, PageToken=f"PA{page + 1}")
+            following = f"/2010-04-01/Accounts/{sid}/{kind}.json?{urlencode(query)}"
+        rows = chosen[start:start + size]
+        return {key: rows, "end": start + len(rows), "first_page_uri": "/x", "next_page_uri": following,
+                "page": page, "page_size": size, "previous_page_uri": None, "start": start, "uri": "/x"}
 
     def answered(self, method, path, params):
         match = TWILIO_PATH.match(path)

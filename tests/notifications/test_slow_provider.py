@@ -171,3 +171,23 @@ def test_a_kicked_page_does_not_bring_its_unbundled_mates_beyond_the_free_thread
     assert Notification.objects.filter(status=S.PENDING).count() == 2
     assert engine.tick() == 2
     assert len(twilio.creates("Messages")) == 3
+
+
+def test_a_lookup_reads_past_a_storm_of_other_messages_to_the_same_number(tenant, responder, twilio):
+    """Twilio took our SMS but the answer was lost; 60 more messages went to that number since. The
+    lookup lists newest first: it must read on until it has seen everything since our first try."""
+    from .conftest import FROM, SID
+
+    number = sms_user(responder).address
+    services.notify(open_incident(tenant), responder, round_tag="r1")
+    twilio.fail_next("timeout-after-create")
+    engine.dispatch()
+    for n in range(60):
+        twilio._create("Messages", SID, {"To": number, "From": FROM, "Body": f"another page {n}"})
+    with time_machine.travel(clock.now() + timedelta(seconds=61), tick=False):
+        engine.tick()
+    sms = Notification.objects.get()
+    assert sms.status == S.SENT and sms.provider_id == twilio.sms[0]["sid"]
+    assert len(twilio.creates("Messages")) == 1
+    pages = [r["params"].get("Page", "0") for r in twilio.requests if r["method"] == "GET"]
+    assert pages == ["0", "1"], pages  # two pages of 50: ours is the 61st newest
