@@ -4,9 +4,9 @@ provider hangs holds one thread for its timeout and nobody else's page waits beh
 The pool is bounded (NOTIFICATION_SEND_CONCURRENCY threads). A dispatch claims no more rows than
 there are free threads, so a claimed row starts its provider call at once; what the pool cannot
 take now stays `pending` for a worker process with free threads (its next sweep, within a sweep
-interval). Two dispatches at the same instant may together claim a little more than is free, and
-bundle mates come along with the rows they join: those wait briefly for a thread, and one that
-waited past its deadline is not sent but taken back by the sweeper (engine._start_send).
+interval). Two dispatches at the same instant may together claim a little more than is free:
+those wait briefly for a thread, and one that waited past its deadline is not sent but taken back
+by the sweeper (engine._start_send).
 
 Each job runs with its own database connection, closed when the job ends (no idle connections left
 behind, and a test database can always be dropped).

@@ -63,6 +63,10 @@ def test_a_slow_provider_never_makes_a_page_go_out_twice(tenant, responder, twil
     doubled = {body.split(":")[0]: count for body, count in bodies.items() if count > 1}
     assert doubled == {}, f"pages that went out more than once: {doubled}"
     assert set(Notification.objects.values_list("status", flat=True)) == {S.SENT}
+    for row in Notification.objects.all():  # every provider call is on record, and each page said sent once
+        sends = row.delivery_attempts.filter(kind="send")
+        assert sends.count() == bodies[row.sent_text] == 1 and sends.get().result == "sent"
+        assert row.incident.log_entries.filter(message__contains=") sent ").count() == 1
 
 
 HANGING, HEALTHY = "+4915100000001", "+4915100000002"
