@@ -339,8 +339,11 @@ TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL", "")
 NOTIFICATION_PROVIDER_TIMEOUT_SECONDS = float(env("NOTIFICATION_PROVIDER_TIMEOUT_SECONDS", "10"))
 FIREBASE_CREDENTIALS_FILE = env("FIREBASE_CREDENTIALS_FILE", "")
 # Replies to notification emails arrive at reply+<token>@INBOUND_EMAIL_DOMAIN (anymail inbound).
-# A claimed notification must be sent within this; afterwards the sweeper reconciles it.
+# A claimed notification must start its provider call within this, and the call must end within
+# this from its start (keep it well above the provider timeout); afterwards the sweeper reconciles it.
 NOTIFICATION_SEND_DEADLINE_SECONDS = int(env("NOTIFICATION_SEND_DEADLINE_SECONDS", "60"))
+# Provider calls made side by side per worker process (one hanging recipient holds one of them).
+NOTIFICATION_SEND_CONCURRENCY = int(env("NOTIFICATION_SEND_CONCURRENCY", "32"))
 NOTIFICATION_MAX_ATTEMPTS = int(env("NOTIFICATION_MAX_ATTEMPTS", "4"))
 # One-click links in notification emails (and push action tokens) expire after this.
 NOTIFICATION_ACTION_MAX_AGE_SECONDS = int(env("NOTIFICATION_ACTION_MAX_AGE_SECONDS", str(24 * 3600)))

@@ -14,7 +14,7 @@ from ilert.api import TenantViewSet
 from ilert.tenancy import TenantRelatedField, tenant_of
 
 from . import selectors, services
-from .models import ContactMethod, Notification, NotificationRule
+from .models import ContactMethod, DeliveryAttempt, Notification, NotificationRule
 
 
 class ContactMethodSerializer(serializers.ModelSerializer):
@@ -144,13 +144,24 @@ class NotificationRuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         services.delete_rule(instance, by=self.request.user)
 
 
+class DeliveryAttemptSerializer(serializers.ModelSerializer):
+    """One provider call: a send or a lookup ("did the provider take it?"), and its answer."""
+
+    class Meta:
+        model = DeliveryAttempt
+        fields = ["kind", "started_at", "finished_at", "result", "provider", "provider_id", "error"]
+        read_only_fields = fields
+
+
 class NotificationSerializer(serializers.ModelSerializer):
+    delivery_attempts = DeliveryAttemptSerializer(many=True, read_only=True)
+
     class Meta:
         model = Notification
         fields = [
             "id", "kind", "incident", "user", "contact_method", "channel", "address", "step", "round_tag", "reason",
             "status", "due_at", "sent_at", "delivered_at", "attempts", "provider", "provider_id", "error", "bundle",
-            "reply_code", "created_at",
+            "reply_code", "created_at", "delivery_attempts",
         ]
         read_only_fields = fields
 
@@ -174,7 +185,8 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tena
     ordering_fields = ["created_at", "due_at", "status"]
 
     def get_queryset(self):
-        return selectors.notifications(self.request.user).order_by("-created_at", "-id")
+        return (selectors.notifications(self.request.user).prefetch_related("delivery_attempts")
+                .order_by("-created_at", "-id"))
 
 
 class ProviderSettingsSerializer(serializers.Serializer):

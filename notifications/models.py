@@ -11,6 +11,9 @@ a verification code). Its life (DESIGN.md §4):
                              │     channel cannot look up → uncertain (never re-sent; next step)
                              └─handler keeps crashing──▶ parked (with the error; next step)
     pending ──incident accepted/resolved──▶ cancelled
+
+Every provider call made for a notification (a send, or a lookup after an unknown outcome) is a
+DeliveryAttempt row, written before the call and completed with its answer (docs/notifications-delivery.md).
 """
 
 import base64
@@ -225,6 +228,8 @@ class Notification(TenantOwned):
     lookups = models.PositiveSmallIntegerField(default=0)
     # Bumped by every claim; a worker only records the outcome of the claim it holds.
     lease = models.PositiveIntegerField(default=0)
+    # A provider call went out and its outcome is not recorded (in flight, timed out, its worker
+    # died): the sweeper asks the provider before anything is sent again.
     outcome_unknown = models.BooleanField(default=False)
     provider = models.CharField(max_length=16, blank=True)  # twilio, fcm, email, dev
     provider_account = models.CharField(max_length=64, blank=True)
@@ -266,6 +271,45 @@ class Notification(TenantOwned):
     @property
     def is_done(self):
         return self.status in self.DONE
+
+
+class DeliveryAttempt(TenantOwned):
+    """One provider call for a notification: a send, or a lookup ("did the provider take it?") after
+    an unknown outcome. Written when the call starts (`calling`) and completed with the provider's
+    answer, so a call whose worker died mid-way is visible too. A bundled message is one call with
+    a row for each notification it carried. `lease` is the claim the call was made under."""
+
+    class Kind(models.TextChoices):
+        SEND = "send", "Send"
+        LOOKUP = "lookup", "Lookup"
+
+    class Result(models.TextChoices):
+        CALLING = "calling", "No answer recorded"  # in flight, or its worker stopped mid-call
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Error"
+        TIMEOUT = "timeout", "No answer in time"  # the outcome is unknown: looked up, never re-sent blindly
+        CRASHED = "crashed", "Handler failed"
+        FOUND = "found", "Found at the provider"
+        NOT_FOUND = "not_found", "Not at the provider"
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="delivery_attempts",
+                                     db_index=False)  # the index below starts with it
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    lease = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result = models.CharField(max_length=10, choices=Result.choices, default=Result.CALLING)
+    provider = models.CharField(max_length=16, blank=True)
+    provider_id = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    worker = models.CharField(max_length=100, blank=True)  # host:pid of the process that made the call
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        indexes = [models.Index(fields=["notification", "started_at"], name="delivery_attempt_notification")]
+
+    def __str__(self):
+        return f"{self.kind} {self.result} at {self.started_at:%H:%M:%S}"
 
 
 class ProviderSettings(TenantOwned):

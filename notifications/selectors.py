@@ -23,7 +23,8 @@ def notifications(user):
 
 def incident_notifications(incident):
     return (Notification.objects.filter(tenant_id=incident.tenant_id, incident=incident)
-            .select_related("user", "contact_method", "bundle").order_by("created_at", "id"))
+            .select_related("user", "contact_method", "bundle").prefetch_related("delivery_attempts")
+            .order_by("created_at", "id"))
 
 
 def methods_of(user):

@@ -4,6 +4,7 @@
     send(notification, rendered, items) -> Sent  one provider call; raises SendError
     lookup(notification) -> provider id | None   after an unknown outcome: did the provider take it?
                                                  raises LookupUnsupported when it cannot be asked
+                                                 (`can_look_up` says so before any call)
 
 `send` is called outside any transaction or row lock. A channel with no provider configured writes
 to the dev outbox (channels/dev.py) instead.
@@ -45,6 +46,7 @@ class LookupUnsupported(Exception):
 
 class Channel:
     name = ""
+    can_look_up = False  # can the provider be asked whether it took a message (lookup)?
 
     def render(self, notification, items):
         from .. import render

@@ -8,6 +8,7 @@ from .base import Channel, SendError, Sent
 
 class SmsChannel(Channel):
     name = "sms"
+    can_look_up = True
 
     def send(self, notification, rendered, items):
         account = providers.twilio_for(notification.tenant_id)
@@ -32,17 +33,14 @@ class SmsChannel(Channel):
         account = twilio_common.account_for(notification)
         client = providers.twilio_client(account)
         try:
-            recent = client.messages.list(to=notification.address, from_=account.from_number,
-                                          limit=twilio_common.LOOKUP_LIMIT)
+            recent = twilio_common.recent(client.messages, notification, account)
         except Exception as exc:
             classified = twilio_common.error(exc, "SMS lookup")
             if classified is None:
                 raise
             raise classified from exc
-        since = twilio_common.since(notification)
         text = " ".join(notification.sent_text.split())
-        candidates = [m for m in recent
-                      if " ".join((m.body or "").split()) == text and m.date_created and m.date_created >= since]
+        candidates = [m for m in recent if " ".join((m.body or "").split()) == text]
         taken = twilio_common.taken_sids(notification, [m.sid for m in candidates])
         for message in sorted(candidates, key=lambda m: m.date_created):
             if message.sid not in taken:

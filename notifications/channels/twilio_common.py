@@ -4,8 +4,10 @@ answers "did Twilio take this message?" after a timeout.
 Twilio has no idempotency key for creating messages or calls, so a request that timed out cannot
 simply be repeated. Instead the engine asks Twilio: list the recent messages (calls) from our number
 to the recipient and look for one created after our first attempt, with exactly the text we sent,
-whose SID no other notification has claimed. Found: it was sent. Not found (Twilio lists a created
-message at once): it was not, and sending again is safe. The status callback URL carries the
+whose SID no other notification has claimed, reading as many pages as that takes. Found: it was
+sent. Not found (Twilio lists a created message at once), once the unanswered request is old enough
+to have been created if it ever will (engine.UNKNOWN_SETTLE_SECONDS): it was not, and sending again
+is safe. The status callback URL carries the
 notification's token as well, so a late callback also ties the SID to the row.
 """
 
@@ -19,7 +21,8 @@ from .. import providers
 from .base import LookupUnsupported, SendError, requests_error
 
 LOOKUP_SKEW_SECONDS = 120
-LOOKUP_LIMIT = 30
+LOOKUP_PAGE_SIZE = 50
+LOOKUP_MAX_PAGES = 20  # at most 1,000 messages (calls) to one number since our first attempt
 
 
 def public_site():
@@ -83,3 +86,20 @@ def since(notification):
     from datetime import timedelta
 
     return notification.first_claimed_at - timedelta(seconds=LOOKUP_SKEW_SECONDS)
+
+
+def recent(listing, notification, account):
+    """The messages (calls) from our number to the recipient created since our first attempt (less
+    the skew), newest first, read page by page until a page holds nothing that recent: a storm to
+    one number must not push ours out of a fixed-size list (a list of 30 once did, and a page that
+    Twilio had taken was sent again)."""
+    start = since(notification)
+    page = listing.page(to=notification.address, from_=account.from_number, page_size=LOOKUP_PAGE_SIZE)
+    found = []
+    for _ in range(LOOKUP_MAX_PAGES):
+        fresh = [item for item in page if item.date_created and item.date_created >= start]
+        found += fresh
+        page = page.next_page() if fresh else None
+        if page is None:
+            break
+    return found

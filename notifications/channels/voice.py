@@ -11,6 +11,7 @@ RING_SECONDS = 30
 
 class VoiceChannel(Channel):
     name = "voice"
+    can_look_up = True
 
     def send(self, notification, rendered, items):
         account = providers.twilio_for(notification.tenant_id)
@@ -38,15 +39,12 @@ class VoiceChannel(Channel):
         account = twilio_common.account_for(notification)
         client = providers.twilio_client(account)
         try:
-            recent = client.calls.list(to=notification.address, from_=account.from_number,
-                                       limit=twilio_common.LOOKUP_LIMIT)
+            candidates = twilio_common.recent(client.calls, notification, account)
         except Exception as exc:
             classified = twilio_common.error(exc, "Call lookup")
             if classified is None:
                 raise
             raise classified from exc
-        since = twilio_common.since(notification)
-        candidates = [c for c in recent if c.date_created and c.date_created >= since]
         taken = twilio_common.taken_sids(notification, [c.sid for c in candidates])
         for call in sorted(candidates, key=lambda c: c.date_created):
             if call.sid not in taken:

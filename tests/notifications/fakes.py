@@ -25,7 +25,7 @@ from collections import deque
 from contextlib import contextmanager
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 from django.utils import timezone
@@ -50,6 +50,10 @@ class FakeTwilio:
         self.messages, self.calls, self.requests, self.unexpected = [], [], [], []
         self.behaviours = deque()  # for the next creates: "ok", "timeout-after-create", "timeout", (status, code)
         self.arrivals = []  # (time.time(), params) of every create: what the benchmark measures
+        # Called with (method, kind, params) before a request is handled, outside the lock: a slow or
+        # hanging provider (advance a test clock, wait on an Event, run "another worker" meanwhile).
+        self.before = []
+        self.after = []  # called with (method, kind, params) once a request was answered
         self.lock = threading.Lock()
 
     # --- what tests look at ---
@@ -105,6 +109,8 @@ class FakeTwilio:
         if ownership:
             with self.lock:
                 return self._ownership(method, ownership["sid"], ownership["kind"], params, auth)
+        for hook in list(self.before):
+            hook(method, match["kind"] if match else "", params)
         with self.lock:
             if not match or match["sid"] not in self.account_sids:
                 self.unexpected.append((method, path, params))
@@ -160,10 +166,22 @@ class FakeTwilio:
         chosen = [r for r in reversed(rows)
                   if r["account_sid"] == sid and (not params.get("To") or r["to"] == params["To"]) and
                   (not params.get("From") or r["from"] == params["From"])]
-        size = int(params.get("PageSize", 50))
+        size, page = int(params.get("PageSize", 50)), int(params.get("Page", 0))
         key = "messages" if kind == "Messages" else "calls"
-        return {key: chosen[:size], "end": len(chosen[:size]), "first_page_uri": "/x", "next_page_uri": None,
-                "page": 0, "page_size": size, "previous_page_uri": None, "start": 0, "uri": "/x"}
+        start = page * size
+        following = None
+        if start + size < len(chosen):  # Twilio pages with Page and PageToken in next_page_uri
+            query = {k: params[k] for k in ("To", "From") if params.get(k)}
+            query.update(PageSize=size, Page=page + 1, PageToken=f"PA{page + 1}")
+            following = f"/2010-04-01/Accounts/{sid}/{kind}.json?{urlencode(query)}"
+        rows = chosen[start:start + size]
+        return {key: rows, "end": start + len(rows), "first_page_uri": "/x", "next_page_uri": following,
+                "page": page, "page_size": size, "previous_page_uri": None, "start": start, "uri": "/x"}
+
+    def answered(self, method, path, params):
+        match = TWILIO_PATH.match(path)
+        for hook in list(self.after):
+            hook(method, match["kind"] if match else "", params)
 
     # --- mounting ---
     def install(self, mock, base="https://api.twilio.com"):
@@ -180,6 +198,7 @@ class FakeTwilio:
                                               basic_auth(request.headers.get("Authorization")))
             except Timeout:
                 raise requests.exceptions.ReadTimeout("fake Twilio: read timed out") from None
+            self.answered(request.method, url.path, params)
             return status, {"Content-Type": "application/json"}, json.dumps(payload)
 
         mock.add_callback("POST", pattern, callback=callback)
@@ -213,15 +232,22 @@ class FakeTwilioServer:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (its timeout)
+                    return
+                outer.fake.answered(self.command, url.path, params)
 
             do_GET = do_POST = _serve
 
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # the default backlog (5) drops bursts of connections: SYN retries cost seconds
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

@@ -74,7 +74,7 @@ def test_a_retry_after_a_provider_timeout_never_produces_a_second_sms(tenant, sm
     sms = row("sms")
     assert sms.status == S.SENT and sms.provider_id == twilio.sms[0]["sid"]
     assert len(twilio.creates("Messages")) == 1 and len(twilio.sms) == 1
-    assert incident.log_entries.filter(message__contains="found at the provider after a timeout").exists()
+    assert incident.log_entries.filter(message__contains="(found at Twilio after a timeout; not sent again)").exists()
 
 
 def test_a_timeout_before_twilio_took_the_message_is_sent_again_exactly_once(tenant, sms_then_voice, twilio):
@@ -132,17 +132,31 @@ def test_a_page_arriving_while_a_bundle_waits_for_its_retry_is_not_swallowed_by_
 
 
 def test_a_worker_that_died_while_sending_is_settled_by_lookup_not_by_a_second_send(tenant, sms_then_voice, twilio):
-    page(tenant, sms_then_voice)
+    incident = page(tenant, sms_then_voice)
     claim = engine._claim(clock.now())[0]  # claimed and sent, then the worker died before recording it
-    engine.channels.get("sms").send(claim.leader, engine.channels.get("sms").render(claim.leader, [claim.leader]),
-                                    [claim.leader])
-    Notification.objects.filter(pk=claim.leader.pk).update(sent_text=twilio.sms[0]["body"])
+    sms = engine.channels.get("sms")
+    rendered = engine._rendered(claim, sms, [claim.leader])
+    assert engine._start_send(claim) is not None
+    sms.send(claim.leader, rendered, [claim.leader])
     with later(seconds=30):
         engine.tick()
     assert row("sms").status == S.SENDING  # deadline (60 s) not reached
     with later(seconds=61):
         engine.tick()
     assert row("sms").status == S.SENT and len(twilio.sms) == 1
+    found = incident.log_entries.get(message__contains="found at Twilio")
+    assert "(its worker stopped before recording the answer)" in found.message and "timeout" not in found.message
+
+
+def test_a_row_whose_worker_died_before_calling_is_queued_again_without_asking_the_provider(
+        tenant, sms_then_voice, twilio):
+    incident = page(tenant, sms_then_voice)
+    engine._claim(clock.now())  # claimed, then the worker died before any provider call
+    with later(seconds=61):
+        engine.tick()
+    assert row("sms").status == S.SENT and len(twilio.sms) == 1
+    assert [r["method"] for r in twilio.requests] == ["POST"]  # no lookup: nothing could be at Twilio
+    assert incident.log_entries.filter(message__contains="was not started before its deadline; queued again").exists()
 
 
 def test_a_stale_worker_does_not_overwrite_the_row_someone_else_settled(tenant, sms_then_voice, twilio):
