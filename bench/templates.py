@@ -10,10 +10,17 @@
    read as time.
 3. Hostile templates: how long until they are refused, how much memory they touched, which limit
    stopped them. With the budget, none may get near the CPU backstop.
+4. Compiling the longest template a field holds.
+5. One filter (or splitting string method) called on the largest value a template may build
+   (2 MiB): what it costs unchecked per unit of its input (character or item), for the worst of
+   several input shapes, against what templating.FILTER_COSTS charges before the call; then the same
+   call in the sandbox (refused, or its time and peak memory). `python bench/templates.py 5` runs
+   only this part.
 
 No database: templates render from a payload dict.
 """
 
+import gc
 import os
 import statistics
 import sys
@@ -186,5 +193,183 @@ def main():
             outcome = str(exc)
         print(f"  {name:36s} {1000 * (time.perf_counter() - started):6.0f} ms  {outcome[:70]}")
 
+
+# --- 5. filters on the largest value -----------------------------------------------------------------
+
+SHAPES = {"words": "a ", "letters": "ab", "angles": "<", "tags": "<a>", "entities": "&lt;", "lines": "a\n",
+          "accented lines": "ā\n", "urls": "a.b ", "accented words": "ā ", "emoji words": "😀 ",
+          "mixed": "<a href=x>a.b&amp; \n"}
+def step_us():
+    """What a step of a filter costs on this machine now (as part 2 measures it): per-unit costs are
+    divided by it, so the figures hold on a loaded machine too (both slow down alike)."""
+    unlimited = Limits(steps=10**9, volume=10**12, cpu_seconds=3600, depth=10**6, range=10**6)
+    source = "{% for i in range(50000) %}{{ 'abcdefghij'|upper }}{% endfor %}"
+    render(source, {}, unlimited)
+    budget = Budget(unlimited)
+    started = time.thread_time()
+    templating.render(source, {}, budget=budget)
+    return 1e6 * (time.thread_time() - started) / budget.steps
+
+
+# Calls with an argument that makes them do more per item: a dotted attribute is one lookup per level.
+VARIANTS = {
+    "sort(attribute='0.0.0.0')": ("sort", {"attribute": "0.0.0.0"}, 4),
+    "unique(attribute='0.0.0.0')": ("unique", {"attribute": "0.0.0.0"}, 4),
+    "max(attribute='0.0.0.0')": ("max", {"attribute": "0.0.0.0"}, 4),
+    "groupby('0.0.0.0')": ("groupby", {"attribute": "0.0.0.0"}, 4),
+    "groupby('0')": ("groupby", {"attribute": "0"}, 1),
+}
+
+
+def shaped(unit, size):
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+def filter_inputs(size):
+    for name, unit in SHAPES.items():
+        yield name, shaped(unit, size)
+    yield "list of letters", list(shaped("ab", size))
+    yield "list of words", shaped("ab ", size * 3 // 2).split()[: size // 2]
+    yield "list of accented words", shaped("āb ", size * 3 // 2).split()[: size // 2]
+    yield "list of numbers", list(range(size // 4))
+    yield "dict", {f"k{i}": f"v{i}" for i in range(size // 16)}
+
+
+def units(name, value):
+    """The input size a call is charged for (templating.filter_input_size, without a budget)."""
+    if name in getattr(templating, "_TEXT_FILTERS", ()):
+        return len(value) if isinstance(value, str) else len(str(value))
+    return len(value)
+
+
+def raw_call(name, value, **kwargs):
+    from jinja2.filters import FILTERS
+    from jinja2.utils import _PassArg
+
+    func = FILTERS[name] if name != "json" else templating._json
+    environment = templating.environment()
+    context = environment.from_string("").new_context()
+    first = {_PassArg.context: context, _PassArg.eval_context: context.eval_ctx,
+             _PassArg.environment: environment}.get(_PassArg.from_obj(func))
+    result = func(first, value, **kwargs) if first is not None else func(value, **kwargs)
+    return list(result) if hasattr(result, "__next__") else result
+
+
+def raw_cost(call, value, size):
+    """(µs of CPU, peak bytes) per unit of one unchecked call."""
+    gc.collect()
+    started = time.thread_time()
+    call(value)
+    cpu = time.thread_time() - started
+    gc.collect()
+    tracemalloc.start()
+    try:
+        call(value)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return 1e6 * cpu / max(size, 1), peak / max(size, 1)
+
+
+def in_sandbox(source, value):
+    """(CPU seconds, peak bytes, outcome) of rendering `source` with `v` = value; CPU measured
+    without tracemalloc (which slows Python code several times)."""
+    def run():
+        budget = Budget()
+        try:
+            templating.render(source, {"v": value}, budget=budget)
+            return "rendered"
+        except templating.TemplateFailed as exc:
+            return str(exc).replace("Template too costly: ", "")
+
+    started = time.thread_time()
+    outcome = run()
+    cpu = time.thread_time() - started
+    gc.collect()
+    tracemalloc.start()
+    try:
+        run()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return cpu, peak, outcome
+
+
+def _charged(name, levels):
+    """(steps, bytes) charged per unit, or None where nothing is charged per unit (the code before)."""
+    if name.startswith("str."):
+        cost = getattr(templating, "METHOD_COSTS", {}).get(name.removeprefix("str."))
+    else:
+        costs = getattr(templating, "FILTER_COSTS", None)
+        cost = None if costs is None else costs.get(name, templating.DEFAULT_FILTER_COST)
+    if cost is None:
+        return None
+    return cost[0] + levels * getattr(templating, "ATTRIBUTE_STEPS", 0), cost[1]
+
+
+def filters_on_the_largest_value():
+    from jinja2.filters import FILTERS
+
+    size, raw_size = LIMITS.value, LIMITS.value // 8  # per-unit costs are measured on 256 K units (faster)
+    step = step_us()
+    removed = getattr(templating, "REMOVED_FILTERS", frozenset())
+    lazy = getattr(templating, "LAZY_FILTERS", None) or getattr(templating, "_LAZY_FILTERS", frozenset())  # before
+    print(f"5. One call on the largest value ({size:,} characters or items). Unchecked, per unit of input, "
+          f"worst shape: steps (a filter's step takes {step:.2f} µs now) and peak bytes | charged per unit before "
+          "the call | the same call in the sandbox: CPU, peak memory, outcome")
+    calls = {name: (name, lambda v, n=name: raw_call(n, v), 0) for name in sorted(set(FILTERS) | {"json"})
+             if name not in lazy}
+    calls.update({variant: (name, lambda v, n=name, k=kwargs: raw_call(n, v, **k), levels)
+                  for variant, (name, kwargs, levels) in VARIANTS.items()})
+    calls.update({f"str.{m}": (f"str.{m}", lambda v, m=m: getattr(v, m)(), 0)
+                  for m in ("split", "rsplit", "splitlines", "title", "upper", "swapcase", "casefold", "expandtabs")})
+    undercharged = []
+    for label, (name, call, levels) in calls.items():
+        worst_cpu = worst_memory = (0.0, "")
+        worst_shape = None
+        for shape, value in filter_inputs(raw_size):
+            if name.startswith("str.") and not isinstance(value, str):
+                continue
+            try:
+                cpu, memory = raw_cost(call, value, units(name, value))
+            except Exception:  # noqa: BLE001,S112 - a filter that does not take this shape
+                continue
+            if cpu >= worst_cpu[0]:
+                worst_cpu, worst_shape = (cpu, shape), shape
+            worst_memory = max(worst_memory, (memory, shape))
+        if worst_shape is None:
+            continue
+        needed = (worst_cpu[0] / step, worst_memory[0])
+        charged = _charged(name, levels)
+        flag = ""
+        # filters written in C (under 0.1 steps a unit) are charged no steps per unit: their time is
+        # bounded by the volume limit on what they return (templating.FILTER_COSTS)
+        too_slow = needed[0] > charged[0] if charged and (charged[0] or needed[0] >= 0.1) else False
+        if charged and name not in removed and (too_slow or charged[1] < needed[1]):
+            flag = " UNDER"
+            undercharged.append(label)
+        charged_text = f"{charged[0]:6.3g} steps {charged[1]:4.0f} B" if charged else "     (not per unit)"
+        if name in removed:
+            sandbox = "removed from the sandbox"
+        else:
+            value = dict(filter_inputs(size))[worst_shape]
+            arguments = ", ".join(f"{k}={v!r}" for k, v in VARIANTS.get(label, ("", {}, 0))[1].items())
+            call_text = f"v.{name[4:]}()" if name.startswith("str.") else f"v|{name}({arguments})"
+            source = "{{ " + call_text + " }}"
+            sandbox = "{:6.0f} ms {:6.1f} MiB  {}".format(*_scaled(in_sandbox(source, value)))
+        print(f"  {label:27s} {needed[0]:6.3g} steps {needed[1]:5.1f} B ({worst_cpu[1][:14]:14s}) | "
+              f"{charged_text}{flag:6s}| {sandbox[:100]}")
+    print(f"  charged less than measured: {', '.join(undercharged) or 'none'}\n")
+
+
+def _scaled(result):
+    cpu, peak, outcome = result
+    return 1000 * cpu, peak / (1024 * 1024), outcome
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["5"]:
+        filters_on_the_largest_value()
+    else:
+        main()
+        filters_on_the_largest_value()

@@ -33,7 +33,8 @@ class ConnectorSerializer(serializers.ModelSerializer):
     credentials = serializers.JSONField(
         write_only=True, required=False,
         help_text="Kind-specific secrets. Write-only: never returned. On update, a value replaces the stored one, "
-                  "an empty value keeps it, null removes it.")
+                  "an empty value keeps it, null removes it; when a setting that says where they are sent changes "
+                  "(a URL, an endpoint, a function), each stored credential must be sent again or removed.")
     credentials_set = serializers.SerializerMethodField(help_text="Names of the credentials that are set.")
     slack_interactivity_url = serializers.SerializerMethodField()
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 
 from alerts.models import Incident
-from ilert import clock, kick, netguard
+from ilert import clock, kick, netguard, secrets
 from ilert.errors import Conflict, DomainError
 
 from . import http, signing, targets
@@ -47,19 +47,40 @@ def _with_defaults(fields, values):
     return values
 
 
-def _merge_credentials(target, existing, given):
+def _entered(value):
+    """A credential value that was typed in: not empty, not the mask the dashboard shows."""
+    return value not in ("", [], None, secrets.MASK)
+
+
+def _merge_credentials(target, existing, given, *, moved=()):
     """Write-only semantics: a credential sent with a value replaces the stored one, sent empty
-    ("" or []) keeps it, sent as null removes it."""
+    ("" or [], or masked) keeps it, sent as null removes it. When `moved` (the destination settings
+    that changed) is not empty, no stored credential is kept: each must be entered again or removed,
+    since it was entered for the old destination and cannot be read back to check."""
     given = dict(given or {})
     removed = [k for k, v in given.items() if v is None]
-    cleaned = clean_fields(target.credential_fields, {k: v for k, v in given.items() if v is not None},
+    cleaned = clean_fields(target.credential_fields,
+                           {k: v for k, v in given.items() if v is not None and v != secrets.MASK},
                            "credentials", partial=True)
     merged = {k: v for k, v in existing.items() if k not in removed}
-    merged.update({k: v for k, v in cleaned.items() if v not in ("", [], None)})
+    entered = {k: v for k, v in cleaned.items() if _entered(v)}
+    if moved:
+        for f in target.credential_fields:
+            if merged.get(f.name) and f.name not in entered:
+                changed = " and ".join(m.label for m in moved)
+                remove = "" if f.required else " (or remove it)"
+                raise DomainError(f"Enter the {f.label} again{remove}: the {changed} changed, and a stored "
+                                  "credential is only sent where it was entered for.", field=f"credentials.{f.name}")
+    merged.update(entered)
     for f in target.credential_fields:
         if f.required and not merged.get(f.name):
             raise DomainError("This field is required.", field=f"credentials.{f.name}")
     return merged
+
+
+def _moved(target, old, new):
+    """The destination settings (where credentials go) that differ between two sets of settings."""
+    return [f for f in target.destination_fields() if (old.get(f.name) or "") != (new.get(f.name) or "")]
 
 
 def create_connector(tenant, *, kind, name, settings=None, credentials=None, enabled=True):
@@ -96,8 +117,9 @@ def update_connector(connector, *, name=None, settings=None, credentials=None, e
         cleaned = clean_fields(target.settings_fields, settings, "settings")
         new_settings = _with_defaults(target.settings_fields, cleaned)
     creds = connector.credentials
-    if credentials is not None:
-        creds = _merge_credentials(target, creds, credentials)
+    moved = _moved(target, connector.settings, new_settings)
+    if credentials is not None or moved:
+        creds = _merge_credentials(target, creds, credentials, moved=moved)
     new_settings, creds = target.clean(new_settings, creds)
     connector.settings = new_settings
     connector.set_credentials(creds)

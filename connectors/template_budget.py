@@ -9,8 +9,10 @@ counting misses and is checked every few steps with the thread's own CPU clock (
 the machine do not move it).
 
 Operations that could allocate a lot in one go (`"x" * n`, `center(n)`, format padding, `replace`,
-`join`, …) are checked *before* they run, from their arguments, so nothing huge is ever allocated.
-The figures behind the limits: bench/templates.py.
+`join`, …) are checked *before* they run, from their arguments, so nothing huge is ever allocated;
+a filter is charged for its input before it runs (templating.FILTER_COSTS), its time as steps and
+the memory it holds at once against what is left of the volume (`room`). A charge over a limit is
+refused without being counted. The figures behind the limits: bench/templates.py.
 """
 
 import re
@@ -18,6 +20,7 @@ import time
 from collections.abc import ItemsView, KeysView, ValuesView
 from contextvars import ContextVar
 from dataclasses import dataclass
+from itertools import chain
 from string import Formatter
 
 from jinja2.utils import Namespace
@@ -50,15 +53,16 @@ class Budget:
         self.cpu_started = self.cpu_clock()
 
     def step(self, volume=0, steps=1):
-        """`steps` steps of work that allocated `volume` characters (or items)."""
-        self.steps += steps
-        self.volume += volume
-        if self.steps > self.limits.steps:
+        """`steps` steps of work that allocated `volume` characters (or items). A charge over a limit
+        is refused and not counted: charged before the work, the work never happens."""
+        if self.steps + steps > self.limits.steps:
             raise TooCostly(f"The template takes more than {self.limits.steps:,} steps (loop iterations, calls, "
                             "filters); loop over less.")
-        if self.volume > self.limits.volume:
+        if self.volume + volume > self.limits.volume:
             raise TooCostly(f"The template builds more than {self.limits.volume // (1024 * 1024)} MiB of text "
                             "and lists in total.")
+        self.steps += steps
+        self.volume += volume
         self.unchecked += steps
         if self.unchecked >= CPU_CHECK_EVERY:
             self.unchecked = 0
@@ -74,6 +78,13 @@ class Budget:
         if size > self.limits.value:
             raise TooCostly(f"The template would build {what} of {size:,} characters; at most "
                             f"{self.limits.value // (1024 * 1024)} MiB is allowed.")
+
+    def room(self, size, what):
+        """Refuse a call that would hold `size` bytes at once (freed when it returns) if they do not
+        fit in what is left of the volume budget."""
+        if self.volume + size > self.limits.volume:
+            raise TooCostly(f"{what} on this value would need about {size / (1024 * 1024):.1f} MiB at once; "
+                            f"the template may use {self.limits.volume // (1024 * 1024)} MiB.")
 
     def count(self, n, what):
         if n > self.limits.range:
@@ -115,13 +126,20 @@ def shallow(value):
     return 1
 
 
+_DONE = object()
+
+
 def text_size(value, limit, max_nodes):
     """An upper estimate of len(str(value)), walking containers without building anything. Stops
     once over `limit` characters or `max_nodes` visited. Returns (size, nodes visited). A part
-    shared twice is counted twice, as str() prints it twice; a cycle runs into the limit."""
-    total, nodes, stack = 0, 0, [value]
+    shared twice is counted twice, as str() prints it twice; a cycle runs into the limit. The walk
+    keeps an iterator per level, never a copy of a container (a list of 2 M items would be 16 MB)."""
+    total, nodes, stack = 0, 0, [iter((value,))]
     while stack and total <= limit and nodes <= max_nodes:
-        item = stack.pop()
+        item = next(stack[-1], _DONE)
+        if item is _DONE:
+            stack.pop()
+            continue
         nodes += 1
         if isinstance(item, (str, bytes)):
             total += len(item) + 3
@@ -133,14 +151,13 @@ def text_size(value, limit, max_nodes):
             total += 25
         elif isinstance(item, dict):
             total += 2 + 4 * len(item)
-            stack.extend(item.keys())
-            stack.extend(item.values())
+            stack.append(chain(item.keys(), item.values()))
         elif isinstance(item, Namespace):
             total += 12
-            stack.append(item._Namespace__attrs)  # noqa: SLF001 - the only way to see a namespace's values
+            stack.append(iter((item._Namespace__attrs,)))  # noqa: SLF001 - the only way to see its values
         elif isinstance(item, (list, tuple, set, frozenset, KeysView, ValuesView, ItemsView)):
             total += 2 + 2 * len(item)
-            stack.extend(item)
+            stack.append(iter(item))
         else:
             total += 80
     return total, nodes

@@ -7,7 +7,10 @@ through the budget: loop iterations (the `for` of every loop is wrapped when the
 parsed), calls (macros, methods, globals), filters and tests, operators, `~`, comparisons,
 slices and every piece of output (also output captured by `set` blocks, macros and filter blocks).
 Methods of strings, numbers and containers are allowed from a fixed list; those that can build a
-big value in one go (`center`, `replace`, `join`, `format`, …) are measured before they run.
+big value in one go (`center`, `replace`, `join`, `format`, …) are measured before they run. A
+filter (or a splitting method) is charged for its input before it runs: steps for the time it takes
+per character or item, and the memory it holds at once must fit in what is left of the volume budget
+(FILTER_COSTS), so no single call runs past the budget between two of its checks.
 
 Templates are checked when saved, by rendering them against the largest incident the inbound
 integrations accept (payload.worst_case_sample); deliveries render in the worker under the same
@@ -15,7 +18,9 @@ budget, and a template that goes over it fails the invocation for good (not retr
 """
 
 import json
+from collections.abc import Iterator
 from functools import lru_cache, wraps
+from math import ceil
 
 from jinja2 import StrictUndefined, TemplateError, Undefined, nodes, pass_context
 from jinja2.compiler import CodeGenerator
@@ -59,6 +64,13 @@ _METHODS = {
 }
 
 
+# Methods charged per character before they run, like the filters below (FILTER_COSTS): split() of
+# "a a a …" makes a 50-byte object of every other character; changing the case of a non-ASCII text
+# takes a buffer of 12 bytes a character on top of the result.
+METHOD_COSTS = {"split": (1 / 8, 64), "rsplit": (1 / 8, 64), "splitlines": (1 / 8, 64), "upper": (0, 24),
+                "lower": (0, 24), "title": (0, 24), "capitalize": (0, 24), "swapcase": (0, 24), "casefold": (0, 24)}
+
+
 def _allowed_method(obj, attr):
     for types, names in _METHODS.items():
         if isinstance(obj, types):
@@ -75,7 +87,11 @@ def _replace_size(text, old, new, count=-1):
 
 def _check_str_method(budget, text, name, args, kwargs):
     """Measure, before it runs, what a string method that can build a big value would build."""
-    if name in ("center", "ljust", "rjust", "zfill") and args and isinstance(args[0], int):
+    if name in METHOD_COSTS:
+        steps_per_unit, bytes_per_unit = METHOD_COSTS[name]
+        budget.step(steps=ceil(len(text) * steps_per_unit))
+        budget.room(ceil(len(text) * bytes_per_unit), f"{name}()")
+    elif name in ("center", "ljust", "rjust", "zfill") and args and isinstance(args[0], int):
         budget.size(max(len(text), args[0]), f"the result of {name}()")
     elif name == "expandtabs":
         tabsize = args[0] if args else kwargs.get("tabsize", 8)
@@ -93,16 +109,45 @@ def _check_str_method(budget, text, name, args, kwargs):
 
 # --- filters and tests under the budget ---------------------------------------------------------------
 
+# Filters taken out of the sandbox: no JSON body or text field needs them, and one call of each on
+# the largest value a template may build ran for 1-4 s and held up to 360 MB (bench/templates.py,
+# part 5). `urlize` writes HTML <a> links, `wordwrap` hard line breaks (Jira,
+# Slack and Teams wrap text themselves), `pprint` Python's repr (`tojson`/`json` write JSON).
+REMOVED_FILTERS = frozenset({"urlize", "wordwrap", "pprint"})
+
 # Filters that only look at a value or return a lazy iterator (whose items are counted where they are
 # used); every other filter is charged for reading its input.
-_LAZY_FILTERS = frozenset({"length", "count", "first", "last", "default", "d", "attr", "safe", "abs", "round", "int",
-                           "float", "random", "items", "batch", "slice", "map", "select", "reject", "selectattr",
-                           "rejectattr", "reverse"})
+LAZY_FILTERS = frozenset({"length", "count", "first", "last", "default", "d", "attr", "safe", "abs", "round", "int",
+                          "float", "random", "items", "batch", "slice", "map", "select", "reject", "selectattr",
+                          "rejectattr", "reverse"})
 # Filters that turn their value into text: the value is measured first (a list repeated into itself
-# must not be printed).
+# must not be printed), and its text is their input.
 _TEXT_FILTERS = frozenset({"capitalize", "center", "e", "escape", "forceescape", "format", "indent", "lower",
-                           "pprint", "replace", "string", "striptags", "title", "tojson", "json", "trim", "truncate",
-                           "upper", "urlencode", "urlize", "wordcount", "wordwrap", "xmlattr", "filesizeformat"})
+                           "replace", "string", "striptags", "title", "tojson", "json", "trim", "truncate",
+                           "upper", "urlencode", "wordcount", "xmlattr", "filesizeformat"})
+# What one call costs per unit of its input (a character of the text a text filter reads, an item
+# of the others'), measured on the worst of several input shapes (bench/templates.py, part 5):
+# (steps, bytes), rounded up from the most of several runs on a shared machine. Steps are charged
+# before the call: its CPU time over that of a filter's step in the same run (about 0.45 µs on a
+# quiet machine: bench part 2). Filters written in C (json, escape, upper, …) take under a tenth of
+# a step a character, bounded by the value and volume limits on what they return, and are charged
+# no steps per unit. Bytes are the peak memory of the call: `title` or `striptags` build a
+# Python string per word, `sort` or `list` of a text one per character, so it must fit in what is
+# left of the volume budget before the call runs.
+FILTER_COSTS = {
+    "capitalize": (0, 24), "center": (0, 4), "dictsort": (1, 192), "e": (0, 16), "escape": (0, 16),
+    "filesizeformat": (0, 4), "forceescape": (0, 16), "format": (0, 4), "groupby": (3, 192),
+    "indent": (1 / 2, 128), "join": (1 / 2, 96), "json": (0, 16), "list": (1 / 4, 64), "lower": (0, 24),
+    "max": (1, 8), "min": (1, 8), "replace": (0, 4), "sort": (5, 256), "string": (0, 4),
+    "striptags": (1 / 2, 96), "sum": (1 / 8, 8), "title": (3 / 4, 160), "tojson": (0, 24), "trim": (0, 8),
+    "truncate": (0, 1), "unique": (3 / 2, 128), "upper": (0, 24), "urlencode": (3 / 2, 40),
+    "wordcount": (3 / 8, 64), "xmlattr": (1 / 2, 64),
+}
+# Filters that look an `attribute` up in every item (the argument's position after the value): a
+# dotted path costs a lookup per level and item, on top of the filter's own cost.
+_ATTRIBUTE_ARG = {"sort": 2, "unique": 1, "min": 1, "max": 1, "sum": 0, "groupby": 0}
+ATTRIBUTE_STEPS = 1 / 4  # bench part 5: a level costs under 0.05 µs an item
+DEFAULT_FILTER_COST = (1, 64)  # a filter nobody measured yet (tests/connectors: every filter is measured)
 
 
 def _arg(args, kwargs, index, name, default=None):
@@ -133,14 +178,7 @@ def _check_filter(budget, name, value, args, kwargs):
         count = _arg(args, kwargs, 0, "linecount" if name == "batch" else "slices", 0)
         if isinstance(count, int):
             budget.count(count, f"{name}()")
-    elif name == "wordwrap":
-        width = _arg(args, kwargs, 0, "width", 79)
-        wrap = _arg(args, kwargs, 2, "wrapstring", None) or "\n"
-        text = str(value)
-        if isinstance(width, int):
-            lines = len(text) // max(width, 1) + text.count(" ") + text.count("\n") + 1
-            budget.size(len(text) + lines * len(str(wrap)), "the result of wordwrap()")
-    elif name in ("tojson", "pprint"):
+    elif name == "tojson":
         indent = _arg(args, kwargs, 0, "indent", None)
         if isinstance(indent, int) and indent > 16:
             raise TooCostly(f"{name}(indent=…) is limited to 16 in templates.")
@@ -152,15 +190,17 @@ def _check_filter(budget, name, value, args, kwargs):
 
 def _join(budget, value, args, kwargs):
     """join() materialises its items once, measures them and the separators, then joins."""
-    # each item is measured and turned into text: a step each, charged before the work when the
-    # number is known, else as the items come
+    # each item is measured and turned into text: charged before the work when the number is known
+    # (join's cost per item: FILTER_COSTS), else as the items come; the list must fit in memory at once
+    steps_per_item, bytes_per_item = FILTER_COSTS["join"]
     if isinstance(value, (list, tuple, str, range, dict, set, frozenset)):
-        budget.step(len(value), steps=len(value) + 1)
+        budget.step(len(value), steps=ceil(len(value) * steps_per_item) + 1)
+        budget.room(len(value) * bytes_per_item, "join()")
         items = list(value)
     else:
         items = []
         for item in value:
-            budget.step(1)
+            budget.step(1, steps=ceil(steps_per_item))
             items.append(item)
     separator = str(_arg(args, kwargs, 0, "d", ""))
     total = len(separator) * max(len(items) - 1, 0) + sum(measure(budget, item) for item in items)
@@ -175,18 +215,53 @@ def _budgeted_filter(name, func):
     @wraps(func)
     def run(context, value, *args, **kwargs):
         budget = tb.current()
-        budget.step(0 if name in _LAZY_FILTERS else shallow(value), steps=FILTER_STEPS)
+        if name not in LAZY_FILTERS and isinstance(value, Iterator):
+            value = list(value)  # a lazy filter's items (counted as they come): now the input can be measured
         if name == "join":
+            budget.step(steps=FILTER_STEPS)
             value = _join(budget, value, args, kwargs)
-        elif name in _TEXT_FILTERS:
-            measure(budget, value)
+        else:
+            _charge_input(budget, name, value, args, kwargs)
         _check_filter(budget, name, value, args, kwargs)
         first = {_PassArg.context: context, _PassArg.eval_context: context.eval_ctx,
                  _PassArg.environment: context.environment}.get(pass_arg)
         result = func(first, value, *args, **kwargs) if pass_arg else func(value, *args, **kwargs)
+        if isinstance(result, Iterator):  # map, select, reverse, …: each item is a step where it is used
+            result = context.environment.budget_iter(result)
         return _made(budget, result)
 
     return run
+
+
+def filter_input_size(budget, name, value):
+    """What a filter reads: the characters of the text a text filter makes of its value (measured
+    without building it), the items (or characters) of the others' value; nothing for lazy ones."""
+    if name in LAZY_FILTERS:
+        return 0
+    if name in _TEXT_FILTERS:
+        return measure(budget, value)
+    return shallow(value)
+
+
+def _attribute_levels(name, args, kwargs):
+    """Lookups per item of a filter's `attribute` ("a.b,c" is three; none: 0)."""
+    if name not in _ATTRIBUTE_ARG:
+        return 0
+    attribute = _arg(args, kwargs, _ATTRIBUTE_ARG[name], "attribute")
+    if attribute is None:
+        return 0
+    return str(attribute).replace(",", ".").count(".") + 1
+
+
+def _charge_input(budget, name, value, args, kwargs):
+    """Before a filter runs: its time is charged as steps from the size of its input, and the memory
+    it will hold at once must fit in what is left of the volume budget (it is freed after the call;
+    what the call returns is charged by `_made`)."""
+    size = filter_input_size(budget, name, value)
+    steps_per_unit, bytes_per_unit = FILTER_COSTS.get(name, DEFAULT_FILTER_COST)
+    steps_per_unit += _attribute_levels(name, args, kwargs) * ATTRIBUTE_STEPS
+    budget.step(0 if name in LAZY_FILTERS else shallow(value), steps=FILTER_STEPS + ceil(size * steps_per_unit))
+    budget.room(ceil(size * bytes_per_unit), f"{name}()")
 
 
 def _budgeted_test(func):
@@ -272,7 +347,8 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         self.globals.pop("lipsum", None)  # lipsum(n=10**9) writes n paragraphs
         self.globals["range"] = self.budget_range
         self.filters["json"] = _json
-        self.filters = {name: _budgeted_filter(name, func) for name, func in self.filters.items()}
+        self.filters = {name: _budgeted_filter(name, func) for name, func in self.filters.items()
+                        if name not in REMOVED_FILTERS}
         self.tests = {name: _budgeted_test(func) for name, func in self.tests.items()}
 
     # every loop iterates through budget_iter: the parsed template is rewritten before compiling

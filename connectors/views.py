@@ -281,6 +281,41 @@ def _reply(payload, text):
         log.info("slack response_url reply failed: %s", type(exc).__name__)
 
 
+class _Malformed(ValueError):
+    def __init__(self, field, message):
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+def _clicks(payload):
+    """The clicking Slack user's id and the ilert buttons clicked, as (action_id, incident id or
+    None), from a block_actions payload; _Malformed (naming the field) for anything that does not
+    have Slack's shape, checked before anything is acted on."""
+    user = payload.get("user")
+    if not isinstance(user, dict):
+        raise _Malformed("user", "user must be an object.")
+    user_id = user.get("id")
+    if not isinstance(user_id, str) or not (user_id.isascii() and user_id.isalnum() and len(user_id) <= 32):
+        raise _Malformed("user.id", "user.id must be a Slack member ID (letters and digits).")
+    actions = payload.get("actions", [])
+    if not isinstance(actions, list):
+        raise _Malformed("actions", "actions must be a list.")
+    clicks = []
+    for index, item in enumerate(actions):
+        if not isinstance(item, dict):
+            raise _Malformed(f"actions[{index}]", "Each action must be an object.")
+        action_id, value = item.get("action_id"), item.get("value", "")
+        if not isinstance(action_id, str):
+            raise _Malformed(f"actions[{index}].action_id", "action_id must be a string.")
+        if action_id not in (ACCEPT, RESOLVE):
+            continue
+        if not isinstance(value, str):
+            raise _Malformed(f"actions[{index}].value", "value must be a string.")
+        known = value.isascii() and value.isdigit() and len(value) <= 18  # an incident id (bigint)
+        clicks.append((action_id, int(value) if known else None))
+    return user_id, clicks
+
+
 @csrf_exempt
 @require_POST
 @token_addressed
@@ -301,18 +336,19 @@ def slack_interactivity(request, token):
         return HttpResponseForbidden("invalid signature")
     try:
         payload = json.loads(request.POST.get("payload", ""))
-    except ValueError:
-        return JsonResponse({"error": "payload is not JSON"}, status=400)
+    except (ValueError, RecursionError):
+        return JsonResponse({"error": "payload is not JSON", "field": "payload"}, status=400)
     if not isinstance(payload, dict) or payload.get("type") != "block_actions":
         return HttpResponse(status=200)
-    slack_user = (payload.get("user") or {}).get("id", "")
+    try:
+        slack_user, clicks = _clicks(payload)
+    except _Malformed as exc:  # signed by Slack's key, but not the shape Slack sends: act on nothing
+        return JsonResponse({"error": exc.message, "field": f"payload.{exc.field}"}, status=400)
     identity = SlackIdentity.objects.select_related("user").filter(tenant=connector.tenant_id,
                                                                     slack_user_id=slack_user).first()
-    for item in payload.get("actions") or []:
-        if item.get("action_id") not in (ACCEPT, RESOLVE):
-            continue
-        value = str(item.get("value", ""))
-        incident = Incident.objects.filter(tenant=connector.tenant_id, pk=value).first() if value.isdigit() else None
+    for action_id, incident_id in clicks:
+        incident = Incident.objects.filter(tenant=connector.tenant_id, pk=incident_id).first() \
+            if incident_id is not None else None
         if incident is None:
             _reply(payload, "ilert: this incident no longer exists.")
             continue
@@ -322,7 +358,7 @@ def slack_interactivity(request, token):
                             "Ask an ilert admin to link it (Connectors → Slack users).")
             continue
         try:
-            if item["action_id"] == ACCEPT:
+            if action_id == ACCEPT:
                 alert_services.accept(incident, by=user, via="slack")
             else:
                 alert_services.resolve(incident, by=user, via="slack")

@@ -35,7 +35,8 @@ class MonitorSerializer(serializers.ModelSerializer):
     http_headers = serializers.DictField(
         child=serializers.CharField(allow_blank=True), required=False,
         help_text="Request headers. Values are write-only: read back masked (••••••••); sending a masked "
-                  "value back keeps the stored one.")
+                  "value back keeps the stored one, unless `target` changes (then enter the values again). "
+                  "Sent only to the target's origin, never after a redirect to another one.")
     port = serializers.IntegerField(allow_null=True, required=False, min_value=1, max_value=65535)
 
     class Meta:

@@ -34,7 +34,8 @@ class MonitorForm(forms.Form):
                                       help_text="Codes and ranges, e.g. 200-299,301.")
     http_headers = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Headers",
                                    help_text="One per line: Name: value. Stored values are shown as •••••••• "
-                                             "(leave them so to keep them).")
+                                             "(leave them so to keep them; enter them again when the "
+                                             "target changes).")
     http_body = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Request body",
                                 max_length=64 * 1024)
     follow_redirects = forms.BooleanField(required=False, initial=True)

@@ -236,15 +236,38 @@ def _unmasked(headers, stored):
             for name, value in headers.items()}
 
 
+def _kept_headers(given, stored):
+    """Names of stored headers an edit keeps without their values being entered again: all of them
+    when the edit leaves the headers out, those sent back masked otherwise."""
+    if not isinstance(given, dict):
+        return sorted(stored)
+    return sorted(name for name, value in given.items() if value == secrets.MASK and name in stored)
+
+
+def _headers_for_new_target(values, given, stored):
+    """Stored header values were entered for one target and are never shown again: a new target
+    gets them only if they are entered again (an HTTP monitor's edit is refused), else they go."""
+    kept = _kept_headers(given, stored)
+    if not kept:
+        return
+    if values["check_type"] == CheckType.HTTP:
+        raise DomainError(f"Enter the header values again: the target changed ({', '.join(kept)} would be sent to "
+                          "the new target).", field="http_headers")
+    values["http_headers"] = {name: value for name, value in values["http_headers"].items() if name not in kept}
+
+
 def update_monitor(monitor, *, escalation_policy=_UNSET, **fields):
     unknown = set(fields) - EDITABLE - {"alert_source"}
     if unknown:
         raise DomainError(f"Unknown fields: {', '.join(sorted(unknown))}.")
     source = fields.pop("alert_source", _UNSET)
     current = {name: getattr(monitor, name) for name in EDITABLE}
-    if isinstance(fields.get("http_headers"), dict):
-        fields["http_headers"] = _unmasked(fields["http_headers"], current["http_headers"])
+    given = fields.get("http_headers")
+    if isinstance(given, dict):
+        fields["http_headers"] = _unmasked(given, current["http_headers"])
     values = _clean({**current, **fields})
+    if values["target"] != current["target"]:
+        _headers_for_new_target(values, given, current["http_headers"])
     changed = {name for name in EDITABLE if values[name] != current[name]}
     if changed & {"check_type", "target", "port", "dns_server"}:
         _guard(values)

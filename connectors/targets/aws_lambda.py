@@ -57,6 +57,7 @@ class AwsLambda(Target):
         Field("qualifier", "Version or alias", placeholder="live"),
         Field("endpoint_url", "Endpoint URL", "url", help="Only for AWS-compatible endpoints (e.g. LocalStack)."),
     ]
+    destination_settings = ("region", "function_name", "endpoint_url")
     credential_fields = [
         Field("access_key_id", "Access key ID", required=True, placeholder="AKIA…"),
         Field("secret_access_key", "Secret access key", required=True),

@@ -14,6 +14,7 @@ class AzureFunction(Target):
     description = "Call an HTTP-triggered Azure Function with a function key."
     settings_fields = [Field("url", "Function URL", "url", required=True,
                              placeholder="https://my-app.azurewebsites.net/api/on-incident")]
+    destination_settings = ("url",)
     credential_fields = [Field("function_key", "Function key", required=True)]
     param_fields = [Field("body_template", "Custom body (Jinja2)", "json_template", help=BODY_HELP)]
 

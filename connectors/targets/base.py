@@ -125,6 +125,10 @@ class Target:
     settings_fields: list = []
     credential_fields: list = []
     param_fields: list = []
+    # The settings that say where the credentials are sent or used (a URL, an endpoint, a function):
+    # when one changes, every stored credential must be entered again (services.update_connector).
+    # None: every setting.
+    destination_settings: tuple | None = None
     description = ""
 
     @property
@@ -142,6 +146,10 @@ class Target:
 
     def check(self, ctx):  # pragma: no cover - interface
         raise NotImplementedError
+
+    def destination_fields(self):
+        names = self.destination_settings
+        return [f for f in self.settings_fields if names is None or f.name in names]
 
     def default_params(self):
         return {f.name: f.default for f in self.param_fields if f.default not in (None, "")}

@@ -54,6 +54,7 @@ class GcpFunction(Target):
               placeholder="https://europe-west1-my-project.cloudfunctions.net/on-incident"),
         Field("audience", "Token audience", help="Defaults to the function URL without its query."),
     ]
+    destination_settings = ("url", "audience")  # the ID token is minted for the audience, sent to the URL
     credential_fields = [Field("service_account_json", "Service account key (JSON)", "textarea", required=True)]
     param_fields = [Field("body_template", "Custom body (Jinja2)", "json_template", help=BODY_HELP)]
 

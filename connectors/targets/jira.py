@@ -43,6 +43,7 @@ class Jira(Target):
               choices=(("cloud", "Jira Cloud (email + API token)"), ("datacenter", "Data Center / Server (PAT)"))),
         Field("email", "Account email (Cloud)", "text", help="The Atlassian account the API token belongs to."),
     ]
+    destination_settings = ("base_url",)
     credential_fields = [Field("token", "API token (Cloud) or personal access token (Data Center)", required=True)]
     param_fields = [
         Field("project_key", "Project key", required=True, placeholder="OPS"),

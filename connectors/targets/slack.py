@@ -85,6 +85,7 @@ class Slack(Target):
         Field("default_channel", "Default channel", placeholder="#ops or C0123456789",
               help="Bot mode: where messages go unless the connection names another channel."),
     ]
+    destination_settings = ()  # always slack.com; the webhook URL is a credential itself
     credential_fields = [
         Field("bot_token", "Bot token", placeholder="xoxb-…",
               help="Bot mode; needs chat:write (and channels:history, so that a retry never posts twice)."),

@@ -48,6 +48,7 @@ class Teams(Target):
     label = "Microsoft Teams"
     actions = {"post_card": "Post an Adaptive Card"}
     description = "Post an Adaptive Card to a Teams channel through a webhook or workflow URL."
+    destination_settings = ()  # the webhook URL is the credential itself
     credential_fields = [Field("webhook_url", "Webhook / workflow URL", required=True,
                                placeholder="https://….webhook.office.com/… or https://….logic.azure.com/…")]
 

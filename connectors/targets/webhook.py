@@ -35,6 +35,7 @@ class Webhook(Target):
     default_events = ["created", "assigned", "escalated", "accepted", "resolved", "comment_added"]
     description = "POST JSON to your URL, signed with Standard Webhooks (HMAC-SHA256)."
     settings_fields = [Field("url", "URL", "url", required=True, placeholder="https://example.com/ilert-hook")]
+    destination_settings = ("url",)
     credential_fields = [Field(
         "signing_secrets", "Signing secrets", "lines",
         help="One whsec_… secret per line; every active secret signs each delivery (rotate by adding a new "

@@ -21,7 +21,7 @@ from tests.alerts.factories import alert, make_source
 from .factories import make_connection, make_connector
 
 URL = "https://hooks.example.com/ilert"
-COUNTED = ("steps", "MiB of text and lists", "would build", "nest deeper", "renders more than", "bits")
+COUNTED = ("steps", "MiB of text and lists", "would build", "nest deeper", "renders more than", "bits", "at once")
 
 HOSTILE = {
     "huge loop": "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}",
@@ -46,6 +46,22 @@ HOSTILE = {
     "replace amplification": "{{ incident.details|replace('', incident.details) }}",
     "slices in a loop": "{% for i in range(10000) %}{% for j in range(100) %}{% set s = incident.details[1:] %}"
                         "{% endfor %}{% endfor %}{}",
+    # one filter (or method) call on the largest value a template may build (2 MiB): each used to run
+    # for up to seconds, or hold 50-270 MB, between two checks of the budget (bench/templates.py, part 5)
+    "title of 2 MiB": '{"a": {{ ("ā " * 1048576)|title|length }}}',
+    "striptags of 2 MiB": '{"a": {{ ("<a>" * 699050)|striptags|length }}}',
+    "wordcount of 2 MiB": '{"a": {{ ("ā " * 1048576)|wordcount }}}',
+    "sort of 2 MiB": '{"a": {{ ("ā\n" * 1048576)|sort|length }}}',
+    "list of 2 MiB": '{"a": {{ ("ā " * 1048576)|list|length }}}',
+    "max of 2 MiB": '{"a": {{ ("ā " * 1048576)|max|length }}}',
+    "unique of 2 MiB": '{"a": {{ ("ā " * 1048576)|unique|list|length }}}',
+    "groupby of 2 M items": '{"a": {{ (["a"] * 2000000)|groupby(0)|length }}}',
+    "urlencode of 2 MiB": '{"a": {{ ("ā" * 2097152)|urlencode|length }}}',
+    "tojson amplification": '{"a": {{ ("<" * 2097152)|tojson|length }}}',
+    "split of 2 MiB": '{"a": {{ ("ā " * 1048576).split()|length }}}',
+    "upper() of 2 MiB": '{"a": {{ ("ā" * 2097152).upper()|length }}}',
+    "map, then list": '{"a": {{ ("ā" * 2097152)|map("upper")|list|length }}}',
+    "map(attribute), then list": '{"a": {{ ("ā" * 2097152)|map(attribute="0")|list|length }}}',
 }
 
 
@@ -84,6 +100,42 @@ def test_hostile_templates_stop_at_a_counted_limit_without_building_anything_big
     assert budget.steps <= LIMITS.steps + LIMITS.range + templating.CALL_STEPS
     assert budget.volume <= LIMITS.volume + LIMITS.value
     assert peak < 16 * 1024 * 1024, f"{peak:,} bytes traced"
+
+
+@pytest.mark.parametrize("name", sorted(templating.REMOVED_FILTERS))
+def test_filters_no_payload_needs_and_that_overran_the_budget_in_one_call_are_gone(api, tenant, name):
+    """urlize (HTML links), wordwrap (hard line breaks), pprint (Python's repr): refused when saved."""
+    connector = make_connector(tenant)
+    response = api.post("/api/v1/connections", {
+        "alert_source": make_source(tenant).pk, "connector": connector.pk,
+        "params": {"body_template": '{"a": {{ incident.details|' + name + '|json }}}'}}, format="json")
+    assert response.status_code == 400, response.content
+    assert f"No filter named '{name}'" in str(response.json()["fields"]["params.body_template"])
+
+
+def test_every_filter_in_the_sandbox_is_lazy_or_charged_for_its_input():
+    """A filter that a new Jinja2 brings must be measured (bench/templates.py, part 5) before it is
+    charged like the others."""
+    filters = set(templating.environment().filters)
+    assert not filters & templating.REMOVED_FILTERS
+    assert filters <= templating.LAZY_FILTERS | set(templating.FILTER_COSTS), \
+        filters - templating.LAZY_FILTERS - set(templating.FILTER_COSTS)
+
+
+@pytest.mark.parametrize("expression", [
+    "incident.summary|title", "incident.details|striptags|truncate(200)", "incident.details|wordcount",
+    "incident.labels|dictsort|length", "incident.details.splitlines()|length", "incident.details|upper|length",
+    '(incident.custom_details.alerts|sort(attribute="labels.instance")|first).labels',
+    'incident.custom_details.alerts|groupby("labels.severity")|length',
+    'incident.custom_details.alerts|map(attribute="labels.severity")|unique|list',
+])
+def test_the_filters_charged_for_their_input_still_serve_the_largest_incident(largest, expression):
+    """Charged for the worst input of their size, each of them on the largest incident's fields
+    (64 KiB of details, all its alerts) takes at most a third of the budget."""
+    budget = Budget()
+    body = templating.render_json('{"a": {{ (' + expression + ')|json }}}', largest, budget=budget)
+    assert body["a"] not in (None, "", [], 0)
+    assert budget.steps < LIMITS.steps / 3 and budget.volume < LIMITS.volume / 3, (budget.steps, budget.volume)
 
 
 def test_the_cpu_backstop_stops_work_the_counting_lets_through():

@@ -1,7 +1,11 @@
 """HTTP(S): the status code is expected, the keyword appears (or not), the answer is fast enough.
 
 Every hop (redirects are followed by hand, at most 5) goes through the outbound guard and connects
-to the vetted address, with the Host header and TLS SNI of the URL's name."""
+to the vetted address, with the Host header and TLS SNI of the URL's name.
+
+The monitor's stored request headers are write-only secrets (any may be a credential), so they go
+only to the target's own origin (scheme, host and port): a redirect elsewhere is followed without
+them, and a redirect from https:// to http:// is not followed at all while headers are set."""
 
 import time
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -34,6 +38,14 @@ def parse_status_spec(spec):
     return ranges
 
 
+def _origin(parts):
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _origin_text(parts):
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
 def _pinned(url, address):
     parts = urlsplit(url)
     host = f"[{address}]" if ":" in address else address
@@ -46,6 +58,8 @@ async def check(spec):
     expected = parse_status_spec(spec.expected_status)
     timeout = httpx.Timeout(spec.timeout)
     started = time.perf_counter()
+    home = _origin(urlsplit(spec.target))
+    withheld = None  # the origin a redirect led to, where the stored headers were not sent
     for _hop in range(MAX_REDIRECTS + 1):
         try:
             parts = urlsplit(url)
@@ -56,8 +70,11 @@ async def check(spec):
             address = await resolve(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
         except BlockedTarget as exc:
             return refused(exc)
+        stored = spec.http_headers
+        if stored and _origin(parts) != home:
+            stored, withheld = {}, _origin_text(parts)
         request_url, parts = _pinned(url, address)
-        headers = {"User-Agent": USER_AGENT, **spec.http_headers, "Host": parts.netloc}
+        headers = {"User-Agent": USER_AGENT, **stored, "Host": parts.netloc}
         extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
         try:
             async with httpx.AsyncClient(verify=tls_context(spec.verify_tls), timeout=timeout, trust_env=False,
@@ -69,7 +86,11 @@ async def check(spec):
                     status = response.status_code
                     location = response.headers.get("location")
                     if spec.follow_redirects and status in REDIRECTS and location:
-                        url = urljoin(url, location)
+                        previous, url = url, urljoin(url, location)
+                        if spec.http_headers and parts.scheme == "https" and urlsplit(url).scheme == "http":
+                            return down(f"Refused: {previous} redirects to plain http:// ({url}); not followed, "
+                                        "so the monitor's request headers are never sent unencrypted",
+                                        _elapsed(started), status)
                         if status == 303 or (status in (301, 302) and method == "POST"):
                             method, body = "GET", ""
                         continue
@@ -82,9 +103,15 @@ async def check(spec):
             return down(f"No answer from {spec.target} within {seconds(spec.timeout)}")
         except httpx.HTTPError as exc:
             return down(f"Cannot reach {spec.target}: {os_error_text(exc) or exc or type(exc).__name__}")
-        elapsed = round((time.perf_counter() - started) * 1000)
-        return _judge(spec, url, status, text, elapsed, expected)
+        result = _judge(spec, url, status, text, _elapsed(started), expected)
+        if withheld:
+            result.message += f" (redirected to {withheld}, another origin: the request headers were not sent there)"
+        return result
     return down(f"More than {MAX_REDIRECTS} redirects from {spec.target}")
+
+
+def _elapsed(started):
+    return round((time.perf_counter() - started) * 1000)
 
 
 async def _read_text(response, decode=True):
