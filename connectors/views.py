@@ -21,6 +21,7 @@ from alerts.models import AlertSource, Incident
 from ilert import netguard
 from ilert.dashboard import admin_only, can_write, tenant_object, token_addressed
 from ilert.errors import DomainError
+from ilert.ids import parse_id
 
 from . import http, selectors, services, targets
 from .api import slack_interactivity_url
@@ -138,8 +139,8 @@ def source_panel(request, obj):
 def connection_new(request, obj):
     if request.method == "POST" and not request.user.is_admin:
         return _forbidden(request)
-    connector_id = request.POST.get("connector") or request.GET.get("connector") or ""
-    connector = selectors.connectors(request.tenant).filter(pk=connector_id).first() if connector_id.isdigit() else None
+    connector_id = parse_id(request.POST.get("connector") or request.GET.get("connector"))
+    connector = selectors.connectors(request.tenant).filter(pk=connector_id).first() if connector_id else None
     if connector is None:
         messages.error(request, "Pick a connector (create one on the Connectors page first).")
         return redirect("alerts:source", pk=obj.pk)
@@ -194,9 +195,8 @@ def connection_delete(request, obj):
 @tenant_object(Connection)
 @can_write
 def connection_run(request, obj):
-    incident_id = request.POST.get("incident", "")
-    incident = alert_selectors.incidents(request.tenant).filter(pk=incident_id).first() \
-        if incident_id.isdigit() else None
+    incident_id = parse_id(request.POST.get("incident"))
+    incident = alert_selectors.incidents(request.tenant).filter(pk=incident_id).first() if incident_id else None
     if incident is None:
         messages.error(request, "Pick an incident.")
         return redirect(_next(request, reverse("connectors:connection", args=[obj.pk])))
@@ -311,8 +311,7 @@ def _clicks(payload):
             continue
         if not isinstance(value, str):
             raise _Malformed(f"actions[{index}].value", "value must be a string.")
-        known = value.isascii() and value.isdigit() and len(value) <= 18  # an incident id (bigint)
-        clicks.append((action_id, int(value) if known else None))
+        clicks.append((action_id, parse_id(value)))
     return user_id, clicks
 
 

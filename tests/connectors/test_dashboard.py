@@ -156,3 +156,22 @@ def test_admins_link_slack_users(admin, responder, tenant):
 
 def test_the_sidebar_links_the_connectors_page(admin):
     assert 'href="/connectors/"' in logged_in(admin).get("/").content.decode()
+
+
+ODD_IDS = ["²", "١٢", "0", "-1", "9223372036854775808", "1" * 400, "abc"]
+
+
+@pytest.mark.parametrize("value", ODD_IDS)
+def test_an_odd_connector_or_incident_id_is_a_message_not_a_500(admin, tenant, value):
+    connection = make_connection(tenant)
+    incident = alert(connection.alert_source).incident
+    client = Client(raise_request_exception=False)
+    client.force_login(admin)
+    source = connection.alert_source
+    for response in (client.get(f"/alert-sources/{source.pk}/connections/new", {"connector": value}),
+                     client.post(f"/alert-sources/{source.pk}/connections/new", {"connector": value})):
+        assert response.status_code == 302 and response["Location"] == f"/alert-sources/{source.pk}/"
+    before = ConnectionInvocation.objects.filter(incident=incident).count()
+    response = client.post(f"/connections/{connection.pk}/run", {"incident": value})
+    assert response.status_code == 302
+    assert ConnectionInvocation.objects.filter(incident=incident).count() == before
