@@ -118,7 +118,6 @@ class ConnectionInvocation(TenantOwned):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
-    FINAL = (Status.SUCCEEDED, Status.FAILED)
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="invocations")
@@ -159,10 +158,6 @@ class ConnectionInvocation(TenantOwned):
     @property
     def webhook_id(self):
         return f"msg_{self.uid.hex}"
-
-    @property
-    def is_final(self):
-        return self.status in self.FINAL
 
 
 class ExternalRef(TenantOwned):

@@ -268,10 +268,6 @@ class Notification(TenantOwned):
     def __str__(self):
         return f"{self.get_channel_display()} to {self.address} ({self.status})"
 
-    @property
-    def is_done(self):
-        return self.status in self.DONE
-
 
 class DeliveryAttempt(TenantOwned):
     """One provider call for a notification: a send, or a lookup ("did the provider take it?") after

@@ -94,16 +94,6 @@ def _source_label(source):
     return source.kind
 
 
-def read_feed(data):
-    """A feed back into (start, end, user id, source) tuples, in file order (for tests and tools)."""
-    cal = icalendar.Calendar.from_ical(data)
-    out = []
-    for event in cal.walk("VEVENT"):
-        out.append((event.decoded("dtstart"), event.decoded("dtend"), int(str(event["x-ilert-user-id"])),
-                    str(event["x-ilert-source"])))
-    return out
-
-
 # --- import ------------------------------------------------------------------------------------
 
 

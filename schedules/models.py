@@ -176,7 +176,3 @@ class CalendarFeed(TenantOwned):
     def set_token(self, token):
         self.token_hash = ilert_secrets.lookup_hash(token)
         self.token_encrypted = ilert_secrets.encrypt(token)
-
-    @property
-    def is_personal(self):
-        return self.schedule_id is None

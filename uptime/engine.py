@@ -4,7 +4,7 @@ concurrently with bounded parallelism and strict timeouts, record each result as
 - **Claim.** `claim_due` locks due rows with select_for_update(skip_locked=True), moves each one's
   `next_check_at` one interval ahead (the lease) and bumps its `claim_seq`, then commits. Another
   worker no longer sees it as due; a worker that dies mid-check leaves it due again one interval
-  later; the result of a stale claim is discarded (services.record_check compares `claim_seq`).
+  later; the result of a stale claim is discarded (services.record_checks compares `claim_seq`).
 - **Check.** The calling thread does all database work; network checks run on an asyncio loop in
   a helper thread, at most `concurrency` at once, each cut off at its timeout (+1 s), so one slow
   target never delays the others.

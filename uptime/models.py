@@ -96,7 +96,7 @@ class UptimeMonitor(TenantOwned):
     dns_expected = models.CharField(max_length=500, blank=True)
     dns_server = models.CharField(max_length=100, blank=True)  # "ip" or "ip:port"; empty: the system resolver
 
-    # State, written by the engine through services.record_check.
+    # State, written by the engine through services.record_checks.
     status = models.CharField(max_length=12, choices=MonitorStatus.choices, default=MonitorStatus.PENDING)
     consecutive_failures = models.PositiveIntegerField(default=0)
     failing_since = models.DateTimeField(null=True, blank=True)

@@ -1,4 +1,4 @@
-"""Every change to uptime monitors. The engine records each check through `record_check`, which
+"""Every change to uptime monitors. The engine records each check through `record_checks`, which
 opens an incident (through alerts.services.ingest, with one incident key per monitor) when a
 monitor goes down and resolves it, with the downtime on its timeline, when it comes back."""
 
@@ -408,12 +408,6 @@ class Checked:
 
 STATE_FIELDS = ["status", "consecutive_failures", "failing_since", "down_since", "last_checked_at",
                 "last_response_ms", "last_message", "incident", "next_check_at"]
-
-
-def record_check(monitor_id, claim_seq, result, *, started_at, due_at=None, now=None):
-    """Record one check of the claim `claim_seq` and act on it. Returns the monitor, or None when the
-    claim is stale (the monitor was re-claimed, edited, paused or deleted meanwhile)."""
-    return record_checks([Checked(monitor_id, claim_seq, result, started_at, due_at)], now=now)[0]
 
 
 def record_checks(items, *, now=None):

@@ -151,9 +151,6 @@ class Target:
         names = self.destination_settings
         return [f for f in self.settings_fields if names is None or f.name in names]
 
-    def default_params(self):
-        return {f.name: f.default for f in self.param_fields if f.default not in (None, "")}
-
 
 # --- validation shared by services, API and forms -----------------------------------------------
 

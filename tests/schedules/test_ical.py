@@ -9,10 +9,16 @@ import time_machine
 from django.test import Client
 
 from schedules import selectors, services
-from schedules.ical import read_feed
 from schedules.models import Shift
 
 from .factories import make_layer, make_schedule
+
+
+def read_feed(data):
+    """A feed back into (start, end, user id, source) tuples, in file order."""
+    cal = icalendar.Calendar.from_ical(data)
+    return [(event.decoded("dtstart"), event.decoded("dtend"), int(str(event["x-ilert-user-id"])),
+             str(event["x-ilert-source"])) for event in cal.walk("VEVENT")]
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2025, 3, 20, 10, 17, tzinfo=UTC)

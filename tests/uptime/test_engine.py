@@ -20,6 +20,11 @@ from .factories import make_monitor
 from .servers import HttpTarget
 
 
+def record_check(monitor_id, claim_seq, result, *, started_at, due_at=None):
+    """One check of the claim `claim_seq` through the engine's batch door; None when the claim is stale."""
+    return services.record_checks([services.Checked(monitor_id, claim_seq, result, started_at, due_at)])[0]
+
+
 def active(tenant, target, n=1, **fields):
     return [make_monitor(tenant, name=f"M{i}", target=f"{target.url}/", paused=False, **fields) for i in range(n)]
 
@@ -41,9 +46,9 @@ def test_a_worker_that_dies_mid_check_delays_the_monitor_by_at_most_one_interval
     assert again.monitor_id == monitor.pk and again.seq == lost.seq + 1
     # the lost worker comes back from the dead: its result is stale and discarded
     started = clock.now()
-    assert services.record_check(monitor.pk, lost.seq, down("late"), started_at=started, due_at=lost.due_at) is None
+    assert record_check(monitor.pk, lost.seq, down("late"), started_at=started, due_at=lost.due_at) is None
     assert not CheckResult.objects.exists()
-    assert services.record_check(monitor.pk, again.seq, up("fine", 5), started_at=started, due_at=again.due_at)
+    assert record_check(monitor.pk, again.seq, up("fine", 5), started_at=started, due_at=again.due_at)
     assert CheckResult.objects.get().message == "fine"
 
 
@@ -51,12 +56,12 @@ def test_a_result_for_a_monitor_edited_or_paused_meanwhile_is_discarded(tenant, 
     (monitor,) = active(tenant, http_target)
     (claim,) = engine.claim_due()
     services.update_monitor(monitor, target=f"{http_target.url}/other")
-    assert services.record_check(monitor.pk, claim.seq, down("old target"), started_at=clock.now()) is None
+    assert record_check(monitor.pk, claim.seq, down("old target"), started_at=clock.now()) is None
     monitor.refresh_from_db()
     assert monitor.next_check_at <= clock.now()  # the new definition is due at once
     (claim,) = engine.claim_due()
     services.pause(monitor)
-    assert services.record_check(monitor.pk, claim.seq, down("paused"), started_at=clock.now()) is None
+    assert record_check(monitor.pk, claim.seq, down("paused"), started_at=clock.now()) is None
     assert not CheckResult.objects.exists()
 
 
@@ -191,9 +196,9 @@ def test_on_time_checks_keep_the_cadence_and_late_ones_spread_a_backlog(tenant, 
     UptimeMonitor.objects.filter(pk=first.pk).update(next_check_at=now - timedelta(milliseconds=300))
     UptimeMonitor.objects.filter(pk=second.pk).update(next_check_at=now - timedelta(seconds=20))  # a backlog
     claims = {c.monitor_id: c for c in engine.claim_due(now=now)}
-    on_time = services.record_check(first.pk, claims[first.pk].seq, up("ok"), started_at=now,
+    on_time = record_check(first.pk, claims[first.pk].seq, up("ok"), started_at=now,
                                     due_at=claims[first.pk].due_at)
-    late = services.record_check(second.pk, claims[second.pk].seq, up("ok"), started_at=now,
+    late = record_check(second.pk, claims[second.pk].seq, up("ok"), started_at=now,
                                  due_at=claims[second.pk].due_at)
     assert on_time.next_check_at == claims[first.pk].due_at + timedelta(seconds=60)
     assert late.next_check_at == now + timedelta(seconds=60)

@@ -57,10 +57,6 @@ class Result:
     response_ms: int | None = None
     status_code: int | None = None
 
-    @property
-    def is_up(self):
-        return self.outcome == UP
-
 
 def up(message, response_ms=None, status_code=None):
     return Result(UP, message, response_ms, status_code)
