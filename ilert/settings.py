@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "notifications",
     "connectors",
     "uptime",
+    "importers",
 ]
 
 MIDDLEWARE = [
