@@ -4,12 +4,13 @@ of who is on call (for the equivalence check). Each exposes `vendor`, `label`, `
 
 import time
 
+VENDORS = {"pagerduty": ("pagerduty", "PagerDuty"), "opsgenie": ("opsgenie", "Opsgenie")}
+
 
 def adapter_for(vendor, api_key, base_url=None, *, sleep=time.sleep):
-    from .opsgenie import Opsgenie
-    from .pagerduty import PagerDuty
+    from importlib import import_module
 
-    adapters = {"pagerduty": PagerDuty, "opsgenie": Opsgenie}
-    if vendor not in adapters:
-        raise ValueError(f"Unknown vendor {vendor!r}; one of {', '.join(adapters)}.")
-    return adapters[vendor](api_key, base_url or None, sleep=sleep)
+    if vendor not in VENDORS:
+        raise ValueError(f"Unknown vendor {vendor!r}; one of {', '.join(VENDORS)}.")
+    module, name = VENDORS[vendor]
+    return getattr(import_module(f"importers.vendors.{module}"), name)(api_key, base_url or None, sleep=sleep)
