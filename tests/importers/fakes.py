@@ -11,10 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 
 
 class FakeVendor:
-    def __init__(self, retry_after="7"):
+    def __init__(self, retry_after="7", throttle_header="Retry-After"):
         self.routes = []  # (regex, handler(match, query) -> body)
         self.throttled = set()  # paths answered 429 once
-        self.retry_after = retry_after
+        self.retry_after, self.throttle_header = retry_after, throttle_header
         self.requests = []
         self._thrown = set()
         self._lock = threading.Lock()
@@ -31,7 +31,7 @@ class FakeVendor:
                         fake._thrown.add(parts.path)
                 if throw:
                     return self._send(429, {"error": {"message": "Rate Limit Exceeded", "code": 2020}},
-                                      {"Retry-After": fake.retry_after})
+                                      {fake.throttle_header: fake.retry_after})
                 for pattern, handler in fake.routes:
                     match = re.fullmatch(pattern, parts.path)
                     if match:
