@@ -3,7 +3,8 @@ from django import forms
 from .spec import KINDS
 from .vendors import VENDORS
 
-LABELS = {"pagerduty": "PagerDuty (REST API v2)", "opsgenie": "Opsgenie (REST API v2)"}
+LABELS = {"pagerduty": "PagerDuty (REST API v2)", "opsgenie": "Opsgenie (REST API v2)",
+          "oncall": "Grafana OnCall (public API v1)"}
 
 
 class ImportForm(forms.Form):

@@ -4,7 +4,8 @@ of who is on call (for the equivalence check). Each exposes `vendor`, `label`, `
 
 import time
 
-VENDORS = {"pagerduty": ("pagerduty", "PagerDuty"), "opsgenie": ("opsgenie", "Opsgenie")}
+VENDORS = {"pagerduty": ("pagerduty", "PagerDuty"), "opsgenie": ("opsgenie", "Opsgenie"),
+           "oncall": ("oncall", "OnCall")}
 
 
 def adapter_for(vendor, api_key, base_url=None, *, sleep=time.sleep):

@@ -48,3 +48,17 @@ def window(start_minute, duration_minutes, start_day=None):
 
 def step_of(count, unit):
     return timedelta(**{unit: count})
+
+
+def together(pieces):
+    """Pieces of several rotations as (start, end, everyone on call) without overlaps."""
+    cuts = sorted({t for s, e, _w in pieces for t in (s, e)})
+    out = []
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        who = frozenset().union(*[w for s, e, w in pieces if s < b and e > a]) if pieces else frozenset()
+        if who:
+            if out and out[-1][1] == a and out[-1][2] == who:
+                out[-1] = (out[-1][0], b, who)
+            else:
+                out.append((a, b, who))
+    return out

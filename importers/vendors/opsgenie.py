@@ -30,7 +30,7 @@ from ..spec import (
     TeamSpec,
     UserSpec,
 )
-from .common import instant, iso, known_zone, wall
+from .common import instant, iso, known_zone, together, wall
 
 ROLES = {"owner": "admin", "admin": "admin", "user": "responder", "observer": "stakeholder",
          "stakeholder": "stakeholder"}
@@ -251,18 +251,5 @@ class Opsgenie:
                     s, e = max(instant(period["startDate"]), start), min(instant(period["endDate"]), end)
                     if s < e:
                         pieces.append((s, e, frozenset([recipient["id"]])))
-        return _together(pieces)
+        return together(pieces)
 
-
-def _together(pieces):
-    """Pieces of several rotations as (start, end, everyone on call) without overlaps."""
-    cuts = sorted({t for s, e, _w in pieces for t in (s, e)})
-    out = []
-    for a, b in zip(cuts, cuts[1:], strict=False):
-        who = frozenset().union(*[w for s, e, w in pieces if s < b and e > a]) if pieces else frozenset()
-        if who:
-            if out and out[-1][1] == a and out[-1][2] == who:
-                out[-1] = (out[-1][0], b, who)
-            else:
-                out.append((a, b, who))
-    return out

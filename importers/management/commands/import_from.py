@@ -1,4 +1,4 @@
-"""python manage.py import_from {pagerduty,opsgenie} --tenant SLUG --api-key … [--base-url …]
+"""python manage.py import_from {pagerduty,opsgenie,oncall} --tenant SLUG --api-key … [--base-url …]
 [--dry-run] [--only users,teams,schedules,policies,integrations]
 
 Prints the plan (or what was done), everything that cannot be mapped exactly, what to paste into
@@ -14,14 +14,14 @@ from ilert import netguard
 from importers import services
 from importers.client import VendorError
 from importers.spec import KINDS
-from importers.vendors import adapter_for
+from importers.vendors import VENDORS, adapter_for
 
 
 class Command(BaseCommand):
     help = "Import users, teams, schedules, escalation policies and integrations from another on-call tool."
 
     def add_arguments(self, parser):
-        parser.add_argument("vendor", choices=["pagerduty", "opsgenie"])
+        parser.add_argument("vendor", choices=list(VENDORS))
         parser.add_argument("--tenant", required=True, help="the organisation's slug")
         parser.add_argument("--api-key", default=None, help="the vendor's API key (or set IMPORT_API_KEY)")
         parser.add_argument("--base-url", default=None, help="e.g. https://api.eu.opsgenie.com")
