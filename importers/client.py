@@ -59,6 +59,8 @@ class Client:
                 self.retries_done += 1
                 self.sleep(wait)
                 continue
+            if response.status_code == 429:
+                break
             if response.status_code in (401, 403):
                 raise VendorError(f"GET {shown}: {response.status_code}: the API key was refused or lacks a "
                                   "permission (see docs/migrating.md for the permissions needed).")

@@ -192,3 +192,19 @@ def test_a_refused_key_is_a_clear_error_without_the_key(tenant):
             call_command("import_from", "pagerduty", "--tenant", tenant.slug, "--api-key", KEY,
                          "--base-url", fake.url + "/nothing", stdout=StringIO())
     assert "404" in str(error.value) and KEY not in str(error.value)
+
+
+def test_each_object_is_its_own_transaction(tenant, admin, sleeps):
+    """A schedule whose layer the schedules service refuses (over 100 users) leaves nothing behind,
+    and the other objects still import."""
+    with FakeVendor() as fake:
+        org = pagerduty_org.serve(fake)
+        layer = org["schedules"][2]["schedule_layers"][0]
+        layer["users"] = layer["users"] * 34  # 102 users in the rotation
+        report = run(tenant, fake, sleeps, dry_run=False, by=admin)
+    (failed,) = [s for s in report.steps if s.kind == "schedule" and s.action == "fail"]
+    assert failed.name == "Database" and "100 users" in failed.reason
+    assert not Schedule.objects.filter(name="Database").exists() and not Layer.objects.filter(name="Eights").exists()
+    assert Schedule.objects.filter(tenant=tenant).count() == 2
+    # The policy that pages the missing schedule is refused with the reason, not made without it.
+    assert any(s.name == "Payments" and s.action == "fail" and "schedule PS3" in s.reason for s in report.steps)
