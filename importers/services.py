@@ -234,8 +234,10 @@ class Importer:
     def contacts(self, spec, user):
         for contact in spec.contacts:
             contact_spec = _Named(contact.vendor_id, f"{spec.name}: {contact.kind} {contact.address}")
+            own = contact.kind == "email" and contact.address.lower() == (spec.email or "").lower()
+            unverified = "confirmed (the account's own address)" if own else "unverified until the user confirms it"
             if user is PLANNED:
-                self.step("create", "contact_method", contact_spec, "unverified until the user confirms it")
+                self.step("create", "contact_method", contact_spec, unverified)
                 continue
             row, method = self.existing("contact_method", contact.vendor_id, ContactMethod)
             if method is None:
@@ -250,7 +252,7 @@ class Importer:
                 self.step("skip", "contact_method", contact_spec, "imported before", method)
                 continue
             if self.dry_run:
-                self.step("create", "contact_method", contact_spec, "unverified until the user confirms it")
+                self.step("create", "contact_method", contact_spec, unverified)
                 continue
             try:
                 with transaction.atomic():
@@ -397,7 +399,8 @@ class Importer:
     # --- equivalence ---------------------------------------------------------------------------
 
     def compare(self, adapter, specs, now):
-        start, end = now, now + timedelta(days=COMPARE_DAYS)
+        start = now.replace(microsecond=0)  # vendors take whole seconds: compare the window they answer for
+        end = start + timedelta(days=COMPARE_DAYS)
         users = {row.vendor_id: row.object_id for row in ImportedObject.objects.filter(
             tenant=self.tenant, vendor=self.vendor, vendor_type="user")}
         for spec in specs:

@@ -74,18 +74,21 @@ def parse(text):
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def sample(start, end, who_at, step=timedelta(minutes=15)):
+def sample(start, end, who_at, step=timedelta(minutes=30)):
     """A vendor's computed view by brute force: ask `who_at(t)` (a frozenset of vendor user ids)
-    every `step` and join equal neighbours into (start, end, who) pieces. Written from the vendor's
-    documented semantics, independently of schedules.resolution."""
+    at every multiple of `step` and join equal neighbours into (start, end, who) pieces, clipped to
+    [start, end). Written from the vendor's documented semantics, independently of
+    schedules.resolution. (Every boundary in the test organisations is on a multiple of `step`.)"""
+    epoch = datetime(2000, 1, 3, tzinfo=UTC)
+    t = start - (start - epoch) % step
     pieces = []
-    t = start
     while t < end:
         who = who_at(t)
+        a, b = max(t, start), min(t + step, end)
         if who:
-            if pieces and pieces[-1][1] == t and pieces[-1][2] == who:
-                pieces[-1] = (pieces[-1][0], t + step, who)
+            if pieces and pieces[-1][1] == a and pieces[-1][2] == who:
+                pieces[-1] = (pieces[-1][0], b, who)
             else:
-                pieces.append((t, t + step, who))
+                pieces.append((a, b, who))
         t += step
     return pieces
