@@ -4,6 +4,7 @@ The job is claimed with a compare-and-set (a repeated task is a no-op). The vend
 encrypted (ilert.secrets) for the job only and erased when it ends, whatever happened."""
 
 import logging
+from datetime import timedelta
 
 from ilert import clock, kick
 from ilert.errors import DomainError
@@ -54,3 +55,18 @@ def run_job(job_id):
         ImportJob.objects.filter(pk=job.pk).update(status=status, report=report, error=error, api_key_encrypted="",
                                                    finished_at=clock.now())
     return status
+
+
+LOST_KICK = timedelta(seconds=60)  # a queued job nobody took this long after its kick: run it here
+ABANDONED = timedelta(hours=6)  # a running job this old lost its worker: end it (and its key)
+
+
+def sweep(now=None):
+    """The ticker's catch-up: a lost kick only delays a job; a dead worker's job ends and forgets its key."""
+    now = now or clock.now()
+    ImportJob.objects.filter(status=ImportJob.Status.RUNNING, created_at__lte=now - ABANDONED).update(
+        status=ImportJob.Status.FAILED, api_key_encrypted="", finished_at=now,
+        error="The job stopped without finishing (its worker died); start it again.")
+    queued = ImportJob.objects.filter(status=ImportJob.Status.QUEUED, created_at__lte=now - LOST_KICK)
+    for pk in queued.order_by("created_at").values_list("pk", flat=True)[:5]:
+        run_job(pk)

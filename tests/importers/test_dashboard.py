@@ -87,3 +87,26 @@ def test_a_private_base_url_is_refused_when_not_allowed(admin, settings):
                                                 "base_url": "http://127.0.0.1:9/"})
     assert response.status_code == 200 and "private" in response.content.decode()
     assert not ImportJob.objects.exists()
+
+
+def test_a_job_whose_kick_was_lost_runs_on_the_next_sweep_and_a_dead_one_forgets_its_key(admin):
+    from datetime import timedelta
+
+    from importers import jobs
+
+    with FakeVendor(retry_after="0") as fake:
+        pagerduty_org.serve(fake)
+        lost = jobs.start(admin.tenant, by=admin, vendor="pagerduty", api_key=KEY, base_url=fake.url,
+                          only=["users"], dry_run=True)  # not committed here: its kick never fires
+        dead = jobs.start(admin.tenant, by=admin, vendor="pagerduty", api_key=KEY, base_url=fake.url, only=["users"])
+        ImportJob.objects.filter(pk=dead.pk).update(status="running")
+        jobs.sweep()  # too early for both
+        assert ImportJob.objects.get(pk=lost.pk).status == "queued"
+        with time_machine.travel(datetime(2026, 10, 20, 18, 1, tzinfo=UTC), tick=False):
+            jobs.sweep(now=datetime(2026, 10, 20, 18, 1, tzinfo=UTC))
+            jobs.sweep(now=datetime(2026, 10, 20, 18, 1, tzinfo=UTC) + timedelta(seconds=1))  # nothing twice
+    lost.refresh_from_db(), dead.refresh_from_db()
+    assert lost.status == "done" and lost.api_key_encrypted == ""
+    assert [s["kind"] for s in lost.report["steps"] if s["action"] == "create"].count("user") == 7
+    assert dead.status == "failed" and dead.api_key_encrypted == "" and "start it again" in dead.error
+    assert [p for p, _q, _h in fake.requests].count("/users") == 4  # one run of 7 users in pages of 2
