@@ -39,7 +39,7 @@ from ilert.errors import DomainError
 from notifications import services as notifications
 from notifications.models import ContactMethod
 from schedules import services as schedules
-from schedules.models import Layer, Override, Schedule
+from schedules.models import Layer, Override, Schedule, Shift
 
 from . import equivalence
 from .models import ImportedObject
@@ -298,9 +298,9 @@ class Importer:
                 if missing:
                     return (f"layer {layer.name!r} rotates user(s) {', '.join(missing)} who were not imported; "
                             "leaving them out would shift every later turn")
-            for override in spec.overrides:
+            for override in spec.overrides + spec.shifts:
                 if self.ref("user", override.user, User) is None:
-                    return f"an override names user {override.user}, who was not imported"
+                    return f"an override or shift names user {override.user}, who was not imported"
             return None
 
         team = self.ref("team", spec.team, Team) if spec.team else None
@@ -318,20 +318,25 @@ class Importer:
                 made = schedules.create_override(schedule, user=self.ref("user", override.user, User),
                                                  start=override.start, end=override.end)
                 self.record("override", f"{spec.vendor_id}/{override.vendor_id}", made)
+            for shift in spec.shifts:
+                made = schedules.create_shift(schedule, user=self.ref("user", shift.user, User),
+                                              start=shift.start, end=shift.end)
+                self.record("shift", f"{spec.vendor_id}/{shift.vendor_id}", made)
             return schedule
 
         def create():
             schedule = schedules.create_schedule(self.tenant, name=spec.name[:120], timezone=spec.timezone,
-                                                 description=spec.description, team=team)
+                                                 description=spec.description, team=team, kind=spec.kind)
             return fill(schedule)
 
         def update(schedule):
             # The vendor's rules replace what the last import made (layers and overrides made here stay).
             prefix = f"{spec.vendor_id}/"
             rows = ImportedObject.objects.filter(tenant=self.tenant, vendor=self.vendor,
-                                                 vendor_id__startswith=prefix, vendor_type__in=("layer", "override"))
+                                                 vendor_id__startswith=prefix,
+                                                 vendor_type__in=("layer", "override", "shift"))
             for row in rows:
-                model = Layer if row.vendor_type == "layer" else Override
+                model = {"layer": Layer, "override": Override, "shift": Shift}[row.vendor_type]
                 model.objects.filter(tenant=self.tenant, schedule=schedule, pk=row.object_id).delete()
             rows.delete()
             schedules.update_schedule(schedule, name=spec.name[:120], timezone=spec.timezone,

@@ -76,6 +76,8 @@ class ScheduleSpec:
     team: str | None = None  # vendor team id
     layers: list = field(default_factory=list)  # lowest priority first
     overrides: list = field(default_factory=list)
+    kind: str = "recurring"  # "static": explicit `shifts` instead of layers
+    shifts: list = field(default_factory=list)  # OverrideSpec-shaped: vendor_id, user, start, end
 
 
 @dataclass

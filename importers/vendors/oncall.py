@@ -14,6 +14,8 @@ Reading of the API (grafana.com/docs/oncall/latest/oncall-api-reference/):
 
 from datetime import datetime, timedelta
 
+from ilert import clock
+
 from ..client import Client, next_link_pages
 from ..spec import (
     IntegrationSpec,
@@ -33,6 +35,7 @@ UNITS = {"hourly": ("hours", 3600), "daily": ("days", 86400), "weekly": ("weeks"
 INTEGRATIONS = {"alertmanager": "alertmanager", "grafana_alerting": "grafana", "grafana": "grafana",
                 "inbound_email": "email", "legacy_alertmanager": "alertmanager", "legacy_grafana_alerting": "grafana"}
 ONCALL_REPEATS = 5
+ICAL_DAYS = 90
 MAX_TIMEOUT = 1440
 
 
@@ -101,14 +104,12 @@ class OnCall:
     def _schedule(self, org, item, shifts):
         name = item.get("name") or item["id"]
         zone = item.get("time_zone") or "UTC"
-        if item.get("type") == "ical":
-            org.note("schedule", item["id"], name, "an iCal schedule has no rules in the API (its shifts live in "
-                     "the calendar): not imported; make a static schedule and import the .ics there")
-            return None
         if not known_zone(zone):
             org.note("schedule", item["id"], name, f"time zone {zone!r} is no IANA name: schedule not imported")
             return None
         spec = ScheduleSpec(item["id"], name, zone, "", item.get("team_id"))
+        if item.get("type") == "ical":
+            return self._ical(org, spec)
         own = [shifts[s] for s in item.get("shifts") or [] if s in shifts]
         own += [s for s in shifts.values() if s.get("schedule") == item["id"] and s not in own]
         layers = []
@@ -131,6 +132,22 @@ class OnCall:
             org.note("schedule", item["id"], name, "several shifts share a level: OnCall pages both where they "
                      "overlap, here the one listed last wins")
         spec.layers = [layer for _level, layer in sorted(layers, key=lambda pair: pair[0])]
+        return spec
+
+    def _ical(self, org, spec):
+        """An iCal schedule's rules live in its calendar, not in the API: its final shifts for the
+        next ICAL_DAYS become the explicit shifts of a static schedule."""
+        start = clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        org.note("schedule", spec.vendor_id, spec.name, f"an iCal schedule: imported as a static schedule with its "
+                 f"shifts until {start + timedelta(days=ICAL_DAYS):%Y-%m-%d} (the calendar's rules are not in the "
+                 "API); import again to extend it, or import the .ics into the static schedule")
+        spec.kind = "static"
+        for s, e, who in self.vendor_timeline(spec.vendor_id, start, start + timedelta(days=ICAL_DAYS)):
+            if len(who) != 1:
+                org.note("schedule", spec.vendor_id, spec.name, f"{len(who)} people on call at once from "
+                         f"{s:%Y-%m-%d %H:%M} UTC (ours page one person at a time): that shift is not imported")
+                continue
+            spec.shifts.append(OverrideSpec(s.isoformat(), next(iter(who)), s, e))
         return spec
 
     @staticmethod

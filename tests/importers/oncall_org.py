@@ -5,7 +5,7 @@ integrations, schedules/{id}/final_shifts), served by FakeVendor in pages of 2 l
 5 users (one without an email), 2 teams, 3 schedules (a web schedule with a weekly rotation, a
 night rotation crossing midnight at a higher level and an override, in Europe/Berlin across its
 October DST change; a calendar schedule of 12-hour turns in America/New_York across its November
-change starting from the second user; an iCal schedule), 2 escalation chains (waits, a round robin
+change starting from the second user; an iCal schedule of weekday office hours), 2 escalation chains (waits, a round robin
 step, a repeat, a team, a webhook step), 3 integrations.
 
 `final_shifts` is OnCall's computed view by brute force from its documented semantics (occurrences
@@ -102,6 +102,10 @@ def final_shifts(schedule, shifts, start, end):
 
     def who_at(t):
         wall = t.astimezone(zone).replace(tzinfo=None)
+        if schedule["type"] == "ical":  # the calendar: weekdays 09:00-17:00 UTC, Anna Mon-Thu, Cleo Fri
+            if wall.weekday() < 5 and 9 <= wall.hour < 17:
+                return frozenset(["UCLEO" if wall.weekday() == 4 else "UANNA"])
+            return frozenset()
         for shift in own:
             if shift["type"] == "override":
                 first = local(shift["start"])

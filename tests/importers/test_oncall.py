@@ -56,7 +56,9 @@ def test_the_import_maps_oncall_and_on_call_is_the_same(tenant, admin):
     apps = Schedule.objects.get(tenant=tenant, name="Apps").layers.get()
     assert (apps.length_count, apps.length_unit) == (12, "hours")
     assert [u.email for u in apps.ordered_users()] == ["dora@acme.test", "ben@acme.test"]  # from the 2nd user
-    assert not Schedule.objects.filter(name="Legacy calendar").exists()
+    legacy = Schedule.objects.get(tenant=tenant, name="Legacy calendar")  # iCal: its shifts, explicitly
+    assert legacy.kind == "static" and legacy.shifts.count() == 64  # office days from Tue 20 Oct for 90 days
+    assert selectors.on_call(legacy, at("2026-10-23T10:00:00+00:00")).email == "cleo@acme.test"
 
     chain = EscalationPolicy.objects.get(tenant=tenant, name="Infra chain")
     levels = list(chain.levels.order_by("position"))
@@ -67,11 +69,11 @@ def test_the_import_maps_oncall_and_on_call_is_the_same(tenant, admin):
     assert AlertSource.objects.get(tenant=tenant, name="Prometheus").integration_type == "alertmanager"
     assert AlertSource.objects.get(tenant=tenant, name="Grafana Alerting").escalation_policy == apps_chain
     reasons = " | ".join(n.reason for n in report.notes)
-    for expected in ("iCal schedule", "trigger_webhook", "no compatible alert source", "does not expose phone",
+    for expected in ("an iCal schedule: imported as a static schedule", "trigger_webhook", "no compatible alert source", "does not expose phone",
                      "no email address"):
         assert expected in reasons
 
-    assert report.differences == {"Infra": [], "Apps": []}
-    assert again.changes == 0 and again.differences == {"Infra": [], "Apps": []}
+    assert report.differences == {"Infra": [], "Apps": [], "Legacy calendar": []}
+    assert again.changes == 0 and again.differences == report.differences
     assert sleeps == [2.0]  # one 429, waited out as long as it said
     assert all(h.get("Authorization") == oncall_org.KEY for _p, _q, h in fake.requests)
