@@ -208,3 +208,21 @@ def test_each_object_is_its_own_transaction(tenant, admin, sleeps):
     assert Schedule.objects.filter(tenant=tenant).count() == 2
     # The policy that pages the missing schedule is refused with the reason, not made without it.
     assert any(s.name == "Payments" and s.action == "fail" and "schedule PS3" in s.reason for s in report.steps)
+
+
+def test_a_layer_that_starts_later_starts_at_its_first_handoff(tenant, admin, sleeps):
+    with FakeVendor() as fake:
+        org = pagerduty_org.serve(fake)
+        eights = org["schedules"][2]["schedule_layers"][0]
+        eights["start"] = "2026-10-25T08:00:00Z"  # on a handoff: the 46th turn of 8 hours
+        report = run(tenant, fake, sleeps, dry_run=False, by=admin, only=["users", "schedules"])
+        layer = Layer.objects.get(name="Eights")
+        assert (layer.start_date.isoformat(), layer.handoff_time.isoformat()) == ("2026-10-25", "08:00:00")
+        assert [u.email for u in layer.ordered_users()] == ["dan@acme.test", "gus@acme.test", "alice@acme.test"]
+        assert report.differences["Database"] == []
+
+        eights["start"] = "2026-10-25T09:00:00Z"  # between two handoffs
+        later = run(tenant, fake, sleeps, dry_run=False, by=admin, only=["users", "schedules"])
+    assert any("between two handoffs" in n.reason for n in later.notes)
+    (gap,) = later.differences["Database"]
+    assert (gap.start, gap.end, gap.ours) == (at("2026-10-25T09:00:00+00:00"), at("2026-10-25T16:00:00+00:00"), ())
