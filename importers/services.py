@@ -89,13 +89,21 @@ class Report:
             "vendor": self.vendor, "dry_run": self.dry_run,
             "steps": [{"action": s.action, "kind": s.kind, "vendor_id": s.vendor_id, "name": s.name,
                        "reason": s.reason, "object_id": s.object_id,
-                       "paste": ({k: v for k, v in s.paste.items() if with_keys or k != "key"} if s.paste else None)}
+                       "paste": _stored_paste(s.paste, with_keys) if s.paste else None}
                       for s in self.steps],
             "notes": [vars(note) for note in self.notes],
             "compared": self.compared,
             "differences": {name: [d.line() for d in diffs] for name, diffs in self.differences.items()},
             "counts": {a: self.count(a) for a in ("create", "update", "skip", "fail")},
         }
+
+
+def _stored_paste(paste, with_keys):
+    """A paste for the job's report: without the key, and without a URL that holds it (the report is
+    not encrypted; the alert source's page shows both)."""
+    if with_keys:
+        return dict(paste)
+    return {"how": paste["how"], "url": paste["url"] if paste["key"] not in paste["url"] else ""}
 
 
 def paste_for(source):

@@ -30,7 +30,8 @@ def browser(user):
 
 
 def form(fake, dry_run):
-    data = {"vendor": "pagerduty", "api_key": KEY, "base_url": fake.url, "only": ["users", "teams", "schedules"]}
+    data = {"vendor": "pagerduty", "api_key": KEY, "base_url": fake.url, "only": ["users", "teams", "schedules", "policies",
+                                                                                 "integrations"]}
     return {**data, "dry_run": "on"} if dry_run else data
 
 
@@ -62,6 +63,13 @@ def test_an_admin_plans_then_imports_in_the_background(admin, django_capture_on_
     assert User.objects.filter(tenant=admin.tenant).count() == 8
     page = client.get(f"/import/{run.pk}/").content.decode()
     assert "Import done" in page and "the same as PagerDuty" in page
+    # The report is not encrypted: no integration key in it (the alert source's page shows them).
+    from alerts.models import AlertSource
+
+    report = str(run.report)
+    keys = [source.integration_key for source in AlertSource.objects.all()]
+    assert len(keys) == 3 and not any(key in report for key in keys)
+    assert "/integrations/pagerduty/v2/enqueue" in page
 
 
 def test_a_failed_job_says_why_and_still_erases_the_key(admin, django_capture_on_commit_callbacks):
