@@ -118,3 +118,8 @@ def test_a_job_whose_kick_was_lost_runs_on_the_next_sweep_and_a_dead_one_forgets
     assert [s["kind"] for s in lost.report["steps"] if s["action"] == "create"].count("user") == 7
     assert dead.status == "failed" and dead.api_key_encrypted == "" and "start it again" in dead.error
     assert [p for p, _q, _h in fake.requests].count("/users") == 4  # one run of 7 users in pages of 2
+
+
+def test_the_settings_page_leads_admins_to_the_import(admin, responder):
+    assert 'href="/import/"' in browser(admin).get("/settings/").content.decode()
+    assert 'href="/import/"' not in browser(responder).get("/settings/").content.decode()
