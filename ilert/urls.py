@@ -16,6 +16,7 @@ from accounts.throttle import throttled_login
 from . import health, views
 
 DOMAIN_APPS = ["accounts", "alerts", "schedules", "escalation", "notifications", "connectors", "uptime"]
+DOMAIN_APPS += ["importers"]  # issue 20: imports from other on-call tools
 
 
 class Router(DefaultRouter):

@@ -210,3 +210,10 @@ def test_the_document_names_no_door_that_does_not_exist():
     stale = [f"{method} {door}" for door, method in rules if (door, method) not in api and door not in pages]
     stale += [door for door in public if door not in pages]
     assert not stale, f"docs/permissions.md names doors that do not exist: {stale}"
+
+
+def test_the_import_doors_are_held_by_the_matrix():
+    """Issue 20: the import form is an admin-only door, and its job page only reads."""
+    rules, _public = documented()
+    assert rules[("/import/", "POST")] == {"admin": "yes", "responder": "no", "stakeholder": "no"}
+    assert {"/" + route for route, _callback in dashboard_routes()} >= {"/import/", "/import/<int:pk>/"}

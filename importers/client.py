@@ -1,0 +1,125 @@
+"""The HTTP client for vendor APIs: requests, pagination, and 429s.
+
+- Every vendor answers 429 when its rate limit is hit; we wait as long as it says (`Retry-After`
+  in seconds, or a reset header: PagerDuty's `ratelimit-reset`, Opsgenie's `X-RateLimit-Reset`)
+  and try again, at most MAX_RETRIES times per request, never longer than MAX_WAIT_SECONDS each.
+- The API key travels in a header only and is never logged, never in an error message (errors
+  name the method, the path and the status).
+- The base URL is user input (the dashboard takes it): it goes through ilert.netguard like any
+  outbound URL.
+"""
+
+import logging
+import time
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from ilert import netguard
+
+log = logging.getLogger(__name__)
+
+MAX_RETRIES = 5
+MAX_WAIT_SECONDS = 60
+TIMEOUT_SECONDS = 30
+MAX_PAGES = 1000  # a server that keeps saying "more" must not keep us forever
+
+
+class VendorError(Exception):
+    """The vendor refused or failed a request (the message never holds the key)."""
+
+
+class Client:
+    def __init__(self, base_url, headers, *, sleep=time.sleep, session=None):
+        self.base_url = base_url.rstrip("/") + "/"
+        netguard.check_url(self.base_url)
+        self.session = session or requests.Session()
+        self.session.headers.update(headers)
+        self.session.trust_env = False  # no proxies or .netrc credentials from the environment
+        self.sleep = sleep
+        self.retries_done = 0  # 429s waited out (tests and the report read it)
+
+    def url(self, path):
+        return path if path.startswith(("http://", "https://")) else urljoin(self.base_url, path.lstrip("/"))
+
+    def get(self, path, params=None):
+        url = self.url(path)
+        if urlsplit(url).netloc != urlsplit(self.base_url).netloc:
+            raise VendorError(f"The vendor pointed to another host ({urlsplit(url).netloc}); refused.")
+        shown = urlsplit(url).path
+        for attempt in range(MAX_RETRIES + 1):
+            try:
+                response = self.session.get(url, params=params, timeout=TIMEOUT_SECONDS, allow_redirects=False)
+            except requests.RequestException as exc:
+                raise VendorError(f"GET {shown}: {exc.__class__.__name__}") from None
+            if response.status_code == 429 and attempt < MAX_RETRIES:
+                wait = retry_delay(response.headers)
+                log.info("vendor rate limit on GET %s: waiting %.1f s (retry %s)", shown, wait, attempt + 1)
+                self.retries_done += 1
+                self.sleep(wait)
+                continue
+            if response.status_code == 429:
+                break
+            if response.status_code in (401, 403):
+                raise VendorError(f"GET {shown}: {response.status_code}: the API key was refused or lacks a "
+                                  "permission (see docs/migrating.md for the permissions needed).")
+            if response.status_code >= 400:
+                raise VendorError(f"GET {shown}: {response.status_code}")
+            try:
+                return response.json()
+            except ValueError:
+                raise VendorError(f"GET {shown}: the answer is not JSON") from None
+        raise VendorError(f"GET {shown}: still rate limited after {MAX_RETRIES} retries")
+
+
+def retry_delay(headers, now=None):
+    """Seconds to wait after a 429, from the headers the vendors send (bounded)."""
+    value = headers.get("Retry-After")
+    if value:
+        try:
+            seconds = float(value)
+        except ValueError:
+            try:
+                seconds = parsedate_to_datetime(value).timestamp() - (now or time.time())
+            except (TypeError, ValueError):
+                seconds = 1.0
+        return max(0.0, min(seconds, MAX_WAIT_SECONDS))
+    for name in ("ratelimit-reset", "X-RateLimit-Reset"):
+        reset = headers.get(name)
+        if reset:
+            try:
+                seconds = float(reset)
+            except ValueError:
+                continue
+            if seconds > 10**9:  # an epoch time, not a delay
+                seconds -= now or time.time()
+            return max(0.0, min(seconds, MAX_WAIT_SECONDS))
+    return 1.0
+
+
+def offset_pages(client, path, key, params=None, limit=100):
+    """PagerDuty-style pages: ?offset&limit, `more` says whether another page follows."""
+    params = dict(params or {})
+    offset = 0
+    for _ in range(MAX_PAGES):
+        body = client.get(path, {**params, "offset": offset, "limit": limit})
+        items = body.get(key) or []
+        yield from items
+        if not body.get("more") or not items:
+            return
+        offset += len(items)
+    raise VendorError(f"GET {path}: more than {MAX_PAGES} pages")
+
+
+def next_link_pages(client, path, params=None, *, key="data", next_of=None):
+    """Pages linked by a `next` URL (Opsgenie: paging.next; Grafana OnCall: next)."""
+    next_of = next_of or (lambda body: (body.get("paging") or {}).get("next"))
+    url, query = path, params
+    for _ in range(MAX_PAGES):
+        body = client.get(url, query)
+        yield from body.get(key) or []
+        url, query = next_of(body), None
+        if not url:
+            return
+    raise VendorError(f"GET {path}: more than {MAX_PAGES} pages")
