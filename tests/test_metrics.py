@@ -271,3 +271,24 @@ def test_multiprocess_mode_is_what_the_suite_runs_unless_turned_off():
         assert metrics.MULTIPROC_DIR is None
     else:
         assert metrics.MULTIPROC_DIR and any(name.endswith(".db") for name in os.listdir(metrics.MULTIPROC_DIR))
+
+
+def test_the_dashboard_and_the_alert_rules_use_only_metrics_that_exist():
+    import re
+    from pathlib import Path
+
+    from prometheus_client import Counter, Gauge, Histogram
+
+    from ilert.exposition import StateCollector
+
+    suffixes = {Counter: ["_total"], Histogram: ["_bucket", "_sum", "_count"], Gauge: [""]}
+    exported = {family.name for family in StateCollector().collect()}
+    for metric in vars(metrics).values():
+        for kind, ends in suffixes.items():
+            if isinstance(metric, kind):
+                exported.update(metric._name + end for end in ends)
+    deploy = Path(__file__).resolve().parent.parent / "deploy"
+    for path in (deploy / "grafana" / "ilert-dashboard.json", deploy / "prometheus" / "ilert-rules.yml"):
+        used = set(re.findall(r"\bilert_[a-z_]+", path.read_text()))
+        assert used, path
+        assert used <= exported, f"{path.name} uses metrics that do not exist: {sorted(used - exported)}"

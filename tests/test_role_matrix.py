@@ -210,3 +210,16 @@ def test_the_document_names_no_door_that_does_not_exist():
     stale = [f"{method} {door}" for door, method in rules if (door, method) not in api and door not in pages]
     stale += [door for door in public if door not in pages]
     assert not stale, f"docs/permissions.md names doors that do not exist: {stale}"
+
+
+def test_metrics_is_an_operator_door_no_role_opens(settings, trial):
+    """/metrics takes the operator's token (docs/metrics.md), never a tenant's session or API key."""
+    settings.METRICS_TOKEN = "operator-token-for-the-matrix"
+    _rules, public = documented()
+    assert "/metrics" in public
+    for role, user in trial.users.items():
+        browser = Client()
+        browser.force_login(user)
+        assert browser.get("/metrics").status_code == 401, role
+        assert trial.api[role].get("/metrics").status_code == 401, role
+    assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer operator-token-for-the-matrix").status_code == 200
