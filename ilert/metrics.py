@@ -26,9 +26,13 @@ log = logging.getLogger(__name__)
 MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 
 
+_HOST = socket.gethostname().replace("_", "-")  # no "_": prometheus_client splits file names on it
+
+
 def identity(pid=None):
-    """The name of this process's files: host and pid (no "_": prometheus_client splits names on it)."""
-    return f"{socket.gethostname().replace('_', '-')}-{os.getpid() if pid is None else pid}"
+    """The name of this process's files: host and pid. Asked on every update (prometheus_client
+    notices a fork by it), so it is cheap."""
+    return f"{_HOST}-{os.getpid() if pid is None else pid}"
 
 
 if MULTIPROC_DIR:

@@ -292,3 +292,11 @@ def test_the_dashboard_and_the_alert_rules_use_only_metrics_that_exist():
         used = set(re.findall(r"\bilert_[a-z_]+", path.read_text()))
         assert used, path
         assert used <= exported, f"{path.name} uses metrics that do not exist: {sorted(used - exported)}"
+
+
+def test_cleaning_the_directory_removes_the_files_of_earlier_processes_only_there(tmp_path):
+    (tmp_path / "counter_old-host-1.db").write_bytes(b"x")
+    (tmp_path / "gauge_livesum_old-host-1.db").write_bytes(b"x")
+    (tmp_path / "README").write_text("kept")
+    metrics.clean(str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README"]
