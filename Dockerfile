@@ -5,7 +5,7 @@ COPY pyproject.toml ./
 RUN pip install --no-cache-dir .
 COPY . .
 RUN python manage.py collectstatic --noinput
-RUN useradd --create-home ilert && mkdir -p /app/var && chown ilert /app/var
+RUN useradd --create-home ilert && mkdir -p /app/var/metrics && chown -R ilert /app/var
 USER ilert
 EXPOSE 8000
 CMD ["gunicorn", "ilert.wsgi", "--bind=0.0.0.0:8000", "--workers=3", "--threads=4"]

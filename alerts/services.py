@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from accounts.models import Tenant
-from ilert import bulk, clock
+from ilert import bulk, clock, metrics
 from ilert.errors import Conflict, DomainError, Forbidden
 
 from . import events, inbound_numbers
@@ -262,6 +262,7 @@ def _clean_event(event):
         setattr(event, name, _without_nul(getattr(event, name)))
 
 
+@metrics.observe_ingest
 def ingest(source, event: InboundEvent, *, now=None) -> IngestResult:
     """Turn one inbound event into exactly one incident change, durably (committed on return)."""
     _clean_event(event)

@@ -18,11 +18,11 @@ from datetime import timedelta
 from functools import partial
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, Min, Q
 
 from alerts import services as alert_services
 from alerts.models import LogKind
-from ilert import clock, netguard
+from ilert import clock, metrics, netguard
 
 from . import http, targets
 from .models import ConnectionInvocation, ExternalRef
@@ -181,6 +181,7 @@ def record(invocation, outcome, summary, now):
         elif invocation.attempts == 1:
             _timeline(invocation, f"{outcome.message} — retrying at {fields['due_at']:%H:%M:%S} UTC", status, now)
     log.info("connector invocation %s: %s after %s attempt(s)", invocation.pk, fields["status"], invocation.attempts)
+    metrics.connector_delivery(invocation.connection.connector.kind, fields["status"])
     return fields["status"]
 
 
@@ -220,3 +221,13 @@ def deliver_due(now=None, batch=50):
     for invocation in claimed:
         process(invocation, now)
     return len(claimed)
+
+
+def outbox_depth(now):
+    """[(state, target kind, rows, oldest due)] of the open invocations (ilert/exposition.py), each state
+    read through its partial index (invocation_due, invocation_deadline)."""
+    return [(state, kind, rows, oldest)
+            for state in (Status.PENDING, Status.SENDING)
+            for kind, rows, oldest in ConnectionInvocation.objects.filter(status=state).order_by()
+            .values("connection__connector__kind").annotate(rows=Count("id"), oldest=Min("due_at"))
+            .values_list("connection__connector__kind", "rows", "oldest")]

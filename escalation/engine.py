@@ -32,10 +32,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count, Min
 
 from alerts import services as alert_services
 from alerts.models import Incident, LogKind
-from ilert import clock
+from ilert import clock, metrics
 
 from . import paging, targets
 from .models import EscalationPolicy, NotifyMode
@@ -70,6 +71,14 @@ def tick(now=None, batch=BATCH, helpers=0, wake_early=False):
         if upcoming is not None and upcoming - now < timedelta(seconds=settings.SWEEP_INTERVAL_SECONDS):
             paging.sweep_at(upcoming)
     return done
+
+
+def backlog(now):
+    """(incidents due for a step now, the oldest due time): read at scrape time (ilert/exposition.py)
+    through the partial index on next_escalation_at."""
+    due = _pending().filter(next_escalation_at__lte=now).order_by().aggregate(
+        rows=Count("id"), oldest=Min("next_escalation_at"))
+    return due["rows"], due["oldest"]
 
 
 def _pending():
@@ -152,6 +161,7 @@ def _record_failure(incident, now, exc):
     park = errors >= MAX_ERRORS
     what = "parked: escalation stopped, page the on-call by hand" if park else "retrying in a minute"
     message = f"Escalation step failed ({exc.__class__.__name__}: {exc}); {what}."
+    metrics.ESCALATION_FAILURES.inc()
     alert_services.advance_escalations([alert_services.EscalationChange(
         incident, incident.escalation_level, incident.escalation_round,
         next_at=None if park else now + RETRY_AFTER_ERROR,
@@ -160,6 +170,7 @@ def _record_failure(incident, now, exc):
 
 
 def _perform(incidents, planner):
+    metrics.escalation_steps(incidents, planner.now)  # before the step moves their due times
     pages = []  # (incident, user, round_tag, reason) to hand to notify
     changes = [planner.step(incident, pages) for incident in incidents]
     alert_services.advance_escalations(changes, now=planner.now)

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from django.db import connections
 
-from ilert import clock
+from ilert import clock, metrics
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ class LocalRunner:
                             task.name, self._waiting)
                 return False
             self._waiting += 1
+            metrics.LOCAL_KICKS_WAITING.set(self._waiting)
             if eta is not None and eta > clock.now():
                 heapq.heappush(self._later, (eta, next(self._seq), task, args, kwargs or {}))
                 self._ensure_timer()
@@ -77,6 +78,7 @@ class LocalRunner:
     def _run(self, task, args, kwargs):
         with self._lock:
             self._waiting -= 1
+            metrics.LOCAL_KICKS_WAITING.set(self._waiting)
         try:
             task(*args, **kwargs)
         except Exception:

@@ -23,6 +23,8 @@ from limits.strategies import MovingWindowRateLimiter
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from ilert import metrics
+
 log = logging.getLogger(__name__)
 
 _creating = threading.Lock()
@@ -118,7 +120,8 @@ def _wait(limiter, item, keys):
 def retry_after(limit, *keys):
     """Seconds until one more hit of `limit` for `keys` is allowed; 0 when it is allowed now."""
     item = parse(limit)
-    return _limiter().run(lambda limiter: 0 if limiter.test(item, *keys) else _wait(limiter, item, keys))
+    return metrics.rate_limited(keys, _limiter().run(
+        lambda limiter: 0 if limiter.test(item, *keys) else _wait(limiter, item, keys)))
 
 
 def hit(limit, *keys, cost=1):
@@ -126,8 +129,9 @@ def hit(limit, *keys, cost=1):
     the limit). A cost above the whole limit never fits: it answers the window's length."""
     item = parse(limit)
     if cost > item.amount:
-        return item.get_expiry()
-    return _limiter().run(lambda limiter: 0 if limiter.hit(item, *keys, cost=cost) else _wait(limiter, item, keys))
+        return metrics.rate_limited(keys, item.get_expiry())
+    return metrics.rate_limited(keys, _limiter().run(
+        lambda limiter: 0 if limiter.hit(item, *keys, cost=cost) else _wait(limiter, item, keys)))
 
 
 def clear(limit, *keys):

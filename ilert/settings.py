@@ -349,6 +349,17 @@ NOTIFICATION_SEND_CONCURRENCY = int(env("NOTIFICATION_SEND_CONCURRENCY", "32"))
 NOTIFICATION_MAX_ATTEMPTS = int(env("NOTIFICATION_MAX_ATTEMPTS", "4"))
 # One-click links in notification emails (and push action tokens) expire after this.
 NOTIFICATION_ACTION_MAX_AGE_SECONDS = int(env("NOTIFICATION_ACTION_MAX_AGE_SECONDS", str(24 * 3600)))
+# Operator metrics (GET /metrics, docs/metrics.md). Off (404) until METRICS_TOKEN is set; Prometheus
+# then sends it as a bearer token. Every process writes its values under PROMETHEUS_MULTIPROC_DIR
+# (var/metrics by default; `manage.py run` empties it at start), and /metrics adds them up.
+# METRICS_MULTIPROCESS=false keeps each process's values to itself (one-process set-ups, tests).
+METRICS_TOKEN = env("METRICS_TOKEN", "")
+METRICS_MULTIPROCESS = env_bool("METRICS_MULTIPROCESS", True)
+if METRICS_MULTIPROCESS:
+    # Read by prometheus_client when ilert.metrics is first imported (after the settings).
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(env("PROMETHEUS_MULTIPROC_DIR", DATA_DIR / "metrics"))
+else:
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 # Publishing a task after commit is only an early wake-up; tests may turn it off to prove the sweepers.
 ILERT_KICK_TASKS = env_bool("ILERT_KICK_TASKS", True)
 

@@ -3,10 +3,19 @@
 DATABASE_URL / REDIS_URL from the environment still apply, so CI runs on PostgreSQL and Redis.
 """
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("ILERT_DATA_DIR", os.path.join(os.path.dirname(__file__), "..", "var", "test"))
+# Metrics in multiprocess mode as deployed, in a directory of this test session's own (processes the
+# tests start inherit it), removed at exit; METRICS_MULTIPROCESS=false runs the suite without it.
+if os.environ.get("METRICS_MULTIPROCESS", "true").lower() not in ("0", "false", "no", "off") \
+        and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ilert-test-metrics-")
+    atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 from .settings import *  # noqa: E402,F403
 

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
 from django.utils.module_loading import import_string
 
-from ilert import clock
+from ilert import clock, metrics
 
 log = logging.getLogger(__name__)
 
@@ -104,4 +104,4 @@ class Ticker:
 
 def run(name):
     """Run the task `name` in this thread (a Celery task object called directly runs here)."""
-    import_string(name)()
+    metrics.ticker_run(name, import_string(name))

@@ -38,12 +38,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F, Min
 from django.db.models.functions import Coalesce
 
 from alerts import services as alert_services
 from alerts.models import Incident, LogKind
-from ilert import clock
+from ilert import clock, metrics
 
 from . import attempts, channels, providers, render, senders, text
 from .channels import LookupUnsupported, SendError, dev
@@ -318,6 +318,7 @@ def _deliver(claim):
         log.exception("notification %s: handler crashed", leader.pk)
         _crashed(claim, exc, call)
     else:
+        metrics.NOTIFICATIONS_SENT.labels(leader.channel, sent.provider or "unknown").inc()
         _sent(claim, sent, call)
 
 
@@ -392,6 +393,7 @@ def _release(claim, *, due_at, error, crashed=False):
 def _send_failed(claim, exc, call, now=None):
     now = now or clock.now()
     leader = claim.leader
+    metrics.provider_error(leader.channel, exc)
     attempts.finish(call, R.TIMEOUT if exc.unknown else R.FAILED, error=exc.message, now=now)
     if exc.unknown:
         check = now + timedelta(seconds=UNKNOWN_RECHECK_SECONDS)
@@ -420,6 +422,7 @@ def _send_failed(claim, exc, call, now=None):
 def _crashed(claim, exc, call, now=None):
     now = now or clock.now()
     leader = claim.leader
+    metrics.provider_error(leader.channel, crashed=True)
     maybe_sent = call is not None  # the crash came during or after the provider call
     error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"[:2000]
     attempts.finish(call, R.CRASHED, error=error, now=now)
@@ -702,3 +705,15 @@ def tick(now=None, wait=True):
         except Exception:  # reminders must never stop pages
             log.exception("shift reminders failed")
     return done
+
+
+# --- read at scrape time (ilert/exposition.py) ----------------------------------------------------
+
+
+def outbox_depth(now):
+    """[(state, channel, rows, oldest due)] of the open outbox: pending and sending rows only, each
+    state read through its partial index (notification_due, notification_deadline)."""
+    return [(state, channel, rows, oldest)
+            for state in (S.PENDING, S.SENDING)
+            for channel, rows, oldest in Notification.objects.filter(status=state).order_by().values("channel")
+            .annotate(rows=Count("id"), oldest=Min("due_at")).values_list("channel", "rows", "oldest")]

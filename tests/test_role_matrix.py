@@ -217,3 +217,16 @@ def test_the_import_doors_are_held_by_the_matrix():
     rules, _public = documented()
     assert rules[("/import/", "POST")] == {"admin": "yes", "responder": "no", "stakeholder": "no"}
     assert {"/" + route for route, _callback in dashboard_routes()} >= {"/import/", "/import/<int:pk>/"}
+
+
+def test_metrics_is_an_operator_door_no_role_opens(settings, trial):
+    """/metrics takes the operator's token (docs/metrics.md), never a tenant's session or API key."""
+    settings.METRICS_TOKEN = "operator-token-for-the-matrix"
+    _rules, public = documented()
+    assert "/metrics" in public
+    for role, user in trial.users.items():
+        browser = Client()
+        browser.force_login(user)
+        assert browser.get("/metrics").status_code == 401, role
+        assert trial.api[role].get("/metrics").status_code == 401, role
+    assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer operator-token-for-the-matrix").status_code == 200

@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Min
+from django.db.models import Count, F, Min
 
 from ilert import clock
 
@@ -39,6 +39,14 @@ class Claim:
     seq: int
     due_at: object
     spec: CheckSpec
+
+
+def backlog(now):
+    """(monitors due for a check now, the oldest due time): read at scrape time (ilert/exposition.py)
+    through the partial index uptime_monitor_due. A claimed monitor's due time is a lease ahead."""
+    due = UptimeMonitor.objects.filter(paused=False, next_check_at__lte=now).order_by().aggregate(
+        rows=Count("id"), oldest=Min("next_check_at"))
+    return due["rows"], due["oldest"]
 
 
 def claim_due(*, limit=100, now=None, monitor_id=None):

@@ -17,7 +17,7 @@ from django.urls import reverse
 from alerts import services as alert_services
 from alerts.ingest import EventType, InboundEvent
 from alerts.models import Integration, LogKind
-from ilert import clock, kick, netguard, secrets
+from ilert import clock, kick, metrics, netguard, secrets
 from ilert.errors import DomainError
 
 from .checks import DOWN, UNAVAILABLE, UP, httpcheck
@@ -433,6 +433,7 @@ def record_checks(items, *, now=None):
         CheckResult.objects.bulk_create(rows)
         if moved:
             UptimeMonitor.objects.bulk_update(moved, STATE_FIELDS)
+    metrics.uptime_checks(items, out)
     return out
 
 

@@ -36,6 +36,18 @@ def wait_for(predicate, timeout=90, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+METRICS_TOKEN = "e2e-metrics-token"
+
+
+def ticker_runs(url):
+    """Sweeps the ticker process counted, as the web server's /metrics shows them (multiprocess mode)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(url + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=5).text
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == "ilert_ticker_runs_total" and sample.labels["task"] == "escalation.tasks.sweep")
+
+
 class Run:
     """`manage.py run` as a child process, its output collected as it comes."""
 
@@ -43,9 +55,11 @@ class Run:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = tmp_path / "var"
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "PROMETHEUS_MULTIPROC_DIR")}
         env.update(ILERT_DATA_DIR=str(self.data_dir), SECRET_KEY="e2e-secret", SWEEP_INTERVAL_SECONDS="1",
-                   DEV_OUTBOX="true")  # as ./scripts/run sets it
+                   DEV_OUTBOX="true",  # as ./scripts/run sets it
+                   METRICS_TOKEN=METRICS_TOKEN)  # its metrics go to its own var/metrics, which it empties
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "run", "--port", str(self.port)],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -106,6 +120,9 @@ def test_the_run_command_comes_up_and_stops_on_ctrl_c(run):
     assert ready.json()["database"] == "ok" and ready.json()["broker_kind"] == "embedded"
     login = httpx.get(run.url + "/login/", timeout=5)
     assert login.status_code == 200 and "Log in" in login.text
+    # The ticker is another process than the web server: its sweeps show on the web server's /metrics.
+    run.waited(lambda: ticker_runs(run.url) >= 2, "the ticker's sweeps on /metrics")
+    assert list((run.data_dir / "metrics").glob("*.db"))
     run.ctrl_c()
     assert "log in as demo@example.com /" in run.output
     assert f"{run.url}/" in run.output

@@ -19,6 +19,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from ilert import metrics
+
 log = logging.getLogger("ilert.run")
 
 FIRST_DELAY, MAX_DELAY = 1.0, 30.0
@@ -62,6 +64,7 @@ class Command(BaseCommand):
         (settings.DATA_DIR / "static").mkdir(exist_ok=True)
         if not os.environ.get("SITE_URL"):  # links in pages and messages point at this server
             os.environ["SITE_URL"] = settings.SITE_URL = f"http://{host}:{port}"
+        metrics.clean()  # the metrics of an earlier run (ilert/metrics.py), before anything here counts
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Database ready.")
         call_command("seed_demo", password_file=str(settings.DATA_DIR / "demo-password"))
@@ -117,6 +120,7 @@ class Command(BaseCommand):
             if child.running():
                 continue
             returncode, up = child.process.returncode, now - child.started_at
+            metrics.process_dead(child.process.pid)
             delay = FIRST_DELAY if up >= STEADY_SECONDS else child.delay
             child.restart_at, child.delay = now + delay, min(MAX_DELAY, delay * 2)
             log.error("the %s %s after %.0f s; restarting it in %.0f s (restart %s; the rest keeps running)",

@@ -1,0 +1,14 @@
+"""Read by gunicorn from the working directory (the repository root, /app in the image)."""
+
+import os
+
+
+def child_exit(server, worker):
+    """A web worker exited: its live gauges leave /metrics (ilert/metrics.py, multiprocess mode)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ilert.settings")
+    from django.conf import settings
+
+    settings.METRICS_MULTIPROCESS  # noqa: B018 - loading the settings sets PROMETHEUS_MULTIPROC_DIR for this process
+    from ilert import metrics
+
+    metrics.process_dead(worker.pid)
