@@ -347,6 +347,12 @@ NOTIFICATION_SEND_CONCURRENCY = int(env("NOTIFICATION_SEND_CONCURRENCY", "32"))
 NOTIFICATION_MAX_ATTEMPTS = int(env("NOTIFICATION_MAX_ATTEMPTS", "4"))
 # One-click links in notification emails (and push action tokens) expire after this.
 NOTIFICATION_ACTION_MAX_AGE_SECONDS = int(env("NOTIFICATION_ACTION_MAX_AGE_SECONDS", str(24 * 3600)))
+# Web Push (notifications/vapid.py, docs/push.md): the VAPID key pair, from here or generated into
+# DATA_DIR on first use (every process that sends must see the same key), and the `sub` claim.
+WEBPUSH_VAPID_PRIVATE_KEY = env("WEBPUSH_VAPID_PRIVATE_KEY", "")
+WEBPUSH_VAPID_SUBJECT = env("WEBPUSH_VAPID_SUBJECT", "")
+# How long a push service keeps a page for a device that is offline (seconds).
+WEBPUSH_TTL_SECONDS = int(env("WEBPUSH_TTL_SECONDS", "3600"))
 # Publishing a task after commit is only an early wake-up; tests may turn it off to prove the sweepers.
 ILERT_KICK_TASKS = env_bool("ILERT_KICK_TASKS", True)
 
