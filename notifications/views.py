@@ -238,6 +238,8 @@ def webpush_subscribe(request):
     user's browser. Always for the signed-in user."""
     import json
 
+    if not services.can_manage(request.user, request.user):  # a read-only role is never paged
+        return JsonResponse({"code": "forbidden", "message": "Your role does not receive pages."}, status=403)
     try:
         data = json.loads(request.body or b"")
     except ValueError:

@@ -59,6 +59,16 @@ function parse(event) {
   try { return event.data.json(); } catch (error) { return { title: "ilert", body: event.data.text() }; }
 }
 
+// Desktop Chrome shows two buttons (Notification.maxActions): then Accept and Escalate, the answers
+// that cannot wait; Resolve is one tap away on the incident page.
+var KEEP = ["accept", "escalate", "resolve"];
+function fit(actions) {
+  var room = (self.Notification && Notification.maxActions) || actions.length;
+  if (actions.length <= room) { return actions; }
+  var kept = KEEP.slice(0, room);
+  return actions.filter(function (a) { return kept.indexOf(a.action) !== -1; });
+}
+
 self.addEventListener("push", function (event) {
   var data = parse(event) || { title: "ilert", body: "Open ilert." };
   var high = data.priority === "HIGH";
@@ -71,7 +81,7 @@ self.addEventListener("push", function (event) {
     requireInteraction: data.kind === "page",
     vibrate: high ? [300, 100, 300, 100, 300] : [200],
     data: { url: data.url || "/", token: data.token || "", action_url: data.action_url || "" },
-    actions: (data.actions || []).slice(0, (self.Notification && Notification.maxActions) || 3),
+    actions: fit(data.actions || []),
   };
   event.waitUntil(self.registration.showNotification(data.title || "ilert", options));
 });
