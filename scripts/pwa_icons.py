@@ -34,7 +34,7 @@ def main():
             page.close()
         browser.close()
     print("\n".join(  # noqa: T201 - a script that says what it wrote
-f"static/icons/{name} {size}x{size}" for name, size, _ in ICONS))
+        f"static/icons/{name} {size}x{size}" for name, size, _ in ICONS))
 
 
 if __name__ == "__main__":
