@@ -371,3 +371,17 @@ def test_every_dashboard_page_links_the_manifest_and_the_worker_script(responder
     body = client.get("/").content.decode()
     assert 'rel="manifest" href="/manifest.webmanifest"' in body and "/static/js/pwa.js" in body
     assert 'rel="manifest"' in Client().get("/login/").content.decode()
+
+
+def test_the_vapid_key_command_prints_a_key_the_setting_takes(settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("vapid_key", stdout=out)
+    settings.WEBPUSH_VAPID_PRIVATE_KEY = out.getvalue().strip()
+    vapid.reset_cache()
+    public = StringIO()
+    call_command("vapid_key", "--public", stdout=public)
+    assert public.getvalue().strip() == vapid.public_key() and len(vapid.public_key()) == 87
