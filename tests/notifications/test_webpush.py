@@ -252,6 +252,23 @@ def test_a_5xx_is_retried_with_backoff_and_the_retry_sends_the_same_text(tenant,
     assert ContactMethod.objects.filter(pk=method.pk).exists()
 
 
+def test_a_push_service_that_does_not_answer_is_never_sent_again_blindly(tenant, responder, push, settings):
+    settings.NOTIFICATION_PROVIDER_TIMEOUT_SECONDS = 0.5
+    _subscriber, method = subscribed(responder, push)
+    email = make_method(responder, "email")
+    make_rule(responder, email, "HIGH", 10)
+    push.hold = True  # the request arrives and no answer comes: did it take the message?
+    incident, row = page(tenant, responder, method)
+    row.refresh_from_db()
+    assert row.status == "sending" and row.outcome_unknown
+    later = row.deadline + timedelta(seconds=1)
+    with time_machine.travel(later, tick=False):
+        engine.reconcile()
+    row.refresh_from_db()
+    assert row.status == "uncertain" and len(push.requests) == 1  # not re-sent
+    assert Notification.objects.get(incident=incident, channel="email").due_at <= later  # the next step goes
+
+
 def test_a_refused_vapid_signature_fails_the_step_without_removing_the_device(tenant, responder, push):
     _subscriber, method = subscribed(responder, push)
     push.answer(403)

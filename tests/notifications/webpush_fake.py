@@ -76,6 +76,8 @@ class FakePushService:
         self.requests = []
         self.statuses = queue.Queue()
         self.received = threading.Event()
+        self.hold = False  # answer nothing until `release` is set (a push service that hangs)
+        self.release = threading.Event()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -83,6 +85,8 @@ class FakePushService:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 fake.requests.append({"path": self.path, "headers": dict(self.headers.items()), "body": body})
+                if fake.hold:
+                    fake.release.wait(30)
                 try:
                     status = fake.statuses.get_nowait()
                 except queue.Empty:
@@ -106,6 +110,7 @@ class FakePushService:
         return self
 
     def __exit__(self, *exc):
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 
