@@ -402,3 +402,15 @@ def test_the_vapid_key_command_prints_a_key_the_setting_takes(settings):
     public = StringIO()
     call_command("vapid_key", "--public", stdout=public)
     assert public.getvalue().strip() == vapid.public_key() and len(vapid.public_key()) == 87
+
+
+def test_the_api_masks_the_endpoint_and_cannot_create_a_browser_subscription(responder, push):
+    from tests.conftest import client_for
+
+    _subscriber, method = subscribed(responder, push)
+    api = client_for(responder)
+    listed = {item["id"]: item for item in api.get("/api/v1/contact-methods").json()["results"]}
+    assert listed[method.pk]["kind"] == "webpush" and listed[method.pk]["address"] == "http://127.0.0.1/…"
+    made = api.post("/api/v1/contact-methods", {"kind": "webpush", "address": push.endpoint("api")}, format="json")
+    assert made.status_code == 400 and "Enable push on this device" in made.json()["message"]
+    assert ContactMethod.objects.filter(kind="webpush").count() == 1
