@@ -5,12 +5,17 @@ the caller's transaction (no I/O) and kicks the dispatch task after commit. Page
 incident is accepted or resolved (`cancel_pending`, run by the incident_changed receiver).
 """
 
+import base64
+import binascii
 import hashlib
 import hmac
+import json
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -20,7 +25,8 @@ from django.urls import reverse
 from accounts.models import User
 from alerts import services as alert_services
 from alerts.models import Incident, LogKind, Priority
-from ilert import bulk, clock, kick, ratelimit
+from ilert import bulk, clock, kick, netguard, ratelimit
+from ilert import secrets as ilert_secrets
 from ilert.errors import Conflict, DomainError, Forbidden
 
 from . import text, tokens
@@ -141,9 +147,6 @@ def delete_contact_method(method, *, by=None):
 
 
 def _b64url_bytes(value, field, size):
-    import base64
-    import binascii
-
     text = str(value or "").strip()
     if not text or len(text) > 200 or any(c not in _B64URL for c in text):
         raise DomainError("Must be base64url.", field=field)
@@ -164,13 +167,6 @@ def subscribe_webpush(user, *, endpoint, p256dh, auth, device_name="", by):
     method of `by` — always the user's own browser, never someone else's. One contact method per
     endpoint: an endpoint another user registered is refused (that browser pages them until they
     remove it). Returns (method, created)."""
-    import json
-
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    from ilert import netguard
-    from ilert import secrets as ilert_secrets
-
     from .channels.webpush import check_endpoint
 
     if by is None or by.pk != user.pk:
@@ -185,8 +181,6 @@ def subscribe_webpush(user, *, endpoint, p256dh, auth, device_name="", by):
         raise DomainError(str(exc), field="endpoint") from None
     p256dh = _b64url_bytes(p256dh, "keys.p256dh", 65)
     auth = _b64url_bytes(auth, "keys.auth", 16)
-    import base64
-
     try:  # a point on P-256, or encryption for it would fail at every page
         point = base64.urlsafe_b64decode(p256dh + "=" * (-len(p256dh) % 4))
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
@@ -219,8 +213,6 @@ def webpush_subscription_gone(notification, why, *, now=None):
     """The push service says a subscription is gone (404/410): remove it (the rules that used it go
     with it) and tell its user on their profile. Pages still queued for it fail when due and hand
     over to the next step at once."""
-    import re
-
     from . import render
     from .models import ProfileNotice
 

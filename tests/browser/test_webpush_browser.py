@@ -145,10 +145,9 @@ def test_enable_push_receive_a_page_in_the_service_worker_and_accept_from_its_ac
         cdp.send("ServiceWorker.deliverPushMessage",
                  {"origin": live_server.url, "registrationId": registration_id, "data": plaintext})
         [shown] = notifications_of(page, "n.body.includes('Checkout')")
-        room = worker_max_actions = context.service_workers[0].evaluate("Notification.maxActions")
+        room = context.service_workers[0].evaluate("Notification.maxActions")
         # Linux Chromium shows two buttons: Accept and Escalate; three where the platform has room.
         assert shown["actions"] == (["accept", "resolve", "escalate"] if room >= 3 else ["accept", "escalate"])
-        del worker_max_actions
         assert f"#{incident.number}" in shown["title"] and shown["body"] == "Checkout is failing"
         assert shown["data"]["url"].endswith(f"/incidents/{incident.pk}/") or str(incident.pk) in shown["data"]["url"]
 
