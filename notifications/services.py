@@ -232,7 +232,11 @@ def webpush_subscription_gone(notification, why, *, now=None):
             "this device\" to get pages there again.")
     with transaction.atomic():
         ProfileNotice.objects.create(tenant_id=method.tenant_id, user_id=method.user_id, text=text[:500])
+        user, pk = method.user, method.pk
         method.delete()
+        # Also said where their notices go (another device, else email): they may not open the profile soon.
+        queue_message(user, kind=Notification.Kind.NOTICE, dedup_key=f"webpush-gone:{pk}",
+                      subject=f"[ilert] Push to {method.display_address} stopped", body=text)
     return text
 
 

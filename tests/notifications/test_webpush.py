@@ -214,6 +214,8 @@ def test_a_gone_subscription_is_removed_the_user_told_and_the_next_step_goes_at_
     notice = ProfileNotice.objects.get(user=responder)
     assert f"answered {status}" in notice.text and "Enable push on this device" in notice.text
     assert notice.text in browser_for(responder).page.replace("&quot;", '"')
+    told = Notification.objects.get(user=responder, kind="notice")  # also where their notices go
+    assert told.channel == "email" and told.body == notice.text
     following = Notification.objects.get(incident=incident, channel="email")
     assert following.due_at <= clock.now()  # fallback: the email step is due now, not in 10 minutes
     engine.dispatch()
