@@ -14,8 +14,9 @@ service cannot be asked whether it took a message, so a timeout is an unknown ou
 re-sent blindly (the Topic header would make a duplicate replace the first one anyway).
 
 The endpoint is a URL the browser gave us: it is checked by ilert.netguard (no private, loopback
-or metadata addresses unless the deployment allows them), redirects are never followed and no
-proxy from the environment is used.
+or metadata addresses unless the deployment allows them) before the call and again when the
+connection opens (to the vetted address), redirects are never followed and no proxy from the
+environment is used.
 """
 
 import json
@@ -37,10 +38,16 @@ ACTIONS = [{"action": "accept", "title": "Accept"}, {"action": "resolve", "title
            {"action": "escalate", "title": "Escalate"}]
 
 
-class _NoRedirects(requests.Session):
+class _GuardedSession(requests.Session):
+    """Connects only to the addresses netguard vetted (no second DNS answer), follows no redirect,
+    takes no proxy or netrc from the environment."""
+
     def __init__(self):
         super().__init__()
-        self.trust_env = False  # no proxies or netrc from the environment
+        self.trust_env = False
+        self.adapters.clear()
+        self.mount("https://", netguard.GuardedAdapter())
+        self.mount("http://", netguard.GuardedAdapter())
 
     def request(self, method, url, *args, **kwargs):
         kwargs["allow_redirects"] = False
@@ -134,7 +141,7 @@ class WebPushChannel(Channel):
                 # RFC 8030 §5.3/§5.4: wake the device for pages; a resend replaces, never adds.
                 headers={"Urgency": "high" if page or high else "normal", "Topic": notification.token},
                 timeout=settings.NOTIFICATION_PROVIDER_TIMEOUT_SECONDS,
-                requests_session=_NoRedirects(),
+                requests_session=_GuardedSession(),
             )
         except Exception as exc:
             classified = _error(exc)

@@ -280,6 +280,15 @@ def test_a_refused_vapid_signature_fails_the_step_without_removing_the_device(te
     assert ContactMethod.objects.filter(pk=method.pk).exists()
 
 
+def test_a_redirect_from_the_push_service_is_not_followed(tenant, responder, push):
+    _subscriber, method = subscribed(responder, push)
+    push.answer(307)
+    _incident, row = page(tenant, responder, method)
+    row.refresh_from_db()
+    assert row.status == "failed" and "307" in row.error
+    assert [r["path"] for r in push.requests] == ["/push/sub1"]
+
+
 def test_an_endpoint_that_turned_private_is_not_called(tenant, responder, push, settings):
     _subscriber, method = subscribed(responder, push)
     settings.ALLOW_PRIVATE_TARGETS = False

@@ -94,6 +94,8 @@ class FakePushService:
                 self.send_response(status)
                 if status == 201:
                     self.send_header("Location", f"{fake.origin}/message/{len(fake.requests)}")
+                elif 300 <= status < 400:  # a redirect, which must never be followed
+                    self.send_header("Location", f"{fake.origin}/elsewhere")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 fake.received.set()
