@@ -15,11 +15,6 @@ import json
 
 import requests
 from django.conf import settings
-from requests.adapters import HTTPAdapter
-from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-from urllib3.util import connection as urllib3_connection
 
 from ilert import netguard
 from ilert.logging import redact as redact_patterns
@@ -36,52 +31,8 @@ def timeout():
     return float(getattr(settings, "CONNECTOR_TIMEOUT_SECONDS", 10))
 
 
-class _Guarded:
-    """Resolve, vet and connect to the vetted address (urllib3 2.x connection hook)."""
-
-    def _new_conn(self):
-        addresses = netguard.resolve_checked(self._dns_host, self.port)
-        last_error = None
-        for address in addresses:
-            try:
-                return urllib3_connection.create_connection(
-                    (address, self.port), self.timeout, source_address=self.source_address,
-                    socket_options=self.socket_options,
-                )
-            except TimeoutError as exc:
-                raise ConnectTimeoutError(self, f"Connection to {self.host} timed out.") from exc
-            except OSError as exc:
-                last_error = exc
-        raise NewConnectionError(self, f"Failed to establish a new connection: {last_error}")
-
-
-class GuardedHTTPConnection(_Guarded, HTTPConnection):
-    pass
-
-
-class GuardedHTTPSConnection(_Guarded, HTTPSConnection):
-    pass
-
-
-class GuardedHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = GuardedHTTPConnection
-
-
-class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = GuardedHTTPSConnection
-
-
-class GuardedAdapter(HTTPAdapter):
-    def __init__(self):
-        super().__init__(max_retries=0)
-
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": GuardedHTTPConnectionPool,
-                                                   "https": GuardedHTTPSConnectionPool}
-
-    def proxy_manager_for(self, proxy, **proxy_kwargs):
-        raise netguard.BlockedTarget("Proxies are not used for connector requests.")
+# The connection that connects to the vetted addresses lives in ilert.netguard (web push uses it too).
+GuardedAdapter = netguard.GuardedAdapter
 
 
 class Redactor:

@@ -13,6 +13,11 @@ import socket
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util import connection as urllib3_connection
 
 # Metadata endpoints that are not covered by the private/link-local ranges on some clouds.
 _METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"),
@@ -76,3 +81,54 @@ def check_url(url):
         raise BlockedTarget("Credentials in URLs are not allowed; use the connector's credential fields.")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     return resolve_checked(parts.hostname, port)
+
+
+# --- a requests adapter that connects only to vetted addresses (connectors, web push) ---------------
+
+
+class _Guarded:
+    """Resolve, vet and connect to the vetted address (urllib3 2.x connection hook)."""
+
+    def _new_conn(self):
+        addresses = resolve_checked(self._dns_host, self.port)
+        last_error = None
+        for address in addresses:
+            try:
+                return urllib3_connection.create_connection(
+                    (address, self.port), self.timeout, source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )
+            except TimeoutError as exc:
+                raise ConnectTimeoutError(self, f"Connection to {self.host} timed out.") from exc
+            except OSError as exc:
+                last_error = exc
+        raise NewConnectionError(self, f"Failed to establish a new connection: {last_error}")
+
+
+class GuardedHTTPConnection(_Guarded, HTTPConnection):
+    pass
+
+
+class GuardedHTTPSConnection(_Guarded, HTTPSConnection):
+    pass
+
+
+class GuardedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = GuardedHTTPConnection
+
+
+class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = GuardedHTTPSConnection
+
+
+class GuardedAdapter(HTTPAdapter):
+    def __init__(self):
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": GuardedHTTPConnectionPool,
+                                                   "https": GuardedHTTPSConnectionPool}
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        raise BlockedTarget("Proxies are not used for requests to checked targets.")

@@ -360,6 +360,12 @@ if METRICS_MULTIPROCESS:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(env("PROMETHEUS_MULTIPROC_DIR", DATA_DIR / "metrics"))
 else:
     os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+# Web Push (notifications/vapid.py, docs/push.md): the VAPID key pair, from here or generated into
+# DATA_DIR on first use (every process that sends must see the same key), and the `sub` claim.
+WEBPUSH_VAPID_PRIVATE_KEY = env("WEBPUSH_VAPID_PRIVATE_KEY", "")
+WEBPUSH_VAPID_SUBJECT = env("WEBPUSH_VAPID_SUBJECT", "")
+# How long a push service keeps a page for a device that is offline (seconds).
+WEBPUSH_TTL_SECONDS = int(env("WEBPUSH_TTL_SECONDS", "3600"))
 # Publishing a task after commit is only an early wake-up; tests may turn it off to prove the sweepers.
 ILERT_KICK_TASKS = env_bool("ILERT_KICK_TASKS", True)
 

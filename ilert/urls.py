@@ -13,7 +13,7 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.throttle import throttled_login
 
-from . import exposition, health, views
+from . import exposition, health, pwa, views
 
 DOMAIN_APPS = ["accounts", "alerts", "schedules", "escalation", "notifications", "connectors", "uptime"]
 DOMAIN_APPS += ["importers"]  # issue 20: imports from other on-call tools
@@ -50,6 +50,10 @@ urlpatterns = [
     path("favicon.ico", views.favicon),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", exposition.metrics_view, name="metrics"),  # operators: a bearer token (docs/metrics.md)
+    # The installable app (ilert/pwa.py): the worker must be served from the root for scope "/".
+    path("manifest.webmanifest", pwa.manifest, name="manifest"),
+    path("sw.js", pwa.service_worker, name="service-worker"),
+    path("offline", pwa.offline, name="offline"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script under the CSP.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

@@ -37,6 +37,10 @@ class ContactMethodSerializer(serializers.ModelSerializer):
         data = super().to_representation(instance)
         if instance.kind == "push":
             data["address"] = "…" + instance.address[-6:]
+        elif instance.kind == "webpush":  # a capability URL: its push service only
+            from urllib.parse import urlsplit
+
+            data["address"] = f"{urlsplit(instance.address).scheme}://{urlsplit(instance.address).hostname}/…"
         return data
 
 

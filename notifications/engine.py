@@ -60,9 +60,9 @@ UNKNOWN_RECHECK_SECONDS = 15  # after a timeout, ask the provider this much late
 UNKNOWN_SETTLE_SECONDS = 60
 POISON_LIMIT = 3
 MAX_LOOKUPS = 5
-CHANNEL_LABEL = {"email": "Email", "sms": "SMS", "voice": "Call", "push": "Push"}
+CHANNEL_LABEL = {"email": "Email", "sms": "SMS", "voice": "Call", "push": "Push", "webpush": "Web push"}
 PROVIDER_LABEL = {"twilio": "Twilio", "dev": "the dev outbox", "fcm": "Firebase", "email": "the mail server",
-                  "anymail": "the email provider"}
+                  "anymail": "the email provider", "webpush": "the push service"}
 
 
 @dataclass
@@ -293,7 +293,7 @@ def _rendered(claim, channel, items):
         leader.sent_text, leader.subject = rendered.text, subject
         return rendered
     rendered = render.Rendered(subject=leader.subject, text=leader.sent_text)
-    if leader.channel in ("email", "push"):
+    if leader.channel in ("email", "push", "webpush"):
         again = channel.render(leader, items)
         rendered.html, rendered.extra = again.html, again.extra
         if leader.kind != Notification.Kind.PAGE:
@@ -407,6 +407,10 @@ def _send_failed(claim, exc, call, now=None):
         type(method).objects.filter(pk=method.pk).update(opted_out=True)
     if method is not None and exc.disable:
         type(method).objects.filter(pk=method.pk).update(disabled_reason=exc.disable[:255])
+    if exc.gone:
+        from . import services
+
+        services.webpush_subscription_gone(leader, exc.message, now=now)
     if exc.permanent or leader.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
         with transaction.atomic():
             rows = _with_bundle(leader)
@@ -501,6 +505,8 @@ def _routes_to_dev(row):
         return providers.twilio_for(row.tenant_id) is None
     if row.channel == "push":
         return not providers.firebase_credentials_for(row.tenant_id)
+    if row.channel == "webpush":
+        return False  # the browser vendor's push service: always real
     from .channels.email import DEV_BACKEND
 
     return settings.EMAIL_BACKEND == DEV_BACKEND

@@ -6,7 +6,8 @@ from .models import Channel, ContactMethod
 
 
 class ContactMethodForm(forms.Form):
-    kind = forms.ChoiceField(choices=Channel.choices, label="Type")
+    # Web Push devices are added by the browser itself ("Enable push on this device").
+    kind = forms.ChoiceField(choices=[c for c in Channel.choices if c[0] != Channel.WEBPUSH], label="Type")
     address = forms.CharField(max_length=1024, label="Address",
                               help_text="Email address, phone number in international format (+49 151 …), or the "
                                         "Firebase registration token of a device.")

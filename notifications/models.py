@@ -33,6 +33,7 @@ class Channel(models.TextChoices):
     SMS = "sms", "SMS"
     VOICE = "voice", "Voice call"
     PUSH = "push", "Push"
+    WEBPUSH = "webpush", "Web push"  # a browser's Web Push subscription (RFC 8030, VAPID)
 
 
 # Default throttles per channel: at most `max` messages per `minutes` to one contact method.
@@ -41,6 +42,7 @@ DEFAULT_THROTTLE = {
     Channel.SMS: (10, 15),
     Channel.VOICE: (3, 15),
     Channel.PUSH: (20, 15),
+    Channel.WEBPUSH: (20, 15),
 }
 # Pages that come within this many seconds of the previous page to the same contact method wait for
 # the window to end and then go out as one bundled message ("5 new incidents, first: …").
@@ -66,7 +68,8 @@ class ContactMethod(TenantOwned):
 
     user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="contact_methods")
     kind = models.CharField(max_length=8, choices=Channel.choices)
-    # An email address, an E.164 phone number, or a Firebase registration token (push).
+    # An email address, an E.164 phone number, a Firebase registration token (push), or a browser's
+    # Web Push endpoint URL (webpush).
     address = models.CharField(max_length=1024)
     platform = models.CharField(max_length=8, choices=Platform.choices, blank=True)
     device_name = models.CharField(max_length=120, blank=True)
@@ -82,12 +85,17 @@ class ContactMethod(TenantOwned):
     throttle_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
     bundle_seconds = models.PositiveIntegerField(null=True, blank=True)  # None: default; 0: never bundle
     created_at = models.DateTimeField(default=dj_timezone.now)
+    # Web Push: the subscription's keys {"p256dh", "auth"} as JSON, encrypted (ilert.secrets).
+    push_keys_encrypted = models.TextField(blank=True)
 
     class Meta:
         ordering = ["kind", "created_at", "id"]
         indexes = [models.Index(fields=["kind", "address"], name="contact_method_address")]
         constraints = [
-            models.UniqueConstraint(fields=["user", "kind", "address"], name="contact_method_unique_per_user")
+            models.UniqueConstraint(fields=["user", "kind", "address"], name="contact_method_unique_per_user"),
+            # A browser's subscription pages one person: never two users (or organisations) at once.
+            models.UniqueConstraint(fields=["address"], condition=Q(kind="webpush"),
+                                    name="contact_method_webpush_endpoint"),
         ]
 
     def __str__(self):
@@ -105,7 +113,18 @@ class ContactMethod(TenantOwned):
         return not (self.kind == Channel.SMS and self.opted_out)
 
     @property
+    def push_keys(self):
+        """The Web Push subscription's {"p256dh", "auth"} (base64url), or {}."""
+        import json
+
+        return json.loads(secrets.decrypt(self.push_keys_encrypted)) if self.push_keys_encrypted else {}
+
+    @property
     def display_address(self):
+        if self.kind == Channel.WEBPUSH:
+            from urllib.parse import urlsplit
+
+            return self.device_name or f"browser ({urlsplit(self.address).hostname})"
         if self.kind == Channel.PUSH:
             return self.device_name or f"{self.get_platform_display() or 'device'} …{self.address[-6:]}"
         return self.address
@@ -160,6 +179,21 @@ class ReplyCodeRelease(TenantOwned):
 
     user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
     code = models.PositiveIntegerField()
+
+
+class ProfileNotice(TenantOwned):
+    """Something the user must learn on their profile, e.g. that a push service dropped one of their
+    browsers' subscriptions (it was removed). Shown until dismissed."""
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="profile_notices")
+    text = models.CharField(max_length=500)
+    created_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.text
 
 
 class NotificationSettings(TenantOwned):

@@ -133,7 +133,7 @@ def email(notification, items):
     )
 
 
-RENDERERS = {"sms": sms, "voice": voice, "push": push, "email": email}
+RENDERERS = {"sms": sms, "voice": voice, "push": push, "webpush": push, "email": email}
 
 
 def render(notification, items):

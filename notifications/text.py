@@ -59,6 +59,8 @@ def mask_address(channel, value, device_name=""):
         return mask_phone(value)
     if channel == "push":
         return device_name or "push device"
+    if channel == "webpush":
+        return device_name or "browser"
     return value
 
 

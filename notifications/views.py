@@ -35,7 +35,7 @@ from .forms import (
     ProvidersForm,
     RuleForm,
 )
-from .models import Channel, ContactMethod, Notification, NotificationRule, ProviderSettings
+from .models import Channel, ContactMethod, Notification, NotificationRule, ProfileNotice, ProviderSettings
 
 # --- settings of a user: the profile panel and the per-user page ---------------------------------
 
@@ -73,7 +73,21 @@ def _settings_context(request, user):
             "notice_contact_method": preference.notice_contact_method_id,
         }),
         "next": request.get_full_path() if not request.headers.get("HX-Request") else "",
+        "notices": list(ProfileNotice.objects.filter(user=user)) if user.pk == request.user.pk else [],
+        "vapid_public_key": _vapid_public_key() if user.pk == request.user.pk else "",
     }
+
+
+def _vapid_public_key():
+    from . import vapid
+
+    try:
+        return vapid.public_key()
+    except (OSError, ValueError):  # an unreadable key file or a bad setting: the page still works
+        import logging
+
+        logging.getLogger(__name__).exception("VAPID key unavailable: Web Push is off")
+        return ""
 
 
 @require_safe
@@ -213,6 +227,46 @@ def save_preferences(request, obj, user):
         return _back(request, user)
     _run(request, lambda: services.update_settings(user, by=request.user, **form.cleaned_data), "Preferences saved.")
     return _back(request, user)
+
+
+@require_POST
+@login_required
+def webpush_subscribe(request):
+    """The browser the user is signed in on subscribed to push ("Enable push on this device"):
+    {"endpoint", "keys": {"p256dh", "auth"}, "device_name"} as JSON, with the CSRF token in the
+    X-CSRFToken header. 201 new, 200 refreshed; 400 bad input, 403 read-only role, 409 another
+    user's browser. Always for the signed-in user."""
+    import json
+
+    if not services.can_manage(request.user, request.user):  # a read-only role is never paged
+        return JsonResponse({"code": "forbidden", "message": "Your role does not receive pages."}, status=403)
+    try:
+        data = json.loads(request.body or b"")
+    except ValueError:
+        return JsonResponse({"code": "invalid", "message": "Send the subscription as JSON."}, status=400)
+    if not isinstance(data, dict) or not isinstance(data.get("keys"), dict):
+        return JsonResponse({"code": "invalid", "message": "Send {endpoint, keys: {p256dh, auth}}.",
+                             "fields": {"keys": ["Required."]}}, status=400)
+    try:
+        method, created = services.subscribe_webpush(
+            request.user, endpoint=data.get("endpoint"), p256dh=data["keys"].get("p256dh"),
+            auth=data["keys"].get("auth"), device_name=data.get("device_name", ""), by=request.user)
+    except DomainError as exc:
+        body = {"code": exc.code, "message": exc.message}
+        if exc.field:
+            body["fields"] = {exc.field: [exc.message]}
+        return JsonResponse(body, status=exc.status)
+    return JsonResponse({"id": method.pk, "device_name": method.device_name, "created": created},
+                        status=201 if created else 200)
+
+
+@require_POST
+@tenant_object(ProfileNotice)
+def dismiss_notice(request, obj):
+    if obj.user_id != request.user.pk:
+        raise Http404
+    services.dismiss_notice(obj, by=request.user)
+    return _back(request, request.user)
 
 
 @token_addressed

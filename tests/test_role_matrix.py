@@ -21,11 +21,11 @@ from django.test import Client
 
 from accounts.models import ApiKey, User
 from ilert.models import DevMessage
-from notifications.models import ContactMethod, NotificationRule
+from notifications.models import ContactMethod, NotificationRule, ProfileNotice
 from schedules.models import Override
 from tests.conftest import client_for
 from tests.factories import FACTORIES, UserFactory, make_api_key
-from tests.notifications.factories import make_method, make_rule
+from tests.notifications.factories import make_method, make_notice, make_rule
 from tests.schedules.factories import make_override, make_schedule
 from tests.test_tenancy_sweep import _model_of, _names, dashboard_routes
 
@@ -61,6 +61,7 @@ OWN = {
     NotificationRule: lambda user: make_rule(user, make_method(user)),
     Override: lambda user: make_override(make_schedule(user.tenant), user=user),
     User: lambda user: user,
+    ProfileNotice: make_notice,
 }
 
 

@@ -5,8 +5,10 @@ from .email import EmailChannel
 from .push import PushChannel
 from .sms import SmsChannel
 from .voice import VoiceChannel
+from .webpush import WebPushChannel
 
-CHANNELS = {channel.name: channel for channel in (EmailChannel(), SmsChannel(), VoiceChannel(), PushChannel())}
+CHANNELS = {channel.name: channel for channel in (EmailChannel(), SmsChannel(), VoiceChannel(), PushChannel(),
+                                                WebPushChannel())}
 
 
 def get(name):

@@ -1,4 +1,4 @@
-"""The one interface every channel implements (email, sms, voice, push).
+"""The one interface every channel implements (email, sms, voice, push, webpush).
 
     render(notification, items) -> Rendered      what the message says (items: the bundle)
     send(notification, rendered, items) -> Sent  one provider call; raises SendError
@@ -29,15 +29,18 @@ class SendError(Exception):
     unknown:   the request may have reached the provider (a read timeout): re-sending blindly could
                page twice, so the engine reconciles with `lookup` instead.
     disable:   the contact method is dead (e.g. an unregistered push token); stop paging it.
+    gone:      a Web Push subscription the push service no longer knows (404/410): it is removed
+               and its user told on their profile.
     """
 
-    def __init__(self, message, *, permanent=False, unknown=False, disable=None, opt_out=False):
+    def __init__(self, message, *, permanent=False, unknown=False, disable=None, opt_out=False, gone=False):
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         self.unknown = unknown
         self.disable = disable
         self.opt_out = opt_out
+        self.gone = gone
 
 
 class LookupUnsupported(Exception):

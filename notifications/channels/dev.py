@@ -10,7 +10,7 @@ from ilert.models import DevMessage
 from .. import tokens
 from .base import SendError, Sent
 
-CHANNEL_WORDS = {"email": "email", "sms": "SMS", "voice": "voice", "push": "push"}
+CHANNEL_WORDS = {"email": "email", "sms": "SMS", "voice": "voice", "push": "push", "webpush": "web push"}
 
 
 def write(notification, rendered, items):

@@ -1,7 +1,7 @@
 from alerts.models import Incident
 from ilert import clock
 from ilert.models import DevMessage
-from notifications.models import ContactMethod, Notification, NotificationRule
+from notifications.models import ContactMethod, Notification, NotificationRule, ProfileNotice
 from tests.alerts.factories import make_incident
 from tests.factories import UserFactory, register
 
@@ -50,3 +50,10 @@ register(ContactMethod, lambda tenant: make_method(UserFactory(tenant=tenant)))
 register(NotificationRule, lambda tenant: (lambda u: make_rule(u, make_method(u)))(UserFactory(tenant=tenant)))
 register(Notification, make_notification)
 register(DevMessage, make_dev_message)
+
+
+def make_notice(user):
+    return ProfileNotice.objects.create(tenant_id=user.tenant_id, user=user, text="Push to a browser stopped.")
+
+
+register(ProfileNotice, lambda tenant: make_notice(UserFactory(tenant=tenant)))
