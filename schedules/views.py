@@ -126,7 +126,9 @@ def _ticks(first, following, view, start, end, zone):
         instant = wall_to_utc(datetime.combine(day, datetime.min.time()), zone)
         left = (instant - start).total_seconds() / total * 100
         label = f"{day:%a %d}" if view == "week" else (f"{day:%d}" if day.day % 2 or day.day == 1 else "")
-        ticks.append({"left": f"{left:.4f}", "label": label, "weekend": day.weekday() >= 5})
+        # Phones have ~33 px per day in a week and ~8 in a month: two short lines, or one label a week.
+        short = f"{day:%a}"[:2] + f" {day:%d}" if view == "week" else (f"{day:%d}" if day.day % 7 == 1 else "")
+        ticks.append({"left": f"{left:.4f}", "label": label, "short": short, "weekend": day.weekday() >= 5})
         day += timedelta(days=1)
     return ticks
 
