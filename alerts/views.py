@@ -313,7 +313,9 @@ def source_add_maintenance(request, obj):
         else:
             messages.success(request, "Maintenance window added.")
     else:
-        messages.error(request, "A maintenance window needs a start and an end.")
+        problems = "; ".join(f"{getattr(form.fields.get(name), 'label', None) or name.capitalize()}: {' '.join(errors)}"
+                             for name, errors in form.errors.items() if name in form.fields)
+        messages.error(request, f"The maintenance window was not added. {problems}")
     return redirect("alerts:source", pk=obj.pk)
 
 

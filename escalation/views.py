@@ -13,7 +13,7 @@ from ilert.dashboard import admin_only, tenant_object
 from ilert.errors import DomainError
 from schedules import selectors as schedule_selectors
 
-from . import selectors, services, targets
+from . import engine, selectors, services, targets
 from .forms import LevelForm, PolicyForm
 from .models import EscalationLevel, EscalationPolicy
 
@@ -139,4 +139,5 @@ def incident_panel(request, obj):
     levels = obj.escalation_policy.levels.count() if obj.escalation_policy else 0
     return render(request, "escalation/_incident_panel.html", {
         "incident": obj, "steps": steps, "warnings": warnings, "levels": levels, "now": clock.now(),
+        "next": engine.preview(obj),
     })

@@ -71,7 +71,7 @@ def schedules(request):
     rows = []
     for schedule in items:
         segment, until = found.get(schedule.pk, (None, None))
-        rows.append({"schedule": schedule, "segment": segment, "until": until and utc_to_wall(until, zone)})
+        rows.append({"schedule": schedule, "segment": segment, "until": until})
     return render(request, "schedules/schedules.html", {"rows": rows, "form": form, "viewer_zone": zone.key})
 
 
@@ -452,7 +452,7 @@ def home_panel(request):
     rows = []
     for schedule in items:
         segment, until = found[schedule.pk]
-        rows.append({"schedule": schedule, "segment": segment, "until": until and utc_to_wall(until, zone)})
+        rows.append({"schedule": schedule, "segment": segment, "until": until})
     return render(request, "schedules/home_panel.html", {"rows": rows, "viewer_zone": zone.key})
 
 
@@ -462,8 +462,7 @@ def profile_panel(request):
     zone = _zone(_viewer_zone_name(request.user))
     now = clock.now()
     shifts = selectors.upcoming_shifts(request.user, now, now + timedelta(days=28))
-    rows = [{"shift": s, "start": utc_to_wall(s.start, zone), "end": utc_to_wall(s.end, zone),
-             "now": s.start <= now} for s in shifts]
+    rows = [{"shift": s, "start": s.start, "end": s.end, "now": s.start <= now} for s in shifts]
     feed = selectors.personal_feed(request.user)
     feed_url = _feed_url(request, feed) if feed else None
     return render(request, "schedules/profile_panel.html",

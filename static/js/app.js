@@ -62,3 +62,18 @@ document.addEventListener("htmx:afterSwap", function (event) {
     if (target._checked.indexOf(box.name + "=" + box.value) !== -1) { box.checked = true; }
   });
 });
+// Time zones (issue 15): the login form sends this browser's zone (a first login adopts it); the
+// profile offers a button that fills the field with it.
+document.addEventListener("DOMContentLoaded", function () {
+  var zone = "";
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { zone = ""; }
+  document.querySelectorAll("input[data-browser-zone]").forEach(function (input) { input.value = zone; });
+  document.querySelectorAll("[data-browser-zone-fill]").forEach(function (button) {
+    if (!zone) { return; }
+    button.hidden = false;
+    button.textContent = "Use this device's zone (" + zone + ")";
+    button.addEventListener("click", function () {
+      document.querySelector(button.getAttribute("data-browser-zone-fill")).value = zone;
+    });
+  });
+});

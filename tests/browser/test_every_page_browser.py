@@ -43,6 +43,26 @@ def _seed(tenant, admin):
     incident.save(update_fields=["details"])
 
 
+def _axe(page, source):
+    """axe-core's serious and critical findings on the page as it is now."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(source + ";0")  # through the DevTools protocol: the page's CSP does not apply
+    found = page.evaluate("""() => axe.run(document, {resultTypes: ['violations']}).then(r => r.violations
+        .filter(v => ['serious', 'critical'].includes(v.impact))
+        .map(v => v.impact + ' ' + v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')))""")
+    return found
+
+
+def _axe_on(page, path, source, browser, live_server):
+    """The logged-out pages (login) in a context of their own."""
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE)
+    other = context.new_page()
+    other.goto(path)
+    found = _axe(other, source)
+    context.close()
+    return found
+
+
 def dashboard_pages(tenant, admin):
     """(path, is_full_page) for every dashboard URL that answers a logged-in GET with a whole HTML page;
     URLs with an object id get one of this tenant's objects."""
@@ -81,7 +101,8 @@ def test_every_page_fits_a_phone_and_shows_its_primary_action(browser, live_serv
     context.set_default_timeout(10_000)
     page = context.new_page()
     login(page, admin.email, "correct horse battery")
-    problems = []
+    axe_source = AXE.read_text()
+    problems = [f"/login/: {finding}" for finding in _axe_on(page, "/login/", axe_source, browser, live_server)]
     for path in pages:
         page.goto(path)
         page.wait_for_selector(".htmx-request", state="detached")  # panels loaded
@@ -109,5 +130,19 @@ def test_every_page_fits_a_phone_and_shows_its_primary_action(browser, live_serv
         }""")
         if primary is not None and primary["bottom"] > PHONE["height"]:
             problems.append(f"{path}: primary action {primary['text']!r} below the first screen ({primary['top']}px)")
+        problems += [f"{path}: {finding}" for finding in _axe(page, axe_source)]
+
+    # Keyboard: the first Tab shows the skip link, Enter moves to the content; focus is visible.
+    page.goto("/incidents/")
+    page.keyboard.press("Tab")
+    skip = page.evaluate("""() => { const a = document.activeElement, r = a.getBoundingClientRect();
+        return {cls: a.className, top: r.top, outline: getComputedStyle(a).outlineStyle}; }""")
+    assert skip["cls"] == "skip-link" and skip["top"] >= 0 and skip["outline"] != "none", skip
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    page.keyboard.press("Tab")
+    focused = page.evaluate("""() => { const a = document.activeElement;
+        return {tag: a.tagName, outline: getComputedStyle(a).outlineStyle, width: getComputedStyle(a).outlineWidth}; }""")
+    assert focused["outline"] != "none" and focused["width"] != "0px", focused
     context.close()
     assert not problems, "\n".join(problems)
