@@ -19,7 +19,9 @@ document.addEventListener("change", function (event) {
   }
 });
 document.addEventListener("submit", function (event) {
-  var message = event.target.getAttribute("data-confirm");
+  // on the form, or on the button that submitted it ("Remove" beside "Save" in one form)
+  var button = event.submitter;
+  var message = (button && button.getAttribute("data-confirm")) || event.target.getAttribute("data-confirm");
   if (message && !window.confirm(message)) { event.preventDefault(); }
 });
 // htmx requests carry the CSRF token.
