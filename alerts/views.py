@@ -60,6 +60,11 @@ SORTS = {"number": "number", "status": "status", "summary": "summary", "priority
 COLUMN_TITLES = {"number": "#", "status": "Status", "summary": "Summary", "priority": "Priority", "source": "Source",
                  "assignee": "Assignee", "opened": "Opened"}
 DEFAULT_SORT = "-opened"
+# The same orders as a list (phones have no column headers to click).
+SORT_CHOICES = [("-opened", "Newest first"), ("opened", "Oldest first"), ("priority", "Priority, high first"),
+                ("status", "Status"), ("summary", "Summary A–Z"), ("-summary", "Summary Z–A"),
+                ("source", "Alert source"), ("assignee", "Assignee"), ("-number", "Number, highest first"),
+                ("number", "Number, lowest first")]
 
 
 def _sort(request):
@@ -107,7 +112,8 @@ def incidents(request):
     page = Paginator(queryset, 50).get_page(request.GET.get("page"))
     sort = _sort(request)
     context = {"page": page, "state": state, "sources": selectors.alert_sources(request.tenant),
-               "query": request.GET.urlencode(), "sort": sort, "columns": _sort_links(request, sort)}
+               "query": request.GET.urlencode(), "sort": sort, "columns": _sort_links(request, sort),
+               "sort_choices": SORT_CHOICES + ([(sort, "As the column says")] if sort not in dict(SORT_CHOICES) else [])}
     template = "alerts/_incident_rows.html" if request.headers.get("HX-Request") else "alerts/incidents.html"
     return render(request, template, context)
 
