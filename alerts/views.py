@@ -113,7 +113,7 @@ def incidents(request):
     sort = _sort(request)
     context = {"page": page, "state": state, "sources": selectors.alert_sources(request.tenant),
                "query": request.GET.urlencode(), "sort": sort, "columns": _sort_links(request, sort),
-               "sort_choices": SORT_CHOICES + ([(sort, "As the column says")] if sort not in dict(SORT_CHOICES) else [])}
+               "sort_choices": SORT_CHOICES + ([] if sort in dict(SORT_CHOICES) else [(sort, "As the column says")])}
     template = "alerts/_incident_rows.html" if request.headers.get("HX-Request") else "alerts/incidents.html"
     return render(request, template, context)
 
