@@ -37,8 +37,11 @@ class UserEditForm(forms.Form):
 
 class ProfileForm(forms.Form):
     name = forms.CharField(max_length=120, required=False)
-    timezone = forms.CharField(max_length=64, required=False, validators=[validate_time_zone],
-                               help_text="Times are shown in this zone. Empty: the organisation's.")
+    timezone = forms.CharField(max_length=64, required=False, validators=[validate_time_zone], label="Time zone",
+                               help_text="Every time is shown, and time inputs are read, in this zone. Type to "
+                                         "search (e.g. Berlin, New_York). Empty: the organisation's.",
+                               widget=forms.TextInput(attrs={"list": "iana-zones", "autocomplete": "off",
+                                                             "spellcheck": "false"}))
 
 
 class SetPasswordForm(forms.Form):

@@ -18,6 +18,11 @@ def _time_zones():
     return frozenset(zoneinfo.available_timezones())
 
 
+def available_time_zones():
+    """Every IANA zone name this system knows (for pickers and checks)."""
+    return _time_zones()
+
+
 def validate_time_zone(value):
     if value not in _time_zones():
         raise ValidationError(f"Unknown time zone {value!r}; use an IANA name such as Europe/Berlin.")

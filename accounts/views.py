@@ -25,7 +25,7 @@ from .forms import (
     TenantSettingsForm,
     UserEditForm,
 )
-from .models import ApiKey, Team, User
+from .models import ApiKey, Team, User, available_time_zones
 
 
 def _form_error(form, exc):
@@ -73,6 +73,16 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        # A first login brings the browser's zone (app.js fills browser_zone): times read right from
+        # the first page on. A zone the user chose is never overwritten.
+        user = form.get_user()
+        zone = self.request.POST.get("browser_zone", "")
+        if not user.timezone and zone in available_time_zones():
+            services.update_user(user, by=user, timezone=zone)
+        return response
 
 
 class PasswordResetView(auth_views.PasswordResetView):
@@ -263,7 +273,8 @@ def profile(request):
             services.update_user(user, by=user, **form.cleaned_data)
             messages.success(request, "Profile saved.")
             return redirect("accounts:profile")
-    return render(request, "accounts/profile.html", {"form": form, "panels": panel_urls(PROFILE_PANELS)})
+    return render(request, "accounts/profile.html", {"form": form, "panels": panel_urls(PROFILE_PANELS),
+                                                     "zones": sorted(available_time_zones())})
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

@@ -1,5 +1,7 @@
 """Dashboard pages for incidents and alert sources."""
 
+from datetime import date, datetime, time, timedelta
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -8,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
@@ -20,6 +23,7 @@ from . import selectors, services
 from .forms import AlertSourceEditForm, AlertSourceForm, CommentForm, IntegrationSettingsForm, MaintenanceForm
 from .ingest import EventType, InboundEvent
 from .models import AlertSource, Incident, MaintenanceWindow
+from .search import search
 
 # Other apps add a panel to the incident page and to the alert source page (URL names taking the
 # object's pk), loaded by htmx.
@@ -50,8 +54,43 @@ def _policies(tenant):
     return AlertSource._meta.get_field("escalation_policy").related_model.objects.filter(tenant=tenant)
 
 
+# ?sort= values: column -> ordering ("-opened": newest first, the default)
+SORTS = {"number": "number", "status": "status", "summary": "summary", "priority": "priority",
+         "source": "alert_source__name", "assignee": "assigned_to__name", "opened": "created_at"}
+COLUMN_TITLES = {"number": "#", "status": "Status", "summary": "Summary", "priority": "Priority", "source": "Source",
+                 "assignee": "Assignee", "opened": "Opened"}
+DEFAULT_SORT = "-opened"
+# The same orders as a list (phones have no column headers to click).
+SORT_CHOICES = [("-opened", "Newest first"), ("opened", "Oldest first"), ("priority", "Priority, high first"),
+                ("status", "Status"), ("summary", "Summary A–Z"), ("-summary", "Summary Z–A"),
+                ("source", "Alert source"), ("assignee", "Assignee"), ("-number", "Number, highest first"),
+                ("number", "Number, lowest first")]
+
+
+def _sort(request):
+    value = request.GET.get("sort", DEFAULT_SORT)
+    return value if value.lstrip("-") in SORTS else DEFAULT_SORT
+
+
+def _day(value):
+    """A YYYY-MM-DD from the query string, or None."""
+    try:
+        return date.fromisoformat(value) if value and len(value) == 10 else None
+    except ValueError:
+        return None
+
+
 def _filtered_incidents(request):
-    queryset = selectors.incidents(request.tenant)
+    queryset = search(selectors.incidents(request.tenant), request.GET.get("q", ""))
+    # Days are the reader's days (the request runs in their zone: ilert/readerzone.py).
+    zone = timezone.get_current_timezone()
+    since, until = _day(request.GET.get("from", "")), _day(request.GET.get("to", ""))
+    if since:
+        queryset = queryset.filter(created_at__gte=datetime.combine(since, time.min, tzinfo=zone))
+    if until and until < date.max:
+        queryset = queryset.filter(created_at__lt=datetime.combine(until + timedelta(days=1), time.min, tzinfo=zone))
+    sort = _sort(request)
+    queryset = queryset.order_by(("-" if sort.startswith("-") else "") + SORTS[sort.lstrip("-")], "-number")
     state = request.GET.get("status", "open")
     if state in STATUS_FILTERS:
         queryset = queryset.filter(status__in=STATUS_FILTERS[state])
@@ -71,10 +110,28 @@ def _filtered_incidents(request):
 def incidents(request):
     queryset, state = _filtered_incidents(request)
     page = Paginator(queryset, 50).get_page(request.GET.get("page"))
+    sort = _sort(request)
     context = {"page": page, "state": state, "sources": selectors.alert_sources(request.tenant),
-               "query": request.GET.urlencode()}
+               "query": request.GET.urlencode(), "sort": sort, "columns": _sort_links(request, sort),
+               "sort_choices": SORT_CHOICES + ([] if sort in dict(SORT_CHOICES) else [(sort, "As the column says")])}
     template = "alerts/_incident_rows.html" if request.headers.get("HX-Request") else "alerts/incidents.html"
     return render(request, template, context)
+
+
+def _sort_links(request, sort):
+    """Per sortable column, in the table's order: the link that sorts by it (again: the other way)."""
+    links = []
+    for column in SORTS:
+        params = request.GET.copy()
+        params.pop("page", None)
+        current = sort.lstrip("-") == column
+        descending = sort.startswith("-")
+        params["sort"] = (column if descending else f"-{column}") if current else (
+            f"-{column}" if column == "opened" else column)
+        links.append({"key": column, "title": COLUMN_TITLES[column], "url": "?" + params.urlencode(),
+                      "aria": ("descending" if descending else "ascending") if current else "none",
+                      "arrow": ("↓" if descending else "↑") if current else ""})
+    return links
 
 
 @require_POST
@@ -313,7 +370,9 @@ def source_add_maintenance(request, obj):
         else:
             messages.success(request, "Maintenance window added.")
     else:
-        messages.error(request, "A maintenance window needs a start and an end.")
+        problems = "; ".join(f"{getattr(form.fields.get(name), 'label', None) or name.capitalize()}: {' '.join(errors)}"
+                             for name, errors in form.errors.items() if name in form.fields)
+        messages.error(request, f"The maintenance window was not added. {problems}")
     return redirect("alerts:source", pk=obj.pk)
 
 

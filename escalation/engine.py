@@ -296,3 +296,44 @@ def _stop(level_no, round_no, message, notes=()):
     """Escalation ends here: the incident keeps its position, with nothing more due."""
     return Outcome(move={"level": level_no, "round": round_no, "next_at": None,
                          "notes": [*notes, (LogKind.WARNING, message, {})]})
+
+
+# --- looking ahead (the incident page) -----------------------------------------------------------
+
+
+@dataclass
+class Preview:
+    """What the next step of an incident will do at its due time, as the engine will decide it then
+    (schedules and overrides resolved at that instant). Nothing is written."""
+
+    at: object
+    level: int = 0  # the level that will be paged (0: none)
+    round: int = 0
+    levels: int = 0
+    targets: list = field(default_factory=list)  # [(user, why)]
+    skipped: list = field(default_factory=list)  # [(level number, message)] passed at once on the way
+    new_round: bool = False  # the policy starts again from level 1
+    repeats_left: int = 0  # further rounds after the one paged
+    ends: str = ""  # the step pages nobody: why escalation ends there
+
+
+def preview(incident, at=None):
+    """The next step of a PENDING incident, decided by the engine's own planner at `at` (default: when
+    it is due), or None when nothing more is due."""
+    at = at or incident.next_escalation_at
+    if at is None or incident.status != Incident.Status.PENDING:
+        return None
+    planner = Planner(at)
+    policy = planner.policy_for(incident)
+    outcome = planner._decide(policy, incident.escalation_level, incident.escalation_round)
+    move = outcome.move
+    skipped = [(data["level"], message) for _kind, message, data in move.get("notes", []) if data.get("level")]
+    result = Preview(at=at, skipped=skipped, levels=len(policy.ordered_levels) if policy else 0)
+    if move.get("next_at") is None:
+        result.ends = next((message for _kind, message, data in reversed(move.get("notes", [])) if not data), "")
+        return result
+    result.level, result.round = move["level"], move["round"]
+    result.targets = [(user, reason.split(": ", 1)[-1]) for user, _tag, reason in outcome.pages]
+    result.new_round = move["round"] > incident.escalation_round
+    result.repeats_left = policy.repeat_count - move["round"]
+    return result

@@ -108,6 +108,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "ilert.tenancy.TenantMiddleware",
+    "ilert.readerzone.ReaderTimeZoneMiddleware",  # issue 15: pages show and read times in the reader's zone
 ]
 
 ROOT_URLCONF = "ilert.urls"

@@ -71,7 +71,7 @@ def schedules(request):
     rows = []
     for schedule in items:
         segment, until = found.get(schedule.pk, (None, None))
-        rows.append({"schedule": schedule, "segment": segment, "until": until and utc_to_wall(until, zone)})
+        rows.append({"schedule": schedule, "segment": segment, "until": until})
     return render(request, "schedules/schedules.html", {"rows": rows, "form": form, "viewer_zone": zone.key})
 
 
@@ -126,7 +126,9 @@ def _ticks(first, following, view, start, end, zone):
         instant = wall_to_utc(datetime.combine(day, datetime.min.time()), zone)
         left = (instant - start).total_seconds() / total * 100
         label = f"{day:%a %d}" if view == "week" else (f"{day:%d}" if day.day % 2 or day.day == 1 else "")
-        ticks.append({"left": f"{left:.4f}", "label": label, "weekend": day.weekday() >= 5})
+        # Phones have ~33 px per day in a week and ~8 in a month: two short lines, or one label a week.
+        short = f"{day:%a}"[:2] + f" {day:%d}" if view == "week" else (f"{day:%d}" if day.day % 7 == 1 else "")
+        ticks.append({"left": f"{left:.4f}", "label": label, "short": short, "weekend": day.weekday() >= 5})
         day += timedelta(days=1)
     return ticks
 
@@ -450,7 +452,7 @@ def home_panel(request):
     rows = []
     for schedule in items:
         segment, until = found[schedule.pk]
-        rows.append({"schedule": schedule, "segment": segment, "until": until and utc_to_wall(until, zone)})
+        rows.append({"schedule": schedule, "segment": segment, "until": until})
     return render(request, "schedules/home_panel.html", {"rows": rows, "viewer_zone": zone.key})
 
 
@@ -460,8 +462,7 @@ def profile_panel(request):
     zone = _zone(_viewer_zone_name(request.user))
     now = clock.now()
     shifts = selectors.upcoming_shifts(request.user, now, now + timedelta(days=28))
-    rows = [{"shift": s, "start": utc_to_wall(s.start, zone), "end": utc_to_wall(s.end, zone),
-             "now": s.start <= now} for s in shifts]
+    rows = [{"shift": s, "start": s.start, "end": s.end, "now": s.start <= now} for s in shifts]
     feed = selectors.personal_feed(request.user)
     feed_url = _feed_url(request, feed) if feed else None
     return render(request, "schedules/profile_panel.html",
