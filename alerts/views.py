@@ -18,6 +18,7 @@ from accounts import selectors as account_selectors
 from ilert import clock, secrets
 from ilert.dashboard import admin_only, can_write, panel_urls, tenant_object
 from ilert.errors import DomainError
+from ilert.ids import parse_id
 
 from . import selectors, services
 from .forms import AlertSourceEditForm, AlertSourceForm, CommentForm, IntegrationSettingsForm, MaintenanceForm
@@ -36,18 +37,6 @@ STATUS_FILTERS = {
     "accepted": (Incident.Status.ACCEPTED,),
     "resolved": (Incident.Status.RESOLVED,),
 }
-
-
-ID_MAX = 2**63 - 1  # the largest value a (big)integer primary key can hold
-
-
-def _id(value):
-    """An id from a query string or form: ASCII digits within the range of a database id, else None
-    (an id out of range matches nothing; it must not reach the database, where it is an error)."""
-    if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > 19:
-        return None
-    number = int(value)
-    return number if 0 < number <= ID_MAX else None
 
 
 def _policies(tenant):
@@ -96,7 +85,7 @@ def _filtered_incidents(request):
         queryset = queryset.filter(status__in=STATUS_FILTERS[state])
     source = request.GET.get("source", "")
     if source.isascii() and source.isdigit():
-        source_id = _id(source)
+        source_id = parse_id(source)
         queryset = queryset.filter(alert_source_id=source_id) if source_id else queryset.none()
     if request.GET.get("priority") in ("HIGH", "LOW"):
         queryset = queryset.filter(priority=request.GET["priority"])
@@ -141,7 +130,7 @@ def incidents_bulk(request):
     action = request.POST.get("action")
     if action not in ("accept", "resolve"):
         return HttpResponseBadRequest("Unknown action: choose accept or resolve.")
-    ids = {pk for pk in map(_id, request.POST.getlist("ids")) if pk is not None}
+    ids = {pk for pk in map(parse_id, request.POST.getlist("ids")) if pk is not None}
     done = 0
     for incident in selectors.incidents(request.tenant).filter(pk__in=ids):
         try:
@@ -209,9 +198,9 @@ def incident_escalate(request, obj):
 @tenant_object(Incident)
 @can_write
 def incident_reassign(request, obj):
-    user_id = request.POST.get("user", "")
-    user = account_selectors.users(request.tenant, include_inactive=False).filter(pk=_id(user_id)).first() \
-        if _id(user_id) else None
+    user_pk = parse_id(request.POST.get("user"))
+    users = account_selectors.users(request.tenant, include_inactive=False)
+    user = users.filter(pk=user_pk).first() if user_pk else None
     if user is None:
         messages.error(request, "Pick a user to assign.")
         return redirect("alerts:incident", pk=obj.pk)
