@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "notifications",
     "connectors",
     "uptime",
+    "status",  # status pages (issue 17): depends on alerts and uptime, never the other way round
 ]
 
 MIDDLEWARE = [
@@ -107,6 +108,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "ilert.tenancy.TenantMiddleware",
+    "status.middleware.CustomDomainMiddleware",  # a status page on its own domain (docs/status-pages.md)
 ]
 
 ROOT_URLCONF = "ilert.urls"
@@ -304,6 +306,7 @@ SWEEPER_TASKS = [
     "notifications.tasks.sweep",
     "connectors.tasks.sweep",
     "uptime.tasks.sweep",
+    "status.tasks.sweep",  # maintenance start/end/reminders and subscriber notices
 ]
 # Periodic tasks {task: seconds}, run by the ticker (ilert/ticker.py) of every worker and of the
 # embedded run, each tick once across all of them. Celery beat is not used: it was one process whose

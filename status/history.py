@@ -1,0 +1,102 @@
+"""90 days of daily bars per service: the worst status of each day (in the page's time zone) from
+the service's history, and the uptime % of its linked monitors from their daily roll-ups (finished
+UTC days; today has no figure until its roll-up exists). Two queries for the whole page."""
+
+import zoneinfo
+from datetime import datetime, time, timedelta
+
+from django.db.models import Sum
+
+from ilert import clock
+from uptime.models import CheckRollup
+
+from .models import SEVERITY, MonitorLink, ServiceStatusChange
+
+DAYS = 90
+
+
+def _zone(page):
+    try:
+        return zoneinfo.ZoneInfo(page.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def days(page, now=None, count=DAYS):
+    """The last `count` local dates, oldest first, and the UTC instant the first one starts."""
+    zone = _zone(page)
+    today = (now or clock.now()).astimezone(zone).date()
+    first = today - timedelta(days=count - 1)
+    return [first + timedelta(days=i) for i in range(count)], datetime.combine(first, time(), tzinfo=zone)
+
+
+class Bar:
+    __slots__ = ("day", "status", "uptime")
+
+    def __init__(self, day, status, uptime=None):
+        self.day, self.status, self.uptime = day, status, uptime
+
+
+def bars(page, services, now=None, count=DAYS):
+    """{service id: [Bar] oldest first}."""
+    now = now or clock.now()
+    zone = _zone(page)
+    dates, start = days(page, now, count)
+    index = {d: i for i, d in enumerate(dates)}
+    ids = [s.pk for s in services]
+    changes = {}
+    for service_id, at, old, new in (ServiceStatusChange.objects.filter(service_id__in=ids, at__gte=start)
+                                     .order_by("at", "id").values_list("service_id", "at", "old_status",
+                                                                        "new_status")):
+        changes.setdefault(service_id, []).append((at, old, new))
+    out = {}
+    for service in services:
+        rows = changes.get(service.pk, [])
+        current = rows[0][1] if rows else service.status  # the status when the window began
+        created = service.created_at.astimezone(zone).date()
+        worst = [current] * count
+        position = 0
+        for at, _old, new in rows:
+            day = index.get(at.astimezone(zone).date())
+            if day is None:
+                continue
+            for i in range(position + 1, day + 1):
+                worst[i] = current  # the days in between stayed at the status before this change
+            if SEVERITY[new] > SEVERITY[worst[day]]:
+                worst[day] = new
+            current, position = new, day
+        for i in range(position + 1, count):
+            worst[i] = current
+        out[service.pk] = [Bar(d, worst[i] if d >= created else None) for i, d in enumerate(dates)]
+    _uptime(out, dates, ids)
+    return out
+
+
+def _uptime(out, dates, ids):
+    links = list(MonitorLink.objects.filter(service_id__in=ids).values_list("service_id", "monitor_id"))
+    if not links:
+        return
+    by_monitor = {}
+    for service_id, monitor_id in links:
+        by_monitor.setdefault(monitor_id, []).append(service_id)
+    first = datetime.combine(dates[0], time(), tzinfo=zoneinfo.ZoneInfo("UTC"))
+    totals = {}
+    for monitor_id, day, up, down in (CheckRollup.objects.filter(monitor_id__in=by_monitor, period="day",
+                                                                 start__gte=first)
+                                      .values("monitor_id", "start").annotate(u=Sum("up_seconds"), d=Sum("down_seconds"))
+                                      .values_list("monitor_id", "start", "u", "d")):
+        for service_id in by_monitor[monitor_id]:
+            total = totals.setdefault((service_id, day.date()), [0, 0])
+            total[0] += up or 0
+            total[1] += down or 0
+    for service_id, service_bars in out.items():
+        for bar in service_bars:
+            up, down = totals.get((service_id, bar.day), (0, 0))
+            if up + down:
+                bar.uptime = round(100.0 * up / (up + down), 2)
+
+
+def uptime_90(service_bars):
+    """The service's uptime over the days that have a figure, or None."""
+    figures = [b.uptime for b in service_bars if b.uptime is not None]
+    return round(sum(figures) / len(figures), 2) if figures else None
