@@ -81,10 +81,10 @@ def _uptime(out, dates, ids):
         by_monitor.setdefault(monitor_id, []).append(service_id)
     first = datetime.combine(dates[0], time(), tzinfo=zoneinfo.ZoneInfo("UTC"))
     totals = {}
-    for monitor_id, day, up, down in (CheckRollup.objects.filter(monitor_id__in=by_monitor, period="day",
-                                                                 start__gte=first)
-                                      .values("monitor_id", "start").annotate(u=Sum("up_seconds"), d=Sum("down_seconds"))
-                                      .values_list("monitor_id", "start", "u", "d")):
+    rollups = (CheckRollup.objects.filter(monitor_id__in=by_monitor, period="day", start__gte=first)
+               .values("monitor_id", "start").annotate(u=Sum("up_seconds"), d=Sum("down_seconds"))
+               .values_list("monitor_id", "start", "u", "d"))
+    for monitor_id, day, up, down in rollups:
         for service_id in by_monitor[monitor_id]:
             total = totals.setdefault((service_id, day.date()), [0, 0])
             total[0] += up or 0

@@ -30,7 +30,8 @@ def _text(incident, update):
     subject = f"[{kind}] {incident.title}: {status}"
     lines = [f"{incident.title}", f"Status: {status}", "", update.message]
     if incident.kind == StatusIncident.Kind.MAINTENANCE and incident.scheduled_for:
-        lines += ["", f"Scheduled: {incident.scheduled_for:%Y-%m-%d %H:%M} – {incident.scheduled_until:%Y-%m-%d %H:%M} UTC"]
+        lines += ["", f"Scheduled: {incident.scheduled_for:%Y-%m-%d %H:%M} – "
+                      f"{incident.scheduled_until:%Y-%m-%d %H:%M} UTC"]
     names = list(AffectedService.objects.filter(incident=incident).values_list("service__name", flat=True))
     if names:
         lines += ["", "Affected: " + ", ".join(names)]

@@ -19,7 +19,8 @@ def _links(incident):
              for link in SourceLink.objects.filter(alert_source_id=incident.alert_source_id)
              .exclude(status_while_open="")]
     if incident.incident_key.startswith("uptime-"):
-        monitor_ids = UptimeMonitor.objects.filter(alert_source_id=incident.alert_source_id).values_list("pk", flat=True)
+        monitor_ids = (UptimeMonitor.objects.filter(alert_source_id=incident.alert_source_id)
+                       .values_list("pk", flat=True))
         monitor_ids = [pk for pk in monitor_ids if incident.incident_key == f"uptime-{pk}"]
         items += [(link.service_id, link.status_while_down, link.restore_on_resolve)
                   for link in MonitorLink.objects.filter(monitor_id__in=monitor_ids).exclude(status_while_down="")]

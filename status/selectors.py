@@ -12,7 +12,13 @@ from django.db.models import Exists, OuterRef, Prefetch, Q
 from ilert import clock
 
 from .models import (
-    AffectedService, IncidentUpdate, Service, ServiceGroup, StatusIncident, StatusPage, Subscriber,
+    AffectedService,
+    IncidentUpdate,
+    Service,
+    ServiceGroup,
+    StatusIncident,
+    StatusPage,
+    Subscriber,
 )
 
 

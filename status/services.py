@@ -19,8 +19,20 @@ from ilert.errors import Conflict, DomainError, Forbidden
 
 from . import notices
 from .models import (
-    SEVERITY, AffectedService, IncidentUpdate, MonitorLink, Service, ServiceGroup, ServiceHold, ServiceStatus,
-    ServiceStatusChange, SourceLink, StatusIncident, StatusPage, Subscriber, worst,
+    SEVERITY,
+    AffectedService,
+    IncidentUpdate,
+    MonitorLink,
+    Service,
+    ServiceGroup,
+    ServiceHold,
+    ServiceStatus,
+    ServiceStatusChange,
+    SourceLink,
+    StatusIncident,
+    StatusPage,
+    Subscriber,
+    worst,
 )
 
 S = StatusIncident.Status

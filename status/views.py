@@ -4,7 +4,6 @@ services, and the incident panel's one-click "tell stakeholders"."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
@@ -14,8 +13,16 @@ from ilert.errors import DomainError
 
 from . import public, selectors, services
 from .forms import (
-    GroupForm, IncidentForm, MaintenanceForm, MonitorLinkForm, PageForm, ServiceForm, SourceLinkForm, StatusForm,
-    SubscriptionsForm, UpdateForm,
+    GroupForm,
+    IncidentForm,
+    MaintenanceForm,
+    MonitorLinkForm,
+    PageForm,
+    ServiceForm,
+    SourceLinkForm,
+    StatusForm,
+    SubscriptionsForm,
+    UpdateForm,
 )
 from .models import MonitorLink, Service, SourceLink, StatusIncident, StatusPage, Subscriber
 
@@ -258,11 +265,12 @@ def from_alert(request, obj):
 def my_subscriptions(request):
     """Every member, stakeholders too, may follow services by email (their own account only)."""
     current = Subscriber.objects.filter(user=request.user).first()
-    form = SubscriptionsForm(request.POST or None, tenant=request.tenant,
+    form = SubscriptionsForm(request.POST if request.method == "POST" else None, tenant=request.tenant,
                              initial={"services": list(current.services.all()) if current else []})
     if request.method == "POST":
         if not form.is_valid():
-            raise PermissionDenied("Unknown services.")
+            messages.error(request, "Choose services of your organisation.")
+            return redirect("accounts:profile")
         services.subscribe_member(request.user, form.cleaned_data["services"])
         messages.success(request, "Your service subscriptions are saved.")
         return redirect("accounts:profile")

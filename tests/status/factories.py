@@ -1,6 +1,12 @@
 from status import services
 from status.models import (
-    MonitorLink, Service, ServiceGroup, SourceLink, StatusIncident, StatusPage, Subscriber,
+    MonitorLink,
+    Service,
+    ServiceGroup,
+    SourceLink,
+    StatusIncident,
+    StatusPage,
+    Subscriber,
 )
 from tests.alerts.factories import make_source
 from tests.factories import register

@@ -75,8 +75,8 @@ def test_a_link_without_automation_changes_nothing(tenant):
 
 
 def test_a_down_monitor_holds_its_linked_service(tenant):
-    from uptime import services as uptime_services
     from tests.uptime.factories import make_monitor
+    from uptime import services as uptime_services
 
     monitor = make_monitor(tenant)
     service = make_service(tenant)
