@@ -30,44 +30,58 @@ def days(page, now=None, count=DAYS):
     return [first + timedelta(days=i) for i in range(count)], datetime.combine(first, time(), tzinfo=zone)
 
 
-class Bar:
-    __slots__ = ("day", "status", "uptime")
+class Bars:
+    """One service's days: `statuses[i]` the worst status of `dates[i]` (None before the service
+    existed), `uptime[i]` the uptime % of its monitors that day (None without a figure)."""
 
-    def __init__(self, day, status, uptime=None):
-        self.day, self.status, self.uptime = day, status, uptime
+    __slots__ = ("dates", "statuses", "uptime")
+
+    def __init__(self, dates, statuses):
+        self.dates, self.statuses, self.uptime = dates, statuses, [None] * len(dates)
+
+    def __iter__(self):
+        return iter(zip(self.dates, self.statuses, self.uptime, strict=True))
+
+    def __len__(self):
+        return len(self.dates)
+
+    def __getitem__(self, index):
+        return list(self)[index]
 
 
 def bars(page, services, now=None, count=DAYS):
-    """{service id: [Bar] oldest first}."""
+    """{service id: Bars}, oldest day first."""
     now = now or clock.now()
     zone = _zone(page)
     dates, start = days(page, now, count)
-    index = {d: i for i, d in enumerate(dates)}
+    first = dates[0]
     ids = [s.pk for s in services]
     changes = {}
     for service_id, at, old, new in (ServiceStatusChange.objects.filter(service_id__in=ids, at__gte=start)
                                      .order_by("at", "id").values_list("service_id", "at", "old_status",
                                                                         "new_status")):
-        changes.setdefault(service_id, []).append((at, old, new))
+        changes.setdefault(service_id, []).append(((at.astimezone(zone).date() - first).days, old, new))
     out = {}
+    rank = SEVERITY.__getitem__
     for service in services:
         rows = changes.get(service.pk, [])
         current = rows[0][1] if rows else service.status  # the status when the window began
-        created = service.created_at.astimezone(zone).date()
         worst = [current] * count
         position = 0
-        for at, _old, new in rows:
-            day = index.get(at.astimezone(zone).date())
-            if day is None:
+        for day, _old, new in rows:
+            if not 0 <= day < count:
                 continue
-            for i in range(position + 1, day + 1):
-                worst[i] = current  # the days in between stayed at the status before this change
-            if SEVERITY[new] > SEVERITY[worst[day]]:
+            if day > position:
+                worst[position + 1:day + 1] = [current] * (day - position)  # unchanged until this change
+            if rank(new) > rank(worst[day]):
                 worst[day] = new
             current, position = new, day
-        for i in range(position + 1, count):
-            worst[i] = current
-        out[service.pk] = [Bar(d, worst[i] if d >= created else None) for i, d in enumerate(dates)]
+        if position + 1 < count:
+            worst[position + 1:] = [current] * (count - position - 1)
+        created = (service.created_at.astimezone(zone).date() - first).days
+        if created > 0:
+            worst[:min(created, count)] = [None] * min(created, count)
+        out[service.pk] = Bars(dates, worst)
     _uptime(out, dates, ids)
     return out
 
@@ -89,14 +103,14 @@ def _uptime(out, dates, ids):
             total = totals.setdefault((service_id, day.date()), [0, 0])
             total[0] += up or 0
             total[1] += down or 0
-    for service_id, service_bars in out.items():
-        for bar in service_bars:
-            up, down = totals.get((service_id, bar.day), (0, 0))
-            if up + down:
-                bar.uptime = round(100.0 * up / (up + down), 2)
+    for (service_id, day), (up, down) in totals.items():
+        bars_ = out.get(service_id)
+        index = (day - dates[0]).days
+        if bars_ is not None and 0 <= index < len(dates) and up + down:
+            bars_.uptime[index] = round(100.0 * up / (up + down), 2)
 
 
 def uptime_90(service_bars):
     """The service's uptime over the days that have a figure, or None."""
-    figures = [b.uptime for b in service_bars if b.uptime is not None]
+    figures = [u for u in service_bars.uptime if u is not None]
     return round(sum(figures) / len(figures), 2) if figures else None

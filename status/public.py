@@ -23,7 +23,9 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
+from django.utils.html import escape
 from django.utils.http import http_date
+from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -32,7 +34,7 @@ from ilert.dashboard import token_addressed
 from ilert.errors import DomainError
 
 from . import access, history, selectors, services
-from .models import StatusIncident
+from .models import ServiceStatus, StatusIncident
 from .statuspage import DESCRIPTIONS, Shapes
 
 CACHE_SECONDS = 300
@@ -110,16 +112,36 @@ def _context(page, now=None):
     shapes = Shapes(page, services_)
     status = shapes.status(open_)
     groups, order = {}, []
+    labels = {}
     for service in services_:
         key = service.group_id or 0
         if key not in groups:
             groups[key] = {"group": service.group, "rows": []}
             order.append(key)
-        groups[key]["rows"].append({"service": service, "bars": bars[service.pk],
+        groups[key]["rows"].append({"service": service, "bars": _bars_html(bars[service.pk], labels),
                                     "uptime": history.uptime_90(bars[service.pk])})
     return {"page": page, "status": status, "groups": [groups[k] for k in order], "incidents": active,
             "maintenance": maintenance, "past": past, "now": now, "descriptions": DESCRIPTIONS,
             "days": history.DAYS}
+
+
+STATUS_LABEL = dict(ServiceStatus.choices)
+
+
+def _bars_html(bars, cache):
+    """The 90 bars of a service as one string: 4,500 template iterations per page were most of the
+    render time. `cache` keeps each (day, status, uptime) piece for the page's other services."""
+    parts = []
+    for index, (day, status, uptime) in enumerate(bars):
+        key = (index, status, uptime)
+        piece = cache.get(key)
+        if piece is None:
+            title = f"{day.isoformat()}: {STATUS_LABEL[status] if status else 'no data'}"
+            if uptime is not None:
+                title += f", {uptime}% uptime"
+            piece = cache[key] = f'<span class="{status or ""}" title="{escape(title)}"></span>'
+        parts.append(piece)
+    return mark_safe("".join(parts))  # noqa: S308 - built from escaped values and fixed class names
 
 
 def _html(request, page, *, preview=False):

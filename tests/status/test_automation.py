@@ -156,11 +156,37 @@ def test_maintenance_starts_and_ends_on_its_own(tenant, responder):
                                                                               "completed"]
 
 
-def test_a_page_shows_maintenance_on_its_bars(tenant):
-    service = make_service(tenant)
-    page = make_page(tenant, services_=[service])
-    services.set_status(service, "major_outage")
-    from status import history
+def test_the_daily_bars_show_the_worst_status_of_each_local_day_and_monitor_uptime(tenant):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
 
-    bars = history.bars(page, [service])[service.pk]
-    assert len(bars) == 90 and bars[-1].status == "major_outage"
+    from status import history
+    from status.models import Service
+    from tests.uptime.factories import make_monitor
+    from uptime.models import CheckRollup
+
+    berlin = ZoneInfo("Europe/Berlin")
+    now = datetime(2026, 3, 30, 12, 0, tzinfo=berlin)  # the day after the spring DST change
+    service = make_service(tenant)
+    Service.objects.filter(pk=service.pk).update(created_at=now - timedelta(days=200))
+    service.refresh_from_db()
+    page = make_page(tenant, services_=[service], time_zone="Europe/Berlin")
+    # 23:30 local on the 28th (22:30 UTC): an hour of major outage spanning local midnight
+    start = datetime(2026, 3, 28, 23, 30, tzinfo=berlin)
+    for at, old, new in ((start, "operational", "major_outage"), (start + timedelta(hours=1), "major_outage",
+                                                                   "degraded_performance"),
+                         (start + timedelta(hours=5), "degraded_performance", "operational")):
+        ServiceStatusChange.objects.create(tenant=tenant, service=service, at=at, old_status=old, new_status=new)
+    monitor = make_monitor(tenant)
+    services.link_monitor(service, monitor)
+    CheckRollup.objects.create(tenant=tenant, monitor=monitor, period="day",
+                               start=datetime(2026, 3, 27, tzinfo=ZoneInfo("UTC")), up_seconds=86400 - 864,
+                               down_seconds=864, checks=1, up=1, down=0)
+    bars = history.bars(page, [service], now=now)[service.pk]
+    by_day = {day.isoformat(): (status, uptime) for day, status, uptime in bars}
+    assert len(bars) == 90
+    assert by_day["2026-03-27"] == ("operational", 99.0)
+    assert by_day["2026-03-28"][0] == "major_outage"
+    assert by_day["2026-03-29"][0] == "major_outage"  # the outage went on past local midnight
+    assert by_day["2026-03-30"][0] == "operational"
+    assert by_day["2026-03-26"][0] == "operational" and history.uptime_90(bars) == 99.0
