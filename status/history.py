@@ -15,7 +15,7 @@ from .models import SEVERITY, MonitorLink, ServiceStatusChange
 DAYS = 90
 
 
-def _zone(page):
+def zone_of(page):
     try:
         return zoneinfo.ZoneInfo(page.time_zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -24,7 +24,7 @@ def _zone(page):
 
 def days(page, now=None, count=DAYS):
     """The last `count` local dates, oldest first, and the UTC instant the first one starts."""
-    zone = _zone(page)
+    zone = zone_of(page)
     today = (now or clock.now()).astimezone(zone).date()
     first = today - timedelta(days=count - 1)
     return [first + timedelta(days=i) for i in range(count)], datetime.combine(first, time(), tzinfo=zone)
@@ -52,7 +52,7 @@ class Bars:
 def bars(page, services, now=None, count=DAYS):
     """{service id: Bars}, oldest day first."""
     now = now or clock.now()
-    zone = _zone(page)
+    zone = zone_of(page)
     dates, start = days(page, now, count)
     first = dates[0]
     ids = [s.pk for s in services]

@@ -55,7 +55,7 @@ def _variant(request, page):
 
 
 def _etag(page, variant, what):
-    today = clock.now().date().isoformat()
+    today = clock.now().astimezone(history.zone_of(page)).date().isoformat()  # the bars move at local midnight
     raw = f"{page.pk}:{page.changed_at.timestamp()}:{today}:{variant}:{what}"
     return '"' + hashlib.sha256(raw.encode()).hexdigest()[:32] + '"'
 

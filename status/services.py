@@ -423,7 +423,10 @@ def _post(incident, *, status, message, by, now):
     update = IncidentUpdate.objects.create(tenant_id=incident.tenant_id, incident=incident, status=status,
                                            message=message, at=now, author=by,
                                            affected_components=_components(incident, before, now))
-    touch_pages([pk for pk, _ in affected], now=now)
+    if affected:
+        touch_pages([pk for pk, _ in affected], now=now)
+    else:  # an incident naming no service shows on every page of the organisation
+        StatusPage.objects.filter(tenant_id=incident.tenant_id).update(changed_at=now)
     notices.announce_update(incident, update)
     return update
 
@@ -537,8 +540,12 @@ def delete_incident(incident, *, by=None):
         if incident.kind == StatusIncident.Kind.MAINTENANCE:
             _end_windows(incident)
         ids = list(AffectedService.objects.filter(incident=incident).values_list("service_id", flat=True))
+        tenant_id = incident.tenant_id
         incident.delete()
-        touch_pages(ids)
+        if ids:
+            touch_pages(ids)
+        else:
+            StatusPage.objects.filter(tenant_id=tenant_id).update(changed_at=clock.now())
 
 
 # --- subscribers ---------------------------------------------------------------------------------------

@@ -221,3 +221,13 @@ def test_the_subscribe_form_does_not_flood_an_address(page, settings):
         _subscribe(Client())
     outbox.dispatch()
     assert len(mail.outbox) == 1
+
+
+def test_a_visitor_may_subscribe_to_some_services_only(tenant, settings):
+    settings.EMAIL_BACKEND = ANYMAIL
+    api, web = make_service(tenant, name="API"), make_service(tenant, name="Web")
+    make_page(tenant, services_=[api, web], slug="acme")
+    html = Client().get("/status/acme/").content.decode()
+    assert f'value="{web.code}"' in html
+    Client().post("/status/acme/subscribe", {"email": "w@example.org", "services": [web.code, "nonsense"]})
+    assert list(Subscriber.objects.get().services.all()) == [web]
