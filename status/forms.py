@@ -10,6 +10,7 @@ AUTOMATION = [("", "Only link (no automation)")] + STATUS_CHOICES
 
 
 class PageForm(forms.ModelForm):
+    logo_url = forms.URLField(label="Logo URL", required=False, assume_scheme="https", max_length=500)
     services = forms.ModelMultipleChoiceField(queryset=Service.objects.none(), required=False,
                                               widget=forms.CheckboxSelectMultiple)
     links_text = forms.CharField(

@@ -66,3 +66,10 @@ def test_create_a_page_post_an_incident_with_two_updates_and_read_it_logged_out(
         phone.screenshot(path="/tmp/status-page-1280.png", full_page=True)
     finally:
         visitor.close()
+
+    page.set_viewport_size({"width": 390, "height": 844})  # the dashboard's pages on a phone too
+    for name, path in (("pages", "/status-pages/"), ("services", "/status-pages/services/"),
+                       ("incidents", "/status-pages/incidents/")):
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+        page.screenshot(path=f"/tmp/status-dash-{name}-390.png", full_page=True)
