@@ -14,6 +14,7 @@ answer personal and uncacheable.
 
 import hashlib
 import json
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -105,10 +106,11 @@ def _context(page, now=None):
     services_ = selectors.page_services(page)
     ids = [s.pk for s in services_]
     bars = history.bars(page, services_, now)
-    open_ = selectors.page_incidents(page, service_ids=ids, open_only=True)
+    shown = selectors.page_incidents(page, service_ids=ids, since=now - timedelta(days=14), limit=200)
+    open_ = [i for i in shown if i.is_open]  # one query (and its prefetches) for open and recent ones
     active = [i for i in open_ if i.kind == StatusIncident.Kind.INCIDENT]
     maintenance = [i for i in open_ if i.kind == StatusIncident.Kind.MAINTENANCE]
-    past = [i for i in selectors.recent(page, ids) if not i.is_open]
+    past = [i for i in shown if not i.is_open and i.kind == StatusIncident.Kind.INCIDENT]
     shapes = Shapes(page, services_)
     status = shapes.status(open_)
     groups, order = {}, []

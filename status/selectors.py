@@ -5,11 +5,7 @@ incidents and maintenance that affect them (or that name no service: organisatio
 of another organisation whatever the links say.
 """
 
-from datetime import timedelta
-
 from django.db.models import Exists, OuterRef, Prefetch, Q
-
-from ilert import clock
 
 from .models import (
     AffectedService,
@@ -75,13 +71,3 @@ def page_incidents(page, *, service_ids=None, kind=None, open_only=False, limit=
                  .select_related("service")),
     )
     return list(qs.order_by("-created_at", "-id")[:limit])
-
-
-def upcoming_maintenance(page, service_ids=None):
-    return [m for m in page_incidents(page, service_ids=service_ids, kind=StatusIncident.Kind.MAINTENANCE,
-                                      open_only=True)]
-
-
-def recent(page, service_ids=None, days=14):
-    return page_incidents(page, service_ids=service_ids, kind=StatusIncident.Kind.INCIDENT,
-                          since=clock.now() - timedelta(days=days))
