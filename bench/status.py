@@ -7,7 +7,8 @@ Prints, for the HTML page and summary.json:
   unconditional and conditional (If-None-Match: the current ETag, answered 304);
 - open loop at a fixed rate (default 200 requests/s, the issue's target) for conditional
   requests: p50, p99, and how many came back late.
-and the machine's load average before and after (the machine is shared: read figures with it).
+the same open loop against /healthz (no database: the floor of this machine at that moment), and
+the machine's load average before and after (the machine is shared: read figures with it).
 
     DATABASE_URL=postgres://ilert:ilert@127.0.0.1:5432/ilert_h2 REDIS_URL=redis://127.0.0.1:6379/4 \\
         .venv/bin/python -m bench.status [--seconds 10] [--rate 200] [--workers 2] [--threads 4]
@@ -225,6 +226,10 @@ def main():
     print(f"gunicorn: {args.workers} workers × {args.threads} threads; cache: "
           f"{'Redis' if os.environ.get('REDIS_URL') else 'per-process memory'}; closed-loop client: {loader}")
     try:
+        # The floor on this machine right now: the cheapest answer the product has (no database).
+        floor = asyncio.run(open_loop(port, "/healthz", "", min(args.seconds, 5), args.rate))
+        print(f"floor, /healthz open loop {args.rate:.0f} req/s: p50 {floor['p50_ms']:.1f} ms, "
+              f"p99 {floor['p99_ms']:.1f} ms ({floor['statuses']})")
         paths = {"page": f"/status/{page.slug}/", "summary.json": f"/status/{page.slug}/api/v2/summary.json"}
         for label, path in paths.items():
             median, worst = first_render(port, path, page)
