@@ -299,14 +299,17 @@ def delete_page(page, *, by=None):
 
 
 def new_access_link(page, *, by=None):
-    """A new secret link for an audience page (the old one stops working). Returns the token, shown once."""
+    """A new secret link for an audience page: the old link and every visitor's grant (link cookie or
+    magic-link login) stop working. Returns the token, shown once."""
     _may_manage(by)
     from .access import new_token
+    from .models import new_code
 
     token = new_token()
     page.access_token_hash = secrets.lookup_hash(token)
+    page.access_nonce = new_code()
     page.changed_at = clock.now()
-    page.save(update_fields=["access_token_hash", "changed_at"])
+    page.save(update_fields=["access_token_hash", "access_nonce", "changed_at"])
     return token
 
 

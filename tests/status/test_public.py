@@ -133,6 +133,10 @@ def test_an_audience_page_opens_with_its_secret_link_only(tenant):
     assert visitor.get("/status/partners/").status_code == 200
     services.end_access_grants(page)  # rotating ends every grant
     assert visitor.get("/status/partners/").status_code == 403
+    assert visitor.get(f"/status/partners/?access={token}").status_code == 302
+    services.new_access_link(page)  # a new link ends the old one and the grants it gave
+    assert visitor.get("/status/partners/").status_code == 403
+    assert visitor.get(f"/status/partners/?access={token}").status_code == 403
 
 
 def test_an_audience_page_mails_a_magic_link_to_allowed_domains_only(tenant):
