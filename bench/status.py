@@ -7,7 +7,8 @@ Prints, for the HTML page and summary.json:
   unconditional and conditional (If-None-Match: the current ETag, answered 304);
 - open loop at a fixed rate (default 200 requests/s, the issue's target) for conditional
   requests: p50, p99, and how many came back late.
-the same open loop against /healthz (no database: the floor of this machine at that moment), and
+CPU milliseconds per request in-process (unconditional, conditional), the same open loop against
+/healthz (no database: the floor of this machine at that moment), and
 the machine's load average before and after (the machine is shared: read figures with it).
 
     DATABASE_URL=postgres://ilert:ilert@127.0.0.1:5432/ilert_h2 REDIS_URL=redis://127.0.0.1:6379/4 \\
@@ -203,6 +204,19 @@ def first_render(port, path, page, touches=10):
     return statistics.median(took), max(took)
 
 
+def cpu_per_request(path, headers, count=300):
+    """CPU milliseconds one request costs in-process (Django's test client, this thread): what the
+    application spends, whatever the machine's queueing does to wall-clock latency."""
+    from django.test import Client
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    assert client.get(path, **headers).status_code in (200, 304)
+    started = time.process_time()
+    for _ in range(count):
+        client.get(path, **headers)
+    return (time.process_time() - started) * 1000 / count
+
+
 def _load():
     return "/".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -244,6 +258,10 @@ def main():
                     result = asyncio.run(closed_loop(port, path, headers, args.seconds))
                 print(f"  closed loop, {kind:13}: {result['per_s']:7.0f} req/s, p50 {result['p50_ms']:.1f} ms, "
                       f"p99 {result['p99_ms']:.1f} ms ({result['n']} requests, {result['statuses']})")
+            cpu = {kind: cpu_per_request(path, headers) for kind, headers in
+                   (("unconditional", {}), ("conditional", {"HTTP_IF_NONE_MATCH": etag}))}
+            print(f"  CPU per request in-process: unconditional {cpu['unconditional']:.2f} ms, "
+                  f"conditional {cpu['conditional']:.2f} ms")
             result = asyncio.run(open_loop(port, path, f"If-None-Match: {etag}\r\n", args.seconds, args.rate))
             print(f"  open loop {args.rate:.0f} req/s, conditional: p50 {result['p50_ms']:.1f} ms, "
                   f"p99 {result['p99_ms']:.1f} ms (target < 20; {result['n']} requests, {result['statuses']})")
