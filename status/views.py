@@ -68,9 +68,9 @@ def page_detail(request, obj):
                                                                 **values), "Saved.")
             if ok:
                 return redirect("status:page-edit", pk=obj.pk)
-    return render(request, "status/page_detail.html", {"page": obj, "form": form,
-                                                       "subscribers": selectors.subscribers(request.tenant)
-                                                       .filter(page=obj).count()})
+    subscribers = list(selectors.subscribers(request.tenant).filter(page=obj).order_by("-created_at")[:200])
+    return render(request, "status/page_detail.html", {"page": obj, "form": form, "subscribers": len(subscribers),
+                                                       "subscriber_list": subscribers})
 
 
 @require_safe
@@ -93,6 +93,25 @@ def page_access_link(request, obj):
     token = services.new_access_link(obj, by=request.user)
     link = request.build_absolute_uri(f"/status/{obj.slug}/?access={token}")
     messages.success(request, f"The new secret link (shown once; the old one stops working): {link}")
+    return redirect("status:page-edit", pk=obj.pk)
+
+
+@require_POST
+@tenant_object(StatusPage)
+@admin_only
+def page_subscribers(request, obj):
+    """Add a webhook subscriber (its signing secret is shown once) or remove a subscriber."""
+    if request.POST.get("remove"):
+        subscriber = Subscriber.objects.filter(page=obj, pk=request.POST["remove"] if
+                                               request.POST["remove"].isdigit() else 0).first()
+        if subscriber is not None:
+            services.unsubscribe(subscriber)
+            messages.success(request, "Subscriber removed.")
+    elif request.POST.get("url"):
+        created, ok = _act(request, lambda: services.subscribe_webhook(obj, request.POST["url"].strip(),
+                                                                       by=request.user), None)
+        if ok:
+            messages.success(request, f"Webhook added. Its signing secret (shown once): {created[1]}")
     return redirect("status:page-edit", pk=obj.pk)
 
 

@@ -231,3 +231,16 @@ def test_a_visitor_may_subscribe_to_some_services_only(tenant, settings):
     assert f'value="{web.code}"' in html
     Client().post("/status/acme/subscribe", {"email": "w@example.org", "services": [web.code, "nonsense"]})
     assert list(Subscriber.objects.get().services.all()) == [web]
+
+
+def test_an_admin_adds_a_webhook_and_removes_subscribers_from_the_dashboard(page, tenant, admin, settings):
+    settings.ALLOW_PRIVATE_TARGETS = True
+    client = Client()
+    client.force_login(admin)
+    answer = client.post(f"/status-pages/{page.pk}/subscribers", {"url": "http://127.0.0.1:9/hook"}, follow=True)
+    assert "whsec_" in answer.content.decode()
+    hook = Subscriber.objects.get(kind="webhook")
+    assert hook.url == "http://127.0.0.1:9/hook"
+    assert "whsec_" not in client.get(f"/status-pages/{page.pk}/").content.decode()  # never shown again
+    client.post(f"/status-pages/{page.pk}/subscribers", {"remove": hook.pk})
+    assert not Subscriber.objects.exists()
