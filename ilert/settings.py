@@ -97,6 +97,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "ilert.middleware.BodySizeLimitMiddleware",
+    "status.fastpath.ConditionalFastPath",  # 304s for public status pages before the rest (docs/status-pages.md)
     "ilert.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "ilert.csp.ContentSecurityPolicyMiddleware",

@@ -34,7 +34,7 @@ from ilert import clock, ratelimit
 from ilert.dashboard import token_addressed
 from ilert.errors import DomainError
 
-from . import access, history, selectors, services
+from . import access, fastpath, history, selectors, services
 from .models import ServiceStatus, StatusIncident
 from .statuspage import DESCRIPTIONS, Shapes
 
@@ -80,13 +80,17 @@ def _serve(request, page, what, build, content_type):
     etag = _etag(page, _variant(request, page), what)
     conditional = get_conditional_response(request, etag=etag, last_modified=int(page.changed_at.timestamp()))
     if conditional is not None:
-        return _headers(conditional, page, etag)
-    key = f"status:{etag}"
-    body = cache.get(key)
-    if body is None:
-        body = build()
-        cache.set(key, body, CACHE_SECONDS)
-    return _headers(HttpResponse(body, content_type=content_type), page, etag)
+        response = _headers(conditional, page, etag)
+    else:
+        key = f"status:{etag}"
+        body = cache.get(key)
+        if body is None:
+            body = build()
+            cache.set(key, body, CACHE_SECONDS)
+        response = _headers(HttpResponse(body, content_type=content_type), page, etag)
+    if page.visibility == "public":
+        fastpath.remember(request, page, response)
+    return response
 
 
 def _refuse(request, page):

@@ -17,7 +17,7 @@ from connectors import signing
 from ilert import clock, kick, netguard, secrets
 from ilert.errors import Conflict, DomainError, Forbidden
 
-from . import notices
+from . import fastpath, notices
 from .models import (
     SEVERITY,
     AffectedService,
@@ -214,11 +214,20 @@ def _recompute(service_ids, *, by=None, cause="", now=None):
 def touch_pages(service_ids, *, now=None, pages=None):
     """Something shown changed: pages showing these services get a new ETag."""
     now = now or clock.now()
-    if pages is not None:
-        StatusPage.objects.filter(pk__in=[p.pk for p in pages]).update(changed_at=now)
+    ids = [p.pk for p in pages] if pages is not None else []
     service_ids = list(service_ids)
     if service_ids:
-        StatusPage.objects.filter(services__in=service_ids).update(changed_at=now)
+        ids += list(StatusPage.objects.filter(services__in=service_ids).values_list("pk", flat=True))
+    _bump(ids, now)
+
+
+def _bump(page_ids, now):
+    """New ETags for these pages; the fast path's remembered ones stop matching after commit."""
+    page_ids = sorted(set(page_ids))
+    if not page_ids:
+        return
+    StatusPage.objects.filter(pk__in=page_ids).update(changed_at=now)
+    transaction.on_commit(lambda: fastpath.changed([(pk, now) for pk in page_ids]))
 
 
 # --- status pages ----------------------------------------------------------------------------------
@@ -268,6 +277,7 @@ def create_page(tenant, *, name, slug="", services=(), by=None, **fields):
     except IntegrityError:
         raise Conflict("That slug or custom domain is taken.", field="slug") from None
     page.services.set(services)
+    _bump([page.pk], clock.now())
     return page
 
 
@@ -290,12 +300,15 @@ def update_page(page, *, services=None, by=None, **fields):
         services = list(services)
         _same_tenant(page.tenant, services, "services")
         page.services.set(services)
+    _bump([page.pk], page.changed_at)
     return page
 
 
 def delete_page(page, *, by=None):
     _may_manage(by)
+    pk = page.pk
     page.delete()
+    transaction.on_commit(lambda: fastpath.changed([(pk, clock.now())]))
 
 
 def new_access_link(page, *, by=None):
@@ -308,8 +321,8 @@ def new_access_link(page, *, by=None):
     token = new_token()
     page.access_token_hash = secrets.lookup_hash(token)
     page.access_nonce = new_code()
-    page.changed_at = clock.now()
-    page.save(update_fields=["access_token_hash", "access_nonce", "changed_at"])
+    page.save(update_fields=["access_token_hash", "access_nonce"])
+    _bump([page.pk], clock.now())
     return token
 
 
@@ -429,7 +442,7 @@ def _post(incident, *, status, message, by, now):
     if affected:
         touch_pages([pk for pk, _ in affected], now=now)
     else:  # an incident naming no service shows on every page of the organisation
-        StatusPage.objects.filter(tenant_id=incident.tenant_id).update(changed_at=now)
+        _bump(StatusPage.objects.filter(tenant_id=incident.tenant_id).values_list("pk", flat=True), now)
     notices.announce_update(incident, update)
     return update
 
@@ -548,7 +561,7 @@ def delete_incident(incident, *, by=None):
         if ids:
             touch_pages(ids)
         else:
-            StatusPage.objects.filter(tenant_id=tenant_id).update(changed_at=clock.now())
+            _bump(StatusPage.objects.filter(tenant_id=tenant_id).values_list("pk", flat=True), clock.now())
 
 
 # --- subscribers ---------------------------------------------------------------------------------------

@@ -72,7 +72,8 @@ def test_the_html_page_shows_status_services_incidents_and_maintenance_without_l
     assert html.count('class="bars"') == 2
 
 
-def test_conditional_requests_are_answered_304_until_something_changes(busy_page, responder):
+def test_conditional_requests_are_answered_304_until_something_changes(busy_page, responder,
+                                                                      django_capture_on_commit_callbacks):
     client = Client()
     for path in ("/status/acme/", "/status/acme/api/v2/summary.json"):
         first = client.get(path)
@@ -82,10 +83,9 @@ def test_conditional_requests_are_answered_304_until_something_changes(busy_page
         since = client.get(path, HTTP_IF_MODIFIED_SINCE=first["Last-Modified"])
         assert since.status_code == 304
     etag = client.get("/status/acme/")["ETag"]
-    incident = busy_page.tenant and services.create_incident(
-        busy_page.tenant, title="New", message="x", affected=[(busy_page.services.first(), "major_outage")],
-        by=responder)
-    assert incident
+    with django_capture_on_commit_callbacks(execute=True):
+        services.create_incident(busy_page.tenant, title="New", message="x",
+                                 affected=[(busy_page.services.first(), "major_outage")], by=responder)
     changed = client.get("/status/acme/", HTTP_IF_NONE_MATCH=etag)
     assert changed.status_code == 200 and "New" in changed.content.decode()
 
@@ -188,3 +188,27 @@ def test_a_custom_domain_serves_its_page_and_nothing_else(tenant, settings):
     assert client.get("/api/v2/status.json").json()["status"]["indicator"] == "none"
     assert client.get("/login/").status_code == 404
     assert client.get("/api/v1/users/").status_code == 404
+
+
+def test_the_fast_path_answers_304_without_the_database_and_stops_at_the_next_change(
+        busy_page, responder, django_assert_num_queries, django_capture_on_commit_callbacks):
+    client = Client()
+    first = client.get("/status/acme/api/v2/summary.json")
+    with django_assert_num_queries(0):
+        fast = client.get("/status/acme/api/v2/summary.json", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert fast.status_code == 304 and fast["ETag"] == first["ETag"]
+    assert fast["Cache-Control"] == "public, max-age=30"
+    with django_capture_on_commit_callbacks(execute=True):  # the change commits: new generation
+        services.set_status(busy_page.services.get(name="Checkout"), "major_outage", by=responder)
+    changed = client.get("/status/acme/api/v2/summary.json", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert changed.status_code == 200
+    assert {c["name"]: c["status"] for c in changed.json()["components"]}["Checkout"] == "major_outage"
+
+
+def test_the_fast_path_never_serves_private_pages(tenant, stakeholder):
+    make_page(tenant, slug="inside", visibility="private")
+    member = Client()
+    member.force_login(stakeholder)
+    etag = member.get("/status/inside/")["ETag"]
+    assert member.get("/status/inside/", HTTP_IF_NONE_MATCH=etag).status_code == 304
+    assert Client().get("/status/inside/", HTTP_IF_NONE_MATCH=etag).status_code == 302  # still asked who
