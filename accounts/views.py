@@ -259,7 +259,7 @@ def tenant_settings(request):
 
 
 # Other apps add their part of the profile page (a URL named like this) without accounts knowing them.
-PROFILE_PANELS = ["schedules:profile-panel", "notifications:profile-panel"]
+PROFILE_PANELS = ["schedules:profile-panel", "notifications:profile-panel", "status:profile-panel"]
 
 
 @login_required

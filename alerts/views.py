@@ -28,7 +28,8 @@ from .search import search
 
 # Other apps add a panel to the incident page and to the alert source page (URL names taking the
 # object's pk), loaded by htmx.
-INCIDENT_PANELS = ["escalation:incident-panel", "notifications:incident-panel", "connectors:incident-panel"]
+INCIDENT_PANELS = ["escalation:incident-panel", "notifications:incident-panel", "connectors:incident-panel",
+                   "status:incident-panel"]
 SOURCE_PANELS = ["connectors:source-panel"]
 
 STATUS_FILTERS = {

@@ -11,6 +11,7 @@ NAVIGATION = [
         ("Incidents", "alerts:incidents", "⚠", "alerts:badge-count"),
         ("Alert sources", "alerts:sources", "⇥"),
         ("Uptime monitors", "uptime:monitors", "♥"),
+        ("Status pages", "status:pages", "◉"),
     ]),
     ("On-call", [
         ("Escalation policies", "escalation:policies", "↗"),

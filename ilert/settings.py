@@ -93,10 +93,12 @@ INSTALLED_APPS = [
     "connectors",
     "uptime",
     "importers",
+    "status",  # status pages (issue 17): depends on alerts and uptime, never the other way round
 ]
 
 MIDDLEWARE = [
     "ilert.middleware.BodySizeLimitMiddleware",
+    "status.fastpath.ConditionalFastPath",  # 304s for public status pages before the rest (docs/status-pages.md)
     "ilert.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "ilert.csp.ContentSecurityPolicyMiddleware",
@@ -109,6 +111,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "ilert.tenancy.TenantMiddleware",
     "ilert.readerzone.ReaderTimeZoneMiddleware",  # issue 15: pages show and read times in the reader's zone
+    "status.middleware.CustomDomainMiddleware",  # a status page on its own domain (docs/status-pages.md)
 ]
 
 ROOT_URLCONF = "ilert.urls"
@@ -306,6 +309,7 @@ SWEEPER_TASKS = [
     "notifications.tasks.sweep",
     "connectors.tasks.sweep",
     "uptime.tasks.sweep",
+    "status.tasks.sweep",  # maintenance start/end/reminders and subscriber notices
 ]
 # Periodic tasks {task: seconds}, run by the ticker (ilert/ticker.py) of every worker and of the
 # embedded run, each tick once across all of them. Celery beat is not used: it was one process whose

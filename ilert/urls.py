@@ -15,8 +15,8 @@ from accounts.throttle import throttled_login
 
 from . import exposition, health, pwa, views
 
-DOMAIN_APPS = ["accounts", "alerts", "schedules", "escalation", "notifications", "connectors", "uptime"]
-DOMAIN_APPS += ["importers"]  # issue 20: imports from other on-call tools
+DOMAIN_APPS = ["accounts", "alerts", "schedules", "escalation", "notifications", "connectors", "uptime", "importers",
+               "status"]
 
 
 class Router(DefaultRouter):

@@ -1,0 +1,56 @@
+"""A status page on its own domain: a request whose Host is a page's `custom_domain` is served as
+that page (`/` is the page, `/api/v2/summary.json` its JSON, …). Only the page's own paths are
+reachable on its domain: the dashboard, the API and logins answer 404 there.
+
+The reverse proxy passes the Host header unchanged and the domain must be in ALLOWED_HOSTS
+(docs/status-pages.md shows an nginx server block)."""
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.cache import cache
+
+from . import selectors
+
+PASS_THROUGH = ("/static/", "/status/confirm/", "/status/unsubscribe/")
+
+
+def _own_hosts():
+    return {"localhost", "127.0.0.1", "[::1]", urlsplit(settings.SITE_URL).hostname or ""}
+
+
+class CustomDomainMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.own = _own_hosts()
+
+    def __call__(self, request):
+        host = request.META.get("HTTP_HOST", "").rsplit(":", 1)[0].lower().rstrip(".")
+        if host and host not in self.own:
+            slug = self._slug(host)
+            if slug is not None:
+                self._route(request, slug)
+        return self.get_response(request)
+
+    @staticmethod
+    def _slug(host):
+        key = f"status:domain:{host}"
+        slug = cache.get(key)
+        if slug is None:
+            page = selectors.page_by_domain(host)
+            slug = page.slug if page is not None else ""
+            cache.set(key, slug, 60)
+        return slug or None
+
+    @staticmethod
+    def _route(request, slug):
+        prefix = f"/status/{slug}"
+        path = request.path_info
+        if path.startswith(prefix + "/") or path.startswith(PASS_THROUGH):
+            return
+        if path == "/" or path.startswith(("/api/v2/", "/feed.", "/subscribe", "/access")):
+            request.path_info = prefix + path
+            request.path = request.path_info
+            return
+        request.path_info = "/status/-/not-here"  # nothing of the product is served on a page's domain
+        request.path = request.path_info

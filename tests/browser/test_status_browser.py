@@ -1,0 +1,75 @@
+"""Issue 17 in a real Chromium: an admin creates a service and a status page, previews it, a
+responder-level user posts an incident with two updates, and a visitor who is not logged in reads
+it at 390 px without scrolling sideways (and at 1280 px)."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import login
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_create_a_page_post_an_incident_with_two_updates_and_read_it_logged_out(page, browser, live_server, admin):
+    login(page, admin.email, "correct horse battery")
+    page.click("nav >> text=Status pages")
+    page.click(".page-head a:has-text('Services')")
+    page.fill("#service-form input[name=name]", "Checkout")
+    page.click("#service-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/status-pages/services/\d+/$"))
+
+    page.goto("/status-pages/")
+    page.fill("#page-form input[name=name]", "Acme status")
+    page.fill("#page-form input[name=slug]", "acme")
+    page.check("#page-form input[name=services] >> nth=0")
+    page.click("#page-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/status-pages/\d+/$"))
+    page.click(".page-head a:has-text('Preview')")
+    expect(page.locator(".preview")).to_contain_text("not published yet")
+    expect(page.locator("body")).to_contain_text("All Systems Operational")
+    page.go_back()
+    page.check("input[name=published]")
+    page.click("button:has-text('Save')")
+    expect(page.locator(".messages")).to_contain_text("Saved")
+
+    page.goto("/status-pages/incidents/")
+    page.fill("#incident-form input[name=title]", "Checkout errors")
+    page.fill("#incident-form textarea[name=message]", "We are investigating failed payments.")
+    page.check("#incident-form input[name=services] >> nth=0")
+    page.select_option("#incident-form select[name=service_impact]", "major_outage")
+    page.click("#incident-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/status-pages/incidents/\d+/$"))
+    for status, message in (("identified", "A bad deploy of the payment service."),
+                            ("monitoring", "Rolled back; watching the error rate.")):
+        page.select_option("#update-form select[name=status]", status)
+        page.fill("#update-form textarea[name=message]", message)
+        page.click("#update-form button[type=submit]")
+        expect(page.locator("#updates")).to_contain_text(message)
+
+    visitor = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844})
+    try:
+        phone = visitor.new_page()
+        phone.goto("/status/acme/")
+        expect(phone.locator(".banner")).to_have_text("Major System Outage")
+        expect(phone.locator("body")).to_contain_text("Checkout errors")
+        expect(phone.locator("body")).to_contain_text("A bad deploy of the payment service.")
+        expect(phone.locator("body")).to_contain_text("Rolled back; watching the error rate.")
+        expect(phone.locator(".svc .st")).to_have_text("Major outage")
+        assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        assert phone.locator("script").count() == 0
+        phone.screenshot(path="/tmp/status-page-390.png", full_page=True)
+        phone.set_viewport_size({"width": 1280, "height": 900})
+        phone.reload()
+        assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        phone.screenshot(path="/tmp/status-page-1280.png", full_page=True)
+    finally:
+        visitor.close()
+
+    page.set_viewport_size({"width": 390, "height": 844})  # the dashboard's pages on a phone too
+    for name, path in (("pages", "/status-pages/"), ("services", "/status-pages/services/"),
+                       ("incidents", "/status-pages/incidents/")):
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+        page.screenshot(path=f"/tmp/status-dash-{name}-390.png", full_page=True)
