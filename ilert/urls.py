@@ -15,7 +15,7 @@ from accounts.throttle import throttled_login
 
 from . import health, views
 
-DOMAIN_APPS = ["accounts", "alerts", "schedules", "escalation", "notifications", "connectors", "uptime"]
+DOMAIN_APPS = ["accounts", "alerts", "schedules", "escalation", "notifications", "connectors", "uptime", "reports"]
 
 
 class Router(DefaultRouter):

@@ -1,0 +1,179 @@
+"""Keeping the daily roll-ups (docs/reports.md, "Roll-ups"): fold dirty incidents in, build a new
+zone from the facts, rebuild everything from the other apps' tables.
+
+All writers of one tenant's roll-ups take its ReportZone rows FOR UPDATE first, so they run one at
+a time per tenant (on SQLite the database runs writers one at a time anyway)."""
+
+import zoneinfo
+from collections import defaultdict
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import Tenant, User
+from alerts.models import Incident
+from ilert import clock
+
+from . import facts
+from .models import DailyRollup, DirtyIncident, IncidentFact, ReportZone
+
+BATCH = 1000
+
+
+def wanted_zones(tenant):
+    zones = {tenant.timezone or "UTC"}
+    zones.update(z for z in User.objects.filter(tenant=tenant).exclude(timezone="")
+                 .values_list("timezone", flat=True).distinct())
+    return sorted(zones)
+
+
+def _lock(tenant):
+    """The tenant's zones, locked. Zones that are new are built from the facts when the facts are
+    complete: once a zone was built, or at the start when every incident is a fact or dirty (a
+    tenant with incidents from before the reports app waits for `rebuild_report_rollups`)."""
+    zones = list(ReportZone.objects.select_for_update().filter(tenant=tenant).order_by("id"))
+    missing = [zone for zone in wanted_zones(tenant) if zone not in {z.zone for z in zones}]
+    if missing:
+        complete = any(z.built_at for z in zones) or (not zones and not _unseen_incidents(tenant))
+        try:
+            with transaction.atomic():
+                ReportZone.objects.bulk_create([ReportZone(tenant=tenant, zone=zone) for zone in missing])
+        except IntegrityError:  # a concurrent writer made them: wait for its lock
+            pass
+        zones = list(ReportZone.objects.select_for_update().filter(tenant=tenant).order_by("id"))
+        for zone in zones:
+            if complete and zone.built_at is None:
+                _build_zone(tenant, zone)
+    return [z.zone for z in zones]
+
+
+def _unseen_incidents(tenant):
+    return (Incident.objects.filter(tenant=tenant)
+            .exclude(pk__in=DirtyIncident.objects.filter(tenant=tenant).values("incident_id"))
+            .exclude(pk__in=IncidentFact.objects.filter(tenant=tenant).values("incident_id")).exists())
+
+
+def built_zones(tenant):
+    return set(ReportZone.objects.filter(tenant=tenant, built_at__isnull=False).values_list("zone", flat=True))
+
+
+def _build_zone(tenant, zone):
+    DailyRollup.objects.filter(tenant=tenant, zone=zone.zone).delete()
+    tz = zoneinfo.ZoneInfo(zone.zone)
+    sums = defaultdict(facts.Totals)
+    for values in IncidentFact.objects.filter(tenant=tenant).values_list(*facts.FACT_FIELDS).iterator(chunk_size=5000):
+        fact = facts.Fact(*values)
+        day = fact.created_at.astimezone(tz).date()
+        for dim, value in fact.dims():
+            sums[(day, dim, value)].add_fact(fact)
+    _insert(tenant, zone.zone, sums)
+    zone.built_at = clock.now()
+    zone.save(update_fields=["built_at"])
+
+
+def _insert(tenant, zone, sums):
+    rows = [DailyRollup(tenant=tenant, zone=zone, day=day, dim=dim, value=value, **totals.as_row())
+            for (day, dim, value), totals in sums.items() if not totals.empty]
+    DailyRollup.objects.bulk_create(rows, batch_size=2000)
+
+
+def fold(tenant, limit=BATCH):
+    """Fold up to `limit` dirty incidents of `tenant` into its facts and roll-ups; how many."""
+    with transaction.atomic():
+        zones = _lock(tenant)
+        dirty = dict(DirtyIncident.objects.filter(tenant=tenant).order_by("incident_id")
+                     .values_list("incident_id", "token")[:limit])
+        if not dirty:
+            return 0
+        new = {fact.incident_id: fact for fact in facts.compute(Incident.objects.filter(pk__in=list(dirty)))}
+        old = {values[0]: facts.Fact(*values) for values in
+               IncidentFact.objects.filter(pk__in=list(dirty)).values_list(*facts.FACT_FIELDS)}
+        deltas = defaultdict(facts.Totals)
+        for zone in zones:
+            tz = zoneinfo.ZoneInfo(zone)
+            for sign, group in ((-1, old), (1, new)):
+                for fact in group.values():
+                    day = fact.created_at.astimezone(tz).date()
+                    for dim, value in fact.dims():
+                        deltas[(zone, day, dim, value)].add_fact(fact, sign)
+        _apply(tenant, deltas)
+        IncidentFact.objects.filter(pk__in=list(dirty)).delete()
+        IncidentFact.objects.bulk_create([IncidentFact(**_fields(fact)) for fact in new.values()])
+        for pk, token in dirty.items():  # a change since we read it keeps its row (a new token)
+            DirtyIncident.objects.filter(incident_id=pk, token=token).delete()
+        return len(dirty)
+
+
+def _fields(fact):
+    values = dict(zip(facts.FACT_FIELDS, fact.values(), strict=True))
+    return values
+
+
+def _apply(tenant, deltas):
+    keys = {key for key, delta in deltas.items() if not delta.empty}
+    if not keys:
+        return
+    days = {day for _, day, _, _ in keys}
+    existing = {}
+    for row in DailyRollup.objects.filter(tenant=tenant, zone__in={k[0] for k in keys}, day__in=days,
+                                          dim__in={k[2] for k in keys}, value__in={k[3] for k in keys}):
+        key = (row.zone, row.day, row.dim, row.value)
+        if key in keys:
+            existing[key] = row
+    created = []
+    for key in sorted(keys):
+        totals = facts.Totals()
+        row = existing.get(key)
+        if row is not None:
+            totals.add_row(row)
+        totals.merge(deltas[key])
+        if totals.empty and not totals.as_row()["ack_hist"] and not totals.as_row()["resolve_hist"]:
+            if row is not None:
+                row.delete()
+            continue
+        values = totals.as_row()
+        if row is None:
+            zone, day, dim, value = key
+            created.append(DailyRollup(tenant=tenant, zone=zone, day=day, dim=dim, value=value, **values))
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.save(update_fields=list(values))
+    DailyRollup.objects.bulk_create(created)
+
+
+def catch_up(tenant, max_batches=50):
+    """Fold every dirty incident of the tenant (a report does this before it reads roll-ups)."""
+    for _ in range(max_batches):
+        if fold(tenant) < BATCH:
+            return
+
+
+def sweep():
+    for tenant_id in DirtyIncident.objects.values_list("tenant_id", flat=True).distinct().order_by()[:100]:
+        catch_up(Tenant.objects.get(pk=tenant_id))
+
+
+def rebuild(tenant, *, log=None):
+    """Facts and roll-ups of `tenant` from the other apps' tables (the live query's facts)."""
+    with transaction.atomic():
+        ReportZone.objects.filter(tenant=tenant).update(built_at=None)
+        _lock(tenant)  # makes missing zones (built below, like all)
+        dirty = dict(DirtyIncident.objects.filter(tenant=tenant).values_list("incident_id", "token"))
+        zones = list(ReportZone.objects.filter(tenant=tenant))
+        DailyRollup.objects.filter(tenant=tenant).delete()
+        IncidentFact.objects.filter(tenant=tenant).delete()
+        batch, count = [], 0
+        for fact in facts.compute(Incident.objects.filter(tenant=tenant)):
+            batch.append(IncidentFact(**_fields(fact)))
+            if len(batch) >= 5000:
+                IncidentFact.objects.bulk_create(batch)
+                count += len(batch)
+                batch = []
+                if log:
+                    log(f"{count} facts")
+        IncidentFact.objects.bulk_create(batch)
+        for zone in zones:
+            _build_zone(tenant, zone)
+        for pk, token in dirty.items():
+            DirtyIncident.objects.filter(incident_id=pk, token=token).delete()
+        return count + len(batch)
