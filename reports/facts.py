@@ -15,18 +15,32 @@ from alerts.models import Incident, IncidentLogEntry, LogKind
 
 QUICK_SECONDS = 300
 FLAP_WINDOW = timedelta(hours=1)
-_RATIO = math.log(1.05)
+# Histogram buckets: (up to this many seconds, buckets this wide). Round durations (5 min, 30 min,
+# 2 h) are bucket edges, so they come out exactly.
+LADDER = ((60, 1), (300, 5), (900, 15), (3600, 60), (4 * 3600, 300), (86400, 900), (7 * 86400, 3600))
+_STARTS = []  # (first index, first second, width) per rung
+_index, _second = 0, 0
+for _limit, _width in LADDER:
+    _STARTS.append((_index, _second, _width))
+    _index += (_limit - _second) // _width
+    _second = _limit
+_STARTS.append((_index, _second, 86400))
 
 
 def bucket(seconds):
-    """Histogram bucket of a duration: one per second below a minute, then 5 % wide."""
-    if seconds < 60:
-        return max(0, int(seconds))
-    return 60 + int(math.log(seconds / 60) / _RATIO)
+    """Histogram bucket of a duration in seconds (LADDER)."""
+    seconds = max(0, int(seconds))
+    for first_index, first_second, width in reversed(_STARTS):
+        if seconds >= first_second:
+            return first_index + (seconds - first_second) // width
+    return 0
 
 
 def lower_edge(index):
-    return index if index < 60 else int(60 * math.exp((index - 60) * _RATIO))
+    for first_index, first_second, width in reversed(_STARTS):
+        if index >= first_index:
+            return first_second + (index - first_index) * width
+    return 0
 
 
 @dataclass(slots=True)
@@ -46,6 +60,8 @@ class Fact:
     quick: bool
     flapping: bool
     events: int
+    acceptor_id: int | None
+    accept_via: str
 
     def values(self):
         return tuple(getattr(self, f.name) for f in fields(self))
@@ -63,6 +79,9 @@ class Fact:
         yield "priority", self.priority
         if not self.maintenance:
             yield "key", key_value(self.source_id, self.incident_key)
+            if self.ack_seconds is not None:  # who answered, and through which channel
+                yield "acceptor", "" if self.acceptor_id is None else str(self.acceptor_id)
+                yield "via", self.accept_via[:300]
 
 
 FACT_FIELDS = [f.name for f in fields(Fact)]
@@ -79,23 +98,25 @@ def _seconds(start, end):
 def compute(incidents):
     """Facts of the incidents of a queryset, in one query."""
     first_accept = (IncidentLogEntry.objects.filter(incident=OuterRef("pk"), kind=LogKind.ACCEPTED)
-                    .order_by("at", "id").values("at")[:1])
+                    .order_by("at", "id"))
     flap_from = ExpressionWrapper(OuterRef("created_at") - FLAP_WINDOW, output_field=DateTimeField())
     earlier = Incident.objects.filter(
         alert_source_id=OuterRef("alert_source_id"), incident_key=OuterRef("incident_key"),
         resolved_at__gte=flap_from, resolved_at__lte=OuterRef("created_at"),
     ).exclude(pk=OuterRef("pk"))
-    rows = (incidents.order_by().annotate(first_accept=Subquery(first_accept), flaps=Exists(earlier))
+    rows = (incidents.order_by().annotate(first_accept=Subquery(first_accept.values("at")[:1]),
+                                          acceptor=Subquery(first_accept.values("actor_id")[:1]),
+                                          via=Subquery(first_accept.values("via")[:1]), flaps=Exists(earlier))
             .values_list("pk", "tenant_id", "created_at", "alert_source_id", "escalation_policy_id", "assigned_to_id",
                          "priority", "incident_key", "first_accept", "resolved_at", "resolved_by_id", "in_maintenance",
-                         "event_count", "flaps"))
+                         "event_count", "flaps", "acceptor", "via"))
     for (pk, tenant_id, created, source_id, policy_id, assignee_id, priority, key, accepted, resolved, resolver,
-         maintenance, events, flaps) in rows.iterator(chunk_size=5000):
+         maintenance, events, flaps, acceptor, via) in rows.iterator(chunk_size=5000):
         ack, res = _seconds(created, accepted), _seconds(created, resolved)
         yield Fact(pk, tenant_id, created, source_id, policy_id, assignee_id, priority, key, ack, res, maintenance,
                    auto_resolved=resolved is not None and resolver is None,
                    quick=res is not None and res <= QUICK_SECONDS and ack is None,
-                   flapping=flaps, events=events)
+                   flapping=flaps, events=events, acceptor_id=acceptor, accept_via=via or "")
 
 
 class Totals:

@@ -37,6 +37,8 @@ class IncidentFact(TenantOwned):
     quick = models.BooleanField(default=False)
     flapping = models.BooleanField(default=False)
     events = models.PositiveIntegerField(default=1)
+    acceptor_id = models.BigIntegerField(null=True)  # the person of the first acceptance
+    accept_via = models.CharField(max_length=32, blank=True)  # its channel
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "created_at"], name="fact_tenant_created")]
@@ -54,7 +56,7 @@ class ReportZone(TenantOwned):
 
 class DailyRollup(TenantOwned):
     """Sums over the incidents created on one local day in one zone, for one dimension value.
-    `dim` is all, source, policy, assignee, priority or key; `value` the id, priority or
+    `dim` is all, source, policy, assignee, priority, key, acceptor or via; `value` the id, priority or
     "<source id>:<incident key>" ("" for all and for nobody)."""
 
     zone = models.CharField(max_length=64)

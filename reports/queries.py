@@ -1,0 +1,295 @@
+"""The four reports (docs/reports.md). Response, noise and the answer figures of people and
+delivery add up incident facts: live (`facts.compute` over the range) or from the daily roll-ups
+(long ranges without filters). Pages and deliveries are counted live from the notification outbox."""
+
+import zoneinfo
+from collections import defaultdict
+from datetime import timedelta
+
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
+
+from accounts.models import Team, User
+from alerts.models import AlertSource, Incident
+from escalation.models import EscalationPolicy
+from notifications.models import Notification
+from schedules import resolution
+from schedules import selectors as schedule_selectors
+from schedules.models import Schedule
+
+from . import facts, rollups
+from .models import DailyRollup
+
+ROLLUP_AFTER_DAYS = 31
+TOP_KEYS = 20
+NIGHT_FROM, NIGHT_UNTIL = 22, 7
+RESPONSE_FILTERS = ("source", "policy", "team", "assignee", "priority")
+NOISE_FILTERS = ("source", "policy", "team", "assignee", "priority")
+PEOPLE_FILTERS = ("user",)
+DELIVERY_FILTERS = ()
+
+
+# --- where the sums come from -------------------------------------------------------------------
+
+
+def use_rollups(p):
+    if p.days <= ROLLUP_AFTER_DAYS or p.filters:
+        return False
+    rollups.catch_up(p.tenant)
+    return p.tz.key in rollups.built_zones(p.tenant)
+
+
+def _incidents(p):
+    queryset = Incident.objects.filter(tenant=p.tenant, created_at__gte=p.start, created_at__lt=p.end)
+    f = p.filters
+    if "source" in f:
+        queryset = queryset.filter(alert_source=f["source"])
+    if "policy" in f:
+        queryset = queryset.filter(escalation_policy=f["policy"])
+    if "assignee" in f:
+        queryset = queryset.filter(assigned_to=f["assignee"])
+    if "priority" in f:
+        queryset = queryset.filter(priority=f["priority"])
+    if "team" in f:
+        queryset = queryset.filter(assigned_to__in=f["team"].members.all())
+    return queryset
+
+
+def _team_map(tenant):
+    """{user id as str: [team ids as str]}: a user's teams, now."""
+    teams = defaultdict(list)
+    for user_id, team_id in Team.members.through.objects.filter(team__tenant=tenant).values_list("user_id", "team_id"):
+        teams[str(user_id)].append(str(team_id))
+    return teams
+
+
+def _trend_key(p, day):
+    return day - timedelta(days=day.weekday()) if p.bucket == "week" else day
+
+
+def _group_values(fact, group, teams):
+    if group == "team":
+        return teams.get("" if fact.assignee_id is None else str(fact.assignee_id), [])
+    return [value for dim, value in fact.dims() if dim == group]
+
+
+def sums(p, dims=("all",), *, rollup=None):
+    """{dim: {value: Totals}} over the range, plus {"trend": {bucket start: Totals}}. `dims` may
+    name any roll-up dimension and "team"; `rollup` forces one source (None: the rule)."""
+    rollup = use_rollups(p) if rollup is None else rollup
+    teams = _team_map(p.tenant) if "team" in dims else {}
+    out = {dim: defaultdict(facts.Totals) for dim in dims}
+    out["trend"] = defaultdict(facts.Totals)
+    if rollup:
+        wanted = {"assignee" if dim == "team" else dim for dim in dims} | {"all"}
+        rows = (DailyRollup.objects.filter(tenant=p.tenant, zone=p.tz.key, day__gte=p.first, day__lte=p.last,
+                                           dim__in=wanted).values(*facts.Totals.COUNTERS, "ack_hist", "resolve_hist",
+                                                                  "dim", "value", "day"))
+        for row in rows.iterator(chunk_size=5000):
+            dim, value = row["dim"], row["value"]
+            if dim == "all":
+                out["trend"][_trend_key(p, row["day"])].add_row(row)
+            if dim in out:
+                out[dim][value].add_row(row)
+            if dim == "assignee" and "team" in out:
+                for team in teams.get(value, []):
+                    out["team"][team].add_row(row)
+        return out
+    for fact in facts.compute(_incidents(p)):
+        out["trend"][_trend_key(p, fact.created_at.astimezone(p.tz).date())].add_fact(fact)
+        for dim in dims:
+            for value in ([""] if dim == "all" else _group_values(fact, dim, teams)):
+                out[dim][value].add_fact(fact)
+    return out
+
+
+def _total(result):
+    return result["all"].get("", facts.Totals())
+
+
+def _trend(p, result):
+    rows, day = [], _trend_key(p, p.first)
+    step = timedelta(days=7 if p.bucket == "week" else 1)
+    while day <= p.last:
+        rows.append({"start": day.isoformat(), **result["trend"].get(day, facts.Totals()).summary()})
+        day += step
+    return rows
+
+
+# --- labels ------------------------------------------------------------------------------------
+
+
+def _labels(tenant, dim, values):
+    ids = [int(v) for v in values if v.isdigit()]
+    model = {"source": AlertSource, "policy": EscalationPolicy, "team": Team, "assignee": User, "acceptor": User,
+             "user": User}.get(dim)
+    if model is None:
+        return {v: v for v in values}
+    names = {str(pk): str(obj) for pk, obj in ((o.pk, o) for o in model.objects.filter(tenant=tenant, pk__in=ids))}
+    return {v: names.get(v, "nobody" if v == "" else f"#{v} (deleted)") for v in values}
+
+
+def _rows(tenant, dim, groups, order="incidents"):
+    labels = _labels(tenant, dim, list(groups))
+    rows = [{"id": value or None, "name": labels[value], **totals.summary()} for value, totals in groups.items()
+            if not totals.empty]
+    rows.sort(key=lambda r: (-(r[order] if not isinstance(r[order], dict) else r[order]["count"]), r["name"]))
+    return rows
+
+
+# --- the reports -------------------------------------------------------------------------------
+
+
+def response(p, *, rollup=None):
+    dims = ("all", p.group) if p.group else ("all",)
+    current = sums(p, dims, rollup=rollup)
+    previous = sums(p.previous(), ("all",), rollup=rollup)
+    return {
+        "range": _range(p),
+        "total": _total(current).summary(),
+        "previous": _total(previous).summary(),
+        "groups": _rows(p.tenant, p.group, current[p.group]) if p.group else [],
+        "trend": _trend(p, current),
+    }
+
+
+def noise(p, *, rollup=None):
+    rollup = use_rollups(p) if rollup is None else rollup
+    if rollup:  # keys are many: summed in SQL (noise needs no histograms)
+        result = sums(p, ("all", "source"), rollup=True)
+        keys = _top_keys_from_rollups(p)
+    else:
+        result = sums(p, ("all", "source", "key"), rollup=False)
+        keys = sorted(result["key"].items(), key=lambda item: (-item[1].incidents, item[0]))[:TOP_KEYS]
+    sources = _labels(p.tenant, "source", [k.split(":", 1)[0] for k, _ in keys])
+    return {
+        "range": _range(p),
+        "total": _total(result).summary(),
+        "sources": _rows(p.tenant, "source", result["source"]),
+        "top_keys": [{"source_id": int(k.split(":", 1)[0]), "source": sources[k.split(":", 1)[0]],
+                      "incident_key": k.split(":", 1)[1], **_noise_summary(t)} for k, t in keys],
+        "trend": _trend(p, result),
+    }
+
+
+def _noise_summary(totals):
+    s = totals.summary()
+    return {k: s[k] for k in ("incidents", "auto_resolved", "quick", "noise", "noise_share", "flapping",
+                              "events", "events_per_incident")}
+
+
+def _top_keys_from_rollups(p):
+    counters = ("incidents", "auto_resolved", "quick", "noise", "flapping", "events")
+    rows = (DailyRollup.objects.filter(tenant=p.tenant, zone=p.tz.key, day__gte=p.first, day__lte=p.last, dim="key")
+            .values("value").annotate(**{f"s_{c}": Sum(c) for c in counters}).order_by("-s_incidents", "value")
+            [:TOP_KEYS])
+    out = []
+    for row in rows:
+        totals = facts.Totals()
+        for c in counters:
+            setattr(totals, c, row[f"s_{c}"])
+        out.append((row["value"], totals))
+    return out
+
+
+def people(p, *, rollup=None):
+    answered = sums(p, ("all", "acceptor"), rollup=rollup)["acceptor"]
+    users = {u.pk: u for u in User.objects.filter(tenant=p.tenant)}
+    if "user" in p.filters:
+        users = {p.filters["user"].pk: p.filters["user"]}
+    pages = _pages(p, users)
+    on_call = _time_on_call(p, users)
+    rows = []
+    for pk, user in sorted(users.items(), key=lambda item: str(item[1])):
+        a = answered.get(str(pk), facts.Totals()).summary()["mtta"]
+        page = pages.get(pk, {})
+        row = {"id": pk, "name": str(user), "zone": user.timezone or p.tenant.timezone or "UTC",
+               "pages": sum(c["pages"] for c in page.values()),
+               "pages_by_channel": {ch: c["pages"] for ch, c in sorted(page.items())},
+               "night": sum(c["night"] for c in page.values()),
+               "weekend": sum(c["weekend"] for c in page.values()),
+               "interruptions": sum(c["interruptions"] for c in page.values()),
+               "on_call_hours": round(on_call.get(pk, 0) / 3600, 2),
+               "answered": a["count"], "answer_mean": a["mean"], "answer_median": a["median"],
+               "answer_p90": a["p90"]}
+        if row["pages"] or row["on_call_hours"] or row["answered"] or "user" in p.filters:
+            rows.append(row)
+    return {"range": _range(p), "users": rows}
+
+
+def _pages(p, users):
+    """{user id: {channel: {pages, night, weekend, interruptions}}}, each user's nights and weekends
+    in their own zone: one grouped query per zone."""
+    by_zone = defaultdict(list)
+    for pk, user in users.items():
+        by_zone[user.timezone or p.tenant.timezone or "UTC"].append(pk)
+    out = defaultdict(dict)
+    for zone, ids in by_zone.items():
+        tz = zoneinfo.ZoneInfo(zone)
+        night = Q(hour__gte=NIGHT_FROM) | Q(hour__lt=NIGHT_UNTIL)
+        weekend = Q(weekday__gte=6)
+        rows = (Notification.objects.filter(tenant=p.tenant, kind=Notification.Kind.PAGE, user_id__in=ids,
+                                             sent_at__gte=p.start, sent_at__lt=p.end, bundle__isnull=True)
+                .annotate(hour=ExtractHour("sent_at", tzinfo=tz), weekday=ExtractIsoWeekDay("sent_at", tzinfo=tz))
+                .values("user_id", "channel").order_by()
+                .annotate(pages=Count("pk"), night=Count("pk", filter=night), weekend=Count("pk", filter=weekend),
+                          interruptions=Count("pk", filter=night | weekend)))
+        for row in rows:
+            out[row["user_id"]][row["channel"]] = row
+    return out
+
+
+def _time_on_call(p, users):
+    """{user id: seconds on call in the range}, over every schedule; overlaps count once."""
+    plans = schedule_selectors.load_plans(list(Schedule.objects.filter(tenant=p.tenant)), p.start, p.end)
+    spans = defaultdict(list)
+    for plan in plans.values():
+        for segment in resolution.timeline(plan, p.start, p.end):
+            if segment.user.pk in users:
+                spans[segment.user.pk].append((segment.start, segment.end))
+    seconds = {}
+    for pk, items in spans.items():
+        items.sort()
+        total, cur_start, cur_end = 0.0, None, None
+        for start, end in items:
+            if cur_end is None or start > cur_end:
+                if cur_end is not None:
+                    total += (cur_end - cur_start).total_seconds()
+                cur_start, cur_end = start, end
+            else:
+                cur_end = max(cur_end, end)
+        if cur_end is not None:
+            total += (cur_end - cur_start).total_seconds()
+        seconds[pk] = total
+    return seconds
+
+
+def delivery(p, *, rollup=None):
+    failed = [Notification.Status.FAILED, Notification.Status.PARKED, Notification.Status.UNCERTAIN]
+    rows = (Notification.objects.filter(tenant=p.tenant, created_at__gte=p.start, created_at__lt=p.end)
+            .values("channel", "provider").order_by("channel", "provider")
+            .annotate(total=Count("pk"), sent=Count("pk", filter=Q(sent_at__isnull=False)),
+                      delivered=Count("pk", filter=Q(status=Notification.Status.DELIVERED)),
+                      failed=Count("pk", filter=Q(status__in=failed)),
+                      retried=Count("pk", filter=Q(attempts__gt=1))))
+    via = sums(p, ("all", "via"), rollup=rollup)["via"]
+    accepted = sum(t.acked for t in via.values())
+    replies = [{"channel": value or "unknown", "accepted": t.acked,
+                "share": round(t.acked / accepted, 4) if accepted else None}
+               for value, t in sorted(via.items(), key=lambda item: (-item[1].acked, item[0])) if t.acked]
+    return {"range": _range(p), "channels": list(rows), "replies": replies}
+
+
+def _range(p):
+    return {"from": p.first.isoformat(), "to": p.last.isoformat(), "tz": p.tz.key, "days": p.days,
+            "previous_from": p.previous().first.isoformat(), "previous_to": p.previous().last.isoformat(),
+            "group": p.group, "bucket": p.bucket,
+            "filters": {name: getattr(obj, "pk", obj) for name, obj in p.filters.items()}}
+
+
+REPORTS = {
+    "response": (response, RESPONSE_FILTERS),
+    "noise": (noise, NOISE_FILTERS),
+    "people": (people, PEOPLE_FILTERS),
+    "delivery": (delivery, DELIVERY_FILTERS),
+}
