@@ -11,6 +11,7 @@ NAVIGATION = [
         ("Incidents", "alerts:incidents", "⚠", "alerts:badge-count"),
         ("Alert sources", "alerts:sources", "⇥"),
         ("Uptime monitors", "uptime:monitors", "♥"),
+        ("Reports", "reports:index", "▤"),
     ]),
     ("On-call", [
         ("Escalation policies", "escalation:policies", "↗"),
