@@ -5,11 +5,10 @@ query, the incremental roll-ups and the rebuild all go through it, and all add f
 same `Totals`, so the three give the same numbers."""
 
 import math
-from collections import Counter
+from bisect import bisect_left
+from collections import Counter, defaultdict
 from dataclasses import dataclass, fields
 from datetime import timedelta
-
-from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef, Subquery
 
 from alerts.models import Incident, IncidentLogEntry, LogKind
 
@@ -96,27 +95,59 @@ def _seconds(start, end):
 
 
 def compute(incidents):
-    """Facts of the incidents of a queryset, in one query."""
-    first_accept = (IncidentLogEntry.objects.filter(incident=OuterRef("pk"), kind=LogKind.ACCEPTED)
-                    .order_by("at", "id"))
-    flap_from = ExpressionWrapper(OuterRef("created_at") - FLAP_WINDOW, output_field=DateTimeField())
-    earlier = Incident.objects.filter(
-        alert_source_id=OuterRef("alert_source_id"), incident_key=OuterRef("incident_key"),
-        resolved_at__gte=flap_from, resolved_at__lte=OuterRef("created_at"),
-    ).exclude(pk=OuterRef("pk"))
-    rows = (incidents.order_by().annotate(first_accept=Subquery(first_accept.values("at")[:1]),
-                                          acceptor=Subquery(first_accept.values("actor_id")[:1]),
-                                          via=Subquery(first_accept.values("via")[:1]), flaps=Exists(earlier))
-            .values_list("pk", "tenant_id", "created_at", "alert_source_id", "escalation_policy_id", "assigned_to_id",
-                         "priority", "incident_key", "first_accept", "resolved_at", "resolved_by_id", "in_maintenance",
-                         "event_count", "flaps", "acceptor", "via"))
-    for (pk, tenant_id, created, source_id, policy_id, assignee_id, priority, key, accepted, resolved, resolver,
-         maintenance, events, flaps, acceptor, via) in rows.iterator(chunk_size=5000):
+    """Facts of the incidents of a queryset: the incidents, their first acceptances and the
+    resolutions that make them flap, in three queries (no per-incident subqueries: a hot incident
+    key may have hundreds of thousands of incidents)."""
+    rows = list(incidents.order_by().values_list(
+        "pk", "tenant_id", "created_at", "alert_source_id", "escalation_policy_id", "assigned_to_id", "priority",
+        "incident_key", "resolved_at", "resolved_by_id", "in_maintenance", "event_count"))
+    if not rows:
+        return
+    first = {}
+    accepts = (IncidentLogEntry.objects.filter(kind=LogKind.ACCEPTED, incident__in=incidents.order_by().values("pk"))
+               .order_by("incident_id", "at", "id").values_list("incident_id", "at", "actor_id", "via"))
+    for incident_id, at, actor_id, via in accepts.iterator(chunk_size=10000):
+        first.setdefault(incident_id, (at, actor_id, via))
+    flaps = _resolutions(rows)
+    for (pk, tenant_id, created, source_id, policy_id, assignee_id, priority, key, resolved, resolver,
+         maintenance, events) in rows:
+        accepted, acceptor, via = first.get(pk, (None, None, ""))
         ack, res = _seconds(created, accepted), _seconds(created, resolved)
         yield Fact(pk, tenant_id, created, source_id, policy_id, assignee_id, priority, key, ack, res, maintenance,
                    auto_resolved=resolved is not None and resolver is None,
                    quick=res is not None and res <= QUICK_SECONDS and ack is None,
-                   flapping=flaps, events=events, acceptor_id=acceptor, accept_via=via or "")
+                   flapping=_flaps(flaps.get((source_id, key), ()), created, pk), events=events,
+                   acceptor_id=acceptor, accept_via=via or "")
+
+
+def _resolutions(rows):
+    """{(source id, key): sorted [(resolved_at, incident id)]} of the resolutions that may make
+    these incidents flap (in the hour before the first creation up to the last)."""
+    since = min(row[2] for row in rows) - FLAP_WINDOW
+    until = max(row[2] for row in rows)
+    queryset = Incident.objects.filter(tenant_id__in={row[1] for row in rows}, resolved_at__gte=since,
+                                       resolved_at__lte=until)
+    pairs = {(row[3], row[7]) for row in rows}
+    if len(pairs) <= 100:
+        queryset = queryset.filter(alert_source_id__in={s for s, _ in pairs}, incident_key__in={k for _, k in pairs})
+    index = defaultdict(list)
+    for source_id, key, resolved, pk in queryset.order_by().values_list("alert_source_id", "incident_key",
+                                                                        "resolved_at", "pk").iterator(chunk_size=10000):
+        if (source_id, key) in pairs:
+            index[(source_id, key)].append((resolved, pk))
+    for items in index.values():
+        items.sort()
+    return index
+
+
+def _flaps(resolutions, created, pk):
+    """Was another incident of the key resolved in [created - 1 h, created]?"""
+    i = bisect_left(resolutions, (created - FLAP_WINDOW, -1))
+    while i < len(resolutions) and resolutions[i][0] <= created:
+        if resolutions[i][1] != pk:
+            return True
+        i += 1
+    return False
 
 
 class Totals:
