@@ -196,12 +196,18 @@ def noise(p, *, rollup=None):
     sources = _labels(p.tenant, "source", [k.split(":", 1)[0] for k, _ in keys])
     return {
         "range": _range(p),
-        "total": _total(result).summary(),
-        "sources": _rows(p.tenant, "source", result["source"]),
+        "total": _noise_summary(_total(result)),
+        "sources": [{"id": row["id"], "name": row["name"], **_noise_summary(totals)}
+                    for row, totals in _with_totals(p.tenant, "source", result["source"])],
         "top_keys": [{"source_id": int(k.split(":", 1)[0]), "source": sources[k.split(":", 1)[0]],
                       "incident_key": k.split(":", 1)[1], **_noise_summary(t)} for k, t in keys],
         "trend": _trend(p, result),
     }
+
+
+def _with_totals(tenant, dim, groups):
+    by_id = {value or None: totals for value, totals in groups.items()}
+    return [(row, by_id[row["id"]]) for row in _rows(tenant, dim, groups)]
 
 
 def _noise_summary(totals):
