@@ -6,11 +6,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import queries
-from .params import parse
+from .params import TENANT_FILTERS, parse
 
 
 class ReportView(APIView):
     report = ""
+    tenant_filters = {}  # {query parameter: model}, tried by the tenancy sweep
 
     def get(self, request):
         function, allowed = queries.REPORTS[self.report]
@@ -19,7 +20,8 @@ class ReportView(APIView):
 
 
 def _view(name):
-    return type(f"{name.title()}ReportView", (ReportView,), {"report": name}).as_view()
+    filters = {key: TENANT_FILTERS[key] for key in queries.REPORTS[name][1] if key in TENANT_FILTERS}
+    return type(f"{name.title()}ReportView", (ReportView,), {"report": name, "tenant_filters": filters}).as_view()
 
 
 api_urlpatterns = [path(f"reports/{name}", _view(name), name=f"reports-{name}") for name in queries.REPORTS]
