@@ -5,9 +5,7 @@ labels go into the markup, so it is safe to mark it safe."""
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from uptime.charts import BLUE, GRAY, RED
-
-AMBER = "#d99a1e"
+BLUE, GRAY, RED, AMBER = "#2454d6", "#e3e6eb", "#d13b3b", "#d99a1e"  # the uptime charts' colours
 MUTED = "#5f6b7a"
 
 
