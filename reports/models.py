@@ -60,6 +60,9 @@ class DailyRollup(TenantOwned):
     "<source id>:<incident key>" ("" for all and for nobody)."""
 
     zone = models.CharField(max_length=64)
+    # "day", or "month": the same sums over a whole local month (`day` is its first day), so a
+    # two-year range reads 24 rows per value instead of 730.
+    span = models.CharField(max_length=5, default="day")
     day = models.DateField()
     dim = models.CharField(max_length=10)
     value = models.CharField(max_length=300)
@@ -78,5 +81,5 @@ class DailyRollup(TenantOwned):
     events = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "zone", "dim", "day", "value"],
+        constraints = [models.UniqueConstraint(fields=["tenant", "zone", "span", "dim", "day", "value"],
                                                name="daily_rollup_unique")]

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from functools import wraps
 
 from django.db import connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 
 from accounts.models import Team, User
@@ -99,8 +99,12 @@ def _rollup_sums(p, dims, teams, out):
     wanted = sorted({"assignee" if dim == "team" else dim for dim in dims} | {"all"})
     table = DailyRollup._meta.db_table
     marks = ", ".join(["%s"] * len(wanted))
-    where = f"r.tenant_id = %s AND r.zone = %s AND r.day >= %s AND r.day <= %s AND r.dim IN ({marks})"
-    args = [p.tenant.pk, p.tz.key, p.first, p.last, *wanted]
+    base = f"r.tenant_id = %s AND r.zone = %s AND r.dim IN ({marks})"
+    periods, period_args = _periods(p)
+    where = f"{base} AND {periods}"
+    args = [p.tenant.pk, p.tz.key, *wanted, *period_args]
+    days_where = "r.tenant_id = %s AND r.zone = %s AND r.dim = 'all' AND r.span = 'day' AND r.day >= %s AND r.day <= %s"
+    days_args = [p.tenant.pk, p.tz.key, p.first, p.last]
     counters = ", ".join(f"SUM(r.{c})" for c in facts.Totals.COUNTERS)
     each = "jsonb_each_text" if connection.vendor == "postgresql" else "json_each"
     cast = "::bigint" if connection.vendor == "postgresql" else ""
@@ -118,7 +122,8 @@ def _rollup_sums(p, dims, teams, out):
             for totals in targets(dim, value):
                 for name, total in zip(facts.Totals.COUNTERS, sums_, strict=True):
                     setattr(totals, name, getattr(totals, name) + int(total))
-        cursor.execute(f"SELECT r.day, {counters} FROM {table} r WHERE {where} AND r.dim = 'all' GROUP BY r.day", args)  # noqa: S608
+        cursor.execute(f"SELECT r.day, {counters} FROM {table} r WHERE {days_where} GROUP BY r.day",  # noqa: S608
+                       days_args)
         for day, *sums_ in cursor.fetchall():
             totals = out["trend"][_trend_key(p, day if isinstance(day, date) else date.fromisoformat(day))]
             for name, total in zip(facts.Totals.COUNTERS, sums_, strict=True):
@@ -130,6 +135,22 @@ def _rollup_sums(p, dims, teams, out):
                 for dim, value, index, count in cursor.fetchall():
                     for totals in targets(dim, value):
                         getattr(totals, column)[int(index)] += int(count)
+
+
+def _periods(p):
+    """SQL for the roll-up rows covering the range: whole local months inside it from month rows,
+    the days at either edge from day rows."""
+    inner_from = p.first if p.first.day == 1 else _next_month(p.first)
+    inner_to = _next_month(p.last) if _next_month(p.last) - timedelta(days=1) == p.last else p.last.replace(day=1)
+    if inner_from < inner_to:
+        return ("((r.span = 'day' AND r.day >= %s AND r.day < %s) OR (r.span = 'month' AND r.day >= %s "
+                "AND r.day < %s) OR (r.span = 'day' AND r.day >= %s AND r.day <= %s))",
+                [p.first, inner_from, inner_from, inner_to, inner_to, p.last])
+    return "(r.span = 'day' AND r.day >= %s AND r.day <= %s)", [p.first, p.last]
+
+
+def _next_month(day):
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
 def _total(result):
@@ -218,15 +239,19 @@ def _noise_summary(totals):
 
 def _top_keys_from_rollups(p):
     counters = ("incidents", "auto_resolved", "quick", "noise", "flapping", "events")
-    rows = (DailyRollup.objects.filter(tenant=p.tenant, zone=p.tz.key, day__gte=p.first, day__lte=p.last, dim="key")
-            .values("value").annotate(**{f"s_{c}": Sum(c) for c in counters}).order_by("-s_incidents", "value")
-            [:TOP_KEYS])
+    periods, period_args = _periods(p)
+    sums_ = ", ".join(f"SUM(r.{c})" for c in counters)
     out = []
-    for row in rows:
-        totals = facts.Totals()
-        for c in counters:
-            setattr(totals, c, row[f"s_{c}"])
-        out.append((row["value"], totals))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT r.value, {sums_} FROM {DailyRollup._meta.db_table} r "  # noqa: S608 - our names only
+                       f"WHERE r.tenant_id = %s AND r.zone = %s AND r.dim = 'key' AND {periods} "
+                       f"GROUP BY r.value ORDER BY 2 DESC, r.value LIMIT {TOP_KEYS}",
+                       [p.tenant.pk, p.tz.key, *period_args])
+        for value, *values in cursor.fetchall():
+            totals = facts.Totals()
+            for c, v in zip(counters, values, strict=True):
+                setattr(totals, c, int(v))
+            out.append((value, totals))
     return out
 
 

@@ -67,17 +67,23 @@ def _build_zone(tenant, zone):
     sums = defaultdict(facts.Totals)
     for values in IncidentFact.objects.filter(tenant=tenant).values_list(*facts.FACT_FIELDS).iterator(chunk_size=5000):
         fact = facts.Fact(*values)
-        day = fact.created_at.astimezone(tz).date()
-        for dim, value in fact.dims():
-            sums[(day, dim, value)].add_fact(fact)
+        for span, day in periods(fact, tz):
+            for dim, value in fact.dims():
+                sums[(span, day, dim, value)].add_fact(fact)
     _insert(tenant, zone.zone, sums)
     zone.built_at = clock.now()
     zone.save(update_fields=["built_at"])
 
 
+def periods(fact, tz):
+    """The roll-up rows' periods an incident counts in: its local day and its local month."""
+    day = fact.created_at.astimezone(tz).date()
+    return (("day", day), ("month", day.replace(day=1)))
+
+
 def _insert(tenant, zone, sums):
-    rows = [{"tenant_id": tenant.pk, "zone": zone, "day": day, "dim": dim, "value": value, **totals.as_row()}
-            for (day, dim, value), totals in sums.items() if not totals.empty]
+    rows = [{"tenant_id": tenant.pk, "zone": zone, "span": span, "day": day, "dim": dim, "value": value,
+             **totals.as_row()} for (span, day, dim, value), totals in sums.items() if not totals.empty]
     write(DailyRollup, rows)
 
 
@@ -130,9 +136,9 @@ def fold(tenant, limit=BATCH):
             tz = zoneinfo.ZoneInfo(zone)
             for sign, group in ((-1, old), (1, new)):
                 for fact in group.values():
-                    day = fact.created_at.astimezone(tz).date()
-                    for dim, value in fact.dims():
-                        deltas[(zone, day, dim, value)].add_fact(fact, sign)
+                    for span, day in periods(fact, tz):
+                        for dim, value in fact.dims():
+                            deltas[(zone, span, day, dim, value)].add_fact(fact, sign)
         _apply(tenant, deltas)
         IncidentFact.objects.filter(pk__in=list(dirty)).delete()
         IncidentFact.objects.bulk_create([IncidentFact(**_fields(fact)) for fact in new.values()])
@@ -160,11 +166,11 @@ def _apply(tenant, deltas):
     keys = {key for key, delta in deltas.items() if not delta.empty}
     if not keys:
         return
-    days = {day for _, day, _, _ in keys}
+    days = {day for _, _, day, _, _ in keys}
     existing = {}
     for row in DailyRollup.objects.filter(tenant=tenant, zone__in={k[0] for k in keys}, day__in=days,
-                                          dim__in={k[2] for k in keys}, value__in={k[3] for k in keys}):
-        key = (row.zone, row.day, row.dim, row.value)
+                                          dim__in={k[3] for k in keys}, value__in={k[4] for k in keys}):
+        key = (row.zone, row.span, row.day, row.dim, row.value)
         if key in keys:
             existing[key] = row
     created = []
@@ -180,8 +186,8 @@ def _apply(tenant, deltas):
             continue
         values = totals.as_row()
         if row is None:
-            zone, day, dim, value = key
-            created.append(DailyRollup(tenant=tenant, zone=zone, day=day, dim=dim, value=value, **values))
+            zone, span, day, dim, value = key
+            created.append(DailyRollup(tenant=tenant, zone=zone, span=span, day=day, dim=dim, value=value, **values))
         else:
             for name, value in values.items():
                 setattr(row, name, value)
