@@ -12,6 +12,7 @@ NAVIGATION = [
         ("Alert sources", "alerts:sources", "⇥"),
         ("Uptime monitors", "uptime:monitors", "♥"),
         ("Status pages", "status:pages", "◉"),
+        ("Reports", "reports:index", "▤"),
     ]),
     ("On-call", [
         ("Escalation policies", "escalation:policies", "↗"),

@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "uptime",
     "importers",
     "status",  # status pages (issue 17): depends on alerts and uptime, never the other way round
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -320,6 +321,8 @@ TICK_SCHEDULE["uptime.tasks.maintain"] = 300.0
 TICK_SCHEDULE["alerts.tasks.prune_changes"] = 3600.0
 TICK_SCHEDULE["ilert.tasks.prune_replays"] = 3600.0
 TICK_SCHEDULE["importers.tasks.sweep"] = 30.0  # import jobs whose kick was lost (issue 20)
+# Reports: fold changed incidents into the daily roll-ups (a report read folds what is left).
+TICK_SCHEDULE["reports.tasks.sweep"] = 60.0
 # Replay protection for inbound webhooks (ilert/replay.py): a signed Mailgun timestamp may be this
 # old (Mailgun retries a failed delivery with its first signature for 8 hours), and the ids of
 # deliveries already acted on are forgotten (ilert.tasks.prune_replays) once they could not be

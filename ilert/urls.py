@@ -16,7 +16,7 @@ from accounts.throttle import throttled_login
 from . import exposition, health, pwa, views
 
 DOMAIN_APPS = ["accounts", "alerts", "schedules", "escalation", "notifications", "connectors", "uptime", "importers",
-               "status"]
+               "status", "reports"]
 
 
 class Router(DefaultRouter):

@@ -231,3 +231,40 @@ def test_metrics_is_an_operator_door_no_role_opens(settings, trial):
         assert browser.get("/metrics").status_code == 401, role
         assert trial.api[role].get("/metrics").status_code == 401, role
     assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer operator-token-for-the-matrix").status_code == 200
+# --- reading doors (reports): who may read them, as docs/permissions.md says ----------------------
+
+
+def _read_rules():
+    rules = {}
+    for line in DOC.read_text().splitlines():
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[1] == "GET" and cells[2] in ("yes", "no"):
+            rules[cells[0]] = dict(zip(ROLES, cells[2:], strict=True))
+    return rules
+
+
+def test_every_report_door_answers_each_role_as_documented(trial):
+    from django.urls import get_resolver
+
+    from tests.test_tenancy_sweep import _walk
+
+    rules = _read_rules()
+    doors = ["/" + route.replace("/?", "").replace("^", "").replace("$", "")
+             for route, _ in _walk(get_resolver().url_patterns)
+             if route.startswith(("reports/", "api/v1/reports/"))]
+    assert len(doors) >= 9
+    failures = [f"GET {door} is not in docs/permissions.md" for door in doors if door not in rules]
+    failures += [f"docs/permissions.md names GET {door}, which does not exist" for door in rules if door not in doors]
+    for door in doors:
+        for role, expected in rules.get(door, {}).items():
+            user = trial.users[role]
+            if door.startswith("/api/"):
+                response = trial.api[role].get(door)
+            else:
+                browser = Client()
+                browser.force_login(user)
+                response = browser.get(door)
+            through = response.status_code in (200, 302)
+            if through != (expected == "yes"):
+                failures.append(f"GET {door} as {role}: {response.status_code}, documented `{expected}`")
+    assert not failures, "\n".join(failures)

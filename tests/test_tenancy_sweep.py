@@ -290,3 +290,35 @@ def test_request_bodies_never_accept_another_tenants_objects(admin, outsider, te
             assert _snapshot(theirs) == before and related.objects.count() == count
             checked += 1
     assert checked >= 40, f"only {checked} related fields found in request bodies (sweep broken?)"
+
+
+# --- read routes with object filters (reports): another tenant's id is an unknown id -------------
+
+
+def _filtered_read_routes():
+    for route, pattern in _walk(get_resolver().url_patterns):
+        callback = pattern.callback
+        filters = getattr(getattr(callback, "cls", None) or callback, "tenant_filters", None)
+        if filters:
+            yield route, filters
+
+
+def test_read_route_filters_never_confirm_another_tenants_objects(admin, outsider, tenant, other_tenant):
+    """?source=<their id> on a report (API or page) answers exactly like ?source=<no such id>."""
+    from django.test import Client
+
+    api = client_for(admin)
+    page = Client()
+    page.force_login(admin)
+    checked = 0
+    for route, filters in _filtered_read_routes():
+        client = api if route.startswith("api/") else page
+        path = _path(route)
+        for param, model in filters.items():
+            mine, theirs = FACTORIES[model](tenant), FACTORIES[model](other_tenant)
+            foreign, unknown = client.get(path, {param: theirs.pk}), client.get(path, {param: 2**31 - 7})
+            own = client.get(path, {param: mine.pk})
+            assert foreign.status_code == unknown.status_code == 400, f"{path}?{param}=<their id>: {foreign.status_code}"
+            assert own.status_code == 200, f"{path}?{param}=<own id> answered {own.status_code}"
+            checked += 1
+    assert checked >= 10, "the sweep found too few report filters (broken?)"

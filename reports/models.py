@@ -1,0 +1,85 @@
+"""Facts and daily roll-ups behind the response and noise reports (docs/reports.md, "Roll-ups").
+
+Nothing here is the truth: the other apps' tables are. Every row can be rebuilt from them
+(`rebuild_report_rollups`)."""
+
+import uuid
+
+from django.db import models
+
+from ilert.tenancy import TenantOwned
+
+
+class DirtyIncident(TenantOwned):
+    """An incident changed since its fact was computed. Written in the changing transaction; the
+    token changes with every change, so a fold that read an older state leaves the row in place."""
+
+    incident = models.OneToOneField("alerts.Incident", on_delete=models.CASCADE, primary_key=True,
+                                    related_name="+")
+    token = models.UUIDField(default=uuid.uuid4)
+
+
+class IncidentFact(TenantOwned):
+    """One incident's contribution to the reports, as last folded into the roll-ups."""
+
+    incident = models.OneToOneField("alerts.Incident", on_delete=models.CASCADE, primary_key=True,
+                                    related_name="+")
+    created_at = models.DateTimeField()
+    source_id = models.BigIntegerField()
+    policy_id = models.BigIntegerField(null=True)
+    assignee_id = models.BigIntegerField(null=True)
+    priority = models.CharField(max_length=4)
+    incident_key = models.CharField(max_length=255)
+    ack_seconds = models.BigIntegerField(null=True)
+    resolve_seconds = models.BigIntegerField(null=True)
+    maintenance = models.BooleanField(default=False)
+    auto_resolved = models.BooleanField(default=False)
+    quick = models.BooleanField(default=False)
+    flapping = models.BooleanField(default=False)
+    events = models.PositiveIntegerField(default=1)
+    acceptor_id = models.BigIntegerField(null=True)  # the person of the first acceptance
+    accept_via = models.CharField(max_length=32, blank=True)  # its channel
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "created_at"], name="fact_tenant_created")]
+
+
+class ReportZone(TenantOwned):
+    """A time zone the tenant's roll-ups are kept in (its own and its users')."""
+
+    zone = models.CharField(max_length=64)
+    built_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "zone"], name="report_zone_unique")]
+
+
+class DailyRollup(TenantOwned):
+    """Sums over the incidents created on one local day in one zone, for one dimension value.
+    `dim` is all, source, policy, assignee, priority, key, acceptor or via; `value` the id, priority or
+    "<source id>:<incident key>" ("" for all and for nobody)."""
+
+    zone = models.CharField(max_length=64)
+    # "day", or "month": the same sums over a whole local month (`day` is its first day), so a
+    # two-year range reads 24 rows per value instead of 730.
+    span = models.CharField(max_length=5, default="day")
+    day = models.DateField()
+    dim = models.CharField(max_length=10)
+    value = models.CharField(max_length=300)
+    incidents = models.IntegerField(default=0)
+    maintenance = models.IntegerField(default=0)
+    acked = models.IntegerField(default=0)
+    ack_sum = models.BigIntegerField(default=0)
+    ack_hist = models.JSONField(default=dict)
+    resolved = models.IntegerField(default=0)
+    resolve_sum = models.BigIntegerField(default=0)
+    resolve_hist = models.JSONField(default=dict)
+    auto_resolved = models.IntegerField(default=0)
+    quick = models.IntegerField(default=0)
+    noise = models.IntegerField(default=0)
+    flapping = models.IntegerField(default=0)
+    events = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "zone", "span", "dim", "day", "value"],
+                                               name="daily_rollup_unique")]
