@@ -41,7 +41,7 @@ def gunicorn(tmp_path, *, database_url, redis_url):
              "--threads=4", "--log-level=warning"],
             cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 120  # a ceiling for a hung server, not a measure
             while True:
                 try:
                     if httpx.get(url + "/healthz", timeout=1).status_code == 200:

@@ -74,6 +74,6 @@ def test_a_started_ticker_runs_its_task_in_a_thread_of_its_own_and_stops():
     try:
         assert ran.wait(timeout=60), "the first tick of a new task is due at once"
     finally:
-        ticker.stop()
+        ticker.stop(timeout=120)  # a ceiling for a hung thread; it stops at once
     assert all(not thread.is_alive() for thread in ticker._threads)
     assert Tick.objects.get(name="tests.test_ticker.record").due_at > clock.now() + timedelta(minutes=59)
