@@ -113,7 +113,11 @@ def main(argv=None):
           f"{args.burn} busy loops; load {load()}", flush=True)
 
     failed_in, seen = Counter(), Counter()
+    # Stopped from outside (timeout, Ctrl-C): clean up below like a normal end, never leave a busy
+    # loop or a stopped test process behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     hogs = burners(args.burn)
+    process = staller = None
     try:
         with tempfile.TemporaryDirectory(prefix="stall-") as tmp:
             for run in range(1, args.runs + 1):
@@ -123,7 +127,6 @@ def main(argv=None):
                     [PYTHON, "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={junit}", *targets],
                     cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                     start_new_session=True)
-                staller = None
                 if not args.no_pause:
                     staller = Staller(process.pid, rng, args.pause_max, args.gap_max, args.group)
                     staller.start()
@@ -144,6 +147,12 @@ def main(argv=None):
                 if process.returncode not in (0, 1) or (process.returncode == 1 and not failures):
                     print(output[-3000:])
     finally:
+        if staller:
+            staller.done.set()
+        if process and process.poll() is None:
+            os.killpg(process.pid, signal.SIGCONT)
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
         for hog in hogs:
             hog.kill()
             hog.wait()
