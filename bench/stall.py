@@ -72,15 +72,19 @@ def burners(count):
             for _ in range(count)]
 
 
-def outcomes(junit):
-    """{test id: "passed" | "failed" | "skipped"} from a junit XML file."""
+def outcomes(junit, messages=None):
+    """{test id: "passed" | "failed" | "skipped"} from a junit XML file; failure messages go into
+    `messages` ({test id: text})."""
     found = {}
     if not junit.exists() or junit.stat().st_size == 0:
         return found
     for case in ET.parse(junit).getroot().iter("testcase"):
         name = f"{case.get('classname', '')}::{case.get('name', '')}"
-        if case.find("failure") is not None or case.find("error") is not None:
+        failure = case.find("failure") if case.find("failure") is not None else case.find("error")
+        if failure is not None:
             found[name] = "failed"
+            if messages is not None:
+                messages[name] = (failure.get("message") or "").strip()
         elif case.find("skipped") is not None:
             found.setdefault(name, "skipped")
         else:
@@ -134,7 +138,8 @@ def main(argv=None):
                 if staller:
                     staller.done.set()
                     staller.join()
-                results = outcomes(junit)
+                messages = {}
+                results = outcomes(junit, messages)
                 for name, outcome in results.items():
                     seen[name] += outcome != "skipped"
                     failed_in[name] += outcome == "failed"
@@ -143,7 +148,8 @@ def main(argv=None):
                 print(f"run {run}: exit {process.returncode}, {len(results)} tests, {len(failures)} failed, "
                       f"{time.monotonic() - started:.0f} s{pauses}", flush=True)
                 for name in failures:
-                    print(f"    FAILED {name}")
+                    first = " | ".join(messages.get(name, "").splitlines()[:3])[:300]
+                    print(f"    FAILED {name}: {first}")
                 if process.returncode not in (0, 1) or (process.returncode == 1 and not failures):
                     print(output[-3000:])
     finally:

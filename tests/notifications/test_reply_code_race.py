@@ -61,6 +61,9 @@ def another_transaction_waits_for_a_lock():
     """Whether another session of this database waits for a lock (the reply-code lock, or any row
     this transaction holds): the latecomer has got as far as it can while the holder holds on."""
     with connection.cursor() as cursor:
+        # Inside a transaction pg_stat_activity is a snapshot taken at its first read: drop it, or a
+        # poll that came too early would never see the latecomer arrive (bench/stall found this).
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                        "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")
         return cursor.fetchone()[0] > 0

@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.conf import settings
+from django.db import OperationalError
 
 from ilert import clock
 from notifications import engine, services
@@ -121,8 +122,12 @@ def wait_for(predicate, timeout=120):
     """Poll until `predicate` holds (a ceiling for slow machines, never what decides the outcome)."""
     ends = time.monotonic() + timeout
     while time.monotonic() < ends:
-        if predicate():
-            return True
+        try:
+            if predicate():
+                return True
+        except OperationalError as exc:  # SQLite's shared in-memory test database: a reader that meets
+            if "locked" not in str(exc):  # the other thread's write is refused at once; look again
+                raise
         time.sleep(0.02)
     return False
 
