@@ -6,6 +6,8 @@ import shutil
 
 import pytest
 from django.conf import settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from ilert import ratelimit
@@ -13,6 +15,12 @@ from ilert import ratelimit
 from .factories import TenantFactory, UserFactory, make_api_key
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Hypothesis measures nothing against the clock (docs/testing.md): no deadline per example, and no
+# health check on how long generating the data took (a paused or loaded machine is not a bug).
+# A test's own @settings(suppress_health_check=[...]) replaces this list: add HealthCheck.too_slow.
+hypothesis_settings.register_profile("ilert", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("ilert")
 
 
 def _on_postgres():

@@ -136,7 +136,7 @@ def test_any_text_survives_the_array_literals(tenant):
     incident = make_incident(tenant)
     text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(st.lists(st.tuples(text, text), min_size=2, max_size=4))
     def check(pairs):
         rows = [{"tenant_id": incident.tenant_id, "incident_id": incident.pk, "kind": LogKind.COMMENT, "via": via[:32],

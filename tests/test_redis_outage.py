@@ -103,13 +103,19 @@ def _fresh_kicks():
     kick.reset()
 
 
-def within(seconds, function):
-    """Run `function` in a thread; whether it finished within `seconds` (a hang fails the test
-    instead of stalling the suite: the bound is 20 times what the code allows itself)."""
+def finishes(function, ceiling=120):
+    """Run `function` in a thread; whether it finished. The ceiling only turns a hang into a failure
+    instead of a stalled suite: how long a call may wait is asserted on the configured socket
+    timeouts (`socket_timeouts`), never with a stopwatch, which would measure the machine."""
     thread = threading.Thread(target=function, daemon=True)
     thread.start()
-    thread.join(seconds)
+    thread.join(ceiling)
     return not thread.is_alive()
+
+
+def socket_timeouts(options):
+    """(connect, read) timeouts of a Redis client's connection options, as the client will use them."""
+    return options.get("socket_connect_timeout"), options.get("socket_timeout")
 
 
 def outage_logs(caplog, name):
@@ -160,9 +166,12 @@ def test_a_hanging_redis_delays_one_call_per_retry_interval_by_the_timeout_at_mo
     settings.REDIS_RETRY_SECONDS = 3600
     limits_at(f"redis://127.0.0.1:{silent.port}/0")
     waits = []
-    assert within(4, lambda: waits.extend(ratelimit.hit("5/minute", "k") for _ in range(20)))
+    assert finishes(lambda: waits.extend(ratelimit.hit("5/minute", "k") for _ in range(20)))
     assert waits[:5] == [0] * 5 and all(waits[5:])  # limited in memory meanwhile
     assert len(silent.connections) == 1  # one attempt, no retries, then not again until the interval
+    client = ratelimit._limiter().shared.storage.storage  # the redis client the limiter calls
+    assert socket_timeouts(client.connection_pool.connection_kwargs) == (0.2, 0.2)
+    assert client.connection_pool.connection_kwargs["retry"].get_retries() == 0
 
 
 def test_logins_keep_their_signature(limits_at):
@@ -191,15 +200,18 @@ def test_a_kick_to_a_hanging_broker_takes_one_short_attempt_then_kicks_are_skipp
     settings.REDIS_TIMEOUT_SECONDS = 0.2
     settings.REDIS_RETRY_SECONDS = 3600
     task = probe_task(f"redis://127.0.0.1:{silent.port}/0")
-    assert within(4, lambda: [kick.now(task) for _ in range(10)])  # no exception, no hang
+    assert finishes(lambda: [kick.now(task) for _ in range(10)])  # no exception, no hang
     assert len(silent.connections) == 1
+    with kick._pool(task.app).acquire(block=False) as connection:  # what the kick was made with
+        assert socket_timeouts(connection.transport_options) == (0.2, 0.2)
+        assert connection.transport_options["max_retries"] == 0
     (logged,) = outage_logs(caplog, "ilert.kick")
     assert "sweepers pick the work up" in logged.getMessage()
 
 
 def test_a_kick_to_a_closed_port_is_not_retried(settings, caplog):
     task = probe_task("redis://127.0.0.1:1/0")
-    assert within(4, lambda: [kick.now(task) for _ in range(10)])
+    assert finishes(lambda: [kick.now(task) for _ in range(10)])
     assert len(outage_logs(caplog, "ilert.kick")) == 1
 
 

@@ -45,9 +45,11 @@ def test_a_tick_runs_the_sweeper_in_this_process_with_no_broker(tenant, settings
     assert not incident.log_entries.filter(kind=LogKind.ESCALATED).exists()
 
     ticker = Ticker({"escalation.tasks.sweep": 2})
-    assert ticker.tick("escalation.tasks.sweep")[0] is True
+    t0 = clock.now()  # the ticks at chosen instants: a paused test process must not see the interval pass
+    assert ticker.tick("escalation.tasks.sweep", now=t0)[0] is True
     assert Incident.objects.get(pk=incident.pk).escalation_level == 1
-    assert ticker.tick("escalation.tasks.sweep")[0] is False, "not due again before its interval"
+    assert ticker.tick("escalation.tasks.sweep", now=t0 + timedelta(seconds=1.9))[0] is False, \
+        "not due again before its interval"
 
 
 def test_a_worker_ticks_the_periodic_tasks_of_the_queues_it_consumes():
@@ -74,6 +76,6 @@ def test_a_started_ticker_runs_its_task_in_a_thread_of_its_own_and_stops():
     try:
         assert ran.wait(timeout=60), "the first tick of a new task is due at once"
     finally:
-        ticker.stop()
+        ticker.stop(timeout=120)  # a ceiling for a hung thread; it stops at once
     assert all(not thread.is_alive() for thread in ticker._threads)
     assert Tick.objects.get(name="tests.test_ticker.record").due_at > clock.now() + timedelta(minutes=59)

@@ -21,7 +21,7 @@ def fire_concurrently(source, n, make_event):
 
     def worker(i):
         try:
-            barrier.wait(timeout=30)
+            barrier.wait(timeout=60)
             results.append(services.ingest(source, make_event(i)))
         except Exception as exc:  # collected and asserted below
             errors.append(exc)
@@ -32,7 +32,7 @@ def fire_concurrently(source, n, make_event):
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=60)
+        thread.join(timeout=120)
     return results, errors
 
 

@@ -231,7 +231,7 @@ def test_whatever_a_read_asks_the_answer_is_never_a_5xx(source):
         lambda t: f"{BASE}/requests/{t}")
     params = st.dictionaries(st.sampled_from(["query", "offset", "limit", "sort", "order", "identifierType"]), text)
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(paths, params)
     def run(path, query):
         response = Client().get(path, query, **auth)

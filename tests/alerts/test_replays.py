@@ -175,7 +175,7 @@ def test_twenty_copies_of_one_sms_at_once_open_one_incident(sms_source):
 
     def twin():
         try:
-            barrier.wait(timeout=30)
+            barrier.wait(timeout=60)
             answers.append(twilio_sms("SM" + "9" * 32).status_code)
         except Exception as exc:  # collected and asserted below
             errors.append(exc)
@@ -186,6 +186,6 @@ def test_twenty_copies_of_one_sms_at_once_open_one_incident(sms_source):
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=60)
+        thread.join(timeout=120)
     assert errors == [] and answers == [200] * 20
     assert Incident.objects.count() == 1 and SeenDelivery.objects.count() == 1

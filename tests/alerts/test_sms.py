@@ -162,7 +162,7 @@ def test_two_tenants_claiming_one_number_at_once_end_with_one_owner(tenant, othe
 
     def claim(owner):
         try:
-            barrier.wait(timeout=30)
+            barrier.wait(timeout=60)
             make_source(owner, integration_type="sms", options={"phone_number": NUMBER})
             outcomes.append("created")
         except Conflict as exc:
@@ -179,7 +179,7 @@ def test_two_tenants_claiming_one_number_at_once_end_with_one_owner(tenant, othe
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(timeout=60)
+            thread.join(timeout=120)
         assert sorted(outcomes) == ["This number cannot be used.", "created"]
         assert AlertSource.objects.filter(inbound_number=NUMBER).count() == 1
 

@@ -26,7 +26,7 @@ def test_concurrent_sweepers_deliver_each_invocation_exactly_once(tenant, settin
 
     def sweep():
         try:
-            barrier.wait(timeout=30)
+            barrier.wait(timeout=60)
             while engine.deliver_due(batch=5):
                 pass
         except Exception as exc:  # collected and asserted below
@@ -40,7 +40,7 @@ def test_concurrent_sweepers_deliver_each_invocation_exactly_once(tenant, settin
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(timeout=60)
+            thread.join(timeout=120)
         sent = Counter(call.request.headers["webhook-id"] for call in mock.calls)
     assert errors == []
     assert len(sent) == 40 and set(sent.values()) == {1}

@@ -4,6 +4,7 @@ urllib), and the interactivity endpoint with real Slack signatures."""
 import hashlib
 import hmac
 import json
+import threading
 import time
 from urllib.parse import urlencode
 
@@ -212,10 +213,13 @@ def test_the_connection_test_calls_auth_test(slack, tenant):
 
 class SlowSlack:
     """A fake Slack that posts the first message, then answers too late (the client has given up):
-    the case where a retry must not post a second message."""
+    the case where a retry must not post a second message. "Too late" is not a sleep longer than the
+    client's timeout (a race a stalled test process can lose): the answer waits until the test
+    releases it, after the client's attempt has ended."""
 
     def __init__(self):
         self.posted, self.slow_first = [], True
+        self.released = threading.Event()
 
     def __call__(self, request):
         if request.path == "/api/chat.postMessage":
@@ -224,7 +228,7 @@ class SlowSlack:
             self.posted.append({"ts": ts, "text": body["text"], "metadata": body.get("metadata")})
             if self.slow_first:
                 self.slow_first = False
-                time.sleep(2.5)  # the client's timeout is 1 s
+                self.released.wait(timeout=120)  # the client's timeout is 1 s
             return 200, {"ok": True, "channel": "C0OPS123", "ts": ts, "message": {}}
         if request.path.startswith("/api/conversations.history"):
             return 200, {"ok": True, "messages": [dict(m) for m in reversed(self.posted)]}
@@ -246,7 +250,10 @@ def test_a_retry_after_a_timeout_finds_the_message_slack_posted(local_server, se
     connector = make_connector(tenant, "slack", settings={"mode": "bot", "default_channel": channel})
     connection = make_connection(tenant, connector=connector, source=make_source(tenant))
     incident = alert(connection.alert_source, "db-1 down").incident
-    engine.deliver_due()
+    try:
+        engine.deliver_due()
+    finally:
+        fake.released.set()  # the client has given up waiting: answer now, into a closed connection
     row = ConnectionInvocation.objects.get()
     assert row.status == "pending" and len(fake.posted) == 1  # Slack has it; we never heard back
     assert fake.posted[0]["metadata"] == {"event_type": "ilert_incident",

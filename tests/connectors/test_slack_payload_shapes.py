@@ -123,7 +123,7 @@ def replaced(base, part, value):
     return base
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(part=st.sampled_from(PARTS), value=JSON, extra=st.lists(JSON, max_size=2))
 def test_fuzzed_payload_shapes_are_200_or_400_and_a_400_changes_nothing(connection, incident, part, value, extra):
     body = replaced(payload(incident), part, value)

@@ -51,7 +51,7 @@ class Stack:
             [python, "-m", "gunicorn", "ilert.wsgi", f"--bind=127.0.0.1:{self.port}",
              f"--workers={self.web_workers}", "--threads=4", "--log-level=warning"],
             cwd=ROOT, env=self.env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True))
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # a ceiling for a hung server, not a measure
         while time.monotonic() < deadline:
             try:
                 if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:

@@ -5,6 +5,8 @@ Redis dies; Redis comes back empty. The worker stays up (kombu's Redis transport
 and escalation goes on: an incident that falls due during the outage is stepped by the worker's
 ticker, which needs no broker at all."""
 
+import re
+
 import pytest
 from celery import Celery
 from kombu import Connection, Exchange, Queue
@@ -58,22 +60,24 @@ def test_a_worker_survives_a_broker_restart_and_escalation_goes_on(tenant, setti
                                   {"users": [UserFactory(tenant=tenant, name="Ben")], "timeout_minutes": 30}])
     incident = alert(make_source(tenant, escalation_policy=policy), key="k").incident
     broker = RedisServer().start()
-    # A sweep of the uptime queue runs for 60 s: the message stays unacknowledged through the restart.
+    # A sweep of the uptime queue runs for 10 minutes: the message stays unacknowledged through the
+    # restart however slowly this machine gets there (checked below, not assumed).
     # Run as docker-compose.yml runs it: the prefork pool, gossip and mingle on.
     worker = Worker(tmp_path, "w1", pool="prefork", gossip=True, REDIS_URL=broker.url,
-                    UPTIME_SWEEP_SECONDS="60").start()
+                    UPTIME_SWEEP_SECONDS="600").start()
     try:
-        wait_for(lambda: levels_paged(incident) == [1], timeout=60, message="level 1 by the worker")
+        wait_for(lambda: levels_paged(incident) == [1], message="level 1 by the worker")
         Celery(broker=broker.url).send_task("uptime.tasks.sweep", queue="uptime")
         wait_for(lambda: "uptime.tasks.sweep[" in worker.output(), message="the long task to be received")
 
+        assert not re.search(r"uptime\.tasks\.sweep\[[^\]]+\] succeeded", worker.output()), "the scenario did not happen"
         broker.stop()
         wait_for(lambda: "Connection to broker lost" in worker.output(), message="the worker to notice")
         # Due while the broker is down: the ticker steps it without any broker.
         Incident.objects.filter(pk=incident.pk).update(next_escalation_at=clock.now())
-        wait_for(lambda: levels_paged(incident) == [1, 2], timeout=60, message="level 2 during the outage")
+        wait_for(lambda: levels_paged(incident) == [1, 2], message="level 2 during the outage")
         broker.start()  # back, empty
-        wait_for(lambda: worker.output().count("Connected to redis://") >= 2, timeout=60,
+        wait_for(lambda: worker.output().count("Connected to redis://") >= 2,
                  message="the consumer to reconnect")
         assert worker.process.poll() is None, worker.output()[-5000:]
         assert "Unrecoverable error" not in worker.output()
@@ -91,7 +95,7 @@ def test_a_worker_sweeps_while_the_broker_has_never_been_up(tenant, settings, tm
     broker = RedisServer()  # never started
     worker = Worker(tmp_path, "w1", REDIS_URL=broker.url).start()
     try:
-        wait_for(lambda: levels_paged(incident) == [1], timeout=60, message="level 1 with no broker at all")
+        wait_for(lambda: levels_paged(incident) == [1], message="level 1 with no broker at all")
         assert worker.process.poll() is None, worker.output()[-5000:]
     finally:
         worker.stop()

@@ -38,17 +38,17 @@ def test_escalation_goes_on_when_beat_and_then_the_ticking_worker_are_killed(ten
             cwd=ROOT, env=worker_env(), stdout=beat_log, stderr=subprocess.STDOUT, start_new_session=True)
     workers = {name: Worker(tmp_path, name, beat=False).start() for name in ("w1", "w2")}
     try:
-        wait_for(lambda: levels_paged(incident) == [1], timeout=90, message="level 1")
+        wait_for(lambda: levels_paged(incident) == [1], message="level 1")
         os.killpg(beat.pid, signal.SIGKILL)
         beat.wait(timeout=10)
 
         Incident.objects.filter(pk=incident.pk).update(next_escalation_at=clock.now())
-        wait_for(lambda: levels_paged(incident) == [1, 2], timeout=60, message="level 2 with beat dead")
+        wait_for(lambda: levels_paged(incident) == [1, 2], message="level 2 with beat dead")
 
         ticking = Tick.objects.get(name="escalation.tasks.sweep").taken_by.split("@")[0]
         workers[ticking].kill()
         Incident.objects.filter(pk=incident.pk).update(next_escalation_at=clock.now())
-        wait_for(lambda: levels_paged(incident) == [1, 2, 3], timeout=60, message="level 3 with that worker dead")
+        wait_for(lambda: levels_paged(incident) == [1, 2, 3], message="level 3 with that worker dead")
         (left,) = set(workers) - {ticking}
         assert Tick.objects.get(name="escalation.tasks.sweep").taken_by.startswith(f"{left}@")
         assert workers[left].process.poll() is None

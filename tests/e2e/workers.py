@@ -67,13 +67,36 @@ class Worker:
         return self.log_path.read_text()
 
 
-def wait_for(predicate, timeout=30, interval=0.2, message="condition"):
+# How long a test waits for a real process to do something (docs/testing.md). Only a hung or broken
+# process reaches it, never a slow machine: tests assert what happened and in which order, not how
+# fast, so this ceiling can be generous.
+PATIENCE = 120
+
+
+def wait_for(predicate, timeout=PATIENCE, interval=0.2, message="condition"):
+    """Poll until `predicate` holds; its value. `timeout` is a ceiling for a hung process."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():
-            return True
+        value = predicate()
+        if value:
+            return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def wait_for_a_whole_sweep(name, after, message=None):
+    """Wait until a run of the periodic task `name` that started after `after` has finished, in
+    whichever worker ticks it: instead of sleeping "long enough for a sweep", watch the ticker's row
+    (ilert.models.Tick). A ticker takes the next tick of a task only once its previous run has
+    returned (one thread per task), so a second tick taken by the same ticker means the first one,
+    taken after `after`, is over."""
+    from ilert.models import Tick
+
+    message = message or f"a whole run of {name} after {after:%H:%M:%S.%f}"
+    first = wait_for(lambda: Tick.objects.filter(name=name, taken_at__gt=after).values_list(
+        "taken_by", "taken_at").first(), message=message)
+    wait_for(lambda: Tick.objects.filter(name=name, taken_by=first[0], taken_at__gt=first[1]).exists(),
+             message=message)
 
 
 def purge_broker():

@@ -206,7 +206,7 @@ def test_an_unrestricted_layer_leaves_no_gaps_after_its_first_handoff(scenario):
 
 
 @pytest.mark.django_db
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(scenario=scenarios(), fractions=FRACTIONS)
 def test_real_schedules_resolve_like_the_reference_model(tenant, scenario, fractions):
     """The same properties through services (rows in the database) and the selectors other apps use."""

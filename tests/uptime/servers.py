@@ -19,11 +19,16 @@ from cryptography.x509.oid import NameOID
 
 
 class HttpTarget:
-    """A local HTTP server whose answer the test controls: `status`, `body`, `delay` (seconds).
-    `stop()` closes the port (connections are refused); `start()` opens it again on the same port."""
+    """A local HTTP server whose answer the test controls: `status`, `body`, `delay` (seconds), or
+    `hold` (an Event: answer only once it is set, so "slower than the client's timeout" never races
+    a sleep against the machine; `arrived` is set with the first request, `client_waiting()` says
+    whether a held request's client is still connected). `stop()` closes the port (connections are
+    refused); `start()` opens it again on the same port."""
 
-    def __init__(self, status=200, body="OK", delay=0.0, port=0):
-        self.status, self.body, self.delay = status, body, delay
+    def __init__(self, status=200, body="OK", delay=0.0, port=0, hold=None):
+        self.status, self.body, self.delay, self.hold = status, body, delay, hold
+        self.arrived = threading.Event()
+        self.held = []  # the sockets of requests waiting for `hold`
         self.hits = 0
         self.requests = []
         self.in_flight = self.most_in_flight = 0
@@ -51,6 +56,13 @@ class HttpTarget:
                 length = int(self.headers.get("Content-Length") or 0)
                 body_in = self.rfile.read(length) if length else b""
                 target.requests.append((self.command, self.path, dict(self.headers), body_in))
+                target.arrived.set()
+                if target.hold is not None:
+                    target.held.append(self.connection)
+                    try:
+                        target.hold.wait(timeout=120)  # a ceiling for a test that forgot to release it
+                    finally:
+                        target.held.remove(self.connection)
                 if target.delay:
                     time.sleep(target.delay)
                 if callable(target.status):
@@ -91,6 +103,19 @@ class HttpTarget:
     @property
     def url(self):
         return f"http://127.0.0.1:{self.port}"
+
+    def client_waiting(self):
+        """Whether a client whose request is held is still connected (has not given up and closed)."""
+        for sock in list(self.held):
+            try:
+                if sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"":
+                    continue  # closed by the client
+            except BlockingIOError:
+                return True  # open, nothing to read: still waiting for our answer
+            except OSError:
+                continue
+            return True
+        return False
 
 
 def closed_port():

@@ -2,7 +2,7 @@
 incident with the downtime on its timeline, keywords, timeouts, slow answers, no second incident
 while flapping."""
 
-import time
+import threading
 
 import pytest
 
@@ -94,23 +94,39 @@ def test_keywords_must_or_must_not_appear(tenant, http_target, mode, body, expec
         assert "Keyword" in monitor.last_message and keyword in Incident.objects.get().summary
 
 
-def test_a_target_that_does_not_answer_in_time_is_down_and_does_not_hold_up_others(tenant, http_target):
-    slow = http_target
-    slow.delay = 3
-    fast = HttpTarget()
+def test_a_target_that_does_not_answer_in_time_is_down_and_does_not_hold_up_others(tenant):
+    """The slow target answers only after the engine has finished (never within any timeout, however
+    slow the machine); the fast one is asked while the slow one's client still waits, i.e. the checks
+    run side by side, and the fast one answers only once the slow one has been asked (so the order in
+    which the two requests arrive does not matter)."""
+    release = threading.Event()
+    slow = HttpTarget(hold=release)
+    overlapped = []
+
+    def fast_answer(handler):
+        slow.arrived.wait(timeout=120)  # a ceiling: with the checks side by side it is there at once
+        overlapped.append(slow.client_waiting())
+        return 200, {}, "OK"
+
+    fast = HttpTarget(status=fast_answer)
     try:
+        # 3 s, not 1: the slow request must reach the server before its client gives up, or the fast
+        # one waits for it in vain (a stall of 1 s between connect and send did that under bench/stall)
         slow_monitor = make_monitor(tenant, name="Slow", target=f"{slow.url}/", paused=False, retries=0,
-                                    timeout_seconds=1)
-        fast_monitor = make_monitor(tenant, name="Fast", target=f"{fast.url}/", paused=False, retries=0)
-        started = time.monotonic()
+                                    timeout_seconds=3)
+        # the fast one's own timeout as far out as a monitor may have it: only a hang may reach it
+        fast_monitor = make_monitor(tenant, name="Fast", target=f"{fast.url}/", paused=False, retries=0,
+                                    interval_seconds=600, timeout_seconds=30)
         assert engine.run() == 2
-        assert time.monotonic() - started < 2.5
     finally:
+        release.set()
         fast.stop()
+        slow.stop()
     slow_monitor.refresh_from_db()
     fast_monitor.refresh_from_db()
-    assert slow_monitor.status == "down" and "within 1 s" in slow_monitor.last_message
-    assert fast_monitor.status == "up"
+    assert slow_monitor.status == "down" and "within 3 s" in slow_monitor.last_message
+    assert fast_monitor.status == "up", fast_monitor.last_message
+    assert overlapped == [True], "the fast check waited for the slow one"
 
 
 def test_a_slower_answer_than_allowed_is_down(tenant, http_target):

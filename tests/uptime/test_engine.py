@@ -2,9 +2,11 @@
 most one interval, stale results are discarded, parallelism is bounded, kicks and the sweeper."""
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.conf import settings as django_settings
 from django.db import connection
 
@@ -98,24 +100,58 @@ def test_uptime_is_weighted_by_time_so_retries_do_not_inflate_downtime(tenant, h
 
 
 def test_checks_run_concurrently_but_never_more_than_the_limit(tenant):
-    slow = HttpTarget(delay=0.4)
+    """The target holds every answer until three requests have been in flight at once (not a delay
+    that hopes they overlap: a slow machine would start the third after the first had finished),
+    then a moment longer: a fourth request, were the limit ignored, would come in meanwhile; a
+    correct engine sends none however long it waits, so the moment decides nothing but how surely a
+    broken limit is caught."""
+    three_at_once = threading.Event()
+
+    def answer(handler):
+        if slow.in_flight >= 3:
+            three_at_once.set()
+        three_at_once.wait(timeout=120)  # a ceiling: with the checks side by side the third comes at once
+        time.sleep(0.3)
+        return 200, {}, "OK"
+
+    slow = HttpTarget(status=answer)
     try:
-        active(tenant, slow, 6, timeout_seconds=5)
+        active(tenant, slow, 6, timeout_seconds=30)
         assert engine.run(concurrency=3) == 6
-        assert slow.most_in_flight == 3
+        assert three_at_once.is_set() and slow.most_in_flight == 3
     finally:
+        three_at_once.set()
         slow.stop()
 
 
-def test_a_sweep_keeps_claiming_what_becomes_due_within_its_budget(tenant, http_target, settings):
+def test_a_sweep_keeps_claiming_what_becomes_due_within_its_budget(tenant, http_target, settings, monkeypatch):
     assert "uptime.tasks.sweep" in django_settings.SWEEPER_TASKS
     assert "uptime.tasks.sweep" in django_settings.TICK_SCHEDULE
     settings.UPTIME_SWEEP_SECONDS = 0.6
     (monitor,) = active(tenant, http_target)
-    UptimeMonitor.objects.filter(pk=monitor.pk).update(next_check_at=clock.now() + timedelta(seconds=0.3))
-    assert tasks.sweep() == 1
+    with time_machine.travel(clock.now(), tick=False) as traveller:
+        monkeypatch.setattr(engine, "time", SteppedTime(traveller))  # the budget runs on the engine's own sleeps
+        UptimeMonitor.objects.filter(pk=monitor.pk).update(next_check_at=clock.now() + timedelta(seconds=0.3))
+        assert tasks.sweep() == 1
     result = CheckResult.objects.get()
-    assert result.outcome == "up" and 0 <= result.lateness_ms < 500
+    assert result.outcome == "up" and 0 <= result.lateness_ms <= 100  # claimed at the first poll once due
+
+
+class SteppedTime:
+    """`time` for uptime.engine in which time passes only while the engine sleeps, and ilert.clock
+    (time-machine) moves with it: a sweep's budget and the due times it polls for are counted in its
+    own polls, so a paused or slow test process cannot spend the budget before the monitor is due."""
+
+    def __init__(self, traveller):
+        self.traveller, self.now = traveller, 1000.0
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        seconds = max(seconds, 0.001)  # a sleep always moves time on (the loop ends at its deadline)
+        self.now += seconds
+        self.traveller.shift(seconds)
 
 
 def test_check_now_wakes_a_worker_at_once(tenant, http_target, settings, django_capture_on_commit_callbacks):
