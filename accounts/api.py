@@ -4,6 +4,7 @@ from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, serializers, status
 from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from ilert.api import TenantViewSet
@@ -81,9 +82,11 @@ class UserViewSet(
 
 
 class MeView(generics.GenericAPIView):
-    """The authenticated user: read, and change their own name and time zone."""
+    """The authenticated user: read, and change their own name and time zone. Any role, stakeholders
+    too: these are the reader's own preferences, not the organisation's state."""
 
     serializer_class = UserSerializer
+    permission_classes = [IsAuthenticated]
 
     def get(self, request):
         return Response(UserSerializer(request.user).data)

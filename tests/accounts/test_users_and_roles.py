@@ -56,12 +56,11 @@ def test_bad_user_input_gets_a_clear_400(api, payload, field):
     assert User.objects.count() == before
 
 
-def test_stakeholders_read_but_never_write(stakeholder_api, admin):
+def test_stakeholders_read_but_never_write_the_organisation(stakeholder_api, admin):
     assert stakeholder_api.get("/api/v1/users").status_code == 200
     assert stakeholder_api.get("/api/v1/teams").status_code == 200
     assert stakeholder_api.post("/api/v1/teams", {"name": "x"}, format="json").status_code == 403
     assert stakeholder_api.post("/api/v1/api-keys", {"name": "x"}, format="json").status_code == 403
-    assert stakeholder_api.patch("/api/v1/me", {"name": "x"}, format="json").status_code == 403
     assert stakeholder_api.delete(f"/api/v1/users/{admin.pk}").status_code == 403
     assert not Team.objects.exists()
 
@@ -129,3 +128,22 @@ def test_lists_paginate_filter_search_and_order(api, tenant):
     assert stakeholders["count"] == 3
     assert [u["email"] for u in api.get("/api/v1/users", {"search": "ada@"}).json()["results"]] == ["ada@acme.test"]
     assert api.get("/api/v1/users", {"role": "wizard"}).status_code == 400
+
+
+def test_stakeholders_set_their_own_name_and_time_zone_but_nothing_else(stakeholder):
+    """A read-only role still reads every time in its own zone (issue 15): the profile is theirs."""
+    from django.test import Client
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(stakeholder)
+    response = api.patch("/api/v1/me", {"timezone": "Asia/Kolkata", "role": "admin"}, format="json")
+    assert response.status_code == 200
+    browser = Client()
+    browser.force_login(stakeholder)
+    assert browser.post("/profile/", {"name": "Sam S.", "timezone": "America/New_York"}).status_code == 302
+    stakeholder.refresh_from_db()
+    assert (stakeholder.name, stakeholder.timezone, stakeholder.role) == ("Sam S.", "America/New_York", "stakeholder")
+    assert browser.post("/profile/", {"name": "x", "timezone": "Mars/Olympus"}).status_code == 200  # form error
+    stakeholder.refresh_from_db()
+    assert stakeholder.timezone == "America/New_York"
