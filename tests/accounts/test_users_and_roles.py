@@ -141,6 +141,7 @@ def test_stakeholders_set_their_own_name_and_time_zone_but_nothing_else(stakehol
     assert response.status_code == 200
     browser = Client()
     browser.force_login(stakeholder)
+    assert '<button class="btn primary" type="submit">Save</button>' in browser.get("/profile/").content.decode()
     assert browser.post("/profile/", {"name": "Sam S.", "timezone": "America/New_York"}).status_code == 302
     stakeholder.refresh_from_db()
     assert (stakeholder.name, stakeholder.timezone, stakeholder.role) == ("Sam S.", "America/New_York", "stakeholder")
