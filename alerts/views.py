@@ -241,13 +241,33 @@ def sources(request):
     return render(request, "alerts/sources.html", {"rows": rows, "form": form})
 
 
-@tenant_object(AlertSource)
-def source_detail(request, obj):
+def _source_edit_form(request, obj, data=None):
     initial = {
         "name": obj.name, "escalation_policy": obj.escalation_policy, "default_priority": obj.default_priority,
         "creation_mode": obj.creation_mode, "auto_resolve_minutes": obj.auto_resolve_minutes, "status": obj.status,
     }
-    form = AlertSourceEditForm(request.POST or None, initial=initial, policies=_policies(request.tenant))
+    return AlertSourceEditForm(data, initial=initial, policies=_policies(request.tenant))
+
+
+def _source_page(request, obj, form, maintenance_form=None):
+    context = {
+        "source": obj,
+        "form": form,
+        "settings_form": IntegrationSettingsForm(source=obj),
+        "setup": setup_for(request, obj),
+        "maintenance_form": maintenance_form or MaintenanceForm(),
+        "windows": obj.maintenance_windows.all()[:20],
+        "recent": selectors.incidents(request.tenant).filter(alert_source=obj)[:10],
+        "changes": obj.changes.all()[:20],
+        "panels": panel_urls(SOURCE_PANELS, obj.pk),
+        "now": clock.now(),
+    }
+    return render(request, "alerts/source_detail.html", context)
+
+
+@tenant_object(AlertSource)
+def source_detail(request, obj):
+    form = _source_edit_form(request, obj, request.POST or None)
     if request.method == "POST":
         if not request.user.is_admin:
             raise PermissionDenied("Your role does not allow this.")
@@ -259,19 +279,7 @@ def source_detail(request, obj):
             else:
                 messages.success(request, "Saved.")
                 return redirect("alerts:source", pk=obj.pk)
-    context = {
-        "source": obj,
-        "form": form,
-        "settings_form": IntegrationSettingsForm(source=obj),
-        "setup": setup_for(request, obj),
-        "maintenance_form": MaintenanceForm(),
-        "windows": obj.maintenance_windows.all()[:20],
-        "recent": selectors.incidents(request.tenant).filter(alert_source=obj)[:10],
-        "changes": obj.changes.all()[:20],
-        "panels": panel_urls(SOURCE_PANELS, obj.pk),
-        "now": clock.now(),
-    }
-    return render(request, "alerts/source_detail.html", context)
+    return _source_page(request, obj, form)
 
 
 def setup_for(request, source):
@@ -356,14 +364,13 @@ def source_add_maintenance(request, obj):
         try:
             services.add_maintenance_window(obj, **form.cleaned_data)
         except DomainError as exc:
-            messages.error(request, exc.message)
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             messages.success(request, "Maintenance window added.")
-    else:
-        problems = "; ".join(f"{getattr(form.fields.get(name), 'label', None) or name.capitalize()}: {' '.join(errors)}"
-                             for name, errors in form.errors.items() if name in form.fields)
-        messages.error(request, f"The maintenance window was not added. {problems}")
-    return redirect("alerts:source", pk=obj.pk)
+            return redirect("alerts:source", pk=obj.pk)
+    # The page again, the form keeping what was typed with each error beside its field.
+    messages.error(request, "The maintenance window was not added.")
+    return _source_page(request, obj, _source_edit_form(request, obj), maintenance_form=form)
 
 
 @require_POST

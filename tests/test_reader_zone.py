@@ -127,6 +127,9 @@ def test_maintenance_windows_are_read_in_the_users_zone_across_dst(client, admin
     assert window.end == datetime(2026, 3, 29, 2, 0, tzinfo=UTC)
     # 02:30 does not exist that night in Berlin: refused with the field named, nothing added
     answer = client.post(f"/alert-sources/{source.pk}/maintenance",
-                         {"start": "2026-03-29T02:30", "end": "2026-03-29T05:00"}, follow=True)
+                         {"start": "2026-03-29T02:30", "end": "2026-03-29T05:00", "description": "DB upgrade"})
     assert answer.status_code == 200 and MaintenanceWindow.objects.filter(alert_source=source).count() == 1
-    assert "Start:" in answer.content.decode()
+    form = answer.context["maintenance_form"]
+    assert "start" in form.errors and "Europe/Berlin" in " ".join(form.errors["start"])
+    page = answer.content.decode()  # what was typed stays in the form
+    assert 'value="DB upgrade"' in page and 'value="2026-03-29T05:00"' in page
