@@ -11,12 +11,22 @@ from ilert.devoutbox import mark_account_message
 from .models import Role, validate_time_zone
 
 
+class TimeZoneField(forms.CharField):
+    """An IANA zone, typed with the searchable list of every zone (`_field.html` renders the list
+    next to it: ilert/templatetags/zones.py)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", "Time zone")
+        attrs = {"list": "iana-zones", "autocomplete": "off", "spellcheck": "false"}
+        super().__init__(max_length=64, validators=[validate_time_zone], widget=forms.TextInput(attrs=attrs), **kwargs)
+
+
 class SignupForm(forms.Form):
     organisation = forms.CharField(max_length=120, label="Organisation name")
     name = forms.CharField(max_length=120, label="Your name")
     email = forms.EmailField(label="Work email")
     password = forms.CharField(widget=forms.PasswordInput, min_length=10, help_text="At least 10 characters.")
-    timezone = forms.CharField(max_length=64, initial="UTC", validators=[validate_time_zone], label="Time zone")
+    timezone = TimeZoneField(initial="UTC")
 
 
 class LoginForm(AuthenticationForm):
@@ -32,16 +42,14 @@ class InviteForm(forms.Form):
 class UserEditForm(forms.Form):
     name = forms.CharField(max_length=120, required=False)
     role = forms.ChoiceField(choices=Role.choices)
-    timezone = forms.CharField(max_length=64, required=False, validators=[validate_time_zone])
+    timezone = TimeZoneField(required=False, help_text="Empty: the organisation's.")
 
 
 class ProfileForm(forms.Form):
     name = forms.CharField(max_length=120, required=False)
-    timezone = forms.CharField(max_length=64, required=False, validators=[validate_time_zone], label="Time zone",
-                               help_text="Every time is shown, and time inputs are read, in this zone. Type to "
-                                         "search (e.g. Berlin, New_York). Empty: the organisation's.",
-                               widget=forms.TextInput(attrs={"list": "iana-zones", "autocomplete": "off",
-                                                             "spellcheck": "false"}))
+    timezone = TimeZoneField(required=False, help_text="Every time is shown, and time inputs are read, in this "
+                                                       "zone. Type to search (e.g. Berlin, New_York). Empty: the "
+                                                       "organisation's.")
 
 
 class SetPasswordForm(forms.Form):
@@ -71,7 +79,7 @@ class ApiKeyForm(forms.Form):
 
 class TenantSettingsForm(forms.Form):
     name = forms.CharField(max_length=120)
-    timezone = forms.CharField(max_length=64, validators=[validate_time_zone])
+    timezone = TimeZoneField(help_text="Times of members without their own zone, and report days.")
 
 
 class PasswordResetForm(auth_forms.PasswordResetForm):

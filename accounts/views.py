@@ -271,8 +271,7 @@ def profile(request):
             services.update_user(user, by=user, **form.cleaned_data)
             messages.success(request, "Profile saved.")
             return redirect("accounts:profile")
-    return render(request, "accounts/profile.html", {"form": form, "panels": panel_urls(PROFILE_PANELS),
-                                                     "zones": sorted(available_time_zones())})
+    return render(request, "accounts/profile.html", {"form": form, "panels": panel_urls(PROFILE_PANELS)})
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

@@ -3,6 +3,7 @@
 from django import forms
 from django.utils.html import format_html, format_html_join
 
+from accounts.forms import TimeZoneField
 from accounts.models import validate_time_zone
 
 from .models import Layer, Schedule
@@ -76,8 +77,7 @@ class WallDateTimeField(forms.DateTimeField):
 
 class ScheduleForm(forms.Form):
     name = forms.CharField(max_length=120)
-    timezone = forms.CharField(max_length=64, validators=[validate_time_zone], label="Time zone",
-                               help_text="IANA name, e.g. Europe/Berlin. Handoffs and restrictions use it.")
+    timezone = TimeZoneField(help_text="Type to search (e.g. Berlin). Handoffs and restrictions use it.")
     kind = forms.ChoiceField(choices=Schedule.Kind.choices, initial=Schedule.Kind.RECURRING)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000)
     team = forms.ModelChoiceField(queryset=None, required=False, empty_label="No team")

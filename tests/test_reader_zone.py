@@ -133,3 +133,13 @@ def test_maintenance_windows_are_read_in_the_users_zone_across_dst(client, admin
     assert "start" in form.errors and "Europe/Berlin" in " ".join(form.errors["start"])
     page = answer.content.decode()  # what was typed stays in the form
     assert 'value="DB upgrade"' in page and 'value="2026-03-29T05:00"' in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/schedules/", "/settings/", "/signup/"])
+def test_every_form_that_asks_for_a_zone_offers_the_searchable_list(client, admin, path):
+    if path != "/signup/":
+        client.force_login(admin)
+    html = client.get(path).content.decode()
+    assert html.count('list="iana-zones"') == 1 and html.count('<datalist id="iana-zones">') == 1
+    assert '<option value="Asia/Kathmandu">' in html
