@@ -17,8 +17,10 @@ class TimeZoneField(forms.CharField):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("label", "Time zone")
-        attrs = {"list": "iana-zones", "autocomplete": "off", "spellcheck": "false"}
-        super().__init__(max_length=64, validators=[validate_time_zone], widget=forms.TextInput(attrs=attrs), **kwargs)
+        kwargs["max_length"] = 64
+        kwargs["validators"] = [*kwargs.get("validators", ()), validate_time_zone]
+        kwargs["widget"] = forms.TextInput(attrs={"list": "iana-zones", "autocomplete": "off", "spellcheck": "false"})
+        super().__init__(**kwargs)
 
 
 class SignupForm(forms.Form):

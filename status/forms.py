@@ -1,5 +1,6 @@
 from django import forms
 
+from accounts.forms import TimeZoneField
 from alerts.models import AlertSource
 from uptime.models import UptimeMonitor
 
@@ -24,6 +25,7 @@ class PageForm(forms.ModelForm):
         model = StatusPage
         fields = ["name", "slug", "visibility", "published", "description", "time_zone", "custom_domain",
                   "logo_url", "brand_color", "background_color", "text_color"]
+        field_classes = {"time_zone": TimeZoneField}
         widgets = {"brand_color": forms.TextInput(attrs={"type": "color"}),
                    "background_color": forms.TextInput(attrs={"type": "color"}),
                    "text_color": forms.TextInput(attrs={"type": "color"})}

@@ -136,7 +136,7 @@ def test_maintenance_windows_are_read_in_the_users_zone_across_dst(client, admin
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", ["/schedules/", "/settings/", "/signup/"])
+@pytest.mark.parametrize("path", ["/schedules/", "/settings/", "/signup/", "/status-pages/"])
 def test_every_form_that_asks_for_a_zone_offers_the_searchable_list(client, admin, path):
     if path != "/signup/":
         client.force_login(admin)
