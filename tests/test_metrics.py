@@ -234,10 +234,10 @@ def test_an_uptime_check_is_counted_by_type_and_outcome_with_its_lateness(tenant
         moved = Moves()
         (claim,) = uptime_engine.claim_due(limit=5, now=due + timedelta(seconds=3))
         started = due + timedelta(seconds=3)  # the check started 3 s after its due time
-        assert uptime_services.record_check(monitor.pk, claim.seq, down("refused"), started_at=started,
-                                            due_at=claim.due_at)
-        assert uptime_services.record_check(monitor.pk, claim.seq - 1, up("stale", 5), started_at=started,
-                                            due_at=claim.due_at) is None  # a stale claim: not counted
+        checked = uptime_services.Checked
+        assert uptime_services.record_checks([checked(monitor.pk, claim.seq, down("refused"), started, claim.due_at)])[0]
+        stale = checked(monitor.pk, claim.seq - 1, up("stale", 5), started, claim.due_at)
+        assert uptime_services.record_checks([stale])[0] is None  # a stale claim: not counted
     assert moved("ilert_uptime_checks_total", check_type="http", outcome="down") == 1
     assert moved("ilert_uptime_checks_total", check_type="http", outcome="up") == 0
     assert moved("ilert_uptime_check_lateness_seconds_count", check_type="http") == 1
