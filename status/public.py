@@ -327,8 +327,8 @@ def request_access(request, slug):
     if _limited(request, "access"):
         return render(request, "status/public/message.html", {"page": page, "title": "Too many requests",
                       "text": "Please try again later."}, status=429)
-    email = request.POST.get("email", "").strip().lower()
-    if access.email_allowed(page, email):
+    email = access.one_address(request.POST.get("email", ""))
+    if email is not None and access.email_allowed(page, email) and not access.mail_limited(email):
         link = access.absolute(reverse("status:access", args=[page.slug, access.magic_token(page, email)]))
         message = EmailMultiAlternatives(
             f"Your link to {page.name}", f"Open the status page {page.name}:\n\n{link}\n\nThe link works for 30 "

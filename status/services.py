@@ -592,6 +592,10 @@ def subscribe_email(page, email, *, services=()):
         now = clock.now()
         if subscriber.confirmation_sent_at and now - subscriber.confirmation_sent_at < timedelta(minutes=10):
             return subscriber  # one confirmation per 10 minutes: the form cannot flood an address
+        from .access import mail_limited
+
+        if mail_limited(email):
+            return subscriber  # nor many pages at once (the answer is the same: nothing is probed)
         subscriber.confirmation_sent_at = now
         subscriber.save(update_fields=["confirmation_sent_at"])
         notices.confirm(subscriber)
