@@ -10,7 +10,8 @@
   rebinding to a private address between the check and the request).
 - The vendor may be hostile: an answer is read up to MAX_BODY bytes within DEADLINE_SECONDS (a
   server dripping bytes just inside the read timeout must not hold the worker), and must be a JSON
-  object; anything else fails the job with a clear error.
+  object; anything else fails the job with a clear error. All requests of a job end after
+  TOTAL_SECONDS (endless pages, each just inside the limits).
 """
 
 import json
@@ -31,6 +32,7 @@ TIMEOUT_SECONDS = 30
 MAX_PAGES = 1000  # a server that keeps saying "more" must not keep us forever
 MAX_BODY = 20 * 1024 * 1024  # bytes of one answer (a vendor page of 100 items is well under 1 MB)
 DEADLINE_SECONDS = 120  # to read one whole answer
+TOTAL_SECONDS = 3 * 3600  # for every request of one job: well inside the sweep's 6 h (importers.jobs.ABANDONED)
 
 
 class VendorError(Exception):
@@ -48,6 +50,7 @@ class Client:
         self.session.headers.update(headers)
         self.session.trust_env = False  # no proxies or .netrc credentials from the environment
         self.sleep, self.monotonic = sleep, monotonic
+        self.born = monotonic()
         self.retries_done = 0  # 429s waited out (tests and the report read it)
 
     def url(self, path):
@@ -58,6 +61,9 @@ class Client:
         if urlsplit(url).netloc != urlsplit(self.base_url).netloc:
             raise VendorError(f"The vendor pointed to another host ({urlsplit(url).netloc}); refused.")
         shown = urlsplit(url).path
+        if self.monotonic() - self.born > TOTAL_SECONDS:  # endless pages of slow answers end here
+            raise VendorError(f"GET {shown}: the vendor took longer than {TOTAL_SECONDS // 3600} hours in all; "
+                              "given up")
         for attempt in range(MAX_RETRIES + 1):
             started = self.monotonic()
             try:

@@ -119,3 +119,20 @@ def test_a_host_that_resolves_to_a_private_address_at_connect_time_is_refused(se
         with pytest.raises(VendorError):
             client.get("v2/users")
         assert fake.requests == []
+
+
+def test_endless_pages_end_when_the_job_has_taken_too_long_in_all():
+    from importers.client import TOTAL_SECONDS, offset_pages
+
+    now = [0.0]
+    with FakeVendor() as fake:
+        def page(m, q):
+            now[0] += 100  # every page: 100 s of the vendor's time (inside the limit of one answer)
+            return {"users": [{"id": q["offset"]}], "more": True}
+
+        fake.route(r"/users", page)
+        client = Client(fake.url, {"Authorization": KEY}, monotonic=lambda: now[0])
+        with pytest.raises(VendorError) as error:
+            list(offset_pages(client, "users", "users"))
+    assert "hours in all" in str(error.value)
+    assert len(fake.requests) == TOTAL_SECONDS // 100 + 1  # the first request past the budget is never sent
