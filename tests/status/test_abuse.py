@@ -69,3 +69,18 @@ def test_a_magic_link_of_one_page_does_not_open_another(tenant, other_tenant):
     visitor = Client()
     assert visitor.get(f"/status/first/access/{token}").status_code == 302
     assert visitor.get("/status/second/").status_code == 403  # the grant is for its page only
+
+
+@pytest.mark.parametrize("domain", ["127.0.0.1", "10.0.0.5", "app.ilert.example", "db.localhost"])
+def test_a_page_cannot_take_the_products_own_host_or_an_ip_address(tenant, admin, settings, domain):
+    from tests.conftest import client_for
+
+    settings.SITE_URL = "https://app.ilert.example"
+    page = make_page(tenant, slug="acme")
+    response = client_for(admin).patch(f"/api/v1/status-pages/{page.pk}", {"custom_domain": domain}, format="json")
+    assert response.status_code == 400 and "custom_domain" in response.json()["fields"]
+    page.refresh_from_db()
+    assert page.custom_domain is None
+    ok = client_for(admin).patch(f"/api/v1/status-pages/{page.pk}", {"custom_domain": "status.acme.example"},
+                                 format="json")
+    assert ok.status_code == 200
