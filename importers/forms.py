@@ -17,3 +17,11 @@ class ImportForm(forms.Form):
     only = forms.MultipleChoiceField(choices=[(k, k) for k in KINDS], initial=list(KINDS), required=True,
                                      widget=forms.CheckboxSelectMultiple, label="What to import")
     dry_run = forms.BooleanField(required=False, initial=True, label="Only show the plan (dry run)")
+
+    def clean_api_key(self):
+        """Vendor keys are printable ASCII without spaces. Anything else cannot travel in a header: the
+        job would fail later with a codec's message that names a character of the key."""
+        key = self.cleaned_data["api_key"]
+        if not all("!" <= c <= "~" for c in key):
+            raise forms.ValidationError("An API key is letters, digits and punctuation, without spaces.")
+        return key

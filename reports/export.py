@@ -4,6 +4,8 @@ nested figures flattened to columns like mtta_mean."""
 import csv
 import io
 
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")  # OWASP CSV injection
+
 SECTIONS = {
     "response": ("total", "previous", "groups", "trend"),
     "noise": ("total", "sources", "top_keys", "trend"),
@@ -35,6 +37,6 @@ def to_csv(name, data):
     writer = csv.DictWriter(buffer, fieldnames=columns or ["section"], restval="")
     writer.writeheader()
     for row in rows:
-        # A cell starting with = + - @ would be a formula in a spreadsheet: quote it as text.
-        writer.writerow({k: f"'{v}" if isinstance(v, str) and v[:1] in "=+-@" else v for k, v in row.items()})
+        # A cell starting with = + - @ (or a tab or CR before one) would be a formula in a spreadsheet: quote it.
+        writer.writerow({k: f"'{v}" if isinstance(v, str) and v[:1] in FORMULA_LEADS else v for k, v in row.items()})
     return buffer.getvalue()

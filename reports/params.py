@@ -68,11 +68,17 @@ def reader_zone(user, tenant):
     return (getattr(user, "timezone", "") or tenant.timezone or "UTC")
 
 
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9000, 12, 31)  # far from date's limits: ranges and previous periods fit
+
+
 def _date(value, name):
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ParamError(f"{name} must be a date like 2026-03-01.", field=name) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ParamError(f"{name} must be between {FIRST_DAY} and {LAST_DAY}.", field=name)
+    return day
 
 
 def parse(query, *, tenant, user, allowed=()):
@@ -81,8 +87,9 @@ def parse(query, *, tenant, user, allowed=()):
     zone = get("tz") or reader_zone(user, tenant)
     try:
         tz = zoneinfo.ZoneInfo(zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ParamError(f"Unknown time zone {zone!r}; use an IANA name such as Europe/Berlin.", field="tz") from None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a folder, or a huge name
+        raise ParamError(f"Unknown time zone {zone[:100]!r}; use an IANA name such as Europe/Berlin.",
+                         field="tz") from None
     today = clock.now().astimezone(tz).date()
     last = _date(get("to"), "to") if get("to") else today
     first = _date(get("from"), "from") if get("from") else last - timedelta(days=DEFAULT_DAYS - 1)

@@ -15,13 +15,14 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-from ilert import secrets
+from ilert import ratelimit, secrets
 
 from .models import StatusPage, Subscriber
 
 CONFIRM_MAX_AGE = 7 * 24 * 3600
 MAGIC_MAX_AGE = 30 * 60
 GRANT_MAX_AGE = 30 * 24 * 3600
+MAILS_PER_ADDRESS = 5  # confirmations and magic links to one address per hour, from every page and client
 
 
 def new_token():
@@ -77,6 +78,27 @@ def magic_email(page, token):
     if data.get("p") != page.pk or data.get("n") != page.access_nonce:
         return None
     return data.get("e")
+
+
+def one_address(raw):
+    """The one email address typed, lower-cased, or None. "a@evil.example,b@allowed.example" passes a
+    check of the text after its last "@" but mail providers send it to both."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    email = (raw or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        return None
+    return email
+
+
+def mail_limited(email):
+    """True when `email` already got MAILS_PER_ADDRESS mails from status pages this hour: a form
+    posted from many client addresses (or to many pages) must not flood one inbox."""
+    key = secrets.lookup_hash(email)
+    return bool(ratelimit.hit(f"{MAILS_PER_ADDRESS}/hour", "status-mail-to", key))
 
 
 def email_allowed(page, email):

@@ -283,13 +283,20 @@ def subscribe(request, slug):
 
 
 @token_addressed
-@require_safe
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
 def confirm(request, token):
+    """GET shows one button, POST confirms: mail scanners and link previews open (GET) every link in
+    a message, and must not confirm a subscription the owner of the address never asked for."""
     subscriber = access.confirmed_subscriber(token)
     if subscriber is None:
         return render(request, "status/public/message.html", {"title": "This link is not valid",
                       "text": "It expired or was already replaced. Subscribe again from the status page."},
                       status=400)
+    if request.method != "POST":
+        response = render(request, "status/public/confirm.html", {"subscriber": subscriber, "page": subscriber.page})
+        response["Cache-Control"] = "private, no-store"
+        return response
     services.confirm_subscriber(subscriber)
     return render(request, "status/public/message.html", {"page": subscriber.page, "title": "Subscribed",
                   "text": "You will get an email for new incidents, their updates and maintenance.",
@@ -327,8 +334,8 @@ def request_access(request, slug):
     if _limited(request, "access"):
         return render(request, "status/public/message.html", {"page": page, "title": "Too many requests",
                       "text": "Please try again later."}, status=429)
-    email = request.POST.get("email", "").strip().lower()
-    if access.email_allowed(page, email):
+    email = access.one_address(request.POST.get("email", ""))
+    if email is not None and access.email_allowed(page, email) and not access.mail_limited(email):
         link = access.absolute(reverse("status:access", args=[page.slug, access.magic_token(page, email)]))
         message = EmailMultiAlternatives(
             f"Your link to {page.name}", f"Open the status page {page.name}:\n\n{link}\n\nThe link works for 30 "

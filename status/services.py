@@ -233,6 +233,20 @@ def _bump(page_ids, now):
 # --- status pages ----------------------------------------------------------------------------------
 
 
+def _not_a_page_domain(domain):
+    """The product's own host names and IP addresses are never a page's domain: a load balancer's
+    health check or a visit by IP would otherwise be served one tenant's page instead of the product."""
+    import ipaddress
+
+    from .middleware import _own_hosts
+
+    try:
+        ipaddress.ip_address(domain)
+        return True
+    except ValueError:
+        return domain in _own_hosts() or domain.endswith(".localhost")
+
+
 def _clean_page(fields):
     for name in ("brand_color", "background_color", "text_color"):
         if name in fields and not COLOR.match(fields[name] or ""):
@@ -241,6 +255,9 @@ def _clean_page(fields):
         domain = fields["custom_domain"].strip().lower().rstrip(".")
         if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+", domain):
             raise DomainError("Enter a host name such as status.example.com.", field="custom_domain")
+        if _not_a_page_domain(domain):
+            raise DomainError("That host name is the product's own or an IP address; enter your status page's "
+                              "host name.", field="custom_domain")
         fields["custom_domain"] = domain
     elif "custom_domain" in fields:
         fields["custom_domain"] = None
@@ -592,6 +609,10 @@ def subscribe_email(page, email, *, services=()):
         now = clock.now()
         if subscriber.confirmation_sent_at and now - subscriber.confirmation_sent_at < timedelta(minutes=10):
             return subscriber  # one confirmation per 10 minutes: the form cannot flood an address
+        from .access import mail_limited
+
+        if mail_limited(email):
+            return subscriber  # nor many pages at once (the answer is the same: nothing is probed)
         subscriber.confirmation_sent_at = now
         subscriber.save(update_fields=["confirmation_sent_at"])
         notices.confirm(subscriber)

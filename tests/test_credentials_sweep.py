@@ -53,7 +53,33 @@ def _plant(tenant, admin):
     secrets["planted-uptime-api-key-0001"] = set()
     _key, api_secret = make_api_key(admin, name="planted")
     secrets[api_secret.split("_", 2)[2]] = set()  # ilk_<public id>_<secret>: the id is shown, the secret never
+    _plant_status_import_and_push(tenant, admin, objects, secrets)
     return objects, secrets
+
+
+def _plant_status_import_and_push(tenant, admin, objects, secrets):
+    """Status page secret links and webhook subscriber secrets (shown once), an import job's vendor
+    key (kept encrypted while it runs) and the server's VAPID private key: nobody reads them again."""
+    import base64
+
+    from importers.models import ImportJob
+    from notifications import vapid
+    from status import services as status_services
+
+    page = status_services.create_page(tenant, name="Partners", slug="partners-sweep", visibility="audience",
+                                       published=True, by=admin)
+    objects[type(page)] = [page]
+    secrets[status_services.new_access_link(page, by=admin)] = set()
+    subscriber, hook_secret = status_services.subscribe_webhook(page, "https://93.184.216.34/status-hook", by=admin)
+    objects[type(subscriber)] = [subscriber]
+    secrets[hook_secret] = set()
+    job = ImportJob(tenant=tenant, vendor="pagerduty", created_by=admin, report={"dry_run": True})
+    job.set_api_key("planted-import-api-key-0001")
+    job.save()
+    objects[ImportJob] = [job]
+    secrets["planted-import-api-key-0001"] = set()
+    raw = vapid.private_key().private_numbers().private_value.to_bytes(32, "big")
+    secrets[base64.urlsafe_b64encode(raw).decode().rstrip("=")] = set()
 
 
 def _object_for(model, objects, tenant, made):

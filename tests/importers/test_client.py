@@ -62,3 +62,77 @@ class _NeverThrown(set):
 
     def add(self, item):
         pass
+
+
+# --- a hostile vendor: the job ends with a clear error, never a crash or a worker held forever -----
+
+
+def test_an_answer_larger_than_the_cap_is_refused_without_reading_it_all(monkeypatch):
+    from importers import client as client_module
+
+    monkeypatch.setattr(client_module, "MAX_BODY", 64 * 1024)
+    with FakeVendor() as fake:
+        fake.route(r"/v2/users", lambda m, q: {"data": ["x" * 1000] * 200})  # ~200 kB
+        with pytest.raises(VendorError) as error:
+            Client(fake.url, {"Authorization": KEY}).get("v2/users")
+    assert "larger than" in str(error.value) and KEY not in str(error.value)
+
+
+def test_an_answer_that_takes_too_long_to_read_is_given_up_on():
+    ticks = iter(range(0, 10**6, 100))  # every look at the clock: 100 s later
+    with FakeVendor() as fake:
+        fake.route(r"/v2/users", lambda m, q: {"data": ["x" * 1000] * 300})  # several chunks
+        client = Client(fake.url, {"Authorization": KEY}, monotonic=lambda: next(ticks))
+        with pytest.raises(VendorError) as error:
+            client.get("v2/users")
+    assert "longer than" in str(error.value)
+
+
+@pytest.mark.parametrize("body", [[1, 2], "text", 7, None])
+def test_an_answer_that_is_not_a_json_object_is_a_vendor_error(body):
+    with FakeVendor() as fake:
+        fake.route(r"/v2/users", lambda m, q: body)
+        with pytest.raises(VendorError) as error:
+            Client(fake.url, {"Authorization": KEY}).get("v2/users")
+    assert "not a JSON object" in str(error.value)
+
+
+@pytest.mark.parametrize("body", [{"data": {"id": 1}}, {"data": [{"id": 1}], "paging": {"next": 5}},
+                                  {"data": [{"id": 1}], "paging": ["next"]}])
+def test_pages_of_the_wrong_shape_are_a_vendor_error(body):
+    with FakeVendor() as fake:
+        fake.route(r"/v2/users", lambda m, q: body)
+        with pytest.raises(VendorError):
+            list(next_link_pages(Client(fake.url, {"Authorization": KEY}), "v2/users"))
+
+
+def test_a_host_that_resolves_to_a_private_address_at_connect_time_is_refused(settings, monkeypatch):
+    """The base URL was vetted when the job started; a DNS answer that changes afterwards (rebinding)
+    must not reach a private address: the connection itself goes to vetted addresses only."""
+    from ilert import netguard
+
+    with FakeVendor() as fake:
+        fake.route(r"/v2/users", lambda m, q: {"data": []})
+        client = Client(fake.url, {"Authorization": KEY})  # allowed while private targets are allowed
+        settings.ALLOW_PRIVATE_TARGETS = False
+        monkeypatch.setattr(netguard, "check_url", lambda url: None)  # as if the name had resolved publicly
+        with pytest.raises(VendorError):
+            client.get("v2/users")
+        assert fake.requests == []
+
+
+def test_endless_pages_end_when_the_job_has_taken_too_long_in_all():
+    from importers.client import TOTAL_SECONDS, offset_pages
+
+    now = [0.0]
+    with FakeVendor() as fake:
+        def page(m, q):
+            now[0] += 100  # every page: 100 s of the vendor's time (inside the limit of one answer)
+            return {"users": [{"id": q["offset"]}], "more": True}
+
+        fake.route(r"/users", page)
+        client = Client(fake.url, {"Authorization": KEY}, monotonic=lambda: now[0])
+        with pytest.raises(VendorError) as error:
+            list(offset_pages(client, "users", "users"))
+    assert "hours in all" in str(error.value)
+    assert len(fake.requests) == TOTAL_SECONDS // 100 + 1  # the first request past the budget is never sent

@@ -81,6 +81,16 @@ def test_a_failed_job_says_why_and_still_erases_the_key(admin, django_capture_on
     assert KEY not in job.error
 
 
+@pytest.mark.parametrize("key", ["u+pdKey\u20ac-0987654321", "u+pdKey 0987654321", "u+pdKey\n0987654321"])
+def test_a_key_that_cannot_travel_in_a_header_is_refused_by_the_form(admin, key, django_capture_on_commit_callbacks):
+    """Not a job that fails later with a codec's message naming a character of the key."""
+    with FakeVendor() as fake:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = browser(admin).post("/import/", {**form(fake, dry_run=True), "api_key": key})
+    assert response.status_code == 200 and "API key" in response.content.decode()
+    assert not ImportJob.objects.exists()
+
+
 def test_only_admins_may_import(responder, stakeholder):
     for user in (responder, stakeholder):
         client = browser(user)

@@ -73,6 +73,40 @@ def test_bad_parameters_are_a_400_naming_the_field(admin, query, field):
     assert page_client(admin).get("/reports/response/", query).status_code == 400
 
 
+@pytest.mark.parametrize("name", REPORTS)
+@pytest.mark.parametrize("query, field", [
+    ({"to": "0001-01-01"}, "to"), ({"from": "9999-12-30", "to": "9999-12-31"}, "to"),
+    ({"tz": "Europe"}, "tz"), ({"tz": "a" * 5000}, "tz"),
+])
+def test_dates_at_the_calendars_ends_and_zone_names_that_are_no_files_are_a_400(admin, name, query, field):
+    api = client_for(admin).get(f"/api/v1/reports/{name}", query)
+    assert api.status_code == 400 and field in str(api.json())
+    assert page_client(admin).get(f"/reports/{name}/", {**query, "export": "csv"}).status_code == 400
+
+
+def test_the_csv_export_neutralises_formulas_in_names_and_keys(admin, tenant):
+    """Source names and incident keys are anyone's text (an alert's sender picks the key): a cell a
+    spreadsheet would run as a formula starts with a quote."""
+    source = make_source(tenant, name="=HYPERLINK(\"http://evil.example\",\"db\")")
+    for key in ("+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1"):
+        services.ingest(source, InboundEvent(EventType.ALERT, summary="x", incident_key=key),
+                        now=datetime(2026, 3, 2, 10, tzinfo=UTC))
+    response = page_client(admin).get("/reports/noise/", {"from": "2026-03-01", "to": "2026-03-31",
+                                                          "export": "csv"})
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    cells = [value for row in rows for value in row.values() if value]
+    assert any("HYPERLINK" in cell for cell in cells) and any("calc" in cell for cell in cells)
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "@", "\t", "\r") or cell.startswith("-2")]
+
+
+def test_the_csv_writer_neutralises_cells_led_by_a_tab_or_carriage_return():
+    from reports import export
+
+    data = {"users": [{"id": 1, "name": "\t=1+1"}, {"id": 2, "name": "\r=1+1"}, {"id": 3, "name": "Pat"}]}
+    rows = list(csv.DictReader(io.StringIO(export.to_csv("people", data))))
+    assert [row["name"] for row in rows] == ["'\t=1+1", "'\r=1+1", "Pat"]
+
+
 def _said(response):
     if response["Content-Type"].startswith("application/json"):
         return response.json()["message"].removeprefix("source: ")
