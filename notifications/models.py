@@ -293,6 +293,14 @@ class Notification(TenantOwned):
             models.Index(fields=["bundle"], condition=Q(bundle__isnull=False), name="notification_bundle"),
             models.Index(fields=["user", "reply_code"], condition=Q(reply_code__isnull=False),
                          name="notification_reply_code"),
+            # The reports read these by range (reports/queries.py): pages by `sent_at`, deliveries
+            # by `created_at`, with the grouped columns included so PostgreSQL scans only the index.
+            models.Index(fields=["tenant", "sent_at"], include=["user", "channel"],
+                         condition=Q(kind="page", bundle__isnull=True, sent_at__isnull=False),
+                         name="notification_report_pages"),
+            models.Index(fields=["tenant", "created_at"],
+                         include=["channel", "provider", "status", "attempts", "sent_at"],
+                         name="notification_report_delivery"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["dedup_key"], name="notification_dedup_key"),

@@ -75,15 +75,20 @@ def _group_values(fact, group, teams):
     return [value for dim, value in fact.dims() if dim == group]
 
 
-def sums(p, dims=("all",), *, rollup=None):
+HISTS = ("ack_hist", "resolve_hist")
+
+
+def sums(p, dims=("all",), *, rollup=None, hists=HISTS):
     """{dim: {value: Totals}} over the range, plus {"trend": {bucket start: Totals}}. `dims` may
-    name any roll-up dimension and "team"; `rollup` forces one source (None: the rule)."""
+    name any roll-up dimension and "team"; `rollup` forces one source (None: the rule). `hists`:
+    the histograms the caller reads (percentiles); the roll-ups sum only those (the live query has
+    them all anyway)."""
     rollup = use_rollups(p) if rollup is None else rollup
     teams = _team_map(p.tenant) if "team" in dims else {}
     out = {dim: defaultdict(facts.Totals) for dim in dims}
     out["trend"] = defaultdict(facts.Totals)
     if rollup:
-        _rollup_sums(p, dims, teams, out)
+        _rollup_sums(p, dims, teams, out, hists)
         return out
     for fact in facts.compute(_incidents(p)):
         out["trend"][_trend_key(p, fact.created_at.astimezone(p.tz).date())].add_fact(fact)
@@ -93,7 +98,7 @@ def sums(p, dims=("all",), *, rollup=None):
     return out
 
 
-def _rollup_sums(p, dims, teams, out):
+def _rollup_sums(p, dims, teams, out, hists):
     """Sum the roll-up rows in the database: counters per (dim, value) and per day, histogram
     buckets per (dim, value) (jsonb_each / json_each), so a 2-year range is a few grouped scans."""
     wanted = sorted({"assignee" if dim == "team" else dim for dim in dims} | {"all"})
@@ -128,13 +133,14 @@ def _rollup_sums(p, dims, teams, out):
             totals = out["trend"][_trend_key(p, day if isinstance(day, date) else date.fromisoformat(day))]
             for name, total in zip(facts.Totals.COUNTERS, sums_, strict=True):
                 setattr(totals, name, getattr(totals, name) + int(total))
-        if dims == ("all",) or set(dims) - {"all", "source", "key", "via"}:  # noise and replies need no histograms
-            for column in ("ack_hist", "resolve_hist"):
-                cursor.execute(f"SELECT r.dim, r.value, h.key, SUM(h.value{cast}) FROM {table} r, "  # noqa: S608
-                               f"{each}(r.{column}) h WHERE {where} GROUP BY r.dim, r.value, h.key", args)
-                for dim, value, index, count in cursor.fetchall():
-                    for totals in targets(dim, value):
-                        getattr(totals, column)[int(index)] += int(count)
+        for column in hists:
+            # Bucket numbers as integers: PostgreSQL then groups them in a hash table instead of
+            # sorting text (half the time of this, the longest query of a report).
+            cursor.execute(f"SELECT r.dim, r.value, CAST(h.key AS integer) AS k, SUM(h.value{cast}) "  # noqa: S608
+                           f"FROM {table} r, {each}(r.{column}) h WHERE {where} GROUP BY r.dim, r.value, k", args)
+            for dim, value, index, count in cursor.fetchall():
+                for totals in targets(dim, value):
+                    getattr(totals, column)[int(index)] += int(count)
 
 
 def _periods(p):
@@ -209,7 +215,7 @@ def response(p, *, rollup=None):
 def noise(p, *, rollup=None):
     rollup = use_rollups(p) if rollup is None else rollup
     if rollup:  # keys are many: summed in SQL (noise needs no histograms)
-        result = sums(p, ("all", "source"), rollup=True)
+        result = sums(p, ("all", "source"), rollup=True, hists=())
         keys = _top_keys_from_rollups(p)
     else:
         result = sums(p, ("all", "source", "key"), rollup=False)
@@ -256,7 +262,7 @@ def _top_keys_from_rollups(p):
 
 
 def people(p, *, rollup=None):
-    answered = sums(p, ("all", "acceptor"), rollup=rollup)["acceptor"]
+    answered = sums(p, ("all", "acceptor"), rollup=rollup, hists=("ack_hist",))["acceptor"]
     users = {u.pk: u for u in User.objects.filter(tenant=p.tenant)}
     if "user" in p.filters:
         users = {p.filters["user"].pk: p.filters["user"]}
@@ -295,8 +301,10 @@ def _pages(p, users):
                                              sent_at__gte=p.start, sent_at__lt=p.end, bundle__isnull=True)
                 .annotate(hour=ExtractHour("sent_at", tzinfo=tz), weekday=ExtractIsoWeekDay("sent_at", tzinfo=tz))
                 .values("user_id", "channel").order_by()
-                .annotate(pages=Count("pk"), night=Count("pk", filter=night), weekend=Count("pk", filter=weekend),
-                          interruptions=Count("pk", filter=night | weekend)))
+                # Counting a column the covering index holds (not the id): an index-only scan.
+                .annotate(pages=Count("*"), night=Count("channel", filter=night),
+                          weekend=Count("channel", filter=weekend),
+                          interruptions=Count("channel", filter=night | weekend)))
         for row in rows:
             out[row["user_id"]][row["channel"]] = row
     return out
@@ -331,11 +339,11 @@ def delivery(p, *, rollup=None):
     failed = [Notification.Status.FAILED, Notification.Status.PARKED, Notification.Status.UNCERTAIN]
     rows = (Notification.objects.filter(tenant=p.tenant, created_at__gte=p.start, created_at__lt=p.end)
             .values("channel", "provider").order_by("channel", "provider")
-            .annotate(total=Count("pk"), sent=Count("pk", filter=Q(sent_at__isnull=False)),
-                      delivered=Count("pk", filter=Q(status=Notification.Status.DELIVERED)),
-                      failed=Count("pk", filter=Q(status__in=failed)),
-                      retried=Count("pk", filter=Q(attempts__gt=1))))
-    via = sums(p, ("all", "via"), rollup=rollup)["via"]
+            .annotate(total=Count("*"), sent=Count("channel", filter=Q(sent_at__isnull=False)),
+                      delivered=Count("channel", filter=Q(status=Notification.Status.DELIVERED)),
+                      failed=Count("channel", filter=Q(status__in=failed)),
+                      retried=Count("channel", filter=Q(attempts__gt=1))))
+    via = sums(p, ("all", "via"), rollup=rollup, hists=())["via"]
     accepted = sum(t.acked for t in via.values())
     replies = [{"channel": value or "unknown", "accepted": t.acked,
                 "share": round(t.acked / accepted, 4) if accepted else None}
