@@ -216,6 +216,7 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
 class _LinkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                    mixins.DestroyModelMixin, TenantViewSet):
     write_roles = ("admin",)
+    ordering = ["id"]  # pages of a list must not shift between requests
 
     def perform_destroy(self, instance):
         services.unlink(instance, by=self.request.user)
