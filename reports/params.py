@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from accounts.models import Team, User
 from alerts.models import AlertSource, Priority
 from escalation.models import EscalationPolicy
-from ilert import clock
+from ilert import clock, readerzone
 from ilert.errors import DomainError
 
 MAX_DAYS = 1000
@@ -64,10 +64,6 @@ def local_midnight(day, tz):
     return datetime.combine(day, time(0), tzinfo=tz)
 
 
-def reader_zone(user, tenant):
-    return (getattr(user, "timezone", "") or tenant.timezone or "UTC")
-
-
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9000, 12, 31)  # far from date's limits: ranges and previous periods fit
 
 
@@ -84,7 +80,7 @@ def _date(value, name):
 def parse(query, *, tenant, user, allowed=()):
     """Params from a QueryDict (or dict). `allowed`: which object filters this report takes."""
     get = query.get
-    zone = get("tz") or reader_zone(user, tenant)
+    zone = get("tz") or readerzone.zone_for(user).key  # the reader's zone: the same rule as every page
     try:
         tz = zoneinfo.ZoneInfo(zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a folder, or a huge name
