@@ -1,7 +1,7 @@
 """Contact methods, notification rules, the notification outbox and per-tenant provider settings.
 
 A Notification row is one message to one address about one incident (or a notice, a shift reminder,
-a verification code). Its life (DESIGN.md §4):
+a verification code). Its life (docs/architecture.md §4):
 
     pending ──claim──▶ sending (deadline) ──provider ok──▶ sent ──status callback──▶ delivered
        ▲                  │  │                              └─undelivered──▶ failed (+ next step)

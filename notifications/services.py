@@ -631,7 +631,7 @@ def _notify_many(requests):
         methods.setdefault(method.user_id, []).append(method)
 
     # What a page looks like depends on (user, priority, round, reason) only: worked out once per such
-    # group, so a storm of thousands of incidents costs one plan and a key per row (DESIGN.md §4).
+    # group, so a storm of thousands of incidents costs one plan and a key per row (docs/architecture.md §4).
     now = clock.now()
     plans, groups, rows = {}, {}, []
     for incident, user, round_tag, reason in requests:

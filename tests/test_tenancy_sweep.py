@@ -1,4 +1,4 @@
-"""DESIGN.md §3: every /api/v1/ route and every dashboard URL, enumerated from the URL resolver
+"""docs/architecture.md §3: every /api/v1/ route and every dashboard URL, enumerated from the URL resolver
 (not a hand-kept list), is tried with a second tenant's objects. Nothing may be listed, read,
 changed or deleted across tenants: the answer is 404. Every write's request body (enumerated from
 the OpenAPI schema) is tried with the second tenant's ids in each field that names an object: the

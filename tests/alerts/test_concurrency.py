@@ -1,4 +1,4 @@
-"""De-duplication holds under concurrency (DESIGN.md §4): 50 identical events fired at once at
+"""De-duplication holds under concurrency (docs/architecture.md §4): 50 identical events fired at once at
 PostgreSQL end in exactly one incident with 50 events on its timeline."""
 
 import threading

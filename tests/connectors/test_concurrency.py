@@ -1,4 +1,4 @@
-"""Claim, then act (DESIGN.md §4): workers sweeping at the same time on PostgreSQL never deliver
+"""Claim, then act (docs/architecture.md §4): workers sweeping at the same time on PostgreSQL never deliver
 the same invocation twice (select_for_update(skip_locked=True))."""
 
 import threading

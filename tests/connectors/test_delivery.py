@@ -1,4 +1,4 @@
-"""The outbox (DESIGN.md §4): rows written in the incident's transaction, claimed, delivered
+"""The outbox (docs/architecture.md §4): rows written in the incident's transaction, claimed, delivered
 outside transactions, retried with backoff on 429/5xx/timeouts for 24 hours, never on other 4xx."""
 
 from datetime import timedelta

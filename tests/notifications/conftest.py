@@ -34,7 +34,7 @@ def http():
 @pytest.fixture
 def twilio(settings, http):
     """The platform's Twilio account, faked at the HTTP layer. A request it did not expect (another
-    path, an account it does not serve) fails the test at teardown (DESIGN.md §9)."""
+    path, an account it does not serve) fails the test at teardown (docs/contributing.md, "Tests")."""
     settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, settings.TWILIO_FROM_NUMBER = SID, AUTH_TOKEN, FROM
     providers.reset_caches()
     fake = FakeTwilio(SID, AUTH_TOKEN).install(http)

@@ -1,4 +1,4 @@
-"""The delivery engine (DESIGN.md §4): claim, send outside transactions, retries without double
+"""The delivery engine (docs/architecture.md §4): claim, send outside transactions, retries without double
 pages, fallback to the next step, poison pills, throttles and bundling, status callbacks."""
 
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""The engine (DESIGN.md §4): due monitors are claimed once, a dead worker delays a monitor by at
+"""The engine (docs/architecture.md §4): due monitors are claimed once, a dead worker delays a monitor by at
 most one interval, stale results are discarded, parallelism is bounded, kicks and the sweeper."""
 
 import threading

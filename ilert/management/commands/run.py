@@ -1,4 +1,4 @@
-"""python manage.py run — the whole product on one machine (DESIGN.md §5, the embedded default).
+"""python manage.py run — the whole product on one machine (docs/architecture.md §5, the embedded default).
 
 Applies migrations, seeds the demo organisation, then runs two child processes and keeps them
 running: the web server (gunicorn) and the ticker (`manage.py ticker`: every sweeper and the
