@@ -8,7 +8,17 @@ import icmplib
 
 from ilert.netguard import BlockedTarget
 
+from . import options
 from .base import down, refused, resolve, unavailable, up
+
+
+def clean(values):
+    """A host name or IP address (a port, if given, is kept and not used)."""
+    values["target"] = options.host(values["target"])
+
+
+def guarded(values):
+    return [(values["target"], values.get("port") or 0, "target")]
 
 _mode = None
 
