@@ -85,13 +85,18 @@ def test_each_kind_normalizes_its_own_options(api):
     assert (http.json()["target"], http.json()["expected_status"]) == ("http://93.184.216.34/", "200-299,301")
 
 
-def test_every_check_type_has_a_kind_module():
+def test_every_check_type_has_a_kind_module_and_the_form_shows_its_options_for_it():
+    from uptime import services
     from uptime.checks import KINDS
+    from uptime.forms import BY_TYPE
     from uptime.models import CheckType
 
     assert set(KINDS) == set(CheckType.values)
     for module in KINDS.values():
         assert callable(module.clean) and callable(module.guarded) and callable(module.check)
+        assert set(module.OPTIONS) <= services.EDITABLE
+    assert BY_TYPE["port"] == "tcp tls" and BY_TYPE["verify_tls"] == "http tls" and BY_TYPE["dns_server"] == "dns"
+    assert "name" not in BY_TYPE and "target" not in BY_TYPE
 
 
 def test_results_stats_and_incidents_of_a_monitor(api, tenant, http_target):

@@ -1,6 +1,7 @@
 """The check kinds, one module per kind, registered in KINDS by their `CheckType` value. A kind's
 module holds everything about it:
 
+- `OPTIONS`: the monitor fields the kind uses besides the common ones (the form shows them for it).
 - `clean(values)`: validate and normalize the kind's options in a monitor's values (in place;
   DomainError names the field). The options every kind has (name, interval, timeout, retries,
   target, port) are checked before, in uptime/validation.py.

@@ -28,6 +28,10 @@ def parse_server(value):
     return value, 53
 
 
+# The monitor fields this kind uses besides the common ones (the dashboard form shows them for it).
+OPTIONS = ("dns_record_type", "dns_expected", "dns_server")
+
+
 def clean(values):
     """The name to resolve, the record type and an optional nameserver (an IP address[:port])."""
     values["target"] = options.host(values["target"])

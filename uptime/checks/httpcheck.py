@@ -32,6 +32,11 @@ _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
 # --- options -----------------------------------------------------------------------------------
 
 
+# The monitor fields this kind uses besides the common ones (the dashboard form shows them for it).
+OPTIONS = ("http_method", "expected_status", "http_headers", "http_body", "follow_redirects", "keyword",
+           "keyword_mode", "max_response_ms", "verify_tls")
+
+
 def clean(values):
     """An http(s) URL without credentials, the method, expected status codes, request headers, the
     keyword mode and a response time limit within the timeout."""

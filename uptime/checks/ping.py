@@ -11,6 +11,9 @@ from ilert.netguard import BlockedTarget
 from . import options
 from .base import down, refused, resolve, unavailable, up
 
+# The monitor fields this kind uses besides the common ones (the dashboard form shows them for it).
+OPTIONS = ()
+
 
 def clean(values):
     """A host name or IP address (a port, if given, is kept and not used)."""

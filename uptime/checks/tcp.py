@@ -9,6 +9,9 @@ from ilert.netguard import BlockedTarget
 from . import options
 from .base import down, os_error_text, refused, resolve, seconds, up
 
+# The monitor fields this kind uses besides the common ones (the dashboard form shows them for it).
+OPTIONS = ("port",)
+
 
 def clean(values):
     """A host name or IP address and a port."""

@@ -16,6 +16,9 @@ from ilert.netguard import BlockedTarget
 from . import options
 from .base import down, os_error_text, refused, resolve, seconds, tls_context, up
 
+# The monitor fields this kind uses besides the common ones (the dashboard form shows them for it).
+OPTIONS = ("port", "verify_tls", "tls_expiry_days")
+
 
 def clean(values):
     """A host name or IP address (a pasted URL gives its host and port), the port (443 unless
