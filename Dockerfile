@@ -1,8 +1,9 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
-COPY pyproject.toml ./
-RUN pip install --no-cache-dir .
+COPY pyproject.toml requirements.lock ./
+# Every dependency pinned with hashes (./scripts/lock), then the project itself without resolving again.
+RUN pip install --no-cache-dir -r requirements.lock && pip install --no-cache-dir --no-deps .
 COPY . .
 RUN python manage.py collectstatic --noinput
 RUN useradd --create-home ilert && mkdir -p /app/var/metrics && chown -R ilert /app/var

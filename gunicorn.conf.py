@@ -2,6 +2,10 @@
 
 import os
 
+# No control socket: gunicorn would create one in $XDG_RUNTIME_DIR or ~/.gunicorn (outside var/,
+# and shared by every gunicorn of that user); nothing here uses gunicornc.
+control_socket_disable = True
+
 
 def child_exit(server, worker):
     """A web worker exited: its live gauges leave /metrics (ilert/metrics.py, multiprocess mode)."""

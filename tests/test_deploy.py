@@ -42,3 +42,16 @@ def test_only_the_buffering_proxy_faces_the_clients():
                       "proxy_set_header X-Forwarded-For $remote_addr;", "server web:8000;"):
         assert directive in config
     assert services["web"]["environment"]["TRUSTED_PROXIES"]  # the client's address comes through the proxy
+
+
+def test_the_web_server_writes_no_control_socket_outside_var():
+    from gunicorn.app.base import Application
+
+    class Configured(Application):  # reads gunicorn.conf.py as gunicorn does, serves nothing
+        def load_config(self):
+            self.load_config_from_file(str(ROOT / "gunicorn.conf.py"))
+
+        def load(self):  # pragma: no cover - never served
+            raise AssertionError
+
+    assert Configured().cfg.control_socket_disable is True

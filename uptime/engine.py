@@ -178,13 +178,19 @@ def run(*, budget=None, monitor_id=None, concurrency=None, poll=0.1, stop=None):
                     break
                 time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
                 continue
-            done, _ = futures.wait(inflight, timeout=poll, return_when=futures.FIRST_COMPLETED)
-            if done:
-                if len(inflight) > len(done):
-                    time.sleep(0.01)  # let the results finishing right now join this batch
-                done = [future for future in inflight if future.done()]
-                recorded += _record({future: inflight.pop(future) for future in done})
+            recorded += _record(_finished(inflight, poll))
     return recorded
+
+
+def _finished(inflight, poll):
+    """Take out of `inflight` ({future: claim}) the checks that finish within `poll`, together with
+    those finishing right after the first (one batch, one transaction)."""
+    done, _ = futures.wait(inflight, timeout=poll, return_when=futures.FIRST_COMPLETED)
+    if not done:
+        return {}
+    if len(inflight) > len(done):
+        time.sleep(0.01)  # let the results finishing right now join this batch
+    return {future: inflight.pop(future) for future in [f for f in inflight if f.done()]}
 
 
 def check_one(monitor_id):

@@ -1,17 +1,17 @@
 from django import forms
 
+from .checks import KINDS
 from .models import CheckType, DnsRecordType, HttpMethod, KeywordMode
 
 COMMON = ["name", "check_type", "target", "port", "interval_seconds", "timeout_seconds", "retries",
           "escalation_policy"]
-# Fields shown only for some check types (the page hides the others; the server ignores nothing).
-BY_TYPE = {
-    "port": "tcp tls",
-    "http_method": "http", "expected_status": "http", "http_headers": "http", "http_body": "http",
-    "follow_redirects": "http", "keyword": "http", "keyword_mode": "http", "max_response_ms": "http",
-    "verify_tls": "http tls", "tls_expiry_days": "tls",
-    "dns_record_type": "dns", "dns_expected": "dns", "dns_server": "dns",
-}
+
+
+def _by_type(fields):
+    """{field: "the kinds that use it"} for the fields shown only for some kinds (each kind's module
+    names its OPTIONS; the page hides the others; the server ignores nothing), in form order."""
+    kinds_of = {name: " ".join(kind for kind, module in KINDS.items() if name in module.OPTIONS) for name in fields}
+    return {name: kinds for name, kinds in kinds_of.items() if kinds}
 
 
 class MonitorForm(forms.Form):
@@ -78,3 +78,6 @@ class MonitorForm(forms.Form):
         initial = {name: getattr(monitor, name) for name in MonitorForm.base_fields if hasattr(monitor, name)}
         initial["http_headers"] = "\n".join(f"{k}: {v}" for k, v in monitor.masked_headers.items())
         return initial
+
+
+BY_TYPE = _by_type(MonitorForm.base_fields)

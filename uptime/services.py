@@ -2,12 +2,8 @@
 opens an incident (through alerts.services.ingest, with one incident key per monitor) when a
 monitor goes down and resolves it, with the downtime on its timeline, when it comes back."""
 
-import ipaddress
-import re
-import socket
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -17,20 +13,14 @@ from django.urls import reverse
 from alerts import services as alert_services
 from alerts.ingest import EventType, InboundEvent
 from alerts.models import Integration, LogKind
-from ilert import clock, kick, metrics, netguard, secrets
+from ilert import clock, kick, metrics, secrets
 from ilert.errors import DomainError
 
-from .checks import DOWN, UNAVAILABLE, UP, httpcheck
-from .checks.dnscheck import parse_server
-from .models import CheckResult, CheckType, DnsRecordType, HttpMethod, KeywordMode, MonitorStatus, UptimeMonitor
+from . import validation
+from .checks import DOWN, UNAVAILABLE, UP
+from .models import CheckResult, CheckType, MonitorStatus, UptimeMonitor
 
-MIN_INTERVAL, MAX_INTERVAL = 30, 24 * 3600
-MAX_TIMEOUT = 30
-MAX_RETRIES = 10
 _UNSET = object()
-_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)*\.?$",
-                   re.IGNORECASE)
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
 
 EDITABLE = {
     "name", "check_type", "target", "port", "interval_seconds", "timeout_seconds", "retries", "paused",
@@ -47,141 +37,6 @@ def _floor_hour(at):
 
 def _floor_day(at):
     return at.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-# --- validation --------------------------------------------------------------------------------
-
-
-def _host(value, field="target"):
-    value = (value or "").strip()
-    if value.startswith("[") and value.endswith("]"):
-        value = value[1:-1]
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        pass
-    if not _HOST.match(value):
-        raise DomainError("Enter a host name or an IP address (no scheme, path or port).", field=field)
-    return value.lower().rstrip(".")
-
-
-def _clean(values):
-    """Normalize and check a full set of monitor values (a new monitor, or one merged with edits)."""
-    name = (values.get("name") or "").strip()
-    if not name:
-        raise DomainError("A name is required.", field="name")
-    values["name"] = name[:120]
-    kind = values.get("check_type")
-    if kind not in CheckType.values:
-        raise DomainError(f"Must be one of {', '.join(CheckType.values)}.", field="check_type")
-    interval = values.get("interval_seconds")
-    if not isinstance(interval, int) or not MIN_INTERVAL <= interval <= MAX_INTERVAL:
-        raise DomainError("Between 30 seconds and 1 day (86400 seconds).", field="interval_seconds")
-    timeout = values.get("timeout_seconds")
-    if not isinstance(timeout, int) or not 1 <= timeout <= min(MAX_TIMEOUT, interval // 2):
-        raise DomainError(f"Between 1 and {min(MAX_TIMEOUT, interval // 2)} seconds (at most half the interval).",
-                          field="timeout_seconds")
-    retries = values.get("retries")
-    if not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
-        raise DomainError(f"Between 0 and {MAX_RETRIES}.", field="retries")
-    target = (values.get("target") or "").strip()
-    if not target:
-        raise DomainError("A target is required.", field="target")
-    port = values.get("port")
-    if port is not None and not 1 <= port <= 65535:
-        raise DomainError("Between 1 and 65535.", field="port")
-
-    if kind == CheckType.HTTP:
-        if len(target) > 2048:
-            raise DomainError("At most 2048 characters.", field="target")
-        parts = urlsplit(target)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise DomainError("Enter an http:// or https:// URL.", field="target")
-        if parts.username or parts.password:
-            raise DomainError("No credentials in the URL; send an Authorization header instead.", field="target")
-        try:
-            parts.port  # noqa: B018 - raises on a malformed port
-        except ValueError:
-            raise DomainError("The URL's port is not valid.", field="target")
-        if values.get("http_method") not in HttpMethod.values:
-            raise DomainError(f"Must be one of {', '.join(HttpMethod.values)}.", field="http_method")
-        try:
-            httpcheck.parse_status_spec(values.get("expected_status"))
-        except ValueError:
-            raise DomainError("Status codes and ranges between 100 and 599, e.g. 200-299,301.",
-                              field="expected_status")
-        values["expected_status"] = values["expected_status"].replace(" ", "")
-        headers = values.get("http_headers") or {}
-        if not isinstance(headers, dict) or len(headers) > 30:
-            raise DomainError("A JSON object of at most 30 header names and values.", field="http_headers")
-        for key, value in headers.items():
-            if not _HEADER_NAME.match(str(key)) or not isinstance(value, str) or len(value) > 4000 \
-                    or any(c in value for c in "\r\n") or not value.isascii():
-                raise DomainError(f"Header {key!r}: names are tokens, values single-line ASCII text.",
-                                  field="http_headers")
-        values["http_headers"] = headers
-        if values.get("keyword_mode") not in KeywordMode.values:
-            raise DomainError("Must be present or absent.", field="keyword_mode")
-        limit = values.get("max_response_ms")
-        if limit is not None and not 1 <= limit <= timeout * 1000:
-            raise DomainError("Between 1 ms and the timeout, or empty.", field="max_response_ms")
-    elif kind == CheckType.DNS:
-        target = _host(target)
-        if values.get("dns_record_type") not in DnsRecordType.values:
-            raise DomainError(f"Must be one of {', '.join(DnsRecordType.values)}.", field="dns_record_type")
-        server = (values.get("dns_server") or "").strip()
-        if server:
-            try:
-                host, server_port = parse_server(server)
-                ipaddress.ip_address(host)
-                if not 1 <= server_port <= 65535:
-                    raise ValueError
-            except ValueError:
-                raise DomainError("An IP address, optionally with a port (9.9.9.9 or 9.9.9.9:53).",
-                                  field="dns_server")
-        values["dns_server"] = server
-    else:
-        if "://" in target and kind == CheckType.TLS:  # people paste URLs: take the host and port
-            parts = urlsplit(target)
-            target, port = parts.hostname or "", port or parts.port
-        target = _host(target)
-        if kind == CheckType.TCP and not port:
-            raise DomainError("A TCP check needs a port.", field="port")
-        if kind == CheckType.TLS:
-            days = values.get("tls_expiry_days")
-            if not isinstance(days, int) or not 1 <= days <= 365:
-                raise DomainError("Between 1 and 365 days.", field="tls_expiry_days")
-            port = port or 443
-    values["target"], values["port"] = target, port
-    return values
-
-
-def _guard(values):
-    """SaaS mode: refuse targets that are (or resolve to) private, loopback, link-local or metadata
-    addresses. A name that does not resolve (yet) is accepted: its checks say so."""
-    kind, target = values["check_type"], values["target"]
-    if kind == CheckType.DNS:
-        if values.get("dns_server"):
-            host, port = parse_server(values["dns_server"])
-            _guard_host(host, port, "dns_server")
-        return
-    if kind == CheckType.HTTP:
-        parts = urlsplit(target)
-        host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
-    else:
-        host, port = target, values.get("port") or 0
-    _guard_host(host, port, "target")
-
-
-def _guard_host(host, port, field):
-    try:
-        socket.getaddrinfo(host, port or None, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError):
-        return  # unresolvable now: every check runs the guard again on what it resolves to
-    try:
-        netguard.resolve_checked(host, port)
-    except netguard.BlockedTarget as exc:
-        raise DomainError(str(exc), field=field)
 
 
 def _check_source(tenant, source):
@@ -204,8 +59,8 @@ def create_monitor(tenant, *, name, check_type, target, alert_source=None, escal
     unknown = set(fields) - EDITABLE
     if unknown:
         raise DomainError(f"Unknown fields: {', '.join(sorted(unknown))}.")
-    values = _clean({**defaults(), **fields, "name": name, "check_type": check_type, "target": target})
-    _guard(values)
+    values = validation.clean({**defaults(), **fields, "name": name, "check_type": check_type, "target": target})
+    validation.guard(values)
     _check_source(tenant, alert_source)
     now = clock.now()
     with transaction.atomic():
@@ -261,24 +116,11 @@ def update_monitor(monitor, *, escalation_policy=_UNSET, **fields):
     if unknown:
         raise DomainError(f"Unknown fields: {', '.join(sorted(unknown))}.")
     source = fields.pop("alert_source", _UNSET)
-    current = {name: getattr(monitor, name) for name in EDITABLE}
-    given = fields.get("http_headers")
-    if isinstance(given, dict):
-        fields["http_headers"] = _unmasked(given, current["http_headers"])
-    values = _clean({**current, **fields})
-    if values["target"] != current["target"]:
-        _headers_for_new_target(values, given, current["http_headers"])
-    changed = {name for name in EDITABLE if values[name] != current[name]}
+    values, changed = _merged(monitor, fields)
     if changed & {"check_type", "target", "port", "dns_server"}:
-        _guard(values)
+        validation.guard(values)
     with transaction.atomic():
-        if source is not _UNSET and source is not None:
-            _check_source(monitor.tenant, source)
-            monitor.alert_source = source
-        if escalation_policy is not _UNSET:
-            if monitor.alert_source is None:
-                monitor.alert_source = _own_source(monitor)
-            alert_services.update_alert_source(monitor.alert_source, escalation_policy=escalation_policy)
+        _set_source(monitor, source, escalation_policy)
         for name in changed:
             setattr(monitor, name, values[name])
         update = ["alert_source", *(STORED_AS.get(name, name) for name in changed)]
@@ -295,6 +137,28 @@ def update_monitor(monitor, *, escalation_policy=_UNSET, **fields):
         if due_now and not monitor.paused:
             _kick(monitor)
     return monitor
+
+
+def _merged(monitor, fields):
+    """The monitor's values with the edits, validated, and the names of those that change."""
+    current = {name: getattr(monitor, name) for name in EDITABLE}
+    given = fields.get("http_headers")
+    if isinstance(given, dict):
+        fields["http_headers"] = _unmasked(given, current["http_headers"])
+    values = validation.clean({**current, **fields})
+    if values["target"] != current["target"]:
+        _headers_for_new_target(values, given, current["http_headers"])
+    return values, {name for name in EDITABLE if values[name] != current[name]}
+
+
+def _set_source(monitor, source, escalation_policy):
+    if source is not _UNSET and source is not None:
+        _check_source(monitor.tenant, source)
+        monitor.alert_source = source
+    if escalation_policy is not _UNSET:
+        if monitor.alert_source is None:
+            monitor.alert_source = _own_source(monitor)
+        alert_services.update_alert_source(monitor.alert_source, escalation_policy=escalation_policy)
 
 
 def pause(monitor):

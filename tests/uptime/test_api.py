@@ -55,6 +55,12 @@ def test_a_monitor_can_report_to_an_existing_source_and_change_its_policy(api, t
     ({"name": "x", "check_type": "dns", "target": "example.com", "dns_server": "dns.example"}, "dns_server"),
     ({"name": "x", "check_type": "tls", "target": "example.com", "tls_expiry_days": 0}, "tls_expiry_days"),
     ({"name": "x", "check_type": "carrier-pigeon", "target": "x"}, "check_type"),
+    ({"name": "x", "target": "http://user:pw@93.184.216.34/"}, "target"),
+    ({"name": "x", "target": "http://93.184.216.34:99999/"}, "target"),
+    ({"name": "x", "target": "http://93.184.216.34/", "timeout_seconds": 2, "max_response_ms": 2001},
+     "max_response_ms"),
+    ({"name": "x", "target": "http://93.184.216.34/", "keyword_mode": "maybe"}, "keyword_mode"),
+    ({"name": "x", "check_type": "dns", "target": "example.com", "dns_record_type": "SRV"}, "dns_record_type"),
     ({"name": "x", "target": "http://93.184.216.34/", "escalation_policy": 999999}, "escalation_policy"),
 ])
 def test_bad_monitor_input_gets_400_and_changes_nothing(api, payload, field):
@@ -62,6 +68,35 @@ def test_bad_monitor_input_gets_400_and_changes_nothing(api, payload, field):
     assert response.status_code == 400, response.content
     assert field in response.json()["fields"], response.json()
     assert not UptimeMonitor.objects.exists() and not AlertSource.objects.exists()
+
+
+def test_each_kind_normalizes_its_own_options(api):
+    tls = api.post("/api/v1/uptime-monitors", {"name": "Cert", "check_type": "tls",
+                                               "target": "https://Shop.Example.com:8443/health"}, format="json")
+    assert tls.status_code == 201, tls.content
+    assert (tls.json()["target"], tls.json()["port"]) == ("shop.example.com", 8443)
+    dns = api.post("/api/v1/uptime-monitors", {"name": "DNS", "check_type": "dns", "target": "[2001:db8::1]",
+                                               "dns_server": " 9.9.9.9:5353 "}, format="json")
+    assert dns.status_code == 201, dns.content
+    assert (dns.json()["target"], dns.json()["dns_server"]) == ("2001:db8::1", "9.9.9.9:5353")
+    http = api.post("/api/v1/uptime-monitors", {"name": "Web", "target": " http://93.184.216.34/ ",
+                                                "expected_status": "200 - 299, 301"}, format="json")
+    assert http.status_code == 201, http.content
+    assert (http.json()["target"], http.json()["expected_status"]) == ("http://93.184.216.34/", "200-299,301")
+
+
+def test_every_check_type_has_a_kind_module_and_the_form_shows_its_options_for_it():
+    from uptime import services
+    from uptime.checks import KINDS
+    from uptime.forms import BY_TYPE
+    from uptime.models import CheckType
+
+    assert set(KINDS) == set(CheckType.values)
+    for module in KINDS.values():
+        assert callable(module.clean) and callable(module.guarded) and callable(module.check)
+        assert set(module.OPTIONS) <= services.EDITABLE
+    assert BY_TYPE["port"] == "tcp tls" and BY_TYPE["verify_tls"] == "http tls" and BY_TYPE["dns_server"] == "dns"
+    assert "name" not in BY_TYPE and "target" not in BY_TYPE
 
 
 def test_results_stats_and_incidents_of_a_monitor(api, tenant, http_target):

@@ -1,14 +1,18 @@
 """DNS: the name resolves (optionally to an expected value), through the system resolver or a
 given nameserver (itself subject to the outbound guard)."""
 
+import ipaddress
 import time
 
 import dns.asyncresolver
 import dns.exception
 import dns.resolver
 
+from ilert.errors import DomainError
 from ilert.netguard import BlockedTarget
 
+from ..models import DnsRecordType
+from . import options
 from .base import down, refused, resolve, seconds, up
 
 
@@ -22,6 +26,34 @@ def parse_server(value):
         host, port = value.split(":")
         return host, int(port)
     return value, 53
+
+
+# The monitor fields this kind uses besides the common ones (the dashboard form shows them for it).
+OPTIONS = ("dns_record_type", "dns_expected", "dns_server")
+
+
+def clean(values):
+    """The name to resolve, the record type and an optional nameserver (an IP address[:port])."""
+    values["target"] = options.host(values["target"])
+    options.one_of(values, "dns_record_type", DnsRecordType.values)
+    server = (values.get("dns_server") or "").strip()
+    if server:
+        try:
+            host, port = parse_server(server)
+            ipaddress.ip_address(host)
+            if not 1 <= port <= 65535:
+                raise ValueError
+        except ValueError:
+            raise DomainError("An IP address, optionally with a port (9.9.9.9 or 9.9.9.9:53).", field="dns_server")
+    values["dns_server"] = server
+
+
+def guarded(values):
+    """Only the nameserver is connected to (the system resolver is the operator's)."""
+    if not values.get("dns_server"):
+        return []
+    host, port = parse_server(values["dns_server"])
+    return [(host, port, "dns_server")]
 
 
 def normalize(value):

@@ -8,7 +8,20 @@ import icmplib
 
 from ilert.netguard import BlockedTarget
 
+from . import options
 from .base import down, refused, resolve, unavailable, up
+
+# The monitor fields this kind uses besides the common ones (the dashboard form shows them for it).
+OPTIONS = ()
+
+
+def clean(values):
+    """A host name or IP address (a port, if given, is kept and not used)."""
+    values["target"] = options.host(values["target"])
+
+
+def guarded(values):
+    return [(values["target"], values.get("port") or 0, "target")]
 
 _mode = None
 

@@ -3,9 +3,26 @@
 import asyncio
 import time
 
+from ilert.errors import DomainError
 from ilert.netguard import BlockedTarget
 
+from . import options
 from .base import down, os_error_text, refused, resolve, seconds, up
+
+# The monitor fields this kind uses besides the common ones (the dashboard form shows them for it).
+OPTIONS = ("port",)
+
+
+def clean(values):
+    """A host name or IP address and a port."""
+    values["target"] = options.host(values["target"])
+    if not values.get("port"):
+        raise DomainError("A TCP check needs a port.", field="port")
+
+
+def guarded(values):
+    """(host, port, field) of every address a check connects to: services run the outbound guard."""
+    return [(values["target"], values["port"], "target")]
 
 
 async def check(spec):

@@ -5,13 +5,37 @@ import asyncio
 import math
 import ssl
 import time
+from urllib.parse import urlsplit
 
 from cryptography import x509
 
 from ilert import clock
+from ilert.errors import DomainError
 from ilert.netguard import BlockedTarget
 
+from . import options
 from .base import down, os_error_text, refused, resolve, seconds, tls_context, up
+
+# The monitor fields this kind uses besides the common ones (the dashboard form shows them for it).
+OPTIONS = ("port", "verify_tls", "tls_expiry_days")
+
+
+def clean(values):
+    """A host name or IP address (a pasted URL gives its host and port), the port (443 unless
+    given) and how many days before expiry the check fails."""
+    target, port = values["target"], values.get("port")
+    if "://" in target:  # people paste URLs: take the host and port
+        parts = urlsplit(target)
+        target, port = parts.hostname or "", port or parts.port
+    values["target"] = options.host(target)
+    days = values.get("tls_expiry_days")
+    if not isinstance(days, int) or not 1 <= days <= 365:
+        raise DomainError("Between 1 and 365 days.", field="tls_expiry_days")
+    values["port"] = port or 443
+
+
+def guarded(values):
+    return [(values["target"], values["port"], "target")]
 
 
 async def check(spec):
