@@ -116,6 +116,11 @@ class ContactMethod(TenantOwned):
         return not (self.opted_out and channel_of(self.kind).opt_out)
 
     @property
+    def verification(self):
+        """How its channel verifies it: "code", "link", or "" (verified when the device registers)."""
+        return channel_of(self.kind).verification
+
+    @property
     def push_keys(self):
         """The Web Push subscription's {"p256dh", "auth"} (base64url), or {}."""
         return json.loads(secrets.decrypt(self.push_keys_encrypted)) if self.push_keys_encrypted else {}
@@ -161,7 +166,7 @@ class ReplyCodeFloor(TenantOwned):
     """Every reply code below `lowest` is taken by one of the user's open incidents (or was, until a
     ReplyCodeRelease says otherwise), so the search for free codes starts there: a storm paging one
     user thousands of times stays a short range scan. Written only by the search, under the user's
-    reply-code lock (notifications.services)."""
+    reply-code lock (notifications.services.reply_codes)."""
 
     user = models.OneToOneField("accounts.User", on_delete=models.CASCADE, primary_key=True, related_name="+")
     lowest = models.PositiveIntegerField(default=1)

@@ -88,7 +88,7 @@ class Channel:
     timeline_label = ""
     word = ""
     service_word = ""
-    throttle = (20, 15)
+    throttle = None  # (max, minutes): every channel sets its own
     phone = False
     reply_codes = False
     opt_out = False

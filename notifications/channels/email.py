@@ -93,6 +93,7 @@ class EmailChannel(Channel):
     timeline_label = "Email"
     word = "email"
     service_word = "email"
+    throttle = (20, 15)
     notice_rank = 3
     verification = "link"
     rerender = True  # the HTML part is not kept on the row

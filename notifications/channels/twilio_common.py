@@ -6,7 +6,7 @@ simply be repeated. Instead the engine asks Twilio: list the recent messages (ca
 to the recipient and look for one created after our first attempt, with exactly the text we sent,
 whose SID no other notification has claimed, reading as many pages as that takes. Found: it was
 sent. Not found (Twilio lists a created message at once), once the unanswered request is old enough
-to have been created if it ever will (engine.UNKNOWN_SETTLE_SECONDS): it was not, and sending again
+to have been created if it ever will (engine.outcomes.UNKNOWN_SETTLE_SECONDS): it was not, and sending again
 is safe. The status callback URL carries the
 notification's token as well, so a late callback also ties the SID to the row.
 """

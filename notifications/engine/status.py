@@ -38,17 +38,22 @@ def record_status(notification, status, *, provider_id="", error_code="", durati
         if status in DELIVERED and row.status in (S.SENT, S.SENDING):
             _delivered(row, rows, duration, now)
         elif status in UNDELIVERED and row.status in (S.SENT, S.SENDING, S.DELIVERED):
-            detail = f" (error {error_code})" if error_code else ""
-            if error_code == OPTED_OUT and row.contact_method_id:
-                type(row.contact_method).objects.filter(pk=row.contact_method_id).update(opted_out=True)
-            Notification.objects.filter(pk__in=[r.pk for r in rows]).update(status=S.SENDING)
-            fail_rows(rows, f"{timeline.target(row)} was not delivered{detail}", now, lease=None)
+            _undelivered(row, rows, error_code, now)
         elif status in UNANSWERED and row.status in (S.SENT, S.SENDING):
             Notification.objects.filter(pk__in=[r.pk for r in rows]).update(error=f"call {status}")
             for item in rows:
                 timeline.log(item, f"{timeline.target(item)} not answered ({status}); nothing changes, "
                                    "escalation goes on")
     return row
+
+
+def _undelivered(row, rows, error_code, now):
+    """The user's next step goes at once; a number that answered STOP is opted out."""
+    detail = f" (error {error_code})" if error_code else ""
+    if error_code == OPTED_OUT and row.contact_method_id:
+        type(row.contact_method).objects.filter(pk=row.contact_method_id).update(opted_out=True)
+    Notification.objects.filter(pk__in=[r.pk for r in rows]).update(status=S.SENDING)
+    fail_rows(rows, f"{timeline.target(row)} was not delivered{detail}", now, lease=None)
 
 
 def _late_report(row, provider_id, now):
