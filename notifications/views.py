@@ -370,10 +370,8 @@ def provider_settings(request):
         "platform_firebase": bool(settings.FIREBASE_CREDENTIALS_FILE),
         "email_backend": settings.EMAIL_BACKEND,
         "site_url": settings.SITE_URL,
-        "webhooks": {
-            "sms": settings.SITE_URL + reverse("notifications:twilio-sms"),
-            "push": settings.SITE_URL + reverse("notifications:push-action"),
-        },
+        "twilio_sms_webhook": settings.SITE_URL + reverse("notifications:twilio-sms"),
+        "push_action_webhook": settings.SITE_URL + reverse("notifications:push-action"),
     }
     return render(request, "notifications/providers.html", context)
 

@@ -9,6 +9,7 @@ What a channel declares:
     timeline_label    how a timeline line starts ("Call to Rita Responder (+49…4567)")
     word              in a sentence ("Paging Rita: call after 5 min")
     service_word      what its provider is ("no voice provider is configured")
+    provider_labels   {Sent.provider: how the timeline names it}, e.g. {"fcm": "Firebase"}
     throttle          the default throttle: at most `max` messages per `minutes` to one contact method
     phone             its address is a phone number (answers by SMS reach its pages; STOP applies)
     reply_codes       its pages ask to be answered with a reply code ("Reply 3a"), so paging by it
@@ -89,6 +90,7 @@ class Channel:
     word = ""
     service_word = ""
     throttle = None  # (max, minutes): every channel sets its own
+    provider_labels = {}
     phone = False
     reply_codes = False
     opt_out = False

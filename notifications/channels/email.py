@@ -93,6 +93,7 @@ class EmailChannel(Channel):
     timeline_label = "Email"
     word = "email"
     service_word = "email"
+    provider_labels = {"email": "the mail server", "anymail": "the email provider"}
     throttle = (20, 15)
     notice_rank = 3
     verification = "link"

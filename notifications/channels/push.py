@@ -117,6 +117,7 @@ class PushChannel(Channel):
     timeline_label = "Push"
     word = "push"
     service_word = "push"
+    provider_labels = {"fcm": "Firebase"}
     throttle = (20, 15)
     notice_rank = 1
     verification = ""  # the app registers the device with the user's own credentials

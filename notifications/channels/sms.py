@@ -39,6 +39,7 @@ class SmsChannel(Channel):
     timeline_label = "SMS"
     word = "SMS"
     service_word = "SMS"
+    provider_labels = {"twilio": "Twilio"}
     throttle = (10, 15)
     phone = True
     reply_codes = True

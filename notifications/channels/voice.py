@@ -36,6 +36,7 @@ class VoiceChannel(Channel):
     timeline_label = "Call"
     word = "call"
     service_word = "voice"
+    provider_labels = {"twilio": "Twilio"}
     throttle = (3, 15)
     phone = True
     delivered_word = "answered"

@@ -125,6 +125,7 @@ class WebPushChannel(Channel):
     timeline_label = "Web push"
     word = "web push"
     service_word = "web push"
+    provider_labels = {"webpush": "the push service"}
     throttle = (20, 15)
     notice_rank = 2
     verification = ""  # the browser subscribes itself, signed in as its user

@@ -6,8 +6,7 @@ from alerts.models import LogKind
 from .. import channels, render
 from ..models import Notification
 
-PROVIDER_LABEL = {"twilio": "Twilio", "dev": "the dev outbox", "fcm": "Firebase", "email": "the mail server",
-                  "anymail": "the email provider", "webpush": "the push service"}
+DEV_OUTBOX = "the dev outbox"
 
 
 def target(row):
@@ -38,4 +37,10 @@ def clock_time(row, moment):
 
 
 def provider(name):
-    return PROVIDER_LABEL.get(name, name or "the provider")
+    """How the timeline names a provider (Sent.provider): as its channel declares it."""
+    if name == "dev":
+        return DEV_OUTBOX
+    for channel in channels.REGISTERED:
+        if name in channel.provider_labels:
+            return channel.provider_labels[name]
+    return name or "the provider"
