@@ -38,7 +38,7 @@ from .forms import (
 from .models import ContactMethod, Notification, NotificationRule, ProfileNotice, ProviderSettings
 
 log = logging.getLogger(__name__)
-PUSH = channels.PushChannel.name
+PUSH = "push"  # channels/push.py
 
 # --- settings of a user: the profile panel and the per-user page ---------------------------------
 

@@ -21,9 +21,7 @@ OPTED_OUT = "21610"  # Twilio: the number answered STOP
 def record_status(notification, status, *, provider_id="", error_code="", duration="", answered_by="", now=None):
     """A provider's delivery report (Twilio status callback) for a notification (and its bundle)."""
     now = now or clock.now()
-    status = (status or "").lower()
-    if status == "completed" and answered_by.startswith(("machine", "fax")):
-        status = "voicemail"  # we hung up on the machine: nobody heard the page
+    status = _normalised(status, answered_by)
     with transaction.atomic():
         locked = Notification.objects.select_for_update(of=("self",)).select_related("incident", "user",
                                                                                      "contact_method")
@@ -54,6 +52,13 @@ def _undelivered(row, rows, error_code, now):
         type(row.contact_method).objects.filter(pk=row.contact_method_id).update(opted_out=True)
     Notification.objects.filter(pk__in=[r.pk for r in rows]).update(status=S.SENDING)
     fail_rows(rows, f"{timeline.target(row)} was not delivered{detail}", now, lease=None)
+
+
+def _normalised(status, answered_by):
+    status = (status or "").lower()
+    if status == "completed" and answered_by.startswith(("machine", "fax")):
+        return "voicemail"  # we hung up on the machine: nobody heard the page
+    return status
 
 
 def _late_report(row, provider_id, now):

@@ -18,7 +18,9 @@ from ..models import ContactMethod, Notification, ProfileNotice
 from .access import check_can_manage
 from .notices import queue_message
 
-WEBPUSH = channels.WebPushChannel.name
+WEBPUSH = "webpush"  # channels/webpush.py
+
+
 
 def _b64url_bytes(value, field, size):
     text = str(value or "").strip()
