@@ -2,6 +2,7 @@
 /notifications (read-only). Non-admins see and change their own; admins everyone's in the tenant."""
 
 import django_filters
+from django.conf import settings
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
@@ -11,10 +12,11 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from ilert.api import TenantViewSet
+from ilert.errors import DomainError
 from ilert.tenancy import TenantRelatedField, tenant_of
 
-from . import selectors, services
-from .models import ContactMethod, DeliveryAttempt, Notification, NotificationRule
+from . import channels, providers, selectors, services
+from .models import ContactMethod, DeliveryAttempt, Notification, NotificationRule, ProviderSettings
 
 
 class ContactMethodSerializer(serializers.ModelSerializer):
@@ -35,12 +37,7 @@ class ContactMethodSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        if instance.kind == "push":
-            data["address"] = "…" + instance.address[-6:]
-        elif instance.kind == "webpush":  # a capability URL: its push service only
-            from urllib.parse import urlsplit
-
-            data["address"] = f"{urlsplit(instance.address).scheme}://{urlsplit(instance.address).hostname}/…"
+        data["address"] = channels.get(instance.kind).listed_address(instance.address)
         return data
 
 
@@ -139,8 +136,6 @@ class NotificationRuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         if "user" in data and data.pop("user").pk != serializer.instance.user_id:
-            from ilert.errors import DomainError
-
             raise DomainError("A step cannot move to another user.", field="user")
         serializer.instance = services.update_rule(serializer.instance, by=self.request.user, **data)
 
@@ -171,8 +166,7 @@ class NotificationSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        if instance.channel == "push":
-            data["address"] = "…" + instance.address[-6:]
+        data["address"] = channels.get(instance.channel).listed_address(instance.address)
         return data
 
 
@@ -206,11 +200,6 @@ class ProviderSettingsSerializer(serializers.Serializer):
 
 
 def _provider_state(tenant):
-    from django.conf import settings
-
-    from . import providers
-    from .models import ProviderSettings
-
     own = ProviderSettings.objects.filter(tenant=tenant).first()
     twilio = providers.twilio_for(tenant.pk)
     return {

@@ -5,6 +5,8 @@ class NotificationsConfig(AppConfig):
     name = "notifications"
 
     def ready(self):
+        # Here, not at the top: these modules import models, which Django allows only once the app
+        # registry is ready (ready() is that moment).
         from anymail.signals import inbound
 
         from alerts import inbound_numbers

@@ -4,7 +4,7 @@ outbox, where the demo user answers (type "1a", tap Accept) and sees the inciden
 
 from ilert import clock
 
-from .models import Channel, ContactMethod, NotificationRule
+from .models import ContactMethod, NotificationRule
 
 
 def seed(tenant, admin):
@@ -14,9 +14,9 @@ def seed(tenant, admin):
         return ContactMethod.objects.create(tenant=tenant, user=admin, kind=kind, address=address, verified_at=now,
                                             **fields)
 
-    push = method(Channel.PUSH, "demo-device-registration-token", platform="ios", device_name="Demo phone")
-    sms = method(Channel.SMS, "+4915123456789")
-    email = method(Channel.EMAIL, admin.email)
+    push = method("push", "demo-device-registration-token", platform="ios", device_name="Demo phone")
+    sms = method("sms", "+4915123456789")
+    email = method("email", admin.email)
     for priority, contact_method, delay in (("HIGH", push, 0), ("HIGH", sms, 1), ("LOW", email, 0)):
         NotificationRule.objects.create(tenant=tenant, user=admin, priority=priority, contact_method=contact_method,
                                         delay_minutes=delay)

@@ -2,12 +2,17 @@ from django import forms
 
 from alerts.models import Priority
 
-from .models import Channel, ContactMethod
+from . import channels
+from .models import ContactMethod
+
+
+def _typed_channels():
+    # Web Push devices are added by the browser itself ("Enable push on this device").
+    return [(channel.name, channel.label) for channel in channels.REGISTERED if not channel.self_registered]
 
 
 class ContactMethodForm(forms.Form):
-    # Web Push devices are added by the browser itself ("Enable push on this device").
-    kind = forms.ChoiceField(choices=[c for c in Channel.choices if c[0] != Channel.WEBPUSH], label="Type")
+    kind = forms.ChoiceField(choices=_typed_channels, label="Type")
     address = forms.CharField(max_length=1024, label="Address",
                               help_text="Email address, phone number in international format (+49 151 …), or the "
                                         "Firebase registration token of a device.")

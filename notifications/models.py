@@ -17,6 +17,7 @@ DeliveryAttempt row, written before the call and completed with its answer (docs
 """
 
 import base64
+import json
 import secrets as pysecrets
 
 from django.db import models
@@ -28,22 +29,24 @@ from ilert import secrets
 from ilert.tenancy import TenantOwned
 
 
-class Channel(models.TextChoices):
-    EMAIL = "email", "Email"
-    SMS = "sms", "SMS"
-    VOICE = "voice", "Voice call"
-    PUSH = "push", "Push"
-    WEBPUSH = "webpush", "Web push"  # a browser's Web Push subscription (RFC 8030, VAPID)
+def _registry():
+    # Cycle: every channel module imports these models (renderers, lookups), so the registry is
+    # read at call time, never at import.
+    from . import channels
+
+    return channels
 
 
-# Default throttles per channel: at most `max` messages per `minutes` to one contact method.
-DEFAULT_THROTTLE = {
-    Channel.EMAIL: (20, 15),
-    Channel.SMS: (10, 15),
-    Channel.VOICE: (3, 15),
-    Channel.PUSH: (20, 15),
-    Channel.WEBPUSH: (20, 15),
-}
+def channel_choices():
+    """The registered channels. A callable, so migrations keep a reference to it instead of a frozen
+    list: a new channel needs no migration (docs/recipes/add-a-notification-channel.md)."""
+    return _registry().choices()
+
+
+def channel_of(name):
+    """The Channel (channels/<name>.py) behind a stored channel name."""
+    return _registry().get(name)
+
 # Pages that come within this many seconds of the previous page to the same contact method wait for
 # the window to end and then go out as one bundled message ("5 new incidents, first: …").
 DEFAULT_BUNDLE_SECONDS = 60
@@ -67,7 +70,7 @@ class ContactMethod(TenantOwned):
         ANDROID = "android", "Android"
 
     user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="contact_methods")
-    kind = models.CharField(max_length=8, choices=Channel.choices)
+    kind = models.CharField(max_length=8, choices=channel_choices)
     # An email address, an E.164 phone number, a Firebase registration token (push), or a browser's
     # Web Push endpoint URL (webpush).
     address = models.CharField(max_length=1024)
@@ -110,28 +113,25 @@ class ContactMethod(TenantOwned):
         """May this contact method be paged?"""
         if not self.is_verified or self.disabled_reason:
             return False
-        return not (self.kind == Channel.SMS and self.opted_out)
+        return not (self.opted_out and channel_of(self.kind).opt_out)
+
+    @property
+    def verification(self):
+        """How its channel verifies it: "code", "link", or "" (verified when the device registers)."""
+        return channel_of(self.kind).verification
 
     @property
     def push_keys(self):
         """The Web Push subscription's {"p256dh", "auth"} (base64url), or {}."""
-        import json
-
         return json.loads(secrets.decrypt(self.push_keys_encrypted)) if self.push_keys_encrypted else {}
 
     @property
     def display_address(self):
-        if self.kind == Channel.WEBPUSH:
-            from urllib.parse import urlsplit
-
-            return self.device_name or f"browser ({urlsplit(self.address).hostname})"
-        if self.kind == Channel.PUSH:
-            return self.device_name or f"{self.get_platform_display() or 'device'} …{self.address[-6:]}"
-        return self.address
+        return channel_of(self.kind).shown_address(self)
 
     @property
     def throttle(self):
-        default_max, default_minutes = DEFAULT_THROTTLE[self.kind]
+        default_max, default_minutes = channel_of(self.kind).throttle
         maximum = default_max if self.throttle_max is None else self.throttle_max
         return maximum, self.throttle_minutes or default_minutes
 
@@ -166,7 +166,7 @@ class ReplyCodeFloor(TenantOwned):
     """Every reply code below `lowest` is taken by one of the user's open incidents (or was, until a
     ReplyCodeRelease says otherwise), so the search for free codes starts there: a storm paging one
     user thousands of times stays a short range scan. Written only by the search, under the user's
-    reply-code lock (notifications.services)."""
+    reply-code lock (notifications.services.reply_codes)."""
 
     user = models.OneToOneField("accounts.User", on_delete=models.CASCADE, primary_key=True, related_name="+")
     lowest = models.PositiveIntegerField(default=1)
@@ -241,7 +241,7 @@ class Notification(TenantOwned):
     contact_method = models.ForeignKey(
         ContactMethod, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
     )
-    channel = models.CharField(max_length=8, choices=Channel.choices)
+    channel = models.CharField(max_length=8, choices=channel_choices)
     address = models.CharField(max_length=1024)
     # Which rule step and which escalation round (or reassignment) this is: (incident, user, step,
     # round) is unique, so a repeated call never pages twice.

@@ -12,10 +12,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
+import firebase_admin
 from django.conf import settings
 from django.db.models import Q
+from firebase_admin import credentials
+from requests.adapters import HTTPAdapter
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
 
-from ilert import secrets
+from ilert import clock, secrets
 
 from .models import ProviderSettings
 
@@ -126,8 +131,6 @@ def caller_ids(tenant_id):
 
 
 def _twilio_http_client():
-    from twilio.http.http_client import TwilioHttpClient
-
     base = settings.TWILIO_API_BASE_URL.rstrip("/")
 
     class HttpClient(TwilioHttpClient):
@@ -142,8 +145,6 @@ def _twilio_http_client():
 
     client = HttpClient(timeout=settings.NOTIFICATION_PROVIDER_TIMEOUT_SECONDS)
     if base and client.session is not None:
-        from requests.adapters import HTTPAdapter
-
         client.session.mount("http://", HTTPAdapter(pool_maxsize=32))
     return client
 
@@ -153,8 +154,6 @@ _clients_lock = threading.Lock()
 
 @lru_cache(maxsize=64)
 def _twilio_client(account_sid, auth_token, base_url):
-    from twilio.rest import Client
-
     return Client(account_sid, auth_token, http_client=_twilio_http_client())
 
 
@@ -187,9 +186,6 @@ _apps_lock = threading.Lock()
 
 def firebase_app(credentials_json):
     """A firebase_admin App for these credentials (one per credential set, created once)."""
-    import firebase_admin
-    from firebase_admin import credentials
-
     name = "ilert-" + hashlib.sha256(credentials_json.encode()).hexdigest()[:16]
     with _apps_lock:
         try:
@@ -212,8 +208,6 @@ def reset_caches():
 def save_settings(tenant, *, twilio_account_sid=None, twilio_auth_token=None, twilio_from_number=None,
                   firebase_credentials=None, clear_twilio=False, clear_firebase=False):
     """Store a tenant's provider credentials. Secrets are write-only: None keeps the stored value."""
-    from ilert import clock
-
     own, _ = ProviderSettings.objects.get_or_create(tenant=tenant)
     if clear_twilio:
         own.twilio_account_sid = own.twilio_auth_token_encrypted = own.twilio_from_number = ""

@@ -7,7 +7,9 @@ from datetime import timedelta
 from ilert import clock
 from schedules import selectors as schedule_selectors
 
+from . import render
 from .models import Notification, NotificationSettings
+from .services import notices
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +22,6 @@ def _schedule_name(segment):
 def send_shift_reminders(now=None):
     """Queue a reminder for every opted-in user whose shift starts within their reminder lead time.
     Idempotent: one reminder per user and shift start (a unique outbox key)."""
-    from . import render, services
-
     now = now or clock.now()
     queued = 0
     wanting = NotificationSettings.objects.filter(shift_reminders=True, user__is_active=True).select_related(
@@ -44,7 +44,7 @@ def send_shift_reminders(now=None):
             in_words = f"{minutes // 60} hour{'s' if minutes >= 120 else ''}" if minutes % 60 == 0 else f"{minutes} min"
             body = (f"Your on-call shift{_schedule_name(segment)} starts in {in_words}, "
                     f"at {starts:%H:%M} ({starts.tzname()}), until {ends:%a %H:%M}.")
-            created = services.queue_message(
+            created = notices.queue_message(
                 user, kind=Notification.Kind.REMINDER,
                 dedup_key=f"reminder:{user.pk}:{segment.start.isoformat()}",
                 subject="[ilert] Your on-call shift starts soon", body=body,

@@ -18,8 +18,12 @@ from alerts.models import Incident
 from ilert import clock, replay
 from ilert.errors import DomainError
 
-from . import services, text, tokens
-from .models import Channel, ContactMethod, Notification
+from . import channels, text, tokens
+from .models import ContactMethod, Notification
+from .services import contact_methods
+
+EMAIL = "email"  # email replies answer pages sent by email
+SMS = "sms"  # SMS answers reach pages sent by SMS (and, by code or number, any page to that number)
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +87,7 @@ def act_on_notification(notification, action, *, via):
 def _senders(number, tenants):
     """Verified phone contact methods for a number, in the organisations `tenants` allows."""
     return list(ContactMethod.objects.filter(
-        tenants, kind__in=(Channel.SMS, Channel.VOICE), address=number, verified_at__isnull=False,
+        tenants, kind__in=channels.phone_channels(), address=number, verified_at__isnull=False,
         user__is_active=True,
     ).select_related("user"))
 
@@ -97,10 +101,10 @@ def handle_sms(from_number, body, *, tenants):
     number = text.normalize_phone((from_number or "").strip())
     words = " ".join((body or "").lower().split())
     if words in STOP_WORDS:
-        services.set_opted_out(number, True, tenants=tenants)
+        contact_methods.set_opted_out(number, True, tenants=tenants)
         return ""  # the carrier / Twilio confirms STOP itself
     if words in START_WORDS:
-        services.set_opted_out(number, False, tenants=tenants)
+        contact_methods.set_opted_out(number, False, tenants=tenants)
         return "ilert: SMS pages to this number are on again."
     if words in HELP_WORDS:
         return f"ilert alerts. {HOW_TO} A bare a, r or e answers the latest page. STOP ends SMS pages."
@@ -131,7 +135,7 @@ def handle_sms(from_number, body, *, tenants):
             return (f"ilert: code {number_or_code} is used by {listed}; answer with the incident number, "
                     f"e.g. #{open_ones[0]}{verb[0]}.")
         return act(page.incident, page.user, verb, via="sms")
-    latest = (pages.filter(channel=Channel.SMS, address=number, status__in=Notification.WENT_OUT)
+    latest = (pages.filter(channel=SMS, address=number, status__in=Notification.WENT_OUT)
               .order_by("-claimed_at", "-id").first())
     if latest is None:
         return f"ilert: there is no page to answer. {HOW_TO}"
@@ -197,7 +201,7 @@ def handle_email_reply(notification, sender, body):
     sender = (sender or "").strip().lower()
     user = notification.user
     allowed = {notification.address.lower()} | set(
-        ContactMethod.objects.filter(user=user, kind=Channel.EMAIL, verified_at__isnull=False)
+        ContactMethod.objects.filter(user=user, kind=EMAIL, verified_at__isnull=False)
         .values_list("address", flat=True)
     )
     if sender not in allowed:
@@ -233,7 +237,7 @@ def on_inbound_email(sender, event, esp_name="", **kwargs):
         if not found:
             return _reject(message, esp_name, "it is addressed to no alert source and replies to no notification")
     notification = Notification.objects.select_related("user", "incident").filter(
-        token__in=found, channel=Channel.EMAIL).first()
+        token__in=found, channel=EMAIL).first()
     if notification is None:
         return _reject(message, esp_name, "its reply address names no notification")
     sender_address = message.from_email.addr_spec if message.from_email else ""

@@ -1,6 +1,6 @@
-"""Small text helpers: phone numbers (E.164 with `phonenumbers`), masking for the timeline, and SMS
-segment arithmetic (GSM-7: 160 characters in one segment, 153 per segment when split; UCS-2: 70
-and 67 UTF-16 units)."""
+"""Small text helpers: phone numbers (E.164 with `phonenumbers`), masking for the timeline
+(channels/sms.py, voice.py), and SMS segment arithmetic (GSM-7: 160 characters in one segment, 153
+per segment when split; UCS-2: 70 and 67 UTF-16 units)."""
 
 import math
 
@@ -52,16 +52,6 @@ def mask_phone(value):
     except phonenumbers.NumberParseException:
         prefix = value[:3]
     return f"{prefix}…{value[-4:]}"
-
-
-def mask_address(channel, value, device_name=""):
-    if channel in ("sms", "voice"):
-        return mask_phone(value)
-    if channel == "push":
-        return device_name or "push device"
-    if channel == "webpush":
-        return device_name or "browser"
-    return value
 
 
 # --- SMS segments ------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import logging
 import requests
 from django.conf import settings
 from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.rest import Client
 
 from ilert.errors import DomainError
 
@@ -37,8 +38,6 @@ class TwilioUnavailable(DomainError):
 
 
 def _client(account_sid, auth_token):
-    from twilio.rest import Client
-
     # A client of its own (not the cached sending clients): these credentials are not trusted yet.
     return Client(account_sid, auth_token, http_client=providers._twilio_http_client())  # noqa: SLF001
 

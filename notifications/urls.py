@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, webhooks
 
 app_name = "notifications"
 
@@ -28,9 +28,9 @@ urlpatterns = [
     path("notifications/email/<str:token>", views.email_action, name="email-action"),
     path("notifications/verify-email/<str:token>", views.verify_email, name="verify-email"),
     # provider webhooks
-    path("notifications/twilio/sms", views.twilio_sms, name="twilio-sms"),
-    path("notifications/twilio/status/<str:token>", views.twilio_status, name="twilio-status"),
-    path("notifications/twilio/voice/<str:token>", views.twilio_voice, name="twilio-voice"),
-    path("notifications/twilio/voice/<str:token>/gather", views.twilio_gather, name="twilio-gather"),
-    path("notifications/push/action", views.push_action, name="push-action"),
+    path("notifications/twilio/sms", webhooks.twilio_sms, name="twilio-sms"),
+    path("notifications/twilio/status/<str:token>", webhooks.twilio_status, name="twilio-status"),
+    path("notifications/twilio/voice/<str:token>", webhooks.twilio_voice, name="twilio-voice"),
+    path("notifications/twilio/voice/<str:token>/gather", webhooks.twilio_gather, name="twilio-gather"),
+    path("notifications/push/action", webhooks.push_action, name="push-action"),
 ]

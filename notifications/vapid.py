@@ -19,6 +19,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
+from py_vapid import Vapid
 
 FILE_NAME = "vapid_private_key.pem"
 
@@ -73,8 +74,6 @@ def private_key():
 
 def vapid():
     """A py_vapid signer for pywebpush."""
-    from py_vapid import Vapid
-
     return Vapid(private_key=private_key())
 
 

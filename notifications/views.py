@@ -1,32 +1,32 @@
-"""Dashboard pages (profile panel, a user's notification settings, the incident panel, caller IDs,
-provider settings, dev outbox replies) and the provider webhooks (Twilio SMS, voice, status; push
-actions; one-click email links). Webhooks only check signatures and hand over to `replies`."""
+"""Dashboard pages: the profile panel, a user's notification settings, the incident panel, caller IDs,
+provider settings, dev outbox replies, and the pages people open from messages (one-click email
+links, email verification). The provider webhooks are in webhooks.py."""
 
+import json
+import logging
+from datetime import timedelta
 from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
-from django.db.models import Q
-from django.http import Http404, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.models import User
 from alerts.models import Incident
-from ilert import replay, twilio_signature
+from alerts.selectors import incident_url
+from ilert import clock
 from ilert.dashboard import admin_only, can_write, tenant_object, token_addressed
 from ilert.devoutbox import visible_to
 from ilert.errors import DomainError
 from ilert.models import DevMessage
 
-from . import engine, providers, replies, selectors, services, tokens
-from . import render as rendering
+from . import channels, providers, replies, selectors, services, tokens, vapid
 from .forms import (
     CodeForm,
     ContactMethodForm,
@@ -35,7 +35,10 @@ from .forms import (
     ProvidersForm,
     RuleForm,
 )
-from .models import Channel, ContactMethod, Notification, NotificationRule, ProfileNotice, ProviderSettings
+from .models import ContactMethod, Notification, NotificationRule, ProfileNotice, ProviderSettings
+
+log = logging.getLogger(__name__)
+PUSH = "push"  # channels/push.py
 
 # --- settings of a user: the profile panel and the per-user page ---------------------------------
 
@@ -79,14 +82,10 @@ def _settings_context(request, user):
 
 
 def _vapid_public_key():
-    from . import vapid
-
     try:
         return vapid.public_key()
     except (OSError, ValueError):  # an unreadable key file or a bad setting: the page still works
-        import logging
-
-        logging.getLogger(__name__).exception("VAPID key unavailable: Web Push is off")
+        log.exception("VAPID key unavailable: Web Push is off")
         return ""
 
 
@@ -148,7 +147,7 @@ def add_contact_method(request, obj, user):
         method = holder["method"]
         if method.is_verified:
             messages.success(request, f"{method} added.")
-        elif method.kind == Channel.EMAIL:
+        elif channels.get(method.kind).verification == "link":
             messages.success(request, f"{method} added: we sent a confirmation link.")
         else:
             messages.success(request, f"{method} added: we sent a code; enter it to verify the number.")
@@ -169,7 +168,7 @@ def verify_contact_method(request, obj, user):
 @_managed
 def send_code(request, obj, user):
     _run(request, lambda: services.send_verification(obj, by=request.user),
-         "Confirmation link sent." if obj.kind == Channel.EMAIL else "Code sent.")
+         "Confirmation link sent." if channels.get(obj.kind).verification == "link" else "Code sent.")
     return _back(request, user)
 
 
@@ -236,8 +235,6 @@ def webpush_subscribe(request):
     {"endpoint", "keys": {"p256dh", "auth"}, "device_name"} as JSON, with the CSRF token in the
     X-CSRFToken header. 201 new, 200 refreshed; 400 bad input, 403 read-only role, 409 another
     user's browser. Always for the signed-in user."""
-    import json
-
     if not services.can_manage(request.user, request.user):  # a read-only role is never paged
         return JsonResponse({"code": "forbidden", "message": "Your role does not receive pages."}, status=403)
     try:
@@ -275,7 +272,8 @@ def verify_email(request, token):
     data = tokens.read_verify_email(token)
     method = None
     if data is not None:
-        method = ContactMethod.objects.filter(pk=data.get("c"), address=data.get("a"), kind=Channel.EMAIL).first()
+        method = ContactMethod.objects.filter(pk=data.get("c"), address=data.get("a"),
+                                              kind=channels.EmailChannel.name).first()
     if method is None:
         return render(request, "notifications/link_result.html",
                       {"title": "This link is not valid",
@@ -296,19 +294,13 @@ def incident_panel(request, obj):
     rows = list(selectors.incident_notifications(obj))
     for row in rows:
         device = row.contact_method.device_name if row.contact_method else ""
-        if row.channel == Channel.PUSH:
-            row.shown_address = device or "push device"
+        if row.channel == PUSH:  # a device token is never shown, not even to its owner
+            row.shown_address = channels.get(row.channel).masked_address(row.address, device)
         elif request.user.is_admin or row.user_id == request.user.pk:
             row.shown_address = row.address
         else:
-            row.shown_address = _masked(row, device)
+            row.shown_address = channels.get(row.channel).masked_address(row.address, device)
     return render(request, "notifications/_incident_panel.html", {"incident": obj, "rows": rows})
-
-
-def _masked(row, device):
-    from .text import mask_address
-
-    return mask_address(row.channel, row.address, device)
 
 
 @require_safe
@@ -327,10 +319,6 @@ def home_panel(request):
 
 
 def _day_ago():
-    from datetime import timedelta
-
-    from ilert import clock
-
     return clock.now() - timedelta(days=1)
 
 
@@ -382,10 +370,8 @@ def provider_settings(request):
         "platform_firebase": bool(settings.FIREBASE_CREDENTIALS_FILE),
         "email_backend": settings.EMAIL_BACKEND,
         "site_url": settings.SITE_URL,
-        "webhooks": {
-            "sms": settings.SITE_URL + reverse("notifications:twilio-sms"),
-            "push": settings.SITE_URL + reverse("notifications:push-action"),
-        },
+        "twilio_sms_webhook": settings.SITE_URL + reverse("notifications:twilio-sms"),
+        "push_action_webhook": settings.SITE_URL + reverse("notifications:push-action"),
     }
     return render(request, "notifications/providers.html", context)
 
@@ -407,23 +393,11 @@ def dev_reply(request, obj):
         raise Http404
     if notification.user_id != request.user.pk and not request.user.is_admin:
         raise PermissionDenied("Only the recipient (or an admin) may answer this message.")
-    channel = obj.channel
-    if channel == Channel.SMS:
-        typed = request.POST.get("text", "")[:160]
-        outcome = replies.handle_sms(notification.address, typed, tenants=Q(tenant_id=request.tenant.pk))
-        DevMessage.objects.create(tenant=request.tenant, channel="sms", to=f"reply from {notification.address}",
-                                  subject=f"You replied: {typed}", body=outcome or "(no answer)",
-                                  meta={"reply_to": obj.pk})
-    elif channel == Channel.VOICE:
-        answer = replies.handle_keypress(notification, request.POST.get("digit", ""))
-        outcome = answer.say if not answer.again else rendering.voice(notification, [notification]).text
-    elif channel == Channel.PUSH:
-        _status, outcome = replies.handle_push_action(meta.get("push_action_token", ""),
-                                                      request.POST.get("action", ""))
-    elif channel == Channel.EMAIL:
-        outcome = replies.handle_email_reply(notification, notification.address, request.POST.get("text", ""))
-    else:
+    if obj.channel not in channels.names():
         raise Http404
+    outcome = channels.get(obj.channel).simulate_reply(obj, notification, request.POST)
+    if outcome is None:
+        raise Http404  # the channel takes no answers (web push: the browser answers itself)
     messages.info(request, outcome or "Done.")
     return redirect(request.POST.get("next") if url_has_allowed_host_and_scheme(
         request.POST.get("next", ""), allowed_hosts={request.get_host()}) else "dev-outbox")
@@ -448,164 +422,6 @@ def email_action(request, token):
     if request.method == "POST":
         outcome = replies.act(notification.incident, notification.user, action, via="email")
         return render(request, "notifications/link_result.html",
-                      {"title": outcome, "message": "", "incident_url": rendering.incident_url(notification.incident)})
+                      {"title": outcome, "message": "", "incident_url": incident_url(notification.incident)})
     return render(request, "notifications/email_action.html",
                   {"notification": notification, "incident": notification.incident, "action": action})
-
-
-# --- provider webhooks ----------------------------------------------------------------------------------
-
-
-def _twilio_account(request):
-    """The Twilio account a webhook comes from — by its AccountSid, checked with that account's token
-    only — or None (then the request is refused)."""
-    account = providers.webhook_account(request.POST.get("AccountSid", ""))
-    if account is not None and twilio_signature.signed_by(request, account.auth_token):
-        return account
-    return None
-
-
-def _twiml(response):
-    return HttpResponse(str(response), content_type="text/xml")
-
-
-def _notification_for_webhook(request, token):
-    notification = Notification.objects.select_related("user", "incident", "bundle").filter(token=token).first()
-    if notification is None:
-        return None, HttpResponse(status=404)
-    # Only the Twilio account that serves the notification's organisation may call about it.
-    account = _twilio_account(request)
-    if account is None or not account.serves(notification.tenant_id):
-        return None, HttpResponseForbidden("Invalid Twilio signature.")
-    return notification, None
-
-
-@csrf_exempt
-@require_POST
-def twilio_sms(request):
-    """Twilio's inbound message webhook for our numbers: answers to pages, STOP/START/HELP."""
-    from twilio.twiml.messaging_response import MessagingResponse
-
-    account = _twilio_account(request)
-    if account is None:
-        return HttpResponseForbidden("Invalid Twilio signature.")
-    response = MessagingResponse()
-    # One answer per MessageSid: a retried or replayed delivery does nothing and replies nothing.
-    with transaction.atomic():
-        if not replay.first_time("twilio-message", request.POST.get("MessageSid", "")):
-            return _twiml(response)
-        answer = replies.handle_sms(request.POST.get("From", ""), request.POST.get("Body", ""),
-                                    tenants=account.tenants())
-    if answer:
-        response.message(answer)
-    return _twiml(response)
-
-
-@token_addressed
-@csrf_exempt
-@require_POST
-def twilio_status(request, token):
-    notification, refusal = _notification_for_webhook(request, token)
-    if refusal is not None:
-        return refusal
-    status = request.POST.get("MessageStatus") or request.POST.get("CallStatus") or ""
-    sid = request.POST.get("MessageSid") or request.POST.get("CallSid") or ""
-    engine.record_status(notification, status, provider_id=sid, error_code=request.POST.get("ErrorCode", ""),
-                         duration=request.POST.get("CallDuration", ""),
-                         answered_by=request.POST.get("AnsweredBy", ""))
-    return HttpResponse(status=204)
-
-
-def _menu(notification):
-    from twilio.twiml.voice_response import Gather, VoiceResponse
-
-    from .channels import twilio_common
-
-    lead = notification.bundle or notification
-    items = [lead] + list(lead.bundled.all().order_by("id"))
-    spoken = rendering.voice(lead, items).text
-    response = VoiceResponse()
-    if notification.kind == Notification.Kind.PAGE:
-        gather = Gather(num_digits=1, action=twilio_common.gather_url(notification), method="POST", timeout=8)
-        gather.say(spoken)
-        response.append(gather)
-        response.say("No key was pressed. Goodbye.")
-    else:
-        response.say(spoken)
-    return response
-
-
-@token_addressed
-@csrf_exempt
-@require_POST
-def twilio_voice(request, token):
-    """The TwiML of a call: the incident read out, then the keypad menu. Voicemail: hang up (nothing
-    changes; escalation goes on)."""
-    from twilio.twiml.voice_response import VoiceResponse
-
-    notification, refusal = _notification_for_webhook(request, token)
-    if refusal is not None:
-        return refusal
-    if request.POST.get("AnsweredBy", "").startswith(("machine", "fax")):
-        response = VoiceResponse()
-        response.hangup()
-        return _twiml(response)
-    return _twiml(_menu(notification))
-
-
-@token_addressed
-@csrf_exempt
-@require_POST
-def twilio_gather(request, token):
-    notification, refusal = _notification_for_webhook(request, token)
-    if refusal is not None:
-        return refusal
-    digits = request.POST.get("Digits", "")
-    acts = digits.strip() in replies.KEYS
-    with transaction.atomic():
-        # A call acts once (it hangs up after an action): a repeated callback of its CallSid (a
-        # retry, a replay) must not escalate twice.
-        if acts and not replay.first_time("twilio-call-action", request.POST.get("CallSid", "")):
-            return _twiml(_said("This call has already answered the page. Goodbye."))
-        answer = replies.handle_keypress(notification, digits)
-    if answer.again:
-        response = _menu(notification)
-        if answer.say:
-            from twilio.twiml.voice_response import VoiceResponse
-
-            prefixed = VoiceResponse()
-            prefixed.say(answer.say)
-            for verb in response.verbs:
-                prefixed.append(verb)
-            response = prefixed
-        return _twiml(response)
-    return _twiml(_said(answer.say))
-
-
-def _said(text):
-    from twilio.twiml.voice_response import VoiceResponse
-
-    response = VoiceResponse()
-    response.say(text)
-    response.hangup()
-    return response
-
-
-@csrf_exempt
-@require_POST
-def push_action(request):
-    """The app's answer to a push: {"token": "<action_token from the push data>", "action": "accept"}."""
-    import json
-
-    if request.content_type == "application/json":
-        try:
-            data = json.loads(request.body or b"{}")
-        except ValueError:
-            return JsonResponse({"code": "invalid", "message": "Malformed JSON."}, status=400)
-        if not isinstance(data, dict):
-            return JsonResponse({"code": "invalid", "message": "Send a JSON object."}, status=400)
-    else:
-        data = request.POST
-    status, message = replies.handle_push_action(str(data.get("token", "")), str(data.get("action", "")))
-    code = {200: "ok", 400: "invalid", 403: "forbidden", 409: "already_taken"}[status]
-    return JsonResponse({"code": code, "message": message}, status=status)

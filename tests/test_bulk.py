@@ -8,7 +8,7 @@ from django.forms.models import model_to_dict
 
 from alerts.models import IncidentLogEntry, LogKind
 from ilert import bulk
-from notifications.models import Channel, Notification
+from notifications.models import Notification
 from tests.alerts.factories import make_incident
 from tests.factories import UserFactory
 
@@ -26,7 +26,7 @@ def entries(incident, user):
 
 
 def pages(incident, user, tag):
-    return [{"tenant_id": incident.tenant_id, "incident_id": incident.pk, "user_id": user.pk, "channel": Channel.SMS,
+    return [{"tenant_id": incident.tenant_id, "incident_id": incident.pk, "user_id": user.pk, "channel": "sms",
              "address": "+15005550006", "step": "rule-1", "step_delay": 5, "round_tag": "r0", "due_at": AT,
              "dedup_key": f"page:{tag}", "reason": "escalation level 1", "reply_code": 7, "outcome_unknown": True}]
 

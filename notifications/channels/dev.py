@@ -7,16 +7,14 @@ from django.conf import settings
 
 from ilert.models import DevMessage
 
-from .. import tokens
 from .base import SendError, Sent
 
-CHANNEL_WORDS = {"email": "email", "sms": "SMS", "voice": "voice", "push": "push", "webpush": "web push"}
 
-
-def write(notification, rendered, items):
+def write(channel, notification, rendered, items):
+    """`channel` (the Channel sending) adds what its reply controls need (Channel.dev_meta)."""
     if not settings.DEV_OUTBOX:
-        raise SendError(f"no {CHANNEL_WORDS.get(notification.channel, notification.channel)} provider is "
-                        "configured (and the dev outbox is off)", permanent=True)
+        raise SendError(f"no {channel.service_word} provider is configured (and the dev outbox is off)",
+                        permanent=True)
     meta = {
         "notification": notification.pk,
         "token": notification.token,
@@ -26,13 +24,7 @@ def write(notification, rendered, items):
         "codes": [{"code": item.reply_code, "number": item.incident.number} for item in items if item.reply_code],
     }
     if notification.kind == "page":
-        if notification.channel == "push":
-            meta["push_action_token"] = tokens.push_action_token(notification)
-        if notification.channel == "email":
-            meta["links"] = [
-                {"label": f"#{item.incident.number} {action}", "url": tokens.email_action_url(item, action)}
-                for item in items for action in tokens.ACTIONS
-            ]
+        meta.update(channel.dev_meta(notification, items))
     message = DevMessage.objects.create(
         tenant_id=notification.tenant_id, channel=notification.channel, to=notification.address,
         user_id=notification.user_id, account=notification.kind == "verify",

@@ -11,19 +11,34 @@ import warnings
 
 from django.conf import settings
 from django.urls import reverse
+from firebase_admin import exceptions, messaging
+from google.auth import exceptions as auth_exceptions
 
 from alerts.selectors import incident_url
+from ilert.errors import DomainError
 
-from .. import providers, tokens
+from .. import providers, replies, tokens
+from ..models import ContactMethod, Notification
+from ..render import Rendered, headline
 from . import dev
-from .base import Channel, SendError, Sent
+from .base import Channel, SendError, Sent, clean_token
 
 CATEGORY = "ILERT_INCIDENT"
 
 
-def build_message(notification, rendered, items):
-    from firebase_admin import messaging
+def render_push(notification, items):
+    """What a push (FCM or Web Push) says: a title and a short text."""
+    if notification.kind != Notification.Kind.PAGE:
+        return Rendered(subject="ilert", text=notification.body[:500])
+    if len(items) == 1:
+        incident = notification.incident
+        return Rendered(subject=f"{headline(incident)} · {incident.alert_source.name}"[:120],
+                        text=incident.summary[:500])
+    first = items[0].incident
+    return Rendered(subject=f"{len(items)} new incidents", text=f"First: #{first.number} {first.summary}"[:500])
 
+
+def build_message(notification, rendered, items):
     high = any(item.incident and item.incident.priority == "HIGH" for item in items)
     data = {
         "notification_id": str(notification.pk),
@@ -54,10 +69,10 @@ def build_message(notification, rendered, items):
         # firebase-admin 7.7 prefers Firebase installation IDs (`fid`); apps register FCM
         # registration tokens, which FCM v1 still takes as `token`.
         warnings.simplefilter("ignore", DeprecationWarning)
-        return _message(messaging, notification, rendered, data, high, aps)
+        return _message(notification, rendered, data, high, aps)
 
 
-def _message(messaging, notification, rendered, data, high, aps):
+def _message(notification, rendered, data, high, aps):
     return messaging.Message(
         token=notification.address,
         notification=messaging.Notification(title=rendered.subject, body=rendered.text),
@@ -81,9 +96,6 @@ def _message(messaging, notification, rendered, data, high, aps):
 
 
 def _error(exc):
-    from firebase_admin import exceptions, messaging
-    from google.auth import exceptions as auth_exceptions
-
     if isinstance(exc, (messaging.UnregisteredError, messaging.SenderIdMismatchError)):
         return SendError(f"Push: {exc}", permanent=True, disable="The device is no longer registered.")
     if isinstance(exc, exceptions.DeadlineExceededError):
@@ -101,13 +113,51 @@ def _error(exc):
 
 class PushChannel(Channel):
     name = "push"
+    label = "Push"
+    timeline_label = "Push"
+    word = "push"
+    service_word = "push"
+    provider_labels = {"fcm": "Firebase"}
+    throttle = (20, 15)
+    notice_rank = 1
+    verification = ""  # the app registers the device with the user's own credentials
+    rerender = True
+
+    def clean_address(self, address):
+        return clean_token(address, "A Firebase registration token")
+
+    def clean_platform(self, platform):
+        if platform not in ContactMethod.Platform.values:
+            raise DomainError("Must be ios or android.", field="platform")
+        return platform
+
+    def shown_address(self, method):
+        return method.device_name or f"{method.get_platform_display() or 'device'} …{method.address[-6:]}"
+
+    def masked_address(self, address, device_name=""):
+        return device_name or "push device"
+
+    def listed_address(self, address):
+        return "…" + address[-6:]
+
+    def render(self, notification, items):
+        return render_push(notification, items)
+
+    def routes_to_dev(self, tenant_id):
+        return not providers.firebase_credentials_for(tenant_id)
+
+    def dev_meta(self, notification, items):
+        return {"push_action_token": tokens.push_action_token(notification)}
+
+    def simulate_reply(self, message, notification, post):
+        _status, outcome = replies.handle_push_action((message.meta or {}).get("push_action_token", ""),
+                                                      post.get("action", ""))
+        return outcome
 
     def send(self, notification, rendered, items):
         credentials = providers.firebase_credentials_for(notification.tenant_id)
         if not credentials:
-            return dev.write(notification, rendered, items)
-        from firebase_admin import messaging
-
+            return dev.write(self, notification, rendered, items)
         app = providers.firebase_app(credentials)
         message = build_message(notification, rendered, items)
         try:

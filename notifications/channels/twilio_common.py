@@ -6,18 +6,21 @@ simply be repeated. Instead the engine asks Twilio: list the recent messages (ca
 to the recipient and look for one created after our first attempt, with exactly the text we sent,
 whose SID no other notification has claimed, reading as many pages as that takes. Found: it was
 sent. Not found (Twilio lists a created message at once), once the unanswered request is old enough
-to have been created if it ever will (engine.UNKNOWN_SETTLE_SECONDS): it was not, and sending again
+to have been created if it ever will (engine.outcomes.UNKNOWN_SETTLE_SECONDS): it was not, and sending again
 is safe. The status callback URL carries the
 notification's token as well, so a late callback also ties the SID to the row.
 """
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
 from django.urls import reverse
+from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from .. import providers
+from ..models import Notification
 from .base import LookupUnsupported, SendError, requests_error
 
 LOOKUP_SKEW_SECONDS = 120
@@ -49,8 +52,6 @@ OPTED_OUT = 21610
 
 
 def error(exc, what):
-    from twilio.base.exceptions import TwilioException, TwilioRestException
-
     if isinstance(exc, TwilioRestException):
         code, status = exc.code, exc.status
         message = f"{what}: Twilio {status} error {code}: {exc.msg}"
@@ -74,8 +75,6 @@ def account_for(notification):
 
 
 def taken_sids(notification, sids):
-    from ..models import Notification
-
     return set(
         Notification.objects.filter(provider="twilio", provider_id__in=sids)
         .exclude(pk=notification.pk).values_list("provider_id", flat=True)
@@ -83,8 +82,6 @@ def taken_sids(notification, sids):
 
 
 def since(notification):
-    from datetime import timedelta
-
     return notification.first_claimed_at - timedelta(seconds=LOOKUP_SKEW_SECONDS)
 
 

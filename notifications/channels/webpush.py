@@ -25,12 +25,15 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 from django.urls import reverse
+from pywebpush import WebPushException, webpush
 
 from alerts.selectors import incident_url
 from ilert import netguard
+from ilert.errors import DomainError
 
 from .. import tokens, vapid
 from .base import Channel, SendError, Sent, requests_error
+from .push import render_push
 
 # Push services take at most 4096 bytes of encrypted payload; aes128gcm adds 86 + 17 bytes.
 MAX_PAYLOAD = 3800
@@ -91,8 +94,6 @@ def check_endpoint(endpoint):
 
 
 def _error(exc):
-    from pywebpush import WebPushException
-
     if isinstance(exc, netguard.BlockedTarget):
         return SendError(f"Web push: the endpoint is refused ({exc})", permanent=True)
     if isinstance(exc, WebPushException):
@@ -120,10 +121,47 @@ def _error(exc):
 
 class WebPushChannel(Channel):
     name = "webpush"
+    label = "Web push"
+    timeline_label = "Web push"
+    word = "web push"
+    service_word = "web push"
+    provider_labels = {"webpush": "the push service"}
+    throttle = (20, 15)
+    notice_rank = 2
+    verification = ""  # the browser subscribes itself, signed in as its user
+    self_registered = True
+    rerender = True
+
+    def clean_address(self, address):
+        endpoint = str(address or "").strip()
+        if not endpoint or len(endpoint) > 1024 or any(c.isspace() for c in endpoint):
+            raise DomainError("The subscription has no valid endpoint.", field="endpoint")
+        try:
+            check_endpoint(endpoint)
+        except netguard.BlockedTarget as exc:
+            raise DomainError(str(exc), field="endpoint") from None
+        return endpoint
+
+    def shown_address(self, method):
+        return method.device_name or f"browser ({urlsplit(method.address).hostname})"
+
+    def masked_address(self, address, device_name=""):
+        return device_name or "browser"
+
+    def listed_address(self, address):
+        parts = urlsplit(address)  # a capability URL: its push service only
+        return f"{parts.scheme}://{parts.hostname}/…"
+
+    def render(self, notification, items):
+        return render_push(notification, items)
+
+    def routes_to_dev(self, tenant_id):
+        return False  # the browser vendor's push service: always real
+
+    def simulate_reply(self, message, notification, post):
+        return None  # answered in the browser, through the same push action as the app
 
     def send(self, notification, rendered, items):
-        from pywebpush import webpush
-
         method = notification.contact_method
         keys = method.push_keys if method is not None and method.address == notification.address else {}
         if not keys:

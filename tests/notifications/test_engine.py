@@ -9,7 +9,8 @@ import time_machine
 from alerts.models import LogKind
 from ilert import clock
 from ilert.models import DevMessage
-from notifications import engine, services
+from notifications import channels, engine, services
+from notifications.engine import claims, delivery, outcomes
 from notifications.models import Notification
 
 from .factories import make_method, make_rule, open_incident
@@ -133,10 +134,10 @@ def test_a_page_arriving_while_a_bundle_waits_for_its_retry_is_not_swallowed_by_
 
 def test_a_worker_that_died_while_sending_is_settled_by_lookup_not_by_a_second_send(tenant, sms_then_voice, twilio):
     incident = page(tenant, sms_then_voice)
-    claim = engine._claim(clock.now())[0]  # claimed and sent, then the worker died before recording it
-    sms = engine.channels.get("sms")
-    rendered = engine._rendered(claim, sms, [claim.leader])
-    assert engine._start_send(claim) is not None
+    claim = claims.claim(clock.now())[0]  # claimed and sent, then the worker died before recording it
+    sms = channels.get("sms")
+    rendered = delivery.render_once(claim, sms, [claim.leader])
+    assert delivery.start_send(claim) is not None
     sms.send(claim.leader, rendered, [claim.leader])
     with later(seconds=30):
         engine.tick()
@@ -151,7 +152,7 @@ def test_a_worker_that_died_while_sending_is_settled_by_lookup_not_by_a_second_s
 def test_a_row_whose_worker_died_before_calling_is_queued_again_without_asking_the_provider(
         tenant, sms_then_voice, twilio):
     incident = page(tenant, sms_then_voice)
-    engine._claim(clock.now())  # claimed, then the worker died before any provider call
+    claims.claim(clock.now())  # claimed, then the worker died before any provider call
     with later(seconds=61):
         engine.tick()
     assert row("sms").status == S.SENT and len(twilio.sms) == 1
@@ -161,12 +162,12 @@ def test_a_row_whose_worker_died_before_calling_is_queued_again_without_asking_t
 
 def test_a_stale_worker_does_not_overwrite_the_row_someone_else_settled(tenant, sms_then_voice, twilio):
     page(tenant, sms_then_voice)
-    claim = engine._claim(clock.now())[0]
+    claim = claims.claim(clock.now())[0]
     with later(seconds=61):
         engine.reconcile()  # nothing at Twilio: back to pending, then sent by the next dispatch
         engine.dispatch()
     assert row("sms").status == S.SENT and len(twilio.sms) == 1
-    recorded = engine._sent(claim, engine.channels.Sent("twilio", "SMstale"))
+    recorded = outcomes.record_sent(claim, channels.Sent("twilio", "SMstale"))
     assert recorded is False and row("sms").provider_id == twilio.sms[0]["sid"]
 
 
@@ -248,18 +249,17 @@ class Boom(Exception):
 
 
 def test_a_poison_pill_is_parked_with_its_error_and_does_not_stall_the_others(tenant, sms_then_voice, monkeypatch):
-    from notifications import render
-
+    sms = channels.get("sms")
     page(tenant, sms_then_voice, summary="poison")
     page(tenant, sms_then_voice, summary="fine")
-    original = render.sms
+    original = sms.render
 
     def explode(notification, items):
         if any(i.incident.summary == "poison" for i in items):
             raise Boom("cannot render")
         return original(notification, items)
 
-    monkeypatch.setitem(render.RENDERERS, "sms", explode)
+    monkeypatch.setattr(sms, "render", explode)
     Notification.objects.filter(channel="sms").update(step_delay=0)
     for seconds in (0, 20, 60, 200, 600):
         with later(seconds=seconds + 61):

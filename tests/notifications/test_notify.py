@@ -10,6 +10,7 @@ from alerts.models import LogKind
 from ilert import clock
 from notifications import engine, services
 from notifications.models import Notification, NotificationSettings
+from notifications.services import outbox, reply_codes
 from tests.factories import UserFactory
 
 from .factories import make_method, make_rule, open_incident
@@ -264,18 +265,18 @@ def test_a_concurrent_twin_call_never_doubles_a_page(tenant, rita, monkeypatch):
     """Another transaction writes the same (incident, user, step, round) between our check and our
     insert: the unique key keeps one row; the other steps are still written."""
     incident = open_incident(tenant)
-    original = services._reply_codes
+    original = reply_codes.assign
 
     def twin_writes_first(pairs):
         codes = original(pairs)
         Notification.objects.create(
             tenant=tenant, incident=incident, user=rita, channel="sms", address="+4915112345678",
-            step="twin", dedup_key=services._key("page", incident.pk, rita.pk,
+            step="twin", dedup_key=outbox.key("page", incident.pk, rita.pk,
                                                  services.steps_for(rita, "HIGH")[0][1].key, "r1"),
             due_at=clock.now(), reply_code=codes[(rita.pk, incident.pk)])
         return codes
 
-    monkeypatch.setattr(services, "_reply_codes", twin_writes_first)
+    monkeypatch.setattr(reply_codes, "assign", twin_writes_first)
     created = services.notify(incident, rita, round_tag="r1")
     assert [r.channel for r in created] == ["push", "voice"]  # the SMS step was the twin's
     assert Notification.objects.filter(incident=incident).count() == 3
