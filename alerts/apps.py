@@ -1,3 +1,4 @@
+from anymail.signals import inbound
 from django.apps import AppConfig
 
 
@@ -5,9 +6,7 @@ class AlertsConfig(AppConfig):
     name = "alerts"
 
     def ready(self):
-        from anymail.signals import inbound
-
-        from .integrations import email
+        from .integrations import email  # here, not on top: the app registry must be ready (email imports models)
 
         # The one alerts receiver of anymail's inbound signal: it handles only mail addressed to an
         # email alert source and leaves every other mail to other receivers (see integrations/email.py).

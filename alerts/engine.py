@@ -9,7 +9,8 @@ from django.db import transaction
 from ilert import clock
 
 from . import services
-from .models import AlertSource, Incident, Integration, LogKind
+from .integrations import heartbeat
+from .models import AlertSource, Incident, LogKind
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def _auto_resolve_failed(incident, exc, now):
 
 def _overdue(queryset, now):
     return queryset.filter(
-        integration_type=Integration.HEARTBEAT, status=AlertSource.Status.ACTIVE,
+        integration_type=heartbeat.NAME, status=AlertSource.Status.ACTIVE,
         heartbeat_overdue=False, next_expected_at__lte=now,
     )
 
@@ -74,8 +75,6 @@ def heartbeats_overdue(now=None, batch=200):
     and re-checked under the lock (a ping that landed meanwhile moved its deadline), then marked
     overdue in the same transaction that ingests the incident, so two sweepers never open two
     incidents and a crash in between leaves the source due for the next sweep."""
-    from .integrations.heartbeat import overdue_event
-
     now = now or clock.now()
     done = 0
     candidates = list(_overdue(AlertSource.objects.all(), now).order_by("next_expected_at")
@@ -87,7 +86,7 @@ def heartbeats_overdue(now=None, batch=200):
                 if source is None:  # pinged, disabled or claimed by another sweeper meanwhile
                     continue
                 AlertSource.objects.filter(pk=source.pk).update(heartbeat_overdue=True)
-                services.ingest(source, overdue_event(source), now=now)
+                services.ingest(source, heartbeat.overdue_event(source), now=now)
         except Exception:  # a poison pill must not stall the others: try this one again later  # noqa: BLE001
             log.exception("opening the overdue-heartbeat incident of alert source %s failed; retrying in %s",
                           pk, RETRY_AFTER_ERROR)

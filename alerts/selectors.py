@@ -23,7 +23,7 @@ def source_for_key(key):
 
 def email_sources_for(message):
     """The email alert sources an inbound message (anymail's AnymailInboundMessage) is addressed to."""
-    from .integrations.email import sources_for
+    from .integrations.email import sources_for  # here, not on top: email imports base, which imports selectors
 
     return sources_for(message)
 

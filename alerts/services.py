@@ -20,13 +20,13 @@ from ilert.errors import Conflict, DomainError, Forbidden
 
 from . import events, inbound_numbers
 from .ingest import EventType, InboundEvent, IngestResult, ResponseCode
+from .integrations import registry
 from .models import (
     AlertSource,
     ChangeEvent,
     CreationMode,
     Incident,
     IncidentLogEntry,
-    Integration,
     LogKind,
     MaintenanceWindow,
     Priority,
@@ -58,7 +58,7 @@ def _check_source_fields(fields):
         if not fields["name"]:
             raise DomainError("A name is required.", field="name")
     choices = {
-        "integration_type": Integration.values, "default_priority": Priority.values,
+        "integration_type": registry.names(), "default_priority": Priority.values,
         "creation_mode": CreationMode.values, "status": AlertSource.Status.values,
     }
     for name, allowed in choices.items():
@@ -83,11 +83,9 @@ HEARTBEAT_LIMITS = {
 
 def _clean_options(integration_type, fields, source=None):
     """Per-integration options (email rules, SMS number and senders, grouping) are checked by the
-    integration's module (alerts.integrations.clean_options)."""
+    integration's module (its INTEGRATION.clean_options)."""
     if "options" in fields:
-        from .integrations import clean_options
-
-        fields["options"] = clean_options(integration_type, fields["options"], source=source)
+        fields["options"] = registry.clean_options(integration_type, fields["options"], source=source)
 
 
 def _heartbeat_timer(source, fields):
@@ -104,7 +102,7 @@ def _heartbeat_timer(source, fields):
         source.next_expected_at = source.last_ping_at + timedelta(seconds=seconds)
 
 
-def create_alert_source(tenant, *, name, integration_type=Integration.EVENT_API, escalation_policy=None, **fields):
+def create_alert_source(tenant, *, name, integration_type=registry.DEFAULT, escalation_policy=None, **fields):
     fields.update(name=name, integration_type=integration_type)
     _check_source_fields(fields)
     _clean_options(integration_type, fields)
@@ -137,7 +135,7 @@ def _save_source(source):
     about who has it."""
     previous = source.inbound_number if source.pk else None
     source.inbound_number = None
-    if source.integration_type == Integration.SMS:
+    if source.integration_type == "sms":  # alerts.integrations.sms: its options name the number
         source.inbound_number = (source.options or {}).get("phone_number") or None
     if source.inbound_number and source.inbound_number != previous:
         inbound_numbers.verify(source.tenant, source.inbound_number)  # proven with Twilio, not first-come

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from . import engine
+from . import engine, services
 
 
 @shared_task(name="alerts.tasks.sweep")
@@ -15,6 +15,4 @@ def sweep_heartbeats():
 
 @shared_task(name="alerts.tasks.prune_changes", ignore_result=True)
 def prune_changes():
-    from . import services
-
     return services.prune_changes()

@@ -2,7 +2,6 @@
 
 from datetime import date, datetime, time, timedelta
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -21,8 +20,10 @@ from ilert.errors import DomainError
 from ilert.ids import parse_id
 
 from . import selectors, services
-from .forms import AlertSourceEditForm, AlertSourceForm, CommentForm, IntegrationSettingsForm, MaintenanceForm
+from .forms import AlertSourceEditForm, AlertSourceForm, CommentForm, MaintenanceForm, integration_settings_form
 from .ingest import EventType, InboundEvent
+from .integrations import registry
+from .integrations.spec import SetupLinks
 from .models import AlertSource, Incident, MaintenanceWindow
 from .search import search
 
@@ -253,7 +254,7 @@ def _source_page(request, obj, form, maintenance_form=None):
     context = {
         "source": obj,
         "form": form,
-        "settings_form": IntegrationSettingsForm(source=obj),
+        "settings_form": integration_settings_form(obj),
         "setup": setup_for(request, obj),
         "maintenance_form": maintenance_form or MaintenanceForm(),
         "windows": obj.maintenance_windows.all()[:20],
@@ -283,31 +284,17 @@ def source_detail(request, obj):
 
 
 def setup_for(request, source):
-    """What the source page shows to paste into the sending tool: URLs, address, snippets. The key
-    acts on incidents (accept, resolve through the Event API), so read-only roles see it masked."""
+    """What the source page shows to paste into the sending tool: the key, and what the source's
+    integration declares (its template and the URLs, address or snippets its setup() builds). The
+    key acts on incidents (accept, resolve through the Event API), so read-only roles see it masked."""
     shown = source.integration_key if request.user.can_write else secrets.mask(source.integration_key)
-
-    def url(name, *args):
-        return request.build_absolute_uri(reverse(name, args=args))
-
-    def keyed(name):
-        return url(name, "KEY").replace("/KEY", "/" + shown)
-
+    integration = registry.get(source.integration_type)
     return {
+        **integration.setup(SetupLinks(request, source, shown)),
         "key": shown,
         "masked": not request.user.can_write,
-        "events_url": url("alerts:events"),
-        "pagerduty_base": url("alerts:pagerduty").removesuffix("/v2/enqueue"),
-        "pagerduty_url": url("alerts:pagerduty"),
-        "pagerduty_change_url": url("alerts:pagerduty-change"),
-        "opsgenie_base": url("alerts:opsgenie").removesuffix("v2/alerts"),
-        "opsgenie_url": url("alerts:opsgenie"),
-        "alertmanager_url": keyed("alerts:alertmanager-key"),
-        "alertmanager_bare_url": url("alerts:alertmanager"),
-        "grafana_url": keyed("alerts:grafana-key"),
-        "email_address": f"{shown}@{settings.INBOUND_EMAIL_DOMAIN}",
-        "sms_url": url("alerts:sms"),
-        "heartbeat_url": keyed("alerts:heartbeat"),
+        "template": integration.setup_template,
+        "panel_template": integration.panel_template,
     }
 
 
@@ -315,7 +302,7 @@ def setup_for(request, source):
 @tenant_object(AlertSource)
 @admin_only
 def source_integration_settings(request, obj):
-    form = IntegrationSettingsForm(request.POST, source=obj)
+    form = integration_settings_form(obj, request.POST)
     if not form.is_valid():
         errors = "; ".join(f"{name}: {' '.join(e)}" for name, e in form.errors.items())
         messages.error(request, f"Not saved — {errors}")

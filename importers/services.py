@@ -26,12 +26,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.urls import reverse
 
 from accounts import services as accounts
 from accounts.models import Team, User
 from alerts import services as alerts
-from alerts.models import AlertSource, Integration
+from alerts.integrations import registry
+from alerts.models import AlertSource
 from escalation import services as escalation
 from escalation.models import EscalationPolicy
 from ilert import clock
@@ -108,20 +108,7 @@ def _stored_paste(paste, with_keys):
 
 def paste_for(source):
     """What to paste into the sending tool for an alert source: the URL and the key."""
-    site = settings.SITE_URL
-    key = source.integration_key
-    if source.integration_type == Integration.PAGERDUTY:
-        return {"url": site + reverse("alerts:pagerduty"), "key": key, "how": "routing_key / integration key"}
-    if source.integration_type == Integration.OPSGENIE:
-        return {"url": site + reverse("alerts:opsgenie").removesuffix("v2/alerts"), "key": key,
-                "how": "API URL; send the key as 'Authorization: GenieKey <key>'"}
-    if source.integration_type == Integration.ALERTMANAGER:
-        return {"url": site + reverse("alerts:alertmanager-key", args=[key]), "key": key, "how": "webhook URL"}
-    if source.integration_type == Integration.GRAFANA:
-        return {"url": site + reverse("alerts:grafana-key", args=[key]), "key": key, "how": "webhook URL"}
-    if source.integration_type == Integration.EMAIL:
-        return {"url": f"{key}@{settings.INBOUND_EMAIL_DOMAIN}", "key": key, "how": "send the mails to this address"}
-    return {"url": site + reverse("alerts:events"), "key": key, "how": "Event API"}
+    return registry.paste_for(source, settings.SITE_URL)
 
 
 class Importer:

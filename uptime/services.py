@@ -12,7 +12,8 @@ from django.urls import reverse
 
 from alerts import services as alert_services
 from alerts.ingest import EventType, InboundEvent
-from alerts.models import Integration, LogKind
+from alerts.integrations import uptime as uptime_integration
+from alerts.models import LogKind
 from ilert import clock, kick, metrics, secrets
 from ilert.errors import DomainError
 
@@ -67,7 +68,7 @@ def create_monitor(tenant, *, name, check_type, target, alert_source=None, escal
         if alert_source is None:
             policy = None if escalation_policy is _UNSET else escalation_policy
             alert_source = alert_services.create_alert_source(
-                tenant, name=f"Uptime: {values['name']}"[:120], integration_type=Integration.UPTIME,
+                tenant, name=f"Uptime: {values['name']}"[:120], integration_type=uptime_integration.NAME,
                 escalation_policy=policy,
             )
         elif escalation_policy is not _UNSET:
@@ -198,7 +199,7 @@ def _kick(monitor):
 
 def _own_source(monitor):
     return alert_services.create_alert_source(
-        monitor.tenant, name=f"Uptime: {monitor.name}"[:120], integration_type=Integration.UPTIME
+        monitor.tenant, name=f"Uptime: {monitor.name}"[:120], integration_type=uptime_integration.NAME
     )
 
 

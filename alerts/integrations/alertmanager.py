@@ -20,15 +20,21 @@ so bad input (400) changes nothing.
 
 import hashlib
 
+from django import forms
 from django.http import JsonResponse
+from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from ilert.dashboard import token_addressed
 
 from ..ingest import EventType, InboundEvent
-from ..models import Integration, Priority
+from ..models import Priority
 from . import base
+from .settings_form import SettingsForm
+from .spec import InboundIntegration
+
+NAME = "alertmanager"
 
 GROUP_BY = ("fingerprint", "groupKey")
 MAX_ALERTS = 1000
@@ -202,7 +208,7 @@ def answer(events, results):
 def receive(request, key=None):
     try:
         data = base.json_body(request)
-        source = base.source_for(base.key_from_request(request, key), integration_types=[Integration.ALERTMANAGER],
+        source = base.source_for(base.key_from_request(request, key), integration_types=[NAME],
                                  field="key", cost=0)
         events = parse(data, group_by=source.options.get("group_by", "fingerprint"))
         base.rate_limit(source.key_hash, "alerts", cost=max(1, len(events)))  # every event counts
@@ -210,3 +216,30 @@ def receive(request, key=None):
     except base.Reject as reject:
         return reject.response()
     return answer(events, results)
+
+
+class GroupingSettings(SettingsForm):
+    """Alertmanager's and Grafana's one setting: an incident per alert or per notification group."""
+
+    group_by = forms.ChoiceField(
+        choices=[("fingerprint", "One incident per alert (fingerprint)"),
+                 ("groupKey", "One incident per notification group (groupKey)")], label="Incidents",
+        initial="fingerprint")
+
+
+def setup(links):
+    return {"alertmanager_url": links.keyed("alerts:alertmanager-key"),
+            "alertmanager_bare_url": links.url("alerts:alertmanager")}
+
+
+def paste(source, site):
+    key = source.integration_key
+    return {"url": site + reverse("alerts:alertmanager-key", args=[key]), "key": key, "how": "webhook URL"}
+
+
+INTEGRATION = InboundIntegration(
+    name=NAME, label="Prometheus Alertmanager", setup_template="alerts/integrations/alertmanager.html", setup=setup,
+    parse=parse, paste=paste, settings_form=GroupingSettings, clean_options=clean_options,
+    urls=[path("integrations/alertmanager", receive, name="alertmanager"),
+          path("integrations/alertmanager/<str:key>", receive, name="alertmanager-key")],
+)

@@ -15,7 +15,7 @@ from limits import parse as parse_limit
 from ilert import ratelimit
 from ilert.errors import DomainError
 
-from .. import selectors
+from .. import selectors, services
 
 
 class Reject(Exception):
@@ -172,8 +172,6 @@ def ingest_all(source, events):
     """Ingest several events of one request (e.g. the alerts of one Alertmanager notification),
     each committed on its own. Every event was parsed and checked before the first is ingested,
     so bad input changes nothing; a disabled source is refused before anything happens."""
-    from .. import services
-
     if not source.is_active:
         raise Reject(403, f"The alert source {source.name!r} is disabled.", code="source_disabled")
     results = []

@@ -37,6 +37,7 @@ from anymail.utils import get_anymail_setting
 from anymail.webhooks.mailgun import MailgunInboundWebhookView
 from anymail.webhooks.postmark import PostmarkInboundWebhookView
 from anymail.webhooks.sendgrid import SendGridInboundWebhookView
+from django import forms
 from django.conf import settings
 from django.db import Error as DatabaseError
 from django.db import transaction
@@ -49,11 +50,14 @@ from ilert.errors import DomainError
 
 from .. import selectors, services
 from ..ingest import EventType, InboundEvent
-from ..models import AlertSource, Integration
+from ..models import AlertSource
 from . import base
+from .settings_form import LinesField, SettingsForm
+from .spec import InboundIntegration
 
 log = logging.getLogger(__name__)
 
+NAME = "email"
 REGEX_MAX = 500
 MATCH_TEXT_MAX = 20_000  # rules look at the subject and the first 20,000 characters of the body
 # Rules are tenant-supplied regular expressions run inside the webhook request: each match gets a
@@ -145,11 +149,11 @@ def source_for_local_part(local):
     servers may lower- or upper-case an address on the way)."""
     source = selectors.source_for_key(local)
     if source is not None:
-        return source if source.integration_type == Integration.EMAIL else None
+        return source if source.integration_type == NAME else None
     if len(local) > 200:
         return None
     folded = AlertSource.objects.select_related("tenant").filter(
-        integration_type=Integration.EMAIL, folded_key_hash=secrets.lookup_hash(local.lower()))[:2]
+        integration_type=NAME, folded_key_hash=secrets.lookup_hash(local.lower()))[:2]
     return folded[0] if len(folded) == 1 else None  # two keys equal but for case: never guess
 
 
@@ -343,3 +347,28 @@ urlpatterns = [
     path("anymail/sendgrid/inbound/", _guarded(SendGridInboundWebhookView, "sendgrid"), name="email-inbound-sendgrid"),
     path("anymail/postmark/inbound/", _guarded(PostmarkInbound, "postmark"), name="email-inbound-postmark"),
 ]
+
+
+class EmailSettings(SettingsForm):
+    key_regex = forms.CharField(required=False, max_length=500, label="Incident key regex",
+                                help_text="Group 1 (or the whole match) in the subject, else the body, "
+                                          "becomes the incident key. Example: Host (\\S+) is")
+    resolve_regex = forms.CharField(required=False, max_length=500, label="Resolve regex",
+                                    help_text="Mail whose subject or body matches resolves the incident with the "
+                                              "extracted key instead of alerting. Example: ^RECOVERY")
+    allowed_senders = LinesField(required=False, label="Allowed senders",
+                                 help_text="Addresses or domains, one per line. Empty: anyone.")
+
+
+def setup(links):
+    return {"email_address": f"{links.key}@{links.email_domain}"}
+
+
+def paste(source, site):
+    return {"url": address_for(source), "key": source.integration_key, "how": "send the mails to this address"}
+
+
+INTEGRATION = InboundIntegration(
+    name=NAME, label="Email", setup_template="alerts/integrations/email.html", setup=setup, parse=event_for,
+    paste=paste, settings_form=EmailSettings, clean_options=clean_options, urls=urlpatterns,
+)

@@ -8,6 +8,7 @@
 """
 
 from django.http import JsonResponse
+from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -16,6 +17,7 @@ from ilert.errors import DomainError
 from .. import selectors, services
 from ..ingest import EventType, InboundEvent
 from . import base
+from .spec import InboundIntegration
 
 
 def parse(data):
@@ -62,3 +64,17 @@ def receive(request):
         "responseCode": result.code,
     }
     return JsonResponse(body, status=202)
+
+
+def setup(links):
+    return {"events_url": links.url("alerts:events")}
+
+
+def paste(source, site):
+    return {"url": site + reverse("alerts:events"), "key": source.integration_key, "how": "Event API"}
+
+
+INTEGRATION = InboundIntegration(
+    name="api", label="Event API", setup_template="alerts/integrations/event_api.html", setup=setup, parse=parse,
+    urls=[path("api/events", receive, name="events")], paste=paste,
+)

@@ -16,16 +16,17 @@ Answer: 202 {"alerts": [{"fingerprint", "incidentKey", "incidentId", "responseCo
 """
 
 from django.http import JsonResponse
+from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from ilert.dashboard import token_addressed
 
 from ..ingest import EventType, InboundEvent, ResponseCode
-from ..models import Integration
 from . import alertmanager, base
+from .spec import InboundIntegration
 
-clean_options = alertmanager.clean_options
+NAME = "grafana"
 
 LEGACY_STATES = {"alerting": EventType.ALERT, "no_data": EventType.ALERT, "ok": EventType.RESOLVE}
 LEGACY_IGNORED = {"paused", "pending", "unknown"}
@@ -137,22 +138,25 @@ def parse_legacy(data):
     )
 
 
+def parse(data, *, group_by="fingerprint"):
+    """The events of a unified or a legacy notification; None for a legacy state that changes nothing."""
+    if data.get("version") is not None or "alerts" in data:
+        return parse_unified(data, group_by=group_by)
+    event = parse_legacy(data)
+    return None if event is None else [event]
+
+
 @token_addressed
 @csrf_exempt
 @require_POST
 def receive(request, key=None):
     try:
         data = base.json_body(request)
-        source = base.source_for(base.key_from_request(request, key), integration_types=[Integration.GRAFANA],
+        source = base.source_for(base.key_from_request(request, key), integration_types=[NAME],
                                  field="key", cost=0)
-        ignored = False
-        if data.get("version") is not None or "alerts" in data:
-            events = parse_unified(data, group_by=source.options.get("group_by", "fingerprint"))
-        else:
-            event = parse_legacy(data)
-            events, ignored = ([], True) if event is None else ([event], False)
-        base.rate_limit(source.key_hash, "alerts", cost=max(1, len(events)))  # every event counts
-        if ignored:  # a legacy state that changes nothing
+        events = parse(data, group_by=source.options.get("group_by", "fingerprint"))
+        base.rate_limit(source.key_hash, "alerts", cost=max(1, len(events or ())))  # every event counts
+        if events is None:  # a legacy state that changes nothing
             if not source.is_active:
                 raise base.Reject(403, f"The alert source {source.name!r} is disabled.", code="source_disabled")
             return JsonResponse({"alerts": [{"fingerprint": None, "incidentKey": None, "incidentId": None,
@@ -161,3 +165,22 @@ def receive(request, key=None):
     except base.Reject as reject:
         return reject.response()
     return alertmanager.answer(events, results)
+
+
+def setup(links):
+    return {"grafana_url": links.keyed("alerts:grafana-key")}
+
+
+def paste(source, site):
+    key = source.integration_key
+    return {"url": site + reverse("alerts:grafana-key", args=[key]), "key": key, "how": "webhook URL"}
+
+
+INTEGRATION = InboundIntegration(
+    name=NAME, label="Grafana", setup_template="alerts/integrations/grafana.html", setup=setup,
+    parse=parse, paste=paste,
+    # The same grouping option as Alertmanager's (unified alerting is Alertmanager-shaped).
+    settings_form=alertmanager.GroupingSettings, clean_options=alertmanager.clean_options,
+    urls=[path("integrations/grafana", receive, name="grafana"),
+          path("integrations/grafana/<str:key>", receive, name="grafana-key")],
+)

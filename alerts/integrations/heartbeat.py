@@ -12,10 +12,12 @@ overdue period, and pings with a bad key, take the slow path.
 
 from datetime import timedelta
 
+from django import forms
 from django.db import connection, transaction
 from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Value
 from django.db.models.functions import Cast
 from django.http import HttpResponse, JsonResponse
+from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -25,9 +27,12 @@ from ilert.errors import DomainError
 
 from .. import services
 from ..ingest import EventType, InboundEvent, ResponseCode
-from ..models import AlertSource, Integration
+from ..models import AlertSource
 from . import base
+from .settings_form import SettingsForm
+from .spec import InboundIntegration
 
+NAME = "heartbeat"
 INCIDENT_KEY = "heartbeat"
 
 
@@ -42,7 +47,7 @@ def _deadline(now):
 
 
 def _heartbeat_sources():
-    return AlertSource.objects.filter(integration_type=Integration.HEARTBEAT, status=AlertSource.Status.ACTIVE)
+    return AlertSource.objects.filter(integration_type=NAME, status=AlertSource.Status.ACTIVE)
 
 
 def ping(key, *, now=None):
@@ -65,7 +70,7 @@ def _slow_ping(key_hash, now):
     source = AlertSource.objects.filter(key_hash=key_hash).first()
     if source is None:
         raise base.Reject(404, "Unknown integration key.")
-    if source.integration_type != Integration.HEARTBEAT:
+    if source.integration_type != NAME:
         raise base.Reject(404, f"This integration key belongs to a {source.get_integration_type_display()} alert "
                                "source, not a heartbeat.")
     if not source.is_active:
@@ -122,3 +127,23 @@ def receive(request, key):
     if request.method == "HEAD":
         return HttpResponse(status=202)
     return JsonResponse({"responseCode": code}, status=202)
+
+
+class HeartbeatSettings(SettingsForm):
+    COLUMNS = ("heartbeat_interval_seconds", "heartbeat_grace_seconds", "heartbeat_resolve_on_ping")
+
+    heartbeat_interval_seconds = forms.IntegerField(min_value=5, max_value=31 * 86400, label="Interval (seconds)",
+                                                    help_text="A ping is expected this often.")
+    heartbeat_grace_seconds = forms.IntegerField(min_value=0, max_value=7 * 86400, label="Grace (seconds)",
+                                                 help_text="Extra time before an incident opens.")
+    heartbeat_resolve_on_ping = forms.BooleanField(required=False, label="The next ping resolves the incident")
+
+
+def setup(links):
+    return {"heartbeat_url": links.keyed("alerts:heartbeat")}
+
+
+INTEGRATION = InboundIntegration(
+    name=NAME, label="Heartbeat", setup_template="alerts/integrations/heartbeat.html", setup=setup, parse=ping,
+    urls=[path("api/heartbeats/<str:key>", receive, name="heartbeat")], settings_form=HeartbeatSettings,
+)

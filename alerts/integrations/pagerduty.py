@@ -25,6 +25,7 @@ import json
 from datetime import UTC, timedelta
 
 from django.http import JsonResponse
+from django.urls import path, reverse
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -32,9 +33,13 @@ from django.views.decorators.http import require_POST
 from ilert import clock
 from ilert.errors import DomainError
 
+from .. import services
 from ..ingest import EventType, InboundEvent
-from ..models import ChangeEvent, Integration, Priority
+from ..models import ChangeEvent, Priority
 from . import base
+from .spec import InboundIntegration
+
+NAME = "pagerduty"
 
 ACTIONS = {"trigger": EventType.ALERT, "acknowledge": EventType.ACCEPT, "resolve": EventType.RESOLVE}
 SEVERITIES = {"critical": Priority.HIGH, "error": Priority.HIGH, "warning": Priority.LOW, "info": Priority.LOW}
@@ -85,46 +90,13 @@ def _render_details(custom_details):
 
 
 def parse(data):
-    """The event, or Reject(400) whose `errors` list PagerDuty-style messages."""
+    """The event, or Reject(400) whose `errors` list PagerDuty-style messages (in the order of the fields)."""
     errors = []
-    action = data.get("event_action")
-    if not isinstance(action, str) or action not in ACTIONS:
-        action = None
-    if action is None:
-        errors.append("'event_action' is invalid (must be one of the following: 'trigger', 'acknowledge' or 'resolve')")
-    dedup_key = _string(data, "dedup_key", errors) or ""
-    if len(dedup_key) > 255:
-        errors.append("'dedup_key' is too long (maximum 255 characters)")
-    if action in ("acknowledge", "resolve") and not dedup_key.strip():
-        errors.append("'dedup_key' is missing or blank")
+    action, dedup_key = _action_and_key(data, errors)
     payload = data.get("payload")
     event = InboundEvent(event_type=ACTIONS.get(action, EventType.ALERT), incident_key=dedup_key, via="pagerduty")
     if action == "trigger" or payload is not None:
-        if not isinstance(payload, dict):
-            errors.append("'payload' is missing or not an object")
-            payload = {}
-        summary = _string(payload, "summary", errors, "payload.summary")
-        if action == "trigger" and _blank(payload, "summary"):
-            errors.append("'payload.summary' is missing or blank")
-        source_name = _string(payload, "source", errors, "payload.source")
-        if action == "trigger" and _blank(payload, "source"):
-            errors.append("'payload.source' is missing or blank")
-        severity = _string(payload, "severity", errors, "payload.severity")
-        if action == "trigger" and isinstance(payload.get("severity"), str | None) and severity not in SEVERITIES:
-            errors.append("'payload.severity' is invalid (must be one of the following: "
-                          "'critical', 'warning', 'error' or 'info')")
-        if summary is not None and len(summary) > 64 * 1024:
-            errors.append("'payload.summary' is too long")
-        labels = {"source": source_name, "severity": severity}
-        for name in ("component", "group", "class", "timestamp"):
-            labels[name] = _string(payload, name, errors, f"payload.{name}")
-        labels = {name: value[:500] for name, value in labels.items() if value}
-        custom = payload.get("custom_details")
-        event.summary = summary or ""
-        event.priority = SEVERITIES.get(severity) if action == "trigger" else None
-        event.labels = labels
-        event.custom_details = custom if isinstance(custom, dict) else ({} if custom is None else {"details": custom})
-        event.details = _render_details(custom)[: 256 * 1024]
+        _read_payload(event, payload, action, errors)
     event.images = _context(data, "images", "src", ("src", "href", "alt"), errors)
     event.links = _context(data, "links", "href", ("href", "text"), errors)
     client, client_url = _string(data, "client", errors), _string(data, "client_url", errors)
@@ -135,6 +107,49 @@ def parse(data):
     if errors:
         raise base.Reject(400, "; ".join(errors), errors=errors)
     return event
+
+
+def _action_and_key(data, errors):
+    action = data.get("event_action")
+    if not isinstance(action, str) or action not in ACTIONS:
+        action = None
+        errors.append("'event_action' is invalid (must be one of the following: 'trigger', 'acknowledge' or 'resolve')")
+    dedup_key = _string(data, "dedup_key", errors) or ""
+    if len(dedup_key) > 255:
+        errors.append("'dedup_key' is too long (maximum 255 characters)")
+    if action in ("acknowledge", "resolve") and not dedup_key.strip():
+        errors.append("'dedup_key' is missing or blank")
+    return action, dedup_key
+
+
+def _read_payload(event, payload, action, errors):
+    """The payload's summary, severity, labels and custom details into `event` (a trigger must
+    carry summary, source and severity)."""
+    trigger = action == "trigger"
+    if not isinstance(payload, dict):
+        errors.append("'payload' is missing or not an object")
+        payload = {}
+    summary = _string(payload, "summary", errors, "payload.summary")
+    if trigger and _blank(payload, "summary"):
+        errors.append("'payload.summary' is missing or blank")
+    source_name = _string(payload, "source", errors, "payload.source")
+    if trigger and _blank(payload, "source"):
+        errors.append("'payload.source' is missing or blank")
+    severity = _string(payload, "severity", errors, "payload.severity")
+    if trigger and isinstance(payload.get("severity"), str | None) and severity not in SEVERITIES:
+        errors.append("'payload.severity' is invalid (must be one of the following: "
+                      "'critical', 'warning', 'error' or 'info')")
+    if summary is not None and len(summary) > 64 * 1024:
+        errors.append("'payload.summary' is too long")
+    labels = {"source": source_name, "severity": severity}
+    for name in ("component", "group", "class", "timestamp"):
+        labels[name] = _string(payload, name, errors, f"payload.{name}")
+    custom = payload.get("custom_details")
+    event.summary = summary or ""
+    event.priority = SEVERITIES.get(severity) if trigger else None
+    event.labels = {name: value[:500] for name, value in labels.items() if value}
+    event.custom_details = custom if isinstance(custom, dict) else ({} if custom is None else {"details": custom})
+    event.details = _render_details(custom)[: 256 * 1024]
 
 
 INVALID = {"status": "invalid event", "message": "Event object is invalid"}
@@ -154,7 +169,7 @@ def _error(reject):
 
 def _source(key):
     """The PagerDuty-type alert source of a routing key (alert and change events share it)."""
-    return base.source_for(key, integration_types=[Integration.PAGERDUTY], field="routing_key")
+    return base.source_for(key, integration_types=[NAME], field="routing_key")
 
 
 def _routing_key(data, request):
@@ -221,8 +236,6 @@ def parse_change(data):
 @csrf_exempt
 @require_POST
 def change_enqueue(request):
-    from .. import services
-
     try:
         data = base.json_body(request)
         key = _routing_key(data, request)
@@ -236,3 +249,22 @@ def change_enqueue(request):
         return _error(reject)
     return JsonResponse({"status": "success", "message": "Change event processed", "id": str(recorded.pk)},
                         status=202)
+
+
+def setup(links):
+    url = links.url("alerts:pagerduty")
+    return {"pagerduty_base": url.removesuffix("/v2/enqueue"), "pagerduty_url": url,
+            "pagerduty_change_url": links.url("alerts:pagerduty-change")}
+
+
+def paste(source, site):
+    return {"url": site + reverse("alerts:pagerduty"), "key": source.integration_key,
+            "how": "routing_key / integration key"}
+
+
+INTEGRATION = InboundIntegration(
+    name=NAME, label="PagerDuty Events API v2", setup_template="alerts/integrations/pagerduty.html", setup=setup,
+    parse=parse, paste=paste, panel_template="alerts/integrations/pagerduty_changes.html",
+    urls=[path("integrations/pagerduty/v2/enqueue", enqueue, name="pagerduty"),
+          path("integrations/pagerduty/v2/change/enqueue", change_enqueue, name="pagerduty-change")],
+)

@@ -21,10 +21,12 @@ has its own reply webhook at another URL; this one only serves SMS alert sources
 import logging
 
 import phonenumbers
+from django import forms
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import HttpResponse
+from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -33,11 +35,14 @@ from ilert.errors import DomainError
 
 from .. import inbound_numbers
 from ..ingest import EventType, InboundEvent
-from ..models import AlertSource, Integration
+from ..models import AlertSource
 from . import base
+from .settings_form import LinesField, SettingsForm
+from .spec import InboundIntegration
 
 log = logging.getLogger(__name__)
 
+NAME = "sms"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
@@ -111,6 +116,17 @@ def signer(request):
     return owner if twilio_signature.signed_by(request, token) else UNSIGNED
 
 
+def message_event(post, sender, to):
+    """The event of one inbound SMS: Twilio's form fields, its sender and number in E.164."""
+    text = " ".join(post.get("Body", "").split())
+    return InboundEvent(
+        event_type=EventType.ALERT, summary=text or f"Empty SMS from {sender}",
+        details=f"SMS from {sender} to {to}.", labels={"from": sender, "to": to},
+        custom_details={"from": sender, "to": to, "message_sid": post.get("MessageSid", "")[:64]},
+        via="sms",
+    )
+
+
 @csrf_exempt
 @require_POST
 def receive(request):
@@ -122,8 +138,7 @@ def receive(request):
         log.warning("inbound SMS refused: missing or invalid X-Twilio-Signature")
         return _forbidden("Invalid or missing X-Twilio-Signature.")
     to, sender = e164(request.POST.get("To")), e164(request.POST.get("From"))
-    text = " ".join(request.POST.get("Body", "").split())
-    source = AlertSource.objects.filter(integration_type=Integration.SMS, inbound_number=to).first() if to else None
+    source = AlertSource.objects.filter(integration_type=NAME, inbound_number=to).first() if to else None
     if source is None:
         log.warning("inbound SMS to a number that belongs to no SMS alert source")
         return HttpResponse("No SMS alert source owns this number.", status=404, content_type="text/plain")
@@ -138,12 +153,7 @@ def receive(request):
     if not source.is_active:
         log.warning("inbound SMS to alert source %s rejected: the source is disabled", source.pk)
         return _forbidden("The alert source is disabled.")
-    event = InboundEvent(
-        event_type=EventType.ALERT, summary=text or f"Empty SMS from {sender}",
-        details=f"SMS from {sender} to {to}.", labels={"from": sender, "to": to},
-        custom_details={"from": sender, "to": to, "message_sid": request.POST.get("MessageSid", "")[:64]},
-        via="sms",
-    )
+    event = message_event(request.POST, sender, to)
     try:
         # Twilio may deliver a message twice (retries, a fallback URL), and a signed request can be
         # sent again by whoever saw it: one incident per MessageSid. The id is remembered in the
@@ -158,3 +168,21 @@ def receive(request):
         return reject.response()
     log.info("inbound SMS → alert source %s: %s", source.pk, result.code)
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")
+
+
+class SmsSettings(SettingsForm):
+    phone_number = forms.CharField(required=False, max_length=40, label="Twilio phone number (E.164)",
+                                   help_text="The number people text, e.g. +4930123456.")
+    allowed_senders = LinesField(required=False, label="Allowed senders",
+                                 help_text="E.164 numbers, one per line; * allows anyone. Empty: nobody.")
+
+
+def setup(links):
+    return {"sms_url": links.url("alerts:sms")}
+
+
+INTEGRATION = InboundIntegration(
+    name=NAME, label="SMS", setup_template="alerts/integrations/sms.html", setup=setup, parse=message_event,
+    settings_form=SmsSettings, clean_options=clean_options,
+    urls=[path("integrations/twilio/sms", receive, name="sms")],
+)

@@ -1,4 +1,4 @@
-"""Delivery of the notification outbox (docs/contributing.md, never lose, never double-page). Plain functions: the Celery tasks, the
+"""Delivery of the notification outbox (docs/architecture.md §4). Plain functions: the Celery tasks, the
 sweeper and the tests call them directly; "now" comes from ilert.clock.
 
 dispatch(): claim due `pending` rows (select_for_update(skip_locked) + a compare-and-set UPDATE on

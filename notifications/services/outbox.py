@@ -101,7 +101,7 @@ def _plan_rows(requests, now):
     """{(incident, user, plan key): (incident, plan, its rows)} and all rows, in order.
 
     What a page looks like depends on (user, priority, round, reason) only: worked out once per such
-    group, so a storm of thousands of incidents costs one plan and a key per row (docs/contributing.md, never lose, never double-page)."""
+    group, so a storm of thousands of incidents costs one plan and a key per row (docs/architecture.md §4)."""
     rules, methods = _rules_and_methods({u.pk for _, u, _, _ in requests})
     plans, groups, rows = {}, {}, []
     for incident, user, round_tag, reason in requests:
