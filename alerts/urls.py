@@ -5,7 +5,7 @@ from .integrations import registry
 
 app_name = "alerts"
 
-# Ingestion endpoints (README "Sending events"), each declared by its integration module
+# Ingestion endpoints (docs/integrations/index.md), each declared by its integration module
 # (alerts.integrations.registry): the Event API and heartbeats under /api/, one prefix per imitated
 # format under /integrations/, inbound email under /anymail/<esp>/inbound/.
 ingestion = registry.urlpatterns()

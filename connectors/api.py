@@ -29,7 +29,7 @@ def slack_interactivity_url(connector, viewer):
 
 class ConnectorSerializer(serializers.ModelSerializer):
     kind = serializers.ChoiceField(choices=Kind.choices)
-    settings = serializers.JSONField(required=False, help_text="Kind-specific settings (see the README).")
+    settings = serializers.JSONField(required=False, help_text="Kind-specific settings (docs/connectors.md).")
     credentials = serializers.JSONField(
         write_only=True, required=False,
         help_text="Kind-specific secrets. Write-only: never returned. On update, a value replaces the stored one, "
@@ -69,7 +69,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
     connector = TenantRelatedField(queryset=Connector.objects.all())
     action = serializers.CharField(required=False, help_text="Defaults to the connector kind's only action.")
     events = serializers.JSONField(required=False, help_text="Incident events that trigger it (automatic mode).")
-    params = serializers.JSONField(required=False, help_text="Parameters for the action (see the README).")
+    params = serializers.JSONField(required=False, help_text="Parameters for the action (docs/connectors.md).")
 
     class Meta:
         model = Connection

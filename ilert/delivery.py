@@ -37,7 +37,7 @@ def states():
 
 
 EMAIL_WARNING = ("Email is not configured: invitations, password resets and email pages cannot be sent. "
-                 "Set EMAIL_BACKEND (and its ANYMAIL_* credentials), see the README.")
+                 "Set EMAIL_BACKEND (and its ANYMAIL_* credentials), see docs/configuration.md.")
 
 
 def admin_warnings():

@@ -3,7 +3,7 @@
 No database, no clock, no writes. `schedules.selectors` loads the rules (`Plan`) from the database
 and calls `resolve`; tests and the benchmark may build a `Plan` by hand.
 
-Semantics (the README's "Schedules" section says the same for users):
+Semantics (docs/schedules.md says the same for users):
 
 * All instants are aware UTC datetimes; every rule that people think of in wall-clock terms
   (rotation start, handoffs, restriction windows) is a naive wall-clock value in the schedule's

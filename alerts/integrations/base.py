@@ -270,7 +270,7 @@ def json_type(value):
 
 
 def wrong_source_type(source, *, field=None):
-    """Reject(404) for a known key used on the endpoint of another source type (README: "A key only
+    """Reject(404) for a known key used on the endpoint of another source type (docs/integrations/index.md: "A key only
     works on the endpoint of its own source type"), so the sender learns what to fix instead of
     being told the key is unknown."""
     return Reject(404, f"A key only works on the endpoint of its own source type: this one belongs to a "

@@ -159,7 +159,7 @@ def _error(reject):
     if reject.status == 429:
         return reject.response({"status": "throttle exceeded",
                                 "message": "Requests for this service are arriving too quickly. Please retry later."})
-    if reject.status == 404 and reject.code == base.WRONG_SOURCE_TYPE:  # our README's answer, PagerDuty's shape
+    if reject.status == 404 and reject.code == base.WRONG_SOURCE_TYPE:  # our answer (docs), PagerDuty's shape
         return reject.response({**INVALID, "errors": [reject.message]})
     if reject.status == 404:  # PagerDuty answers an unknown routing key with 400 "Invalid routing key"
         reject.status = 400
