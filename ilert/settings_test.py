@@ -7,9 +7,18 @@ import atexit
 import os
 import shutil
 import tempfile
+from urllib.parse import urlsplit, urlunsplit
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
-os.environ.setdefault("ILERT_DATA_DIR", os.path.join(os.path.dirname(__file__), "..", "var", "test"))
+# Under pytest-xdist (`./scripts/test -n 2`, as CI runs) each worker has its own data directory and
+# Redis database (pytest-django already gives each its own test database): workers share nothing.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+os.environ.setdefault("ILERT_DATA_DIR", os.path.join(os.path.dirname(__file__), "..", "var", "test",
+                                                     f"gw{_WORKER}" if _WORKER else ""))
+if _WORKER and os.environ.get("REDIS_URL"):
+    _url = urlsplit(os.environ["REDIS_URL"])
+    _db = (int(_url.path.strip("/") or 0) + _WORKER) % 16
+    os.environ["REDIS_URL"] = urlunsplit(_url._replace(path=f"/{_db}"))
 # Metrics in multiprocess mode as deployed, in a directory of this test session's own (processes the
 # tests start inherit it), removed at exit; METRICS_MULTIPROCESS=false runs the suite without it.
 if os.environ.get("METRICS_MULTIPROCESS", "true").lower() not in ("0", "false", "no", "off") \
