@@ -31,6 +31,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from ilert import clock, ratelimit
+from ilert.clientip import client_ip
 from ilert.dashboard import token_addressed
 from ilert.errors import DomainError
 
@@ -265,8 +266,6 @@ atom = feed_view(Atom1Feed, "atom")
 
 def _limited(request, what):
     """Throttle forms that send mail: per client address and per page."""
-    from ilert.clientip import client_ip
-
     return bool(ratelimit.hit("20/hour", f"status-{what}", client_ip(request)))
 
 
