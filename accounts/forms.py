@@ -91,7 +91,7 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
     addressee only)."""
 
     def save(self, **kwargs):
-        from . import tasks
+        from . import tasks  # a cycle: accounts.tasks runs this form
 
         kick.now(tasks.send_password_reset, self.cleaned_data["email"])
 

@@ -6,14 +6,14 @@ from celery import shared_task
 
 from ilert.devoutbox import EmailNotConfigured
 
+from .forms import PasswordResetForm
+
 log = logging.getLogger(__name__)
 
 
 @shared_task(name="accounts.tasks.send_password_reset")
 def send_password_reset(email):
     """Mail a reset link to every active user with this address (none: nothing, silently)."""
-    from .forms import PasswordResetForm
-
     form = PasswordResetForm({"email": email})
     if not form.is_valid():
         return

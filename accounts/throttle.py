@@ -28,6 +28,8 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from ilert import ratelimit
 from ilert.clientip import client_ip
 
+from .models import User
+
 DEVICE_COOKIE = "ilert_device"
 DEVICE_SALT = "accounts.login-device"
 DEVICE_MAX_AGE = 180 * 24 * 3600
@@ -45,8 +47,6 @@ def _password_mark(user):
 
 def _device(request, account):
     """The nonce of this browser's device cookie when it belongs to the account named `account`."""
-    from .models import User
-
     try:
         data = signing.loads(request.COOKIES.get(DEVICE_COOKIE, ""), salt=DEVICE_SALT, max_age=DEVICE_MAX_AGE)
     except signing.BadSignature:

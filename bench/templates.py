@@ -13,7 +13,7 @@
 4. Compiling the longest template a field holds.
 5. One filter (or splitting string method) called on the largest value a template may build
    (2 MiB): what it costs unchecked per unit of its input (character or item), for the worst of
-   several input shapes, against what templating.FILTER_COSTS charges before the call; then the same
+   several input shapes, against what template_filters.FILTER_COSTS charges before the call; then the same
    call in the sandbox (refused, or its time and peak memory). `python bench/templates.py 5` runs
    only this part.
 
@@ -34,7 +34,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from connectors import templating  # noqa: E402
+from connectors import template_filters, templating  # noqa: E402
 from connectors.payload import sample, template_context, worst_case_sample  # noqa: E402
 from connectors.targets.jira import DEFAULT_DESCRIPTION, DEFAULT_SUMMARY  # noqa: E402
 from connectors.template_budget import LIMITS, Budget, Limits  # noqa: E402
@@ -236,7 +236,7 @@ def filter_inputs(size):
 
 
 def units(name, value):
-    """The input size a call is charged for (templating.filter_input_size, without a budget)."""
+    """The input size a call is charged for (template_filters.filter_input_size, without a budget)."""
     if name in getattr(templating, "_TEXT_FILTERS", ()):
         return len(value) if isinstance(value, str) else len(str(value))
     return len(value)
@@ -246,7 +246,7 @@ def raw_call(name, value, **kwargs):
     from jinja2.filters import FILTERS
     from jinja2.utils import _PassArg
 
-    func = FILTERS[name] if name != "json" else templating._json
+    func = FILTERS[name] if name != "json" else template_filters.json_filter
     environment = templating.environment()
     context = environment.from_string("").new_context()
     first = {_PassArg.context: context, _PassArg.eval_context: context.eval_ctx,
@@ -301,7 +301,7 @@ def _charged(name, levels):
         cost = getattr(templating, "METHOD_COSTS", {}).get(name.removeprefix("str."))
     else:
         costs = getattr(templating, "FILTER_COSTS", None)
-        cost = None if costs is None else costs.get(name, templating.DEFAULT_FILTER_COST)
+        cost = None if costs is None else costs.get(name, template_filters.DEFAULT_FILTER_COST)
     if cost is None:
         return None
     return cost[0] + levels * getattr(templating, "ATTRIBUTE_STEPS", 0), cost[1]
@@ -343,7 +343,7 @@ def filters_on_the_largest_value():
         charged = _charged(name, levels)
         flag = ""
         # filters written in C (under 0.1 steps a unit) are charged no steps per unit: their time is
-        # bounded by the volume limit on what they return (templating.FILTER_COSTS)
+        # bounded by the volume limit on what they return (template_filters.FILTER_COSTS)
         too_slow = needed[0] > charged[0] if charged and (charged[0] or needed[0] >= 0.1) else False
         if charged and name not in removed and (too_slow or charged[1] < needed[1]):
             flag = " UNDER"

@@ -12,6 +12,7 @@ most MAX_BODY bytes of a response. A session can record a redacted summary of ea
 """
 
 import json
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -79,8 +80,6 @@ def _leaves(value):
 
 def display_url(url):
     """scheme://host/… — for URLs that are secrets themselves (incoming-webhook URLs)."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.hostname}/…"
 

@@ -7,6 +7,7 @@ from django.conf import settings
 
 from alerts.models import Incident
 from alerts.selectors import incident_url
+from alerts.services import DETAILS_MAX, SUMMARY_MAX
 
 from .models import Event
 
@@ -111,8 +112,6 @@ def worst_case_sample():
     are saved: a summary of 255 characters, 64 KiB of details (alerts.services caps them), 100
     labels and 50 links at their limits (alerts.integrations.base), and custom details filling the
     rest of the largest request body (DATA_UPLOAD_MAX_MEMORY_SIZE) as an Alertmanager group does."""
-    from alerts.services import DETAILS_MAX, SUMMARY_MAX
-
     payload = sample()
     incident = payload["incident"]
     incident.update(

@@ -14,7 +14,7 @@ from alerts.models import Incident
 from ilert import clock, kick, netguard, secrets
 from ilert.errors import Conflict, DomainError
 
-from . import http, signing, targets
+from . import http, signing, targets, tasks
 from .models import AUTOMATIC_EVENTS, Connection, ConnectionInvocation, Connector, Event, Kind, SlackIdentity
 from .payload import snapshot
 from .targets.base import clean_fields
@@ -259,8 +259,6 @@ def enqueue(connections, incident, event, *, message="", actor=None, via="", by=
 def enqueue_many(items):
     """`enqueue` for many incident events at once: one INSERT and one kick (the escalation engine's
     batches). Rows are written in the order given, so each connection delivers them in that order."""
-    from . import tasks
-
     rows = []
     for item in items:
         now = item.now or clock.now()
@@ -296,8 +294,6 @@ def run_now(connection, incident, *, by=None):
 
 def retry(invocation, *, by=None):
     """Send a failed invocation again now (same webhook-id), with a fresh 24-hour retry window."""
-    from . import tasks
-
     now = clock.now()
     with transaction.atomic():
         updated = ConnectionInvocation.objects.filter(

@@ -10,7 +10,7 @@ the machine do not move it).
 
 Operations that could allocate a lot in one go (`"x" * n`, `center(n)`, format padding, `replace`,
 `join`, …) are checked *before* they run, from their arguments, so nothing huge is ever allocated;
-a filter is charged for its input before it runs (templating.FILTER_COSTS), its time as steps and
+a filter is charged for its input before it runs (template_filters.FILTER_COSTS), its time as steps and
 the memory it holds at once against what is left of the volume (`room`). A charge over a limit is
 refused without being counted. The figures behind the limits: bench/templates.py.
 """

@@ -322,7 +322,7 @@ def slack_interactivity(request, token):
     """Slack's interactivity request URL for one connector. The request must carry a valid
     signature made with the connector's signing secret (else 403, nothing changes); the clicking
     Slack user must be linked to an active ilert user who may act on incidents."""
-    from slack_sdk.signature import SignatureVerifier
+    from slack_sdk.signature import SignatureVerifier  # slack_sdk is heavy: loaded when used (web start-up)
 
     connector = Connector.objects.filter(inbound_token=token, kind=Kind.SLACK).first()
     if connector is None:

@@ -10,18 +10,13 @@
 - A batch asks for one sweep at each due time it sets (a Celery task with that ETA): one task for a
   whole storm's next level, not one per incident. Lost or late, the beat sweeper does its work.
 
-One step moves the incident from its position (level, round) to the next level that reaches
-somebody: it resolves that level's targets at this instant, assigns the incident, asks the
-notifications service to page them and stores when the next step is due. A level that reaches
-nobody (empty schedules, no users) is passed at once and the timeline says so. After the last
-level the policy starts again while repeats remain; then escalation stops, and says so.
-
-Editing a policy while incidents escalate: running incidents continue with the edited policy
-from their current position; a position past the (new) last level counts as the last level.
+What a step does (which level, whom to page, when the next step is due, repeats, the end) is
+decided by the pure planner, escalation/planner.py; this module is the machinery around it:
+claiming, batching, writing, early wake-ups and storm helpers.
 
 A batch is planned in memory first (policies, levels and who each level reaches are looked up
-once per sweep, at the sweep's instant, and each kind of step is decided once), then written with
-a handful of bulk statements. If a batch fails, its incidents are stepped one by one, each in its
+once per sweep, at the sweep's instant, and each position of each policy is decided once), then
+written with a handful of bulk statements. If a batch fails, its incidents are stepped one by one, each in its
 own transaction, so that one bad incident cannot stall the others; one that keeps failing is
 parked with the error on its timeline.
 """
@@ -38,7 +33,7 @@ from alerts import services as alert_services
 from alerts.models import Incident, LogKind
 from ilert import clock, metrics
 
-from . import paging, targets
+from . import paging, planner, targets
 from .models import EscalationPolicy, NotifyMode
 
 log = logging.getLogger(__name__)
@@ -181,159 +176,86 @@ def _perform(incidents, planner):
 
 
 @dataclass
-class Outcome:
-    """What a step does to any incident at one position of one policy: an EscalationChange without
-    the incident, and whom to page (user, round tag, reason)."""
-
-    move: dict
-    pages: list = field(default_factory=list)
-
-
-@dataclass
 class Planner:
-    """Decides each incident's step in memory, at one instant. Everything it looks up (policies,
-    levels, their targets) and every decision is kept for its life: a storm of thousands of
-    incidents at the same position is decided once."""
+    """Steps incidents at one instant through the pure planner (escalation/planner.py). Everything
+    it loads (policies, their levels and whom each level reaches at the instant) and every
+    decision is kept for its life: a storm of thousands of incidents at the same position is
+    decided once."""
 
     now: object
-    _policies: dict = field(default_factory=dict)
+    _policies: dict = field(default_factory=dict)  # pk -> (EscalationPolicy, planner.Policy) or None
     _routed: dict = field(default_factory=dict)
-    _reach: dict = field(default_factory=dict)
-    _outcomes: dict = field(default_factory=dict)
+    _steps: dict = field(default_factory=dict)
     woken: set = field(default_factory=set)  # due times a sweep was asked for
 
     def step(self, incident, pages):
-        policy = self.policy_for(incident)
-        key = (policy.pk if policy is not None else None, incident.escalation_level, incident.escalation_round)
-        outcome = self._outcomes.get(key)
-        if outcome is None:
-            outcome = self._outcomes[key] = self._decide(policy, incident.escalation_level, incident.escalation_round)
-        pages.extend((incident, user, round_tag, reason) for user, round_tag, reason in outcome.pages)
-        return alert_services.EscalationChange(incident, **outcome.move)
+        """The incident's EscalationChange; its pages are added to `pages` as
+        (incident, user, round tag, reason)."""
+        loaded = self.policy_for(incident)
+        key = (loaded[0].pk if loaded else None, incident.escalation_level, incident.escalation_round)
+        step = self._steps.get(key)
+        if step is None:
+            step = self._steps[key] = planner.next_step(loaded and loaded[1], *key[1:], self.now)
+        pages.extend((incident, page.target.user, page.round_tag, page.reason) for page in step.pages)
+        return _change(incident, step, loaded and loaded[0])
 
     def policy_for(self, incident):
+        """(EscalationPolicy, planner.Policy) the incident's next step follows, or None."""
+        routed = None
         if incident.escalation_level == 0 and incident.routing_key:
             key = (incident.tenant_id, incident.routing_key)
             if key not in self._routed:
                 self._routed[key] = (EscalationPolicy.objects.filter(tenant_id=incident.tenant_id,
                                                                      routing_key=incident.routing_key)
                                      .values_list("pk", flat=True).first())
-            if self._routed[key] is not None:
-                return self.policy(self._routed[key])
-        return self.policy(incident.escalation_policy_id) if incident.escalation_policy_id else None
+            routed = self._routed[key]
+        pk = planner.chosen_policy(incident.escalation_level, routed, incident.escalation_policy_id)
+        return self.policy(pk) if pk else None
 
     def policy(self, pk):
         if pk not in self._policies:
             policy = EscalationPolicy.objects.filter(pk=pk).first()
-            if policy is not None:
-                policy.ordered_levels = list(
-                    policy.levels.prefetch_related("users", "teams__members", "schedules").order_by("position")
-                )
-            self._policies[pk] = policy
+            self._policies[pk] = None if policy is None else (policy, _plain(policy, self.now))
         return self._policies[pk]
 
-    def reach(self, level):
-        if level.pk not in self._reach:
-            self._reach[level.pk] = targets.reach(level, self.now)
-        return self._reach[level.pk]
 
-    def _decide(self, policy, level_no, round_no):
-        """The step from (level_no, round_no) of `policy`."""
-        if policy is None:
-            return _stop(level_no, round_no, "No escalation policy: nobody is paged for this incident.")
-        levels = policy.ordered_levels
-        if not levels:
-            return _stop(level_no, round_no, f"Escalation policy {policy.name} has no levels: nobody is paged.")
-
-        start = level_no
-        level_no = min(level_no, len(levels))  # levels removed while escalating: the last one counts as current
-        at_round = round_no
-        notes, skipped = [], 0
-        # At most every level of every round once: then nobody is reachable at all.
-        for _ in range(len(levels) * (policy.repeat_count + 1)):
-            if level_no == 0:
-                level_no, at_round = 1, 0
-            elif level_no < len(levels):
-                level_no += 1
-            elif at_round < policy.repeat_count:
-                level_no, at_round = 1, at_round + 1
-            else:
-                break  # past the last level of the last round
-            level = levels[level_no - 1]
-            reached, empty = self.reach(level)
-            if level.notify_mode == NotifyMode.ROUND_ROBIN and reached:
-                reached = [reached[at_round % len(reached)]]
-            if not reached:
-                skipped += 1
-                why = f" (nobody on call in {', '.join(empty)})" if empty else ""
-                notes.append((LogKind.WARNING, f"Level {level_no} reaches nobody{why}: escalating at once.",
-                               {"level": level_no, "round": at_round}))
-                continue
-            return self._page(policy, levels, level, level_no, at_round, reached, notes)
-
-        if skipped >= len(levels) and start == 0:
-            return _stop(start, round_no, f"Nobody can be reached through escalation policy {policy.name}: "
-                         "no level has anyone to page.", notes)
-        rounds = policy.repeat_count + 1
-        return _stop(start, round_no, f"Escalation stopped after {rounds} round{'s' if rounds > 1 else ''} of "
-                     f"{policy.name}: nobody accepted.", notes)
-
-    def _page(self, policy, levels, level, level_no, round_no, reached, notes):
-        names = ", ".join(user.display_name for user, _ in reached)
-        round_text = f", round {round_no + 1}" if policy.repeat_count else ""
-        data = {"level": level_no, "round": round_no, "policy": policy.pk,
-                "users": [{"id": user.pk, "name": user.display_name, "why": why} for user, why in reached]}
-        return Outcome(
-            move={"level": level_no, "round": round_no, "next_at": self.now + timedelta(minutes=level.timeout_minutes),
-                  "policy": policy, "message": f"Level {level_no} of {len(levels)}{round_text}: notified {names}",
-                  "data": data, "notes": notes, "assign_to": reached[0][0],
-                  "assign_reason": f"escalation level {level_no}"},
-            pages=[(user, f"r{round_no}", f"escalation level {level_no}: {why}") for user, why in reached],
-        )
+def _plain(policy, now):
+    """The policy as the planner reads it: its levels and whom each reaches at `now`."""
+    levels = policy.levels.prefetch_related("users", "teams__members", "schedules").order_by("position")
+    return planner.Policy(id=policy.pk, name=policy.name, repeat_count=policy.repeat_count, levels=tuple(
+        planner.Level(number=number, timeout_minutes=level.timeout_minutes,
+                      round_robin=level.notify_mode == NotifyMode.ROUND_ROBIN,
+                      targets=tuple(planner.Target(user.pk, user.display_name, why, user) for user, why in found),
+                      empty_schedules=tuple(empty))
+        for number, level in enumerate(levels, start=1)
+        for found, empty in [targets.reach(level, now)]
+    ))
 
 
-def _stop(level_no, round_no, message, notes=()):
-    """Escalation ends here: the incident keeps its position, with nothing more due."""
-    return Outcome(move={"level": level_no, "round": round_no, "next_at": None,
-                         "notes": [*notes, (LogKind.WARNING, message, {})]})
+def _change(incident, step, policy):
+    """The planner's Step as the door in alerts.services records it."""
+    notes = [(LogKind.WARNING, skip.message, {"level": skip.level, "round": skip.round}) for skip in step.skipped]
+    if step.ends:
+        return alert_services.EscalationChange(incident, step.level, step.round, next_at=None,
+                                               notes=[*notes, (LogKind.WARNING, step.message, {})])
+    data = {"level": step.level, "round": step.round, "policy": policy.pk,
+            "users": [{"id": page.target.id, "name": page.target.name, "why": page.target.why}
+                      for page in step.pages]}
+    return alert_services.EscalationChange(
+        incident, step.level, step.round, next_at=step.next_at, policy=policy, message=step.message, data=data,
+        notes=notes, assign_to=step.assignee.user, assign_reason=f"escalation level {step.level}",
+    )
 
 
 # --- looking ahead (the incident page) -----------------------------------------------------------
 
 
-@dataclass
-class Preview:
-    """What the next step of an incident will do at its due time, as the engine will decide it then
-    (schedules and overrides resolved at that instant). Nothing is written."""
-
-    at: object
-    level: int = 0  # the level that will be paged (0: none)
-    round: int = 0
-    levels: int = 0
-    targets: list = field(default_factory=list)  # [(user, why)]
-    skipped: list = field(default_factory=list)  # [(level number, message)] passed at once on the way
-    new_round: bool = False  # the policy starts again from level 1
-    repeats_left: int = 0  # further rounds after the one paged
-    ends: str = ""  # the step pages nobody: why escalation ends there
-
-
 def preview(incident, at=None):
-    """The next step of a PENDING incident, decided by the engine's own planner at `at` (default: when
-    it is due), or None when nothing more is due."""
+    """The next step of a PENDING incident (planner.Preview), decided by the engine's own planner at
+    `at` (default: when it is due) with schedules and overrides resolved then, or None when nothing
+    more is due. Nothing is written."""
     at = at or incident.next_escalation_at
     if at is None or incident.status != Incident.Status.PENDING:
         return None
-    planner = Planner(at)
-    policy = planner.policy_for(incident)
-    outcome = planner._decide(policy, incident.escalation_level, incident.escalation_round)
-    move = outcome.move
-    skipped = [(data["level"], message) for _kind, message, data in move.get("notes", []) if data.get("level")]
-    result = Preview(at=at, skipped=skipped, levels=len(policy.ordered_levels) if policy else 0)
-    if move.get("next_at") is None:
-        result.ends = next((message for _kind, message, data in reversed(move.get("notes", [])) if not data), "")
-        return result
-    result.level, result.round = move["level"], move["round"]
-    result.targets = [(user, reason.split(": ", 1)[-1]) for user, _tag, reason in outcome.pages]
-    result.new_round = move["round"] > incident.escalation_round
-    result.repeats_left = policy.repeat_count - move["round"]
-    return result
+    loaded = Planner(at).policy_for(incident)
+    return planner.look_ahead(loaded and loaded[1], incident.escalation_level, incident.escalation_round, at)

@@ -24,7 +24,7 @@ def page_many(requests):
 def wake_up_at(due):
     """One sweep at `due`, after commit: it performs every step due by then, however many (a storm's
     batch shares one due time: one task, not one per incident)."""
-    from .tasks import sweep
+    from .tasks import sweep  # a cycle: escalation.tasks → engine → this module
 
     if due - clock.now() <= WAKE_UP_HORIZON:
         after_commit(sweep, helpers=0, wake_early=False, options={"eta": due})
@@ -32,7 +32,7 @@ def wake_up_at(due):
 
 def more_sweeps(count):
     """Helpers for a backlog that is already committed: published at once, not after commit."""
-    from .tasks import sweep
+    from .tasks import sweep  # a cycle (above)
 
     for _ in range(count):
         kick.now(sweep, helpers=0, wake_early=False)
@@ -40,12 +40,12 @@ def more_sweeps(count):
 
 def sweep_at(due):
     """One sweep at `due`, sooner than the next beat (it asks for no further early sweep)."""
-    from .tasks import sweep
+    from .tasks import sweep  # a cycle (above)
 
     kick.now(sweep, wake_early=False, options={"eta": due})
 
 
 def wake_up_now(incident):
-    from .tasks import step
+    from .tasks import step  # a cycle (above)
 
     after_commit(step, incident.pk, incident.escalation_level, incident.escalation_round)

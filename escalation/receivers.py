@@ -5,15 +5,17 @@ from django.dispatch import receiver
 
 from alerts.events import incident_changed
 
-from . import paging
+from . import paging, planner
 
 
 @receiver(incident_changed, dispatch_uid="escalation.on_incident_changed")
 def on_incident_changed(sender, changes, **kwargs):
     for change in changes:
         incident = change.incident
-        if change.kind in ("created", "escalation_requested") and incident.next_escalation_at is not None:
+        what = planner.reaction(change.kind, due=incident.next_escalation_at is not None,
+                                by_person=change.actor is not None, assignee=incident.assigned_to_id is not None)
+        if what == planner.WAKE:
             paging.wake_up_now(incident)
-        elif change.kind == "assigned" and change.actor is not None and incident.assigned_to is not None:
+        elif what == planner.PAGE_ASSIGNEE:
             paging.page(incident, incident.assigned_to, round_tag=f"assign-{change.entry.pk}",
                         reason=f"assigned by {change.actor.display_name}")

@@ -28,13 +28,7 @@ def insert(model, rows, *, skip_existing=None):
         return []
     db = router.db_for_write(model)
     connection = connections[db]
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    unknown = set().union(*rows) - {f.attname for f in fields}
-    if unknown:
-        raise TypeError(f"{model.__name__} has no fields {sorted(unknown)}")
-    unsupported = sorted({f.name for f in fields if _kind(f) not in _TEXT_FORMS})
-    if unsupported:  # their text form in an array literal is not what PostgreSQL reads
-        raise TypeError(f"bulk.insert cannot write {model.__name__}.{', '.join(unsupported)}")
+    fields = _fields(model, rows)
     if connection.vendor != "postgresql":
         return _bulk_create(model, db, rows, skip_existing)
 
@@ -44,18 +38,7 @@ def insert(model, rows, *, skip_existing=None):
         cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)",
                        [_sequence(cursor, table, pk.column), len(rows)])
         pks = [row[0] for row in cursor.fetchall()]
-        selected, arrays, params = ["u0"], [f"%s::{pk.db_type(connection)}[]"], [_array_literal(pk, pks)]
-        shared = []  # parameters of the values every row shares, in the order they appear
-        for field in fields:
-            values = _column(field, rows)
-            cast = _cast(field, connection)
-            if values[0] is values[-1] and len({id(value) for value in values}) == 1:  # one object: sent once
-                selected.append(f"%s::{cast}")
-                shared.append(_prepare(field, values[:1])[0])
-            else:
-                selected.append(f"u{len(arrays)}")
-                arrays.append(f"%s::{cast}[]")
-                params.append(_array_literal(field, _prepare(field, values)))
+        selected, arrays, shared, params = _columns(connection, pk, pks, fields, rows)
         # The shared values come first in the statement (the SELECT list), then the arrays.
         names = ", ".join(quote(c) for c in [pk.column, *(f.column for f in fields)])
         aliases = ", ".join(f"u{n}" for n in range(len(arrays)))
@@ -70,6 +53,36 @@ def insert(model, rows, *, skip_existing=None):
                        [*shared, *params])
         written = {row[0] for row in cursor.fetchall()}
     return [value if value in written else None for value in pks]
+
+
+def _fields(model, rows):
+    """The model's fields but its primary key, checked against what the rows give."""
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    unknown = set().union(*rows) - {f.attname for f in fields}
+    if unknown:
+        raise TypeError(f"{model.__name__} has no fields {sorted(unknown)}")
+    unsupported = sorted({f.name for f in fields if _kind(f) not in _TEXT_FORMS})
+    if unsupported:  # their text form in an array literal is not what PostgreSQL reads
+        raise TypeError(f"bulk.insert cannot write {model.__name__}.{', '.join(unsupported)}")
+    return fields
+
+
+def _columns(connection, pk, pks, fields, rows):
+    """The SELECT list (a column of the unnest, or a value every row shares), the arrays unnested,
+    the shared values' parameters (in the order they appear) and the arrays' parameters."""
+    selected, arrays, params = ["u0"], [f"%s::{pk.db_type(connection)}[]"], [_array_literal(pk, pks)]
+    shared = []
+    for field in fields:
+        values = _column(field, rows)
+        cast = _cast(field, connection)
+        if values[0] is values[-1] and len({id(value) for value in values}) == 1:  # one object: sent once
+            selected.append(f"%s::{cast}")
+            shared.append(_prepare(field, values[:1])[0])
+        else:
+            selected.append(f"u{len(arrays)}")
+            arrays.append(f"%s::{cast}[]")
+            params.append(_array_literal(field, _prepare(field, values)))
+    return selected, arrays, shared, params
 
 
 _SEQUENCES = {}

@@ -4,7 +4,7 @@ import os
 from celery import Celery, bootsteps
 from celery.signals import worker_process_init, worker_ready
 
-from ilert import kombu_patches
+from ilert import delivery, kombu_patches
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ilert.settings")
 kombu_patches.apply()  # a Redis restart must not kill a worker (see the module)
@@ -26,6 +26,7 @@ class Ticker(bootsteps.StartStopStep):
         self.ticker = None
 
     def start(self, worker):
+        # the ticker reads Django's models; this app is made before Django loads them (ilert/__init__.py)
         from ilert.ticker import Ticker, schedule_for
 
         queues = set(worker.app.amqp.queues.consume_from)
@@ -56,6 +57,4 @@ def _tune_garbage_collection(**kwargs):
 
 @worker_ready.connect
 def _say_what_cannot_be_delivered(**kwargs):
-    from ilert import delivery
-
     delivery.log_at_startup()

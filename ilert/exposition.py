@@ -15,6 +15,7 @@ import hmac
 import logging
 import time
 
+import redis
 from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.utils.module_loading import import_string
@@ -23,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.core import GaugeMetricFamily
 
 from ilert import clock, metrics
+from ilert.models import Tick
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +137,6 @@ def _age(now, due):
 
 
 def _ticks(now):
-    from ilert.models import Tick
-
     return list(Tick.objects.values_list("name", "due_at"))
 
 
@@ -145,8 +145,6 @@ def _queue_lengths(now):
     in the embedded run, whose kicks wait in its processes (ilert_local_kicks_waiting)."""
     if settings.TASK_RUNNER != "celery" or not settings.REDIS_URL:
         return []
-    import redis
-
     timeout = settings.REDIS_TIMEOUT_SECONDS
     client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=timeout, socket_timeout=timeout)
     try:

@@ -7,6 +7,7 @@ from django.db import connection
 from django.http import JsonResponse
 
 from . import delivery
+from .celery import app
 
 
 def healthz(request):
@@ -23,8 +24,6 @@ def _database_ok():
 
 
 def _broker_ok():
-    from ilert.celery import app
-
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)

@@ -17,6 +17,8 @@ from django.conf import settings
 from django.db import transaction
 from kombu.exceptions import LimitExceeded, OperationalError
 
+from ilert.localtasks import runner
+
 log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
@@ -40,8 +42,6 @@ def now(task, *args, options=None, **kwargs):
 
 def _publish(task, args, kwargs, options):
     if settings.TASK_RUNNER == "local":  # the embedded default: no broker, this process runs it
-        from ilert.localtasks import runner
-
         runner.submit(task, args, kwargs, options)
         return
     global _down_until

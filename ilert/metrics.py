@@ -37,12 +37,14 @@ def identity(pid=None):
 
 if MULTIPROC_DIR:
     Path(MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
-    from prometheus_client import values
+    from prometheus_client import values  # only here: it must be set before the first metric is made
 
     # Before the first metric exists: files per host and pid, not per pid alone.
     values.ValueClass = values.MultiProcessValue(process_identifier=identity)
 
-from prometheus_client import Counter, Gauge, Histogram  # noqa: E402 - after the value class is chosen
+from prometheus_client import Counter, Gauge, Histogram, multiprocess  # noqa: E402 - after the value class is chosen
+
+from ilert.errors import DomainError  # noqa: E402 - no Django in it
 
 LATENESS_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
@@ -108,8 +110,6 @@ LOCAL_KICKS_WAITING = Gauge(
 
 def observe_ingest(ingest):
     """Decorates alerts.services.ingest(source, event): counts each event by its outcome and times it."""
-    from ilert.errors import DomainError
-
     @functools.wraps(ingest)
     def wrapper(source, event, **kwargs):
         started = time.perf_counter()
@@ -136,7 +136,7 @@ def observe_ingest(ingest):
 def escalation_steps(incidents, now):
     """The engine is about to step these incidents at `now`: counted (with their lateness) once the
     step commits, so a batch that rolls back and is stepped again one by one counts each step once."""
-    from django.db import transaction
+    from django.db import transaction  # no Django at the top: gunicorn's master loads this module
 
     lateness = [(now - incident.next_escalation_at).total_seconds() for incident in incidents
                 if incident.next_escalation_at is not None]
@@ -211,6 +211,4 @@ def process_dead(pid):
     """A child process (gunicorn worker, the embedded ticker) has exited: its live gauges go. Its
     counters stay, so totals never fall back."""
     if MULTIPROC_DIR:
-        from prometheus_client import multiprocess
-
         multiprocess.mark_process_dead(identity(pid), MULTIPROC_DIR)

@@ -22,6 +22,8 @@ from django.db import DatabaseError, close_old_connections, connections
 from django.utils.module_loading import import_string
 
 from ilert import clock, metrics
+from ilert.celery import app
+from ilert.models import Tick
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +37,6 @@ def schedule_for(queues=None):
     schedule = dict(settings.TICK_SCHEDULE)
     if queues is None:
         return schedule
-    from ilert.celery import app
-
     return {name: seconds for name, seconds in schedule.items()
             if app.amqp.router.route({}, name)["queue"].name in queues}
 
@@ -51,8 +51,6 @@ class Ticker:
     def take(self, name, now=None):
         """Take the tick of `name` if it is due. Returns (taken, when it is next due); across every
         ticker sharing the database, exactly one takes each tick."""
-        from ilert.models import Tick
-
         now = now or clock.now()
         next_due = now + self.intervals[name]
         if Tick.objects.filter(name=name, due_at__lte=now).update(due_at=next_due, taken_at=now,

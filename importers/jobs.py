@@ -23,7 +23,7 @@ def start(tenant, *, by, vendor, api_key, base_url="", only=(), dry_run=True):
                     created_by=by, report={"dry_run": dry_run})
     job.set_api_key(api_key)
     job.save()
-    from .tasks import run_job
+    from .tasks import run_job  # a cycle: importers.tasks runs this module
 
     kick.after_commit(run_job, job.pk)
     return job

@@ -56,7 +56,7 @@ class LayerSpec:
     length_count: int
     length_unit: str  # hours, days, weeks
     end: datetime | None = None  # aware
-    restrictions: list = field(default_factory=list)  # schedules.services.normalize_restrictions form
+    restrictions: list = field(default_factory=list)  # schedules.restrictions.normalize_restrictions form
 
 
 @dataclass

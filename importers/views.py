@@ -1,5 +1,6 @@
 """Dashboard: start an import (plan or run) and follow its job. Admins only."""
 
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_safe
@@ -19,8 +20,6 @@ def _admin(request):
 
 def start(request):
     if not request.user.is_authenticated:
-        from django.contrib.auth.views import redirect_to_login
-
         return redirect_to_login(request.get_full_path())
     _admin(request)
     form = ImportForm(request.POST or None)

@@ -6,10 +6,10 @@ instants; without one they are wall-clock times in the schedule's zone (read by 
 schedules.resolution); a bare date is midnight there. `rotation_start` is always a wall-clock time.
 """
 
+import zoneinfo
 from datetime import timedelta
 
-from django.urls import re_path
-from django.utils import timezone as dj_timezone
+from django.urls import re_path, reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, mixins, parsers, serializers, status
@@ -17,44 +17,28 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts import selectors as account_selectors
-from accounts.models import Team, User
 from ilert import clock, secrets
 from ilert.api import TenantViewSet
 from ilert.errors import DomainError
-from ilert.tenancy import TenantRelatedField
 
-from . import selectors, services
-from .models import Layer, Override, Schedule, Shift
+from . import inputs, selectors, services
+from .models import Schedule, Shift
+from .serializers import (
+    FeedSerializer,
+    LayerSerializer,
+    OnCallSerializer,
+    OverrideSerializer,
+    ScheduleOverrideSerializer,
+    ScheduleSerializer,
+    ShiftSerializer,
+    TimelineSerializer,
+    UserShiftSerializer,
+    segment_data,
+    source_ref,
+    user_ref,
+)
 
 MAX_WINDOW = timedelta(days=366)
-
-
-def _related(model, label, **kwargs):
-    return TenantRelatedField(
-        queryset=model.objects.all(),
-        error_messages={"does_not_exist": f"No {label} with id {{pk_value}} in this organisation.",
-                        "incorrect_type": f"A {label} id (a number) is required."},
-        **kwargs,
-    )
-
-
-class InstantField(serializers.DateTimeField):
-    """ISO 8601. With an offset: that instant. Without: a wall-clock time in the schedule's zone
-    (converted by the service, which knows the schedule)."""
-
-    def enforce_timezone(self, value):
-        return value if dj_timezone.is_naive(value) else super().enforce_timezone(value)
-
-
-class WallClockField(serializers.DateTimeField):
-    """A wall-clock date-time in the schedule's zone, e.g. 2025-03-03T09:00 (an offset is accepted
-    and converted to the schedule's wall clock)."""
-
-    def enforce_timezone(self, value):
-        return value
-
-    def to_representation(self, value):
-        return value.isoformat(timespec="minutes") if value is not None else None
 
 
 class CalendarParser(parsers.BaseParser):
@@ -64,165 +48,6 @@ class CalendarParser(parsers.BaseParser):
         return {"ics": stream.read()}
 
 
-# --- serializers -------------------------------------------------------------------------------
-
-
-class UserRefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    email = serializers.EmailField()
-
-
-def _user_ref(user):
-    return None if user is None else {"id": user.pk, "name": user.display_name, "email": user.email}
-
-
-class SourceSerializer(serializers.Serializer):
-    type = serializers.CharField(help_text="layer, override or shift")
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-
-
-def _source(source):
-    return None if source is None else {"type": source.kind, "id": source.id, "name": source.name}
-
-
-class SegmentSerializer(serializers.Serializer):
-    user = UserRefSerializer()
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
-    source = SourceSerializer()
-
-
-def _segment(segment):
-    field = serializers.DateTimeField()
-    return {"user": _user_ref(segment.user), "start": field.to_representation(segment.start),
-            "end": field.to_representation(segment.end), "source": _source(segment.source)}
-
-
-class ScheduleSerializer(serializers.ModelSerializer):
-    team = _related(Team, "team", allow_null=True, required=False)
-
-    class Meta:
-        model = Schedule
-        fields = ["id", "name", "timezone", "kind", "description", "team", "created_at"]
-        read_only_fields = ["id", "created_at"]
-
-
-class LayerSerializer(serializers.ModelSerializer):
-    schedule = _related(Schedule, "schedule")
-    users = _related(User, "user", many=True,
-                     help_text="User ids in rotation order; a user may appear more than once.")
-    rotation_start = WallClockField(help_text="The first handoff, wall clock in the schedule's zone.")
-    handoff_time = serializers.TimeField(read_only=True, format="%H:%M")
-    end = InstantField(allow_null=True, required=False)
-    restrictions = serializers.JSONField(
-        required=False,
-        help_text='[{"type": "time_of_day", "start": "18:00", "end": "08:00"}, {"type": "time_of_week", '
-                  '"start_day": "mon", "start": "09:00", "end_day": "fri", "end": "17:00"}]',
-    )
-    position = serializers.IntegerField(required=False, min_value=0, help_text="Higher layers win.")
-
-    class Meta:
-        model = Layer
-        fields = ["id", "schedule", "name", "position", "users", "rotation_start", "handoff_time", "length_count",
-                  "length_unit", "end", "restrictions", "created_at"]
-        read_only_fields = ["id", "created_at"]
-        extra_kwargs = {"name": {"required": False}}
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["users"] = [m.user_id for m in instance.memberships.all()]
-        return data
-
-    def validate_schedule(self, value):
-        if self.instance is not None and value.pk != self.instance.schedule_id:
-            raise serializers.ValidationError("A layer cannot move to another schedule.")
-        return value
-
-
-class OverrideSerializer(serializers.ModelSerializer):
-    schedule = _related(Schedule, "schedule")
-    user = _related(User, "user", required=False, help_text="Default: you.")
-    start = InstantField()
-    end = InstantField()
-
-    class Meta:
-        model = Override
-        fields = ["id", "schedule", "user", "start", "end", "created_by", "created_at"]
-        read_only_fields = ["id", "created_by", "created_at"]
-
-    def validate_schedule(self, value):
-        if self.instance is not None and value.pk != self.instance.schedule_id:
-            raise serializers.ValidationError("An override cannot move to another schedule.")
-        return value
-
-
-class ScheduleOverrideSerializer(OverrideSerializer):
-    schedule = serializers.PrimaryKeyRelatedField(read_only=True)
-
-
-class ShiftSerializer(serializers.ModelSerializer):
-    schedule = _related(Schedule, "schedule")
-    user = _related(User, "user")
-    start = InstantField()
-    end = InstantField()
-
-    class Meta:
-        model = Shift
-        fields = ["id", "schedule", "user", "start", "end", "created_at"]
-        read_only_fields = ["id", "created_at"]
-
-    def validate_schedule(self, value):
-        if self.instance is not None and value.pk != self.instance.schedule_id:
-            raise serializers.ValidationError("A shift cannot move to another schedule.")
-        return value
-
-
-class ScheduleRefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    timezone = serializers.CharField()
-
-
-class OnCallSerializer(serializers.Serializer):
-    id = serializers.IntegerField(help_text="The schedule's id")
-    schedule = ScheduleRefSerializer()
-    at = serializers.DateTimeField()
-    user = UserRefSerializer(allow_null=True, help_text="null: nobody is on call (a gap)")
-    source = SourceSerializer(allow_null=True)
-    until = serializers.DateTimeField(
-        allow_null=True,
-        help_text="When this user's shift ends (in a gap: when someone is next on call); null when that is "
-                  "more than 31 days away.")
-
-
-class LayerTimelineSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    segments = SegmentSerializer(many=True)
-
-
-class TimelineSerializer(serializers.Serializer):
-    schedule = serializers.IntegerField()
-    timezone = serializers.CharField()
-    since = serializers.DateTimeField()
-    until = serializers.DateTimeField()
-    final = SegmentSerializer(many=True, help_text="Who is on call; the time between segments is a gap.")
-    layers = LayerTimelineSerializer(many=True, help_text="Each layer's own band, highest first.")
-    overrides = SegmentSerializer(many=True)
-
-
-class UserShiftSerializer(serializers.Serializer):
-    schedule = ScheduleRefSerializer()
-    user = UserRefSerializer()
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
-    source = SourceSerializer()
-
-
-class FeedSerializer(serializers.Serializer):
-    url = serializers.URLField(allow_null=True, help_text="Secret iCalendar URL; null when there is none.")
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -232,7 +57,7 @@ def _param_instant(request, name, tz, default):
     value = request.query_params.get(name)
     if value in (None, ""):
         return default
-    return services.parse_instant(value, tz, name)
+    return inputs.parse_instant(value, tz, name)
 
 
 def _window(request, tz, default_length):
@@ -255,16 +80,14 @@ def _on_call_items(schedules, at):
             "id": schedule.pk,
             "schedule": {"id": schedule.pk, "name": schedule.name, "timezone": schedule.timezone},
             "at": field.to_representation(at),
-            "user": _user_ref(segment.user if segment else None),
-            "source": _source(segment.source if segment else None),
+            "user": user_ref(segment.user if segment else None),
+            "source": source_ref(segment.source if segment else None),
             "until": field.to_representation(until) if until else None,
         })
     return items
 
 
 def _feed_url(request, feed):
-    from django.urls import reverse
-
     if feed is None:
         return None
     mine = request.user.can_write or feed.user_id == request.user.pk  # read-only roles see others' masked
@@ -337,10 +160,10 @@ class ScheduleViewSet(
             "timezone": schedule.timezone,
             "since": field.to_representation(since),
             "until": field.to_representation(until),
-            "final": [_segment(s) for s in result.final],
-            "layers": [{"id": layer.id, "name": layer.name, "segments": [_segment(s) for s in segments]}
+            "final": [segment_data(s) for s in result.final],
+            "layers": [{"id": layer.id, "name": layer.name, "segments": [segment_data(s) for s in segments]}
                        for layer, segments in result.layers],
-            "overrides": [_segment(s) for s in result.overrides],
+            "overrides": [segment_data(s) for s in result.overrides],
         })
 
     @extend_schema(methods=["get"], responses=ScheduleOverrideSerializer(many=True))
@@ -513,8 +336,6 @@ class OnCallViewSet(mixins.ListModelMixin, TenantViewSet):
 
 
 def _tenant_zone(user):
-    import zoneinfo
-
     return zoneinfo.ZoneInfo(user.timezone or user.tenant.timezone)
 
 
@@ -538,10 +359,10 @@ class UserShiftsView(generics.GenericAPIView):
         items = [{
             "schedule": {"id": shift.schedule.pk, "name": shift.schedule.name,
                          "timezone": shift.schedule.timezone},
-            "user": _user_ref(shift.user),
+            "user": user_ref(shift.user),
             "start": field.to_representation(shift.start),
             "end": field.to_representation(shift.end),
-            "source": _source(shift.source),
+            "source": source_ref(shift.source),
         } for shift in selectors.upcoming_shifts(user, since, until)]
         page = self.paginate_queryset(items)
         return self.get_paginated_response(page)

@@ -134,16 +134,7 @@ def _match_user(event, by_email, by_name):
 def parse_events(data, tz, users):
     """[(start, end, user)] sorted by start, from iCalendar bytes. Raises DomainError with a
     message a person can act on."""
-    if isinstance(data, str):
-        data = data.encode()
-    if not data or not data.strip():
-        raise DomainError("The file is empty.", field="file")
-    try:
-        cal = icalendar.Calendar.from_ical(data)
-    except (ValueError, IndexError, KeyError, TypeError) as exc:
-        raise DomainError(f"Not an iCalendar file: {exc}", field="file") from None
-    if not isinstance(cal, icalendar.Calendar):
-        raise DomainError("Not an iCalendar file: it must start with BEGIN:VCALENDAR.", field="file")
+    cal = _read_calendar(data)
     by_email = {u.email.lower(): u for u in users}
     by_name = {}
     for user in users:
@@ -159,24 +150,7 @@ def parse_events(data, tz, users):
         if event.get("RRULE") is not None or event.get("RDATE") is not None:
             raise DomainError(f"{summary!r} repeats (RRULE/RDATE); import single events, or use a recurring "
                               "schedule with layers for rotations.", field="file")
-        try:
-            raw_start = event.decoded("DTSTART")
-        except KeyError:
-            raise DomainError(f"{summary!r} has no DTSTART.", field="file") from None
-        except ValueError as exc:
-            raise DomainError(f"{summary!r}: unreadable DTSTART ({exc}).", field="file") from None
-        try:
-            if event.get("DTEND") is not None:
-                raw_end = event.decoded("DTEND")
-            elif event.get("DURATION") is not None:
-                raw_end = raw_start + event.decoded("DURATION")
-            elif isinstance(raw_start, date) and not isinstance(raw_start, datetime):
-                raw_end = raw_start + timedelta(days=1)
-            else:
-                raise DomainError(f"{summary!r} has neither DTEND nor DURATION.", field="file")
-            start, end = _instant(raw_start, tz), _instant(raw_end, tz)
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise DomainError(f"{summary!r}: unreadable times ({exc}).", field="file") from None
+        start, end = _span(event, summary, tz)
         when = f"{utc_to_wall(start, tz):%Y-%m-%d %H:%M}"
         if end <= start:
             raise DomainError(f"{summary!r} at {when} ends before it starts.", field="file")
@@ -190,3 +164,41 @@ def parse_events(data, tz, users):
         raise DomainError("The file has no events.", field="file")
     events.sort(key=lambda item: (item[0], item[1]))
     return events
+
+
+def _read_calendar(data):
+    """The parsed VCALENDAR of a file (bytes or text)."""
+    if isinstance(data, str):
+        data = data.encode()
+    if not data or not data.strip():
+        raise DomainError("The file is empty.", field="file")
+    try:
+        cal = icalendar.Calendar.from_ical(data)
+    except (ValueError, IndexError, KeyError, TypeError) as exc:
+        raise DomainError(f"Not an iCalendar file: {exc}", field="file") from None
+    if not isinstance(cal, icalendar.Calendar):
+        raise DomainError("Not an iCalendar file: it must start with BEGIN:VCALENDAR.", field="file")
+    return cal
+
+
+def _span(event, summary, tz):
+    """(start, end) instants of an event: DTSTART, and DTEND, DTSTART + DURATION or (an all-day
+    event) the next day."""
+    try:
+        raw_start = event.decoded("DTSTART")
+    except KeyError:
+        raise DomainError(f"{summary!r} has no DTSTART.", field="file") from None
+    except ValueError as exc:
+        raise DomainError(f"{summary!r}: unreadable DTSTART ({exc}).", field="file") from None
+    try:
+        if event.get("DTEND") is not None:
+            raw_end = event.decoded("DTEND")
+        elif event.get("DURATION") is not None:
+            raw_end = raw_start + event.decoded("DURATION")
+        elif isinstance(raw_start, date) and not isinstance(raw_start, datetime):
+            raw_end = raw_start + timedelta(days=1)
+        else:
+            raise DomainError(f"{summary!r} has neither DTEND nor DURATION.", field="file")
+        return _instant(raw_start, tz), _instant(raw_end, tz)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise DomainError(f"{summary!r}: unreadable times ({exc}).", field="file") from None

@@ -107,6 +107,39 @@ def _schedule_filter(items):
     return {"schedule_id__in": [s.pk for s in items]}
 
 
+def _layers(where):
+    """The layers of the schedules (by schedule and position) and each layer's user ids in order."""
+    layer_rows = list(
+        Layer.objects.filter(**where)
+        .order_by("schedule_id", "position", "id")
+        .values_list("id", "schedule_id", "name", "start_date", "handoff_time", "length_count", "length_unit",
+                     "end", "restrictions")
+    )
+    members = defaultdict(list)
+    if layer_rows:
+        member_rows = (LayerMember.objects.filter(layer__schedule_id__in=where["schedule_id__in"])
+                       .order_by("layer_id", "position").values_list("layer_id", "user_id"))
+        for layer_id, user_id in member_rows:
+            members[layer_id].append(user_id)
+    return layer_rows, members
+
+
+def _timed_rows(where, start, end, static):
+    """Overrides (and, for static schedules, shifts) touching [start, end), oldest first."""
+    window = Q(start__lt=end, end__gt=start)
+    override_rows = list(
+        Override.objects.filter(window, **where).order_by("created_at", "id")
+        .values_list("schedule_id", "start", "end", "user_id", "id")
+    )
+    shift_rows = []
+    if static:
+        shift_rows = list(
+            Shift.objects.filter(window, **where).order_by("created_at", "id")
+            .values_list("schedule_id", "start", "end", "user_id", "id")
+        )
+    return override_rows, shift_rows
+
+
 def load_plans(items, start, end) -> dict[int, Plan]:
     """Plans for many schedules in five queries (layers, members, overrides, shifts, users).
 
@@ -121,39 +154,11 @@ def load_plans(items, start, end) -> dict[int, Plan]:
     if not plans:
         return plans
     where = _schedule_filter(items)
-    user_ids = set()
-
-    layer_rows = []
-    if recurring:
-        layer_rows = list(
-            Layer.objects.filter(**where)
-            .order_by("schedule_id", "position", "id")
-            .values_list("id", "schedule_id", "name", "start_date", "handoff_time", "length_count", "length_unit",
-                         "end", "restrictions")
-        )
-    members = defaultdict(list)
-    if layer_rows:
-        member_rows = (LayerMember.objects.filter(layer__schedule_id__in=where["schedule_id__in"])
-                       .order_by("layer_id", "position").values_list("layer_id", "user_id"))
-        for layer_id, user_id in member_rows:
-            members[layer_id].append(user_id)
-            user_ids.add(user_id)
-
-    window = Q(start__lt=end, end__gt=start)
-    override_rows = list(
-        Override.objects.filter(window, **where).order_by("created_at", "id")
-        .values_list("schedule_id", "start", "end", "user_id", "id")
-    )
-    shift_rows = []
-    if static:
-        shift_rows = list(
-            Shift.objects.filter(window, **where).order_by("created_at", "id")
-            .values_list("schedule_id", "start", "end", "user_id", "id")
-        )
-    for row in override_rows:
-        user_ids.add(row[3])
-    for row in shift_rows:
-        user_ids.add(row[3])
+    layer_rows, members = _layers(where) if recurring else ([], {})
+    override_rows, shift_rows = _timed_rows(where, start, end, static)
+    user_ids = {user_id for users in members.values() for user_id in users}
+    user_ids.update(row[3] for row in override_rows)
+    user_ids.update(row[3] for row in shift_rows)
     users = User.objects.in_bulk(user_ids) if user_ids else {}
     active = {pk: user for pk, user in users.items() if user.is_active}
 

@@ -7,81 +7,25 @@ The API and the dashboard enforce the coarse role check; the override rule lives
 
 from __future__ import annotations
 
-import re
 import secrets
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from accounts.models import Role, Team, User, validate_time_zone
+from accounts.models import Role, Team, User
 from ilert.errors import Conflict, DomainError, Forbidden
 
 from . import ical
+from .inputs import check_time_zone, check_year, parse_instant, parse_wall
 from .models import CalendarFeed, Layer, LayerMember, Override, Schedule, Shift
-from .resolution import DAY_NAMES, UTC, format_minutes, parse_hhmm, utc_to_wall, wall_to_utc
+from .resolution import utc_to_wall, wall_to_utc
+from .restrictions import normalize_restrictions
 
-# Rules and windows must stay in years where every wall-clock computation is well defined.
-MIN_YEAR, MAX_YEAR = 1970, 2200
 MAX_USERS_PER_LAYER = 100
-MAX_RESTRICTIONS = 50
 MAX_LENGTH = {"hours": 24 * 366, "days": 366, "weeks": 52}
 
 
-# --- input helpers -----------------------------------------------------------------------------
-
-
-def check_time_zone(value, field="timezone"):
-    try:
-        validate_time_zone(value)
-    except ValidationError as exc:
-        raise DomainError(" ".join(exc.messages), field=field) from None
-    return value
-
-
-def _check_year(value, field):
-    if not MIN_YEAR <= value.year <= MAX_YEAR:
-        raise DomainError(f"Must be between {MIN_YEAR} and {MAX_YEAR}.", field=field)
-
-
-def parse_instant(value, tz, field):
-    """An aware UTC datetime from an aware datetime, a naive one (a wall-clock time in `tz`, read
-    by the DST rule), an ISO 8601 string (with or without offset) or a date (midnight in `tz`)."""
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            raise DomainError("A date and time is required.", field=field)
-        try:
-            value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            raise DomainError(f"{value!r} is not an ISO 8601 date-time like 2025-03-30T09:00:00+02:00.",
-                              field=field) from None
-        if len(text) == 10:  # a bare date
-            value = value.date()
-    if isinstance(value, date) and not isinstance(value, datetime):
-        value = datetime.combine(value, time())
-    if not isinstance(value, datetime):
-        raise DomainError("A date and time is required.", field=field)
-    _check_year(value, field)
-    if value.tzinfo is None:
-        return wall_to_utc(value, tz)
-    return value.astimezone(UTC)
-
-
-def parse_wall(value, tz, field):
-    """A naive wall-clock datetime in `tz` from a naive datetime or ISO string; an aware value is
-    converted to `tz`'s wall clock."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise DomainError(f"{value!r} is not a date-time like 2025-03-03T09:00.", field=field) from None
-    if not isinstance(value, datetime):
-        raise DomainError("A date and time is required.", field=field)
-    if value.tzinfo is not None:
-        value = utc_to_wall(value, tz)
-    _check_year(value, field)
-    return value
+# --- checks ------------------------------------------------------------------------------------
 
 
 def _check_span(start, end, field="end"):
@@ -120,97 +64,6 @@ def _local(instant, tz):
     return f"{utc_to_wall(instant, tz):%Y-%m-%d %H:%M}"
 
 
-# --- restrictions ------------------------------------------------------------------------------
-
-_DAY_ALIASES = {name: i for i, name in enumerate(DAY_NAMES)}
-_DAY_ALIASES.update({full: i for i, full in enumerate(
-    ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))})
-
-
-def _day(value, field):
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 6:
-        return DAY_NAMES[value]
-    key = str(value).strip().lower()
-    if key in _DAY_ALIASES:
-        return DAY_NAMES[_DAY_ALIASES[key]]
-    raise DomainError(f"{value!r} is not a day of the week (mon … sun).", field=field)
-
-
-def normalize_restrictions(value):
-    """Validate restrictions and return their stored form:
-    {"type": "time_of_day", "start": "18:00", "end": "08:00"} (end ≤ start crosses midnight) or
-    {"type": "time_of_week", "start_day": "mon", "start": "09:00", "end_day": "fri", "end": "17:00"}."""
-    field = "restrictions"
-    if value in (None, ""):
-        return []
-    if not isinstance(value, list):
-        raise DomainError("A list of time windows.", field=field)
-    if len(value) > MAX_RESTRICTIONS:
-        raise DomainError(f"At most {MAX_RESTRICTIONS} windows.", field=field)
-    out = []
-    for index, item in enumerate(value):
-        where = f"{field}[{index}]"
-        if not isinstance(item, dict):
-            raise DomainError("Each window is an object with type, start and end.", field=where)
-        kind = item.get("type", "time_of_day")
-        try:
-            start, end = parse_hhmm(item.get("start", "")), parse_hhmm(item.get("end", ""))
-        except ValueError as exc:
-            raise DomainError(str(exc), field=where) from None
-        if kind == "time_of_day":
-            if start == end:
-                raise DomainError("Start and end are equal: the window would be empty or the whole day "
-                                  "(remove the restriction to cover all the time).", field=where)
-            out.append({"type": kind, "start": format_minutes(start), "end": format_minutes(end)})
-        elif kind == "time_of_week":
-            start_day, end_day = _day(item.get("start_day"), where), _day(item.get("end_day"), where)
-            if (start_day, start) == (end_day, end):
-                raise DomainError("Start and end are equal: the window would be empty or the whole week.",
-                                  field=where)
-            out.append({"type": kind, "start_day": start_day, "start": format_minutes(start),
-                        "end_day": end_day, "end": format_minutes(end)})
-        else:
-            raise DomainError("type is time_of_day or time_of_week.", field=where)
-    return out
-
-
-_TEXT_DAY = r"([A-Za-z]{3,9})"
-_TEXT_TIME = r"(\d{1,2}:\d{2})"
-_DAILY = re.compile(rf"^{_TEXT_TIME}\s*[-–—]\s*{_TEXT_TIME}$")
-_WEEKLY = re.compile(rf"^{_TEXT_DAY}\s+{_TEXT_TIME}\s*[-–—]\s*{_TEXT_DAY}\s+{_TEXT_TIME}$")
-
-
-def restrictions_from_text(text):
-    """One window per line: `18:00-08:00` (every day) or `Mon 09:00 - Fri 17:00` (every week)."""
-    items = []
-    for number, line in enumerate((text or "").splitlines(), start=1):
-        line = line.strip()
-        if not line:
-            continue
-        daily, weekly = _DAILY.match(line), _WEEKLY.match(line)
-        if daily:
-            items.append({"type": "time_of_day", "start": daily.group(1), "end": daily.group(2)})
-        elif weekly:
-            items.append({"type": "time_of_week", "start_day": weekly.group(1), "start": weekly.group(2),
-                          "end_day": weekly.group(3), "end": weekly.group(4)})
-        else:
-            raise DomainError(f"Line {number}: {line!r} is not a window like 18:00-08:00 or Mon 09:00-Fri 17:00.",
-                              field="restrictions")
-    return normalize_restrictions(items)
-
-
-def restrictions_as_text(restrictions):
-    lines = []
-    for item in restrictions or ():
-        if item.get("type") == "time_of_week":
-            lines.append(f"{item['start_day'].title()} {item['start']} - {item['end_day'].title()} {item['end']}")
-        else:
-            lines.append(f"{item['start']} - {item['end']}")
-    return "\n".join(lines)
-
-
-def describe_restrictions(restrictions):
-    return ", ".join(restrictions_as_text(restrictions).splitlines()) or "all the time"
 
 
 # --- schedules ---------------------------------------------------------------------------------
@@ -437,8 +290,8 @@ def import_ics(schedule, data, *, replace=False):
     users = [u for u in User.objects.filter(tenant=schedule.tenant, is_active=True)]
     events = ical.parse_events(data, tz, users)
     for index, (start, end, _user) in enumerate(events):
-        _check_year(start, "file")
-        _check_year(end, "file")
+        check_year(start, "file")
+        check_year(end, "file")
         if index and start < events[index - 1][1]:
             previous = events[index - 1]
             raise DomainError(

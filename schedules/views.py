@@ -18,10 +18,11 @@ from ilert import clock, secrets
 from ilert.dashboard import admin_only, can_write, tenant_object
 from ilert.errors import DomainError
 
-from . import ical, selectors, services
+from . import ical, inputs, selectors, services
 from .forms import ImportForm, LayerForm, OverrideForm, ScheduleForm, ShiftForm
 from .models import Layer, Override, Schedule, Shift
 from .resolution import Segment, Source, utc_to_wall, wall_to_utc
+from .restrictions import describe_restrictions, restrictions_as_text, restrictions_from_text
 
 PALETTE = 8
 
@@ -141,7 +142,7 @@ def _timeline_context(request, schedule):
     now = clock.now()
     try:
         anchor = date.fromisoformat(request.GET.get("date", ""))
-        if not services.MIN_YEAR < anchor.year < services.MAX_YEAR:
+        if not inputs.MIN_YEAR < anchor.year < inputs.MAX_YEAR:
             raise ValueError
     except ValueError:
         anchor = utc_to_wall(now, zone).date()
@@ -156,7 +157,7 @@ def _timeline_context(request, schedule):
     for rule, segments in result.layers:
         layer = layers.get(rule.id)
         bands.append({"label": rule.name, "kind": "layer", "layer": layer,
-                      "sub": f"every {layer.length_label} · {services.describe_restrictions(layer.restrictions)}"
+                      "sub": f"every {layer.length_label} · {describe_restrictions(layer.restrictions)}"
                       if layer else "", "bars": _bars(segments, start, end, zone, colors)})
     if schedule.is_static:
         rows = selectors.shifts(request.tenant).filter(schedule=schedule, start__lt=end, end__gt=start)
@@ -237,7 +238,7 @@ def schedule_edit(request, obj):
 def _layer_args(form):
     data = dict(form.cleaned_data)
     rotation_start = datetime.combine(data.pop("start_date"), data.pop("handoff_time"))
-    restrictions = services.restrictions_from_text(data.pop("restrictions", ""))
+    restrictions = restrictions_from_text(data.pop("restrictions", ""))
     return {**data, "rotation_start": rotation_start, "restrictions": restrictions}
 
 
@@ -263,7 +264,7 @@ def layer_edit(request, obj):
     initial = {"name": obj.name, "users": [u.pk for u in obj.ordered_users()], "start_date": obj.start_date,
                "handoff_time": obj.handoff_time, "length_count": obj.length_count, "length_unit": obj.length_unit,
                "end": utc_to_wall(obj.end, schedule.zone) if obj.end else None,
-               "restrictions": services.restrictions_as_text(obj.restrictions)}
+               "restrictions": restrictions_as_text(obj.restrictions)}
     form = LayerForm(request.POST or None, users=_active_users(request), initial=initial)
     if request.method == "POST":
         if "delete" in request.POST:

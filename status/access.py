@@ -13,6 +13,8 @@ import secrets as pysecrets
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.urls import reverse
 
 from ilert import ratelimit, secrets
@@ -83,9 +85,6 @@ def magic_email(page, token):
 def one_address(raw):
     """The one email address typed, lower-cased, or None. "a@evil.example,b@allowed.example" passes a
     check of the text after its last "@" but mail providers send it to both."""
-    from django.core.exceptions import ValidationError
-    from django.core.validators import validate_email
-
     email = (raw or "").strip().lower()
     try:
         validate_email(email)

@@ -19,6 +19,7 @@ from ilert.tenancy import TenantRelatedField
 from uptime.models import UptimeMonitor
 
 from . import selectors, services
+from .access import page_url
 from .models import (
     AffectedService,
     IncidentUpdate,
@@ -90,8 +91,6 @@ class PageSerializer(serializers.ModelSerializer):
                         "custom_domain": {"validators": []}}
 
     def get_url(self, page) -> str:
-        from .access import page_url
-
         return page_url(page)
 
 
@@ -275,8 +274,6 @@ class StatusPageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         """A new secret link for an audience page, shown in this answer only (the old one stops working)."""
         page = self.get_object()
         token = services.new_access_link(page, by=request.user)
-        from .access import page_url
-
         return Response({"url": f"{page_url(page)}?access={token}"}, status=status.HTTP_201_CREATED)
 
 

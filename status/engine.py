@@ -12,8 +12,9 @@ from django.db import transaction
 
 from ilert import clock
 
-from . import notices, services
+from . import notices
 from .models import StatusIncident
+from .services import maintenance
 
 log = logging.getLogger(__name__)
 S = StatusIncident.Status
@@ -23,22 +24,22 @@ def step(incident, now):
     """Do what is due for one maintenance (locked by the caller); returns what it did."""
     did = []
     if incident.status == S.SCHEDULED:
-        for level, delta in services.REMINDERS:
+        for level, delta in maintenance.REMINDERS:
             if incident.reminded < level and incident.scheduled_for - delta <= now < incident.scheduled_for:
                 notices.announce_reminder(incident, int(delta.total_seconds() // 3600))
                 incident.reminded = level
                 did.append(f"reminded {delta}")
-        if incident.reminded < len(services.REMINDERS) and now >= incident.scheduled_for:
-            incident.reminded = len(services.REMINDERS)  # too late for reminders: it starts now
+        if incident.reminded < len(maintenance.REMINDERS) and now >= incident.scheduled_for:
+            incident.reminded = len(maintenance.REMINDERS)  # too late for reminders: it starts now
         StatusIncident.objects.filter(pk=incident.pk).update(reminded=incident.reminded)
         if incident.auto_transition and now >= incident.scheduled_for:
-            services.start_maintenance(incident, now=now)
+            maintenance.start_maintenance(incident, now=now)
             did.append("started")
     if incident.status in (S.IN_PROGRESS, S.VERIFYING) and incident.auto_transition \
             and now >= incident.scheduled_until:
-        services.complete_maintenance(incident, now=now)
+        maintenance.complete_maintenance(incident, now=now)
         did.append("completed")
-    incident.due_at = services._next_due(incident, now)
+    incident.due_at = maintenance.next_due(incident, now)
     StatusIncident.objects.filter(pk=incident.pk).update(due_at=incident.due_at)
     return did
 

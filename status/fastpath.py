@@ -12,6 +12,8 @@ from django.core.cache import cache
 from django.http import HttpResponseNotModified
 from django.utils.cache import parse_etags
 
+from .middleware import _own_hosts
+
 ENTRY_SECONDS = 10
 GENERATION_SECONDS = 24 * 3600
 
@@ -43,8 +45,6 @@ def changed(pages):
 class ConditionalFastPath:
     def __init__(self, get_response):
         self.get_response = get_response
-        from .middleware import _own_hosts
-
         self.own = _own_hosts()
 
     def _candidate(self, request):

@@ -10,7 +10,8 @@ from django.db.models import Q
 
 from ilert import kick
 
-from .models import AffectedService, Notice, StatusIncident, StatusPage, Subscriber
+from .access import confirm_url
+from .models import AffectedService, Notice, StatusIncident, StatusPage, Subscriber, new_code
 
 
 def _recipients(incident):
@@ -43,7 +44,7 @@ def _write(subscribers, key, subject, body):
         return 0
     rows = [Notice(tenant_id=s.tenant_id, subscriber=s, key=key, subject=subject, body=body) for s in subscribers]
     Notice.objects.bulk_create(rows, ignore_conflicts=True)  # (subscriber, key) is unique: never twice
-    from . import tasks
+    from . import tasks  # a cycle: status.tasks → status.engine → this module
 
     kick.after_commit(tasks.deliver)
     return len(rows)
@@ -63,12 +64,8 @@ def announce_reminder(incident, hours):
 
 def confirm(subscriber):
     """The double opt-in email (again, if asked again: a new key each time the nonce changes)."""
-    from .access import confirm_url
-
     page = subscriber.page
     body = (f"Someone (hopefully you) asked for notices from the status page {page.name}.\n\n"
             f"Confirm: {confirm_url(subscriber)}\n\nIf this was not you, ignore this message; nothing will be sent.")
     Notice.objects.filter(subscriber=subscriber, key__startswith="confirm:", status=Notice.Status.PENDING).delete()
-    from .models import new_code
-
     return _write([subscriber], f"confirm:{new_code()}", f"Confirm your subscription to {page.name}", body)

@@ -21,6 +21,7 @@ import socket
 from datetime import timedelta
 
 import requests
+from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
@@ -161,8 +162,6 @@ def _email(notice, subscriber):
 
 
 def _classify(exc):
-    from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
-
     if isinstance(exc, (AnymailRecipientsRefused, smtplib.SMTPRecipientsRefused)):
         return Failed(f"recipient refused ({exc})", permanent=True)
     if isinstance(exc, (smtplib.SMTPServerDisconnected, socket.timeout, TimeoutError)):

@@ -31,6 +31,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from ilert import clock, ratelimit
+from ilert.clientip import client_ip
 from ilert.dashboard import token_addressed
 from ilert.errors import DomainError
 
@@ -173,34 +174,44 @@ def page_view(request, slug):
 # --- the Statuspage API ----------------------------------------------------------------------------
 
 
+# What each Statuspage API endpoint answers besides the page: (JSON key, part), in that order.
+ENDPOINTS = {
+    "summary": (("components", "components"), ("incidents", "open incidents"),
+                ("scheduled_maintenances", "open maintenance"), ("status", "status")),
+    "components": (("components", "components"),),
+    "status": (("status", "status"),),
+    "incidents": (("incidents", "all incidents"),),
+    "unresolved": (("incidents", "open incidents"),),
+    "maintenances": (("scheduled_maintenances", "all maintenance"),),
+    "upcoming": (("scheduled_maintenances", "upcoming maintenance"),),
+    "active": (("scheduled_maintenances", "active maintenance"),),
+}
+
+
 def _json(page, what):
     services_ = selectors.page_services(page)
     ids = [s.pk for s in services_]
     shapes = Shapes(page, services_)
     open_ = selectors.page_incidents(page, service_ids=ids, open_only=True)
-    body = {"page": shapes.page_shape(page.changed_at)}
     incidents_open = [i for i in open_ if i.kind == "incident"]
     maintenance_open = [i for i in open_ if i.kind == "maintenance"]
-    if what in ("summary", "components"):
-        body["components"] = shapes.components()
-    if what == "summary":
-        body["incidents"] = [shapes.incident(i) for i in incidents_open]
-        body["scheduled_maintenances"] = [shapes.incident(i) for i in maintenance_open]
-    if what in ("summary", "status"):
-        body["status"] = shapes.status(open_)
-    if what == "incidents":
-        body["incidents"] = [shapes.incident(i) for i in selectors.page_incidents(page, service_ids=ids,
-                                                                                  kind="incident")]
-    if what == "unresolved":
-        body["incidents"] = [shapes.incident(i) for i in incidents_open]
-    if what == "maintenances":
-        body["scheduled_maintenances"] = [shapes.incident(i) for i in selectors.page_incidents(
-            page, service_ids=ids, kind="maintenance")]
-    if what == "upcoming":
-        body["scheduled_maintenances"] = [shapes.incident(i) for i in maintenance_open if i.status == "scheduled"]
-    if what == "active":
-        body["scheduled_maintenances"] = [shapes.incident(i) for i in maintenance_open
-                                          if i.status in ("in_progress", "verifying")]
+
+    def shaped(incidents):
+        return [shapes.incident(i) for i in incidents]
+
+    parts = {  # built only when the endpoint asks (the lists of all incidents are queries)
+        "components": shapes.components,
+        "status": lambda: shapes.status(open_),
+        "open incidents": lambda: shaped(incidents_open),
+        "open maintenance": lambda: shaped(maintenance_open),
+        "all incidents": lambda: shaped(selectors.page_incidents(page, service_ids=ids, kind="incident")),
+        "all maintenance": lambda: shaped(selectors.page_incidents(page, service_ids=ids, kind="maintenance")),
+        "upcoming maintenance": lambda: shaped(i for i in maintenance_open if i.status == "scheduled"),
+        "active maintenance": lambda: shaped(i for i in maintenance_open if i.status in ("in_progress", "verifying")),
+    }
+    body = {"page": shapes.page_shape(page.changed_at)}
+    for key, part in ENDPOINTS.get(what, ()):
+        body[key] = parts[part]()
     return json.dumps(body, separators=(",", ":")).encode()
 
 
@@ -255,8 +266,6 @@ atom = feed_view(Atom1Feed, "atom")
 
 def _limited(request, what):
     """Throttle forms that send mail: per client address and per page."""
-    from ilert.clientip import client_ip
-
     return bool(ratelimit.hit("20/hour", f"status-{what}", client_ip(request)))
 
 

@@ -4,6 +4,7 @@ services, and the incident panel's one-click "tell stakeholders"."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
@@ -78,8 +79,6 @@ def page_detail(request, obj):
 def page_preview(request, obj):
     """The page as visitors will see it, also before it is published (members only)."""
     html = public._html(request, obj, preview=True)
-    from django.http import HttpResponse
-
     response = HttpResponse(html)
     response["Content-Security-Policy"] = public.CSP
     response["Cache-Control"] = "private, no-store"

@@ -34,7 +34,7 @@ def _check_endpoint(settings):
 def _client(settings, credentials):
     """A boto3 Lambda client for the connector (tests wrap what this returns with a Stubber)."""
     import boto3  # imported when used: keeps web processes quick to start
-    from botocore.config import Config
+    from botocore.config import Config  # with boto3, when used
 
     session = boto3.session.Session(
         aws_access_key_id=credentials["access_key_id"], aws_secret_access_key=credentials["secret_access_key"],
@@ -73,6 +73,7 @@ class AwsLambda(Target):
         return settings, credentials
 
     def invoke(self, ctx, body, invocation_type):
+        # with boto3, when used (see _client)
         from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
         _check_endpoint(ctx.settings)

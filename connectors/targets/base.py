@@ -21,11 +21,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from django.conf import settings as dj_settings
 
-from ilert import clock
+from ilert import clock, netguard
 from ilert.errors import DomainError
 
 from .. import templating
+from ..payload import worst_case_sample
 
 
 @dataclass
@@ -157,10 +159,6 @@ class Target:
 
 def check_url_shape(value, field_name):
     """Syntax and literal addresses at save time; names are resolved and checked at send time."""
-    from django.conf import settings as dj_settings
-
-    from ilert import netguard
-
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DomainError("Enter an http:// or https:// URL.", field=field_name)
@@ -205,28 +203,36 @@ def clean_fields(fields, values, prefix, *, partial=False):
     return cleaned
 
 
-def _clean_value(f, value, name):
-    if f.type == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "on", "off", "1", "0"):
-            return value.lower() in ("true", "on", "1")
-        raise DomainError("Must be true or false.", field=name)
-    if f.type == "json":
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                raise DomainError("Must be a JSON object.", field=name) from None
-        if not isinstance(value, dict):
-            raise DomainError("Must be a JSON object.", field=name)
+def _clean_bool(f, value, name):
+    if isinstance(value, bool):
         return value
-    if f.type == "lines":
-        if isinstance(value, str):
-            value = [line.strip() for line in value.splitlines() if line.strip()]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise DomainError("Must be a list of strings.", field=name)
-        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "on", "off", "1", "0"):
+        return value.lower() in ("true", "on", "1")
+    raise DomainError("Must be true or false.", field=name)
+
+
+def _clean_json(f, value, name):
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise DomainError("Must be a JSON object.", field=name) from None
+    if not isinstance(value, dict):
+        raise DomainError("Must be a JSON object.", field=name)
+    return value
+
+
+def _clean_lines(f, value, name):
+    if isinstance(value, str):
+        value = [line.strip() for line in value.splitlines() if line.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise DomainError("Must be a list of strings.", field=name)
+    return value
+
+
+def _clean_text(f, value, name):
+    """Every other type is a string: stripped (but for text areas and templates), at most 64 KiB,
+    then checked as its type says (a choice, a URL, a template that renders within its budget)."""
     if not isinstance(value, str):
         raise DomainError("Must be a string.", field=name)
     value = value.strip() if f.type not in ("textarea", "template", "json_template") else value
@@ -237,7 +243,12 @@ def _clean_value(f, value, name):
     if f.type == "url":
         check_url_shape(value, name)
     if f.type in ("template", "json_template"):
-        from ..payload import worst_case_sample
-
         templating.validate(value, name, sample=worst_case_sample(), as_json=f.type == "json_template")
     return value
+
+
+_CLEANERS = {"bool": _clean_bool, "json": _clean_json, "lines": _clean_lines}
+
+
+def _clean_value(f, value, name):
+    return _CLEANERS.get(f.type, _clean_text)(f, value, name)

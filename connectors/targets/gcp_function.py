@@ -59,7 +59,7 @@ class GcpFunction(Target):
     param_fields = [Field("body_template", "Custom body (Jinja2)", "json_template", help=BODY_HELP)]
 
     def clean(self, settings, credentials):
-        from google.oauth2 import service_account
+        from google.oauth2 import service_account  # google-auth is heavy: loaded when used (web start-up)
 
         if credentials.get("service_account_json"):
             info = _service_account(credentials["service_account_json"])
@@ -93,6 +93,7 @@ class GcpFunction(Target):
         return token
 
     def _fetch_id_token(self, ctx, info, audience):
+        # google-auth is heavy (seconds to import on a busy machine): loaded when used, not at web start-up
         from google.auth import exceptions as google_exceptions
         from google.auth.transport.requests import Request as GoogleRequest
         from google.oauth2 import service_account

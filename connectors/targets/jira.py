@@ -19,7 +19,7 @@ import base64
 from ilert.errors import DomainError
 
 from .. import templating
-from ..payload import status_line, template_context
+from ..payload import status_line, template_context, worst_case_sample
 from .base import DeliveryError, Field, Outcome, Target, http_call
 
 DEFAULT_SUMMARY = "[ilert #{{ incident.number }}] {{ incident.summary }}"
@@ -73,8 +73,6 @@ class Jira(Target):
                 raise DomainError(f"The Jira priority for {key} must be a name.", field="params.priority_map")
         custom = {k: v for k, v in (params.get("custom_fields") or {}).items() if isinstance(v, str)}
         if custom:  # string values are templates too: checked like the others, under the same budget
-            from ..payload import worst_case_sample
-
             sample = worst_case_sample()
             for value in custom.values():
                 templating.validate(value, "params.custom_fields", sample=sample)

@@ -23,7 +23,7 @@ from ilert.errors import DomainError
 
 from .. import http
 from ..payload import status_line
-from .base import DeliveryError, Field, Outcome, Target, transient_status
+from .base import DeliveryError, Field, Outcome, Target, check_url_shape, transient_status
 
 ACCEPT, RESOLVE = "ilert_accept", "ilert_resolve"
 METADATA_EVENT = "ilert_incident"  # every message posted in bot mode carries {incident, connection}
@@ -104,14 +104,13 @@ class Slack(Target):
             url = credentials.get("webhook_url") or ""
             if not url:
                 raise DomainError("Incoming-webhook mode needs the webhook URL.", field="credentials.webhook_url")
-            from .base import check_url_shape
-
             check_url_shape(url, "credentials.webhook_url")
         return settings, credentials
 
     # --- clients -------------------------------------------------------------------------------
 
     def client(self, ctx):
+        # slack_sdk is heavy (1.5 s to import on a busy machine): loaded when used, so web processes start quickly
         from slack_sdk.web import WebClient
 
         netguard.check_url(api_url())
@@ -119,7 +118,7 @@ class Slack(Target):
                          logger=_sdk_log, retry_handlers=[])
 
     def _api(self, ctx, method, **kwargs):
-        from slack_sdk.errors import SlackApiError
+        from slack_sdk.errors import SlackApiError  # with slack_sdk, when used (above)
 
         url = api_url() + method
         try:
@@ -139,7 +138,7 @@ class Slack(Target):
         return response
 
     def _webhook(self, ctx, text, blocks):
-        from slack_sdk.webhook import WebhookClient
+        from slack_sdk.webhook import WebhookClient  # with slack_sdk, when used (above)
 
         url = ctx.credentials["webhook_url"]
         shown = http.display_url(url)

@@ -4,8 +4,8 @@
 from ilert import clock
 
 from .. import http
-from ..payload import status_line
-from .base import Field, Outcome, Target, http_call
+from ..payload import sample, status_line
+from .base import Field, Outcome, Target, check_url_shape, http_call
 
 COLORS = {"PENDING": "Attention", "ACCEPTED": "Warning", "RESOLVED": "Good"}
 
@@ -53,8 +53,6 @@ class Teams(Target):
                                placeholder="https://….webhook.office.com/… or https://….logic.azure.com/…")]
 
     def clean(self, settings, credentials):
-        from .base import check_url_shape
-
         if credentials.get("webhook_url"):
             check_url_shape(credentials["webhook_url"], "credentials.webhook_url")
         return settings, credentials
@@ -68,8 +66,6 @@ class Teams(Target):
         return Outcome(True, f"Posted the card (HTTP {response.status_code})", http_status=response.status_code)
 
     def check(self, ctx):
-        from ..payload import sample
-
         test = sample()
         test["incident"]["summary"] = "Test card from ilert: this connector works"
         test["event"]["at"] = clock.now().isoformat()

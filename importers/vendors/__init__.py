@@ -3,14 +3,13 @@ of who is on call (for the equivalence check). Each exposes `vendor`, `label`, `
 `fetch(only) -> Organisation` and `vendor_timeline(schedule_id, start, end)`."""
 
 import time
+from importlib import import_module
 
 VENDORS = {"pagerduty": ("pagerduty", "PagerDuty"), "opsgenie": ("opsgenie", "Opsgenie"),
            "oncall": ("oncall", "OnCall")}
 
 
 def adapter_for(vendor, api_key, base_url=None, *, sleep=time.sleep):
-    from importlib import import_module
-
     if vendor not in VENDORS:
         raise ValueError(f"Unknown vendor {vendor!r}; one of {', '.join(VENDORS)}.")
     module, name = VENDORS[vendor]

@@ -53,35 +53,43 @@ class Opsgenie:
 
     def fetch(self, only):
         org = Organisation()
-        if "users" in only:
-            for item in next_link_pages(self.client, "v2/users", {"limit": 100, "offset": 0}):
-                org.users.append(self._user(org, item))
-        if "teams" in only:
-            for item in self.client.get("v2/teams").get("data") or []:
-                team = self.client.get(f"v2/teams/{item['id']}").get("data") or item
-                org.teams.append(TeamSpec(item["id"], item.get("name") or item["id"], item.get("description") or "",
-                                          [m["user"]["id"] for m in team.get("members") or [] if m.get("user")]))
-        if "schedules" in only:
-            for item in self.client.get("v2/schedules", {"expand": "rotation"}).get("data") or []:
-                spec = self._schedule(org, item)
-                if spec is not None:
-                    org.schedules.append(spec)
-        if "policies" in only:
-            for item in self.client.get("v2/escalations").get("data") or []:
-                org.policies.append(self._policy(org, item))
-        if "integrations" in only:
-            for item in self.client.get("v2/integrations").get("data") or []:
-                kind = INTEGRATIONS.get(str(item.get("type", "")).lower())
-                name = item.get("name") or item["id"]
-                if kind is None:
-                    org.note("integration", item["id"], name,
-                             f"type {item.get('type')} has no compatible alert source here (API, Prometheus, "
-                             "Alertmanager, Grafana and Email are imported)")
-                    continue
-                org.note("integration", item["id"], name, "Opsgenie routes by team rules, not by a policy per "
-                         "integration: choose the alert source's escalation policy after the import")
-                org.integrations.append(IntegrationSpec(item["id"], name[:120], kind, None))
+        for section in ("users", "teams", "schedules", "policies", "integrations"):
+            if section in only:
+                getattr(self, f"_fetch_{section}")(org)
         return org
+
+    def _fetch_users(self, org):
+        for item in next_link_pages(self.client, "v2/users", {"limit": 100, "offset": 0}):
+            org.users.append(self._user(org, item))
+
+    def _fetch_teams(self, org):
+        for item in self.client.get("v2/teams").get("data") or []:
+            team = self.client.get(f"v2/teams/{item['id']}").get("data") or item
+            org.teams.append(TeamSpec(item["id"], item.get("name") or item["id"], item.get("description") or "",
+                                      [m["user"]["id"] for m in team.get("members") or [] if m.get("user")]))
+
+    def _fetch_schedules(self, org):
+        for item in self.client.get("v2/schedules", {"expand": "rotation"}).get("data") or []:
+            spec = self._schedule(org, item)
+            if spec is not None:
+                org.schedules.append(spec)
+
+    def _fetch_policies(self, org):
+        for item in self.client.get("v2/escalations").get("data") or []:
+            org.policies.append(self._policy(org, item))
+
+    def _fetch_integrations(self, org):
+        for item in self.client.get("v2/integrations").get("data") or []:
+            kind = INTEGRATIONS.get(str(item.get("type", "")).lower())
+            name = item.get("name") or item["id"]
+            if kind is None:
+                org.note("integration", item["id"], name,
+                         f"type {item.get('type')} has no compatible alert source here (API, Prometheus, "
+                         "Alertmanager, Grafana and Email are imported)")
+                continue
+            org.note("integration", item["id"], name, "Opsgenie routes by team rules, not by a policy per "
+                     "integration: choose the alert source's escalation policy after the import")
+            org.integrations.append(IntegrationSpec(item["id"], name[:120], kind, None))
 
     # --- users ---------------------------------------------------------------------------------
 
@@ -123,22 +131,7 @@ class Opsgenie:
             layer = self._rotation(org, spec, rotation, now)
             if layer is not None:
                 spec.layers.append(layer)
-        for override in self.client.get(f"v2/schedules/{item['id']}/overrides").get("data") or []:
-            end = instant(override["endDate"])
-            if end <= now:
-                continue
-            scope = {r.get("id") for r in override.get("rotations") or []}
-            if scope and scope != {r.get("id") for r in rotations}:
-                org.note("schedule", item["id"], name, f"override {override.get('alias')} replaces only some "
-                         "rotations; overrides here replace the whole schedule: not imported")
-                continue
-            user = override.get("user") or {}
-            if user.get("type", "user") != "user":
-                org.note("schedule", item["id"], name, f"override {override.get('alias')} names a "
-                         f"{user.get('type')}: not imported")
-                continue
-            spec.overrides.append(OverrideSpec(override.get("alias") or override["startDate"], user["id"],
-                                               instant(override["startDate"]), end))
+        self._overrides(org, item, spec, rotations, now)
         if len(spec.layers) > 1:
             together = [p for p in self.vendor_timeline(item["id"], now, now + timedelta(days=30)) if len(p[2]) > 1]
             if together:
@@ -146,6 +139,25 @@ class Opsgenie:
                          f"rotations overlap (first at {together[0][0]:%Y-%m-%d %H:%M} UTC): Opsgenie pages everyone "
                          "on call at once, here the rotation listed last wins")
         return spec
+
+    def _overrides(self, org, item, spec, rotations, now):
+        """Overrides still to come that replace the whole schedule with one user."""
+        for override in self.client.get(f"v2/schedules/{item['id']}/overrides").get("data") or []:
+            end = instant(override["endDate"])
+            if end <= now:
+                continue
+            scope = {r.get("id") for r in override.get("rotations") or []}
+            if scope and scope != {r.get("id") for r in rotations}:
+                org.note("schedule", item["id"], spec.name, f"override {override.get('alias')} replaces only some "
+                         "rotations; overrides here replace the whole schedule: not imported")
+                continue
+            user = override.get("user") or {}
+            if user.get("type", "user") != "user":
+                org.note("schedule", item["id"], spec.name, f"override {override.get('alias')} names a "
+                         f"{user.get('type')}: not imported")
+                continue
+            spec.overrides.append(OverrideSpec(override.get("alias") or override["startDate"], user["id"],
+                                               instant(override["startDate"]), end))
 
     def _rotation(self, org, spec, rotation, now):
         name = rotation.get("name") or rotation.get("id")
@@ -165,22 +177,10 @@ class Opsgenie:
                 return None
             users.append(participant["id"])
         restriction = rotation.get("timeRestriction") or {}
-        windows = []
-        if restriction.get("type") == "time-of-day":
-            r = restriction.get("restriction") or {}
-            windows.append({"type": "time_of_day", "start": f"{r.get('startHour', 0):02d}:{r.get('startMin', 0):02d}",
-                            "end": f"{r.get('endHour', 0):02d}:{r.get('endMin', 0):02d}"})
-        elif restriction.get("type") == "weekday-and-time-of-day":
-            for r in restriction.get("restrictions") or []:
-                windows.append({"type": "time_of_week", "start_day": r["startDay"].lower()[:3],
-                                "start": f"{r.get('startHour', 0):02d}:{r.get('startMin', 0):02d}",
-                                "end_day": r["endDay"].lower()[:3],
-                                "end": f"{r.get('endHour', 0):02d}:{r.get('endMin', 0):02d}"})
-        elif restriction:
+        windows = _windows(restriction)
+        if windows is None:
             org.note("schedule", spec.vendor_id, where, f"time restriction {restriction.get('type')!r}: not imported")
             return None
-        if any(w["start"] == w["end"] and w.get("start_day") == w.get("end_day") for w in windows):
-            windows = []  # a window of a whole day (or week) clips nothing
         anchor = wall(instant(rotation["startDate"]), spec.timezone)
         return LayerSpec(rotation.get("id") or name, name, users, anchor, int(rotation.get("length") or 1), unit,
                          end, windows)
@@ -189,31 +189,9 @@ class Opsgenie:
 
     def _policy(self, org, item):
         name = item.get("name") or item["id"]
-        steps = {}
+        steps = {}  # minutes after the alert -> the level paged then
         for rule in item.get("rules") or []:
-            delay = rule.get("delay") or {}
-            minutes = int(delay.get("timeAmount") or 0) * (60 if delay.get("timeUnit") == "hours" else 1)
-            if delay.get("timeUnit") == "days":
-                minutes = int(delay.get("timeAmount") or 0) * 1440
-            if rule.get("condition") == "if-not-closed":
-                org.note("policy", item["id"], name, "a rule escalates until the alert is closed; here levels "
-                         "escalate until it is accepted")
-            if rule.get("notifyType") not in (None, "default"):
-                org.note("policy", item["id"], name, f"notifyType {rule.get('notifyType')!r} (next/previous on-call, "
-                         "all members…): here the level pages whoever is on call now")
-            level = steps.setdefault(minutes, LevelSpec(0))
-            recipient = rule.get("recipient") or {}
-            kind = recipient.get("type")
-            if kind == "user":
-                level.users.append(recipient["id"])
-            elif kind == "schedule":
-                level.schedules.append(recipient["id"])
-            elif kind == "team":
-                level.teams.append(recipient["id"])
-                org.note("policy", item["id"], name, "a rule notifies a team (Opsgenie: through the team's own "
-                         "routing); here the level pages the team's members")
-            else:
-                org.note("policy", item["id"], name, f"a rule notifies a {kind}: left out")
+            _rule(org, item["id"], name, rule, steps)
         delays = sorted(steps)
         if delays and delays[0] > 0:
             org.note("policy", item["id"], name, f"the first rule waits {delays[0]} minutes; here the first level "
@@ -253,3 +231,52 @@ class Opsgenie:
                         pieces.append((s, e, frozenset([recipient["id"]])))
         return together(pieces)
 
+
+def _hhmm(r, prefix):
+    return f"{r.get(prefix + 'Hour', 0):02d}:{r.get(prefix + 'Min', 0):02d}"
+
+
+def _windows(restriction):
+    """A rotation's time restriction as our restriction windows ([]: none; None: not importable)."""
+    windows = []
+    if restriction.get("type") == "time-of-day":
+        r = restriction.get("restriction") or {}
+        windows.append({"type": "time_of_day", "start": _hhmm(r, "start"), "end": _hhmm(r, "end")})
+    elif restriction.get("type") == "weekday-and-time-of-day":
+        for r in restriction.get("restrictions") or []:
+            windows.append({"type": "time_of_week", "start_day": r["startDay"].lower()[:3], "start": _hhmm(r, "start"),
+                            "end_day": r["endDay"].lower()[:3], "end": _hhmm(r, "end")})
+    elif restriction:
+        return None
+    if any(w["start"] == w["end"] and w.get("start_day") == w.get("end_day") for w in windows):
+        return []  # a window of a whole day (or week) clips nothing
+    return windows
+
+
+def _delay_minutes(delay):
+    amount = int(delay.get("timeAmount") or 0)
+    return amount * {"hours": 60, "days": 1440}.get(delay.get("timeUnit"), 1)
+
+
+def _rule(org, policy_id, name, rule, steps):
+    """One escalation rule: its recipient joins the level of its delay (one level per delay)."""
+    minutes = _delay_minutes(rule.get("delay") or {})
+    if rule.get("condition") == "if-not-closed":
+        org.note("policy", policy_id, name, "a rule escalates until the alert is closed; here levels "
+                 "escalate until it is accepted")
+    if rule.get("notifyType") not in (None, "default"):
+        org.note("policy", policy_id, name, f"notifyType {rule.get('notifyType')!r} (next/previous on-call, "
+                 "all members…): here the level pages whoever is on call now")
+    level = steps.setdefault(minutes, LevelSpec(0))
+    recipient = rule.get("recipient") or {}
+    kind = recipient.get("type")
+    if kind == "user":
+        level.users.append(recipient["id"])
+    elif kind == "schedule":
+        level.schedules.append(recipient["id"])
+    elif kind == "team":
+        level.teams.append(recipient["id"])
+        org.note("policy", policy_id, name, "a rule notifies a team (Opsgenie: through the team's own "
+                 "routing); here the level pages the team's members")
+    else:
+        org.note("policy", policy_id, name, f"a rule notifies a {kind}: left out")

@@ -12,7 +12,7 @@ import responses
 from django.test import Client
 
 from alerts.models import IncidentLogEntry
-from connectors import engine, templating
+from connectors import engine, template_filters, templating
 from connectors.models import Connection, ConnectionInvocation
 from connectors.payload import template_context, worst_case_sample
 from connectors.template_budget import LIMITS, Budget, Limits
@@ -105,12 +105,12 @@ def test_hostile_templates_stop_at_a_counted_limit_without_building_anything_big
         tracemalloc.stop()
     message = str(refused.value)
     assert any(word in message for word in COUNTED) and "CPU" not in message, message
-    assert budget.steps <= LIMITS.steps + LIMITS.range + templating.CALL_STEPS
+    assert budget.steps <= LIMITS.steps + LIMITS.range + template_filters.CALL_STEPS
     assert budget.volume <= LIMITS.volume + LIMITS.value
     assert peak < 16 * 1024 * 1024, f"{peak:,} bytes traced"
 
 
-@pytest.mark.parametrize("name", sorted(templating.REMOVED_FILTERS))
+@pytest.mark.parametrize("name", sorted(template_filters.REMOVED_FILTERS))
 def test_filters_no_payload_needs_and_that_overran_the_budget_in_one_call_are_gone(api, tenant, name):
     """urlize (HTML links), wordwrap (hard line breaks), pprint (Python's repr): refused when saved."""
     connector = make_connector(tenant)
@@ -125,9 +125,9 @@ def test_every_filter_in_the_sandbox_is_lazy_or_charged_for_its_input():
     """A filter that a new Jinja2 brings must be measured (bench/templates.py, part 5) before it is
     charged like the others."""
     filters = set(templating.environment().filters)
-    assert not filters & templating.REMOVED_FILTERS
-    assert filters <= templating.LAZY_FILTERS | set(templating.FILTER_COSTS), \
-        filters - templating.LAZY_FILTERS - set(templating.FILTER_COSTS)
+    assert not filters & template_filters.REMOVED_FILTERS
+    assert filters <= template_filters.LAZY_FILTERS | set(template_filters.FILTER_COSTS), \
+        filters - template_filters.LAZY_FILTERS - set(template_filters.FILTER_COSTS)
 
 
 @pytest.mark.parametrize("expression", [
