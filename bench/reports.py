@@ -248,6 +248,19 @@ def main():
             else:
                 slow = timed(lambda f=function, p=p: f(p, rollup=False), 1)
             print(f"{name:10} {label:6} {fast:12.0f} {slow:10.0f}", flush=True)
+    print("people, part by part (roll-ups), ms:")
+    for days, label in ((90, "90 d"), (730, "2 y")):
+        query = {"from": (today - timedelta(days=days - 1)).isoformat(), "to": today.isoformat()}
+        p = parse(query, tenant=tenant, user=reader, allowed=queries.PEOPLE_FILTERS)
+        users = {u.pk: u for u in User.objects.filter(tenant=tenant)}
+        parts = {
+            "answered": lambda p=p: queries.sums(p, ("all", "acceptor"), rollup=True, hists=("ack_hist",)),
+            "pages": lambda p=p, u=users: queries._pages_from_rollups(p, u),
+            "pages live": lambda p=p, u=users: queries._pages(p, u),
+            "time on call": lambda p=p, u=users: queries._time_on_call(p, u),
+        }
+        print(f"  {label}: " + ", ".join(f"{name} {timed(f, args.repeat):.0f}" for name, f in parts.items()),
+              flush=True)
     print(f"load average after: {os.getloadavg()}")
     if not args.keep:
         Tenant.objects.filter(slug=SLUG).delete()

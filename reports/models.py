@@ -149,3 +149,17 @@ class NotificationRollup(TenantOwned):
         constraints = [models.UniqueConstraint(
             fields=["tenant", "zone", "measure", "span", "day", "user_id", "channel", "provider", "rzone"],
             name="notification_rollup_unique")]
+
+
+class OnCallDay(TenantOwned):
+    """Microseconds on call per user ({user id: µs}) on one local day of one reader zone, with the
+    digest of the schedule inputs they were computed from (reports/oncall.py): a stored day
+    whose digest no longer matches is computed again."""
+
+    zone = models.CharField(max_length=64)
+    day = models.DateField()
+    digest = models.CharField(max_length=40)
+    micros = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "zone", "day"], name="on_call_day_unique")]

@@ -16,11 +16,8 @@ from accounts.models import Team, User
 from alerts.models import AlertSource, Incident
 from escalation.models import EscalationPolicy
 from notifications.models import Notification
-from schedules import resolution
-from schedules import selectors as schedule_selectors
-from schedules.models import Schedule
 
-from . import facts, notification_rollups, rollups
+from . import facts, notification_rollups, oncall, rollups
 from .models import DailyRollup, NotificationRollup
 
 ROLLUP_AFTER_DAYS = 31
@@ -278,7 +275,7 @@ def people(p, *, rollup=None):
         users = {p.filters["user"].pk: p.filters["user"]}
     from_rollups = use_notification_rollups(p) if rollup is None else rollup
     pages = _pages_from_rollups(p, users) if from_rollups else _pages(p, users)
-    on_call = _time_on_call(p, users)
+    on_call = _time_on_call(p, users, live=rollup is False)
     rows = []
     for pk, user in sorted(users.items(), key=lambda item: str(item[1])):
         a = answered.get(str(pk), facts.Totals()).summary()["mtta"]
@@ -353,29 +350,12 @@ def _pages_from_rollups(p, users):
     return out
 
 
-def _time_on_call(p, users):
-    """{user id: seconds on call in the range}, over every schedule; overlaps count once."""
-    plans = schedule_selectors.load_plans(list(Schedule.objects.filter(tenant=p.tenant)), p.start, p.end)
-    spans = defaultdict(list)
-    for plan in plans.values():
-        for segment in resolution.timeline(plan, p.start, p.end):
-            if segment.user.pk in users:
-                spans[segment.user.pk].append((segment.start, segment.end))
-    seconds = {}
-    for pk, items in spans.items():
-        items.sort()
-        total, cur_start, cur_end = 0.0, None, None
-        for start, end in items:
-            if cur_end is None or start > cur_end:
-                if cur_end is not None:
-                    total += (cur_end - cur_start).total_seconds()
-                cur_start, cur_end = start, end
-            else:
-                cur_end = max(cur_end, end)
-        if cur_end is not None:
-            total += (cur_end - cur_start).total_seconds()
-        seconds[pk] = total
-    return seconds
+def _time_on_call(p, users, *, live=False):
+    """{user id: seconds on call in the range}, over every schedule; overlaps count once. Kept per
+    day with a digest of the schedule inputs (reports/oncall.py); `live` computes the whole range."""
+    if live:
+        return oncall.live_seconds(p.tenant, p.start, p.end, users)
+    return oncall.seconds(p.tenant, p.tz, p.first, p.last, users)
 
 
 DELIVERY_COUNTS = ("total", "sent", "delivered", "failed", "retried")
