@@ -123,9 +123,19 @@ def fold(tenant, zones, limit=BATCH):
     _apply(tenant, deltas)
     NotificationFact.objects.filter(tenant=tenant, pk__in=ids).delete()
     NotificationFact.objects.bulk_create([NotificationFact(**fact.as_row()) for fact in new.values()])
-    for pk, version in dirty.items():  # a change since we read it keeps its mark (a new version)
-        DirtyNotification.objects.filter(notification_id=pk, version=version).delete()
+    _unmark(dirty)  # a change since we read it keeps its mark (a new version)
     return len(dirty)
+
+
+def _unmark(marks):
+    """Delete the marks {id: version} that still have the version we read."""
+    table = connection.ops.quote_name(DirtyNotification._meta.db_table)
+    items = list(marks.items())
+    with connection.cursor() as cursor:
+        for i in range(0, len(items), 500):
+            chunk = items[i:i + 500]
+            cursor.execute(f"DELETE FROM {table} WHERE (notification_id, version) IN "  # noqa: S608 - our name
+                           f"({', '.join(['(%s, %s)'] * len(chunk))})", [v for item in chunk for v in item])
 
 
 def _apply(tenant, deltas):
@@ -180,8 +190,7 @@ def rebuild_facts(tenant, write):
             write(NotificationFact, batch)
             count, batch = count + len(batch), []
     write(NotificationFact, batch)
-    for pk, version in dirty.items():
-        DirtyNotification.objects.filter(notification_id=pk, version=version).delete()
+    _unmark(dirty)
     return count + len(batch)
 
 
