@@ -38,11 +38,13 @@ from alerts.models import AlertSource, Incident, IncidentLogEntry  # noqa: E402
 from escalation.models import EscalationPolicy  # noqa: E402
 from notifications.models import Notification  # noqa: E402
 from reports import queries, rollups  # noqa: E402
-from reports.models import DailyRollup, IncidentFact  # noqa: E402
+from reports.models import DailyRollup, IncidentFact, NotificationFact, NotificationRollup, OnCallDay  # noqa: E402
 from reports.params import parse  # noqa: E402
+from schedules import selectors as schedule_selectors  # noqa: E402
+from schedules.models import Schedule  # noqa: E402
 
 SLUG = "reports-bench"
-REPORT_TABLES = [DailyRollup, IncidentFact]
+REPORT_TABLES = [DailyRollup, IncidentFact, NotificationFact, NotificationRollup]
 CHUNK = 100_000
 
 
@@ -216,6 +218,8 @@ def main():
     parser.add_argument("--reuse", action="store_true",
                         help="time the tenant a --keep run left (no insert, no rebuild unless --rebuild)")
     parser.add_argument("--rebuild", action="store_true", help="with --reuse: rebuild the roll-ups first")
+    parser.add_argument("--rebuild-notifications", action="store_true",
+                        help="with --reuse: rebuild the outbox roll-ups first (not the incidents')")
     parser.add_argument("--skip-live-2y", action="store_true", help="skip the live query over 2 years (slow)")
     args = parser.parse_args()
     assert connection.vendor == "postgresql", "bench/reports.py needs DATABASE_URL (PostgreSQL)"
@@ -235,6 +239,13 @@ def main():
             for model in REPORT_TABLES:
                 cursor.execute(f'VACUUM ANALYZE "{model._meta.db_table}"')
         print(f"rebuild_report_rollups: {time.perf_counter() - started:.0f} s")
+    if args.reuse and args.rebuild_notifications:
+        started = time.perf_counter()
+        count = rollups.rebuild_notifications(tenant)
+        with connection.cursor() as cursor:
+            for model in (NotificationFact, NotificationRollup):
+                cursor.execute(f'VACUUM ANALYZE "{model._meta.db_table}"')
+        print(f"outbox roll-ups of {count:,} notifications rebuilt in {time.perf_counter() - started:.0f} s")
     today = datetime.now(UTC).date()
     print(f"{'report':10} {'range':6} {'roll-ups ms':>12} {'live ms':>10}")
     for days, label in ((90, "90 d"), (730, "2 y")):
@@ -254,13 +265,19 @@ def main():
         p = parse(query, tenant=tenant, user=reader, allowed=queries.PEOPLE_FILTERS)
         users = {u.pk: u for u in User.objects.filter(tenant=tenant)}
         parts = {
+            "load plans": lambda p=p: schedule_selectors.load_plans(list(Schedule.objects.filter(tenant=tenant)),
+                                                                    p.start, p.end),
             "answered": lambda p=p: queries.sums(p, ("all", "acceptor"), rollup=True, hists=("ack_hist",)),
             "pages": lambda p=p, u=users: queries._pages_from_rollups(p, u),
             "pages live": lambda p=p, u=users: queries._pages(p, u),
-            "time on call": lambda p=p, u=users: queries._time_on_call(p, u),
+            "time on call (days)": lambda p=p, u=users: queries._time_on_call(p, u),
+            "time on call (live)": lambda p=p, u=users: queries._time_on_call(p, u, live=True),
         }
-        print(f"  {label}: " + ", ".join(f"{name} {timed(f, args.repeat):.0f}" for name, f in parts.items()),
-              flush=True)
+        OnCallDay.objects.filter(tenant=tenant).delete()  # the first read computes every day
+        cold = timed(lambda p=p, u=users: queries._time_on_call(p, u), 1)
+        print(f"  {label}: time on call (days, first read) {cold:.0f}, " + ", ".join(
+            f"{name} {timed(lambda f=f: queries._without_jit(lambda _p: f())(None), args.repeat):.0f}"
+            for name, f in parts.items()), flush=True)
     print(f"load average after: {os.getloadavg()}")
     if not args.keep:
         Tenant.objects.filter(slug=SLUG).delete()

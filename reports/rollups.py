@@ -251,3 +251,14 @@ def rebuild(tenant, *, log=None):
         for pk, token in dirty.items():
             DirtyIncident.objects.filter(incident_id=pk, token=token).delete()
         return count
+
+
+def rebuild_notifications(tenant):
+    """The outbox facts and roll-ups of `tenant` only (the incident roll-ups left as they are); how
+    many notifications."""
+    with transaction.atomic():
+        zones = _lock(tenant)
+        count = notification_rollups.rebuild_facts(tenant, write)
+        for zone in zones:
+            notification_rollups.build_zone(tenant, zone, write)
+        return count
