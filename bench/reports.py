@@ -1,10 +1,13 @@
 """Benchmark: the reports over a big history. Inserts N incidents (default 1,000,000) spread over two
 years into one fresh tenant with COPY (with their timeline entries for acceptance and resolution and
-one page each), rebuilds the report roll-ups, then times every report for a 90-day and a 2-year range,
-from the roll-ups and with the live query. PostgreSQL only.
+one page each), three schedules with 600 overrides, rebuilds the report roll-ups, then times every
+report for a 90-day and a 2-year range, from the roll-ups and with the live query, and the People
+report part by part. PostgreSQL only.
 
     DATABASE_URL=postgres://ilert:ilert@127.0.0.1:5432/ilert_h3 \\
-        .venv/bin/python bench/reports.py [--incidents 1000000] [--repeat 3] [--keep]
+        .venv/bin/python bench/reports.py [--incidents 1000000] [--repeat 3] [--keep] [--skip-live-2y]
+    # time again the tenant a --keep run left (optionally rebuilding the roll-ups first):
+        .venv/bin/python bench/reports.py --reuse --keep [--rebuild | --rebuild-notifications]
 
 The tenant "reports-bench" is removed at the start (and at the end unless --keep)."""
 
