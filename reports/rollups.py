@@ -222,7 +222,9 @@ def sweep():
         catch_up(Tenant.objects.get(pk=tenant_id))
     notification_rollups.drop_orphans()
     for tenant_id in DirtyNotification.objects.values_list("tenant_id", flat=True).distinct().order_by()[:100]:
-        catch_up_notifications(Tenant.objects.get(pk=tenant_id))
+        tenant = Tenant.objects.filter(pk=tenant_id).first()
+        if tenant is not None:  # removed meanwhile: its marks go at the next tick
+            catch_up_notifications(tenant)
 
 
 def rebuild(tenant, *, log=None):
