@@ -1,10 +1,13 @@
 """Benchmark: the reports over a big history. Inserts N incidents (default 1,000,000) spread over two
 years into one fresh tenant with COPY (with their timeline entries for acceptance and resolution and
-one page each), rebuilds the report roll-ups, then times every report for a 90-day and a 2-year range,
-from the roll-ups and with the live query. PostgreSQL only.
+one page each), three schedules with 600 overrides, rebuilds the report roll-ups, then times every
+report for a 90-day and a 2-year range, from the roll-ups and with the live query, and the People
+report part by part. PostgreSQL only.
 
     DATABASE_URL=postgres://ilert:ilert@127.0.0.1:5432/ilert_h3 \\
-        .venv/bin/python bench/reports.py [--incidents 1000000] [--repeat 3] [--keep]
+        .venv/bin/python bench/reports.py [--incidents 1000000] [--repeat 3] [--keep] [--skip-live-2y]
+    # time again the tenant a --keep run left (optionally rebuilding the roll-ups first):
+        .venv/bin/python bench/reports.py --reuse --keep [--rebuild | --rebuild-notifications]
 
 The tenant "reports-bench" is removed at the start (and at the end unless --keep)."""
 
@@ -38,9 +41,13 @@ from alerts.models import AlertSource, Incident, IncidentLogEntry  # noqa: E402
 from escalation.models import EscalationPolicy  # noqa: E402
 from notifications.models import Notification  # noqa: E402
 from reports import queries, rollups  # noqa: E402
+from reports.models import DailyRollup, IncidentFact, NotificationFact, NotificationRollup, OnCallDay  # noqa: E402
 from reports.params import parse  # noqa: E402
+from schedules import selectors as schedule_selectors  # noqa: E402
+from schedules.models import Schedule  # noqa: E402
 
 SLUG = "reports-bench"
+REPORT_TABLES = [DailyRollup, IncidentFact, NotificationFact, NotificationRollup]
 CHUNK = 100_000
 
 
@@ -154,12 +161,47 @@ def generate(n, seed=1):
         print(f"  {offset + len(chunk):,} incidents inserted", flush=True)
     tenant.last_incident_number = number
     tenant.save(update_fields=["last_incident_number"])
+    make_schedules(tenant, users, start, end, rng)
     with connection.cursor() as cursor:
         for model in (Incident, IncidentLogEntry, Notification):
             # VACUUM too: the reports' covering indexes are read index-only once the visibility map
             # is set (autovacuum does it in production; right after a bulk COPY it has not yet).
             cursor.execute(f'VACUUM ANALYZE "{model._meta.db_table}"')
     return tenant, users[0]
+
+
+def make_schedules(tenant, users, start, end, rng):
+    """Three schedules (a weekly rota, restricted evening and weekend layers) and 600 overrides
+    over the two years: what "time on call" resolves."""
+    from schedules import services
+    from schedules.models import Override
+
+    first = start.replace(tzinfo=None, hour=9, minute=0, second=0)
+    plans = [
+        ("Primary", [("Weeks", users[:6], 1, "weeks", [])]),
+        ("Secondary", [("Office", users[6:12], 1, "weeks",
+                        [{"type": "time_of_week", "start_day": "mon", "start": "09:00", "end_day": "fri",
+                          "end": "17:00"}]),
+                       ("Evenings", users[12:16], 1, "days",
+                        [{"type": "time_of_day", "start": "17:00", "end": "09:00"}])]),
+        ("Weekends", [("Halves", users[16:20], 12, "hours",
+                       [{"type": "time_of_week", "start_day": "fri", "start": "17:00", "end_day": "mon",
+                         "end": "09:00"}])]),
+    ]
+    schedules = []
+    for name, layers in plans:
+        schedule = services.create_schedule(tenant, name=name, timezone="Europe/Berlin")
+        for layer, members, count, unit, restrictions in layers:
+            services.create_layer(schedule, name=layer, users=members, rotation_start=first, length_count=count,
+                                  length_unit=unit, restrictions=restrictions)
+        schedules.append(schedule)
+    minutes = int((end - start).total_seconds() // 60)
+    Override.objects.bulk_create([
+        Override(tenant=tenant, schedule=rng.choice(schedules), user=rng.choice(users),
+                 start=(s := start + timedelta(minutes=rng.randrange(0, minutes))),
+                 end=s + timedelta(minutes=rng.randrange(60, 48 * 60)))
+        for _ in range(600)
+    ])
 
 
 def timed(function, repeat):
@@ -176,20 +218,37 @@ def main():
     parser.add_argument("--incidents", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--reuse", action="store_true",
+                        help="time the tenant a --keep run left (no insert, no rebuild unless --rebuild)")
+    parser.add_argument("--rebuild", action="store_true", help="with --reuse: rebuild the roll-ups first")
+    parser.add_argument("--rebuild-notifications", action="store_true",
+                        help="with --reuse: rebuild the outbox roll-ups first (not the incidents')")
     parser.add_argument("--skip-live-2y", action="store_true", help="skip the live query over 2 years (slow)")
     args = parser.parse_args()
     assert connection.vendor == "postgresql", "bench/reports.py needs DATABASE_URL (PostgreSQL)"
     call_command("migrate", verbosity=0)
     print(f"load average before: {os.getloadavg()}")
-    started = time.perf_counter()
-    tenant, reader = generate(args.incidents)
-    print(f"generated {args.incidents:,} incidents in {time.perf_counter() - started:.0f} s")
-    started = time.perf_counter()
-    rollups.rebuild(tenant)
-    with connection.cursor() as cursor:
-        cursor.execute('VACUUM ANALYZE "reports_dailyrollup"')
-        cursor.execute('VACUUM ANALYZE "reports_incidentfact"')
-    print(f"rebuild_report_rollups: {time.perf_counter() - started:.0f} s")
+    tenant = Tenant.objects.filter(slug=SLUG).first() if args.reuse else None
+    if tenant is None:
+        started = time.perf_counter()
+        tenant, reader = generate(args.incidents)
+        print(f"generated {args.incidents:,} incidents in {time.perf_counter() - started:.0f} s")
+    else:
+        reader = User.objects.get(email="u0@reports-bench.test")
+    if tenant is not None and (not args.reuse or args.rebuild):
+        started = time.perf_counter()
+        rollups.rebuild(tenant)
+        with connection.cursor() as cursor:
+            for model in REPORT_TABLES:
+                cursor.execute(f'VACUUM ANALYZE "{model._meta.db_table}"')
+        print(f"rebuild_report_rollups: {time.perf_counter() - started:.0f} s")
+    if args.reuse and args.rebuild_notifications:
+        started = time.perf_counter()
+        count = rollups.rebuild_notifications(tenant)
+        with connection.cursor() as cursor:
+            for model in (NotificationFact, NotificationRollup):
+                cursor.execute(f'VACUUM ANALYZE "{model._meta.db_table}"')
+        print(f"outbox roll-ups of {count:,} notifications rebuilt in {time.perf_counter() - started:.0f} s")
     today = datetime.now(UTC).date()
     print(f"{'report':10} {'range':6} {'roll-ups ms':>12} {'live ms':>10}")
     for days, label in ((90, "90 d"), (730, "2 y")):
@@ -203,6 +262,25 @@ def main():
             else:
                 slow = timed(lambda f=function, p=p: f(p, rollup=False), 1)
             print(f"{name:10} {label:6} {fast:12.0f} {slow:10.0f}", flush=True)
+    print("people, part by part (roll-ups), ms:")
+    for days, label in ((90, "90 d"), (730, "2 y")):
+        query = {"from": (today - timedelta(days=days - 1)).isoformat(), "to": today.isoformat()}
+        p = parse(query, tenant=tenant, user=reader, allowed=queries.PEOPLE_FILTERS)
+        users = {u.pk: u for u in User.objects.filter(tenant=tenant)}
+        parts = {
+            "load plans": lambda p=p: schedule_selectors.load_plans(list(Schedule.objects.filter(tenant=tenant)),
+                                                                    p.start, p.end),
+            "answered": lambda p=p: queries.sums(p, ("all", "acceptor"), rollup=True, hists=("ack_hist",)),
+            "pages": lambda p=p, u=users: queries._pages_from_rollups(p, u),
+            "pages live": lambda p=p, u=users: queries._pages(p, u),
+            "time on call (days)": lambda p=p, u=users: queries._time_on_call(p, u),
+            "time on call (live)": lambda p=p, u=users: queries._time_on_call(p, u, live=True),
+        }
+        OnCallDay.objects.filter(tenant=tenant).delete()  # the first read computes every day
+        cold = timed(lambda p=p, u=users: queries._time_on_call(p, u), 1)
+        print(f"  {label}: time on call (days, first read) {cold:.0f}, " + ", ".join(
+            f"{name} {timed(lambda f=f: queries._without_jit(lambda _p: f())(None), args.repeat):.0f}"
+            for name, f in parts.items()), flush=True)
     print(f"load average after: {os.getloadavg()}")
     if not args.keep:
         Tenant.objects.filter(slug=SLUG).delete()

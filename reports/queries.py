@@ -1,6 +1,7 @@
 """The four reports (docs/reports.md). Response, noise and the answer figures of people and
 delivery add up incident facts: live (`facts.compute` over the range) or from the daily roll-ups
-(long ranges without filters). Pages and deliveries are counted live from the notification outbox."""
+(long ranges without filters). Pages and deliveries are counted from the notification outbox: live,
+or from its daily roll-ups (long ranges)."""
 
 import zoneinfo
 from collections import defaultdict
@@ -15,16 +16,13 @@ from accounts.models import Team, User
 from alerts.models import AlertSource, Incident
 from escalation.models import EscalationPolicy
 from notifications.models import Notification
-from schedules import resolution
-from schedules import selectors as schedule_selectors
-from schedules.models import Schedule
 
-from . import facts, rollups
-from .models import DailyRollup
+from . import facts, notification_rollups, oncall, rollups
+from .models import DailyRollup, NotificationRollup
 
 ROLLUP_AFTER_DAYS = 31
 TOP_KEYS = 20
-NIGHT_FROM, NIGHT_UNTIL = 22, 7
+NIGHT_FROM, NIGHT_UNTIL = notification_rollups.NIGHT_FROM, notification_rollups.NIGHT_UNTIL
 RESPONSE_FILTERS = ("source", "policy", "team", "assignee", "priority")
 NOISE_FILTERS = ("source", "policy", "team", "assignee", "priority")
 PEOPLE_FILTERS = ("user",)
@@ -38,6 +36,16 @@ def use_rollups(p):
     if p.days <= ROLLUP_AFTER_DAYS or p.filters:
         return False
     rollups.catch_up(p.tenant)
+    return p.tz.key in rollups.built_zones(p.tenant)
+
+
+def use_notification_rollups(p):
+    """Long ranges read the outbox roll-ups once every dirty notification is folded: a report folds
+    one batch itself; more left (a backlog is the sweeper's work), it reads live."""
+    if p.days <= ROLLUP_AFTER_DAYS:
+        return False
+    if not rollups.catch_up_notifications(p.tenant, max_batches=1):
+        return False
     return p.tz.key in rollups.built_zones(p.tenant)
 
 
@@ -266,8 +274,9 @@ def people(p, *, rollup=None):
     users = {u.pk: u for u in User.objects.filter(tenant=p.tenant)}
     if "user" in p.filters:
         users = {p.filters["user"].pk: p.filters["user"]}
-    pages = _pages(p, users)
-    on_call = _time_on_call(p, users)
+    from_rollups = use_notification_rollups(p) if rollup is None else rollup
+    pages = _pages_from_rollups(p, users) if from_rollups else _pages(p, users)
+    on_call = _time_on_call(p, users, live=rollup is False)
     rows = []
     for pk, user in sorted(users.items(), key=lambda item: str(item[1])):
         a = answered.get(str(pk), facts.Totals()).summary()["mtta"]
@@ -310,45 +319,81 @@ def _pages(p, users):
     return out
 
 
-def _time_on_call(p, users):
-    """{user id: seconds on call in the range}, over every schedule; overlaps count once."""
-    plans = schedule_selectors.load_plans(list(Schedule.objects.filter(tenant=p.tenant)), p.start, p.end)
-    spans = defaultdict(list)
-    for plan in plans.values():
-        for segment in resolution.timeline(plan, p.start, p.end):
-            if segment.user.pk in users:
-                spans[segment.user.pk].append((segment.start, segment.end))
-    seconds = {}
-    for pk, items in spans.items():
-        items.sort()
-        total, cur_start, cur_end = 0.0, None, None
-        for start, end in items:
-            if cur_end is None or start > cur_end:
-                if cur_end is not None:
-                    total += (cur_end - cur_start).total_seconds()
-                cur_start, cur_end = start, end
-            else:
-                cur_end = max(cur_end, end)
-        if cur_end is not None:
-            total += (cur_end - cur_start).total_seconds()
-        seconds[pk] = total
-    return seconds
+def _pages_from_rollups(p, users):
+    """As `_pages`, summed from the outbox roll-ups. A recipient whose zone changed since their pages
+    were folded (rows with another `rzone`) is counted live and their pages are marked to be folded
+    again in their new zone."""
+    zones = {pk: user.timezone or p.tenant.timezone or "UTC" for pk, user in users.items()}
+    periods, period_args = _periods(p)
+    out, stale = defaultdict(dict), set()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT r.user_id, r.channel, r.rzone, SUM(r.total), SUM(r.night), SUM(r.weekend), "  # noqa: S608
+                       f"SUM(r.interruptions) FROM {NotificationRollup._meta.db_table} r WHERE r.tenant_id = %s "
+                       f"AND r.zone = %s AND r.measure = 'pages' AND {periods} GROUP BY r.user_id, r.channel, r.rzone",
+                       [p.tenant.pk, p.tz.key, *period_args])
+        for user_id, channel, rzone, pages, night, weekend, interruptions in cursor.fetchall():
+            if user_id not in users:
+                continue
+            if rzone != zones[user_id]:
+                stale.add(user_id)
+                continue
+            row = out[user_id].setdefault(channel, {"user_id": user_id, "channel": channel, "pages": 0, "night": 0,
+                                                    "weekend": 0, "interruptions": 0})
+            for name, value in (("pages", pages), ("night", night), ("weekend", weekend),
+                                ("interruptions", interruptions)):
+                row[name] += int(value)
+    if stale:
+        for pk in stale:
+            out.pop(pk, None)
+        out.update(_pages(p, {pk: users[pk] for pk in stale}))
+        notification_rollups.mark_dirty(p.tenant, Notification.objects.filter(
+            tenant=p.tenant, user_id__in=stale, kind=Notification.Kind.PAGE, sent_at__isnull=False))
+    return out
+
+
+def _time_on_call(p, users, *, live=False):
+    """{user id: seconds on call in the range}, over every schedule; overlaps count once. Kept per
+    day with a digest of the schedule inputs (reports/oncall.py); `live` computes the whole range."""
+    if live:
+        return oncall.live_seconds(p.tenant, p.start, p.end, users)
+    return oncall.seconds(p.tenant, p.tz, p.first, p.last, users)
+
+
+DELIVERY_COUNTS = ("total", "sent", "delivered", "failed", "retried")
+
+
+def _deliveries(p):
+    failed = list(notification_rollups.FAILED)
+    return list(Notification.objects.filter(tenant=p.tenant, created_at__gte=p.start, created_at__lt=p.end)
+                .values("channel", "provider").order_by("channel", "provider")
+                .annotate(total=Count("*"), sent=Count("channel", filter=Q(sent_at__isnull=False)),
+                          delivered=Count("channel", filter=Q(status=Notification.Status.DELIVERED)),
+                          failed=Count("channel", filter=Q(status__in=failed)),
+                          retried=Count("channel", filter=Q(attempts__gt=1))))
+
+
+def _deliveries_from_rollups(p):
+    periods, period_args = _periods(p)
+    counts = ", ".join(f"SUM(r.{name})" for name in DELIVERY_COUNTS)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT r.channel, r.provider, {counts} FROM {NotificationRollup._meta.db_table} r "  # noqa: S608
+                       f"WHERE r.tenant_id = %s AND r.zone = %s AND r.measure = 'delivery' AND {periods} "
+                       f"GROUP BY r.channel, r.provider ORDER BY r.channel, r.provider",
+                       [p.tenant.pk, p.tz.key, *period_args])
+        return [{"channel": channel, "provider": provider,
+                 **{name: int(value) for name, value in zip(DELIVERY_COUNTS, values, strict=True)}}
+                for channel, provider, *values in cursor.fetchall()]
 
 
 def delivery(p, *, rollup=None):
-    failed = [Notification.Status.FAILED, Notification.Status.PARKED, Notification.Status.UNCERTAIN]
-    rows = (Notification.objects.filter(tenant=p.tenant, created_at__gte=p.start, created_at__lt=p.end)
-            .values("channel", "provider").order_by("channel", "provider")
-            .annotate(total=Count("*"), sent=Count("channel", filter=Q(sent_at__isnull=False)),
-                      delivered=Count("channel", filter=Q(status=Notification.Status.DELIVERED)),
-                      failed=Count("channel", filter=Q(status__in=failed)),
-                      retried=Count("channel", filter=Q(attempts__gt=1))))
+    from_rollups = use_notification_rollups(p) if rollup is None else rollup
+    rows = _deliveries_from_rollups(p) if from_rollups else _deliveries(p)
     via = sums(p, ("all", "via"), rollup=rollup, hists=())["via"]
     accepted = sum(t.acked for t in via.values())
     replies = [{"channel": value or "unknown", "accepted": t.acked,
                 "share": round(t.acked / accepted, 4) if accepted else None}
                for value, t in sorted(via.items(), key=lambda item: (-item[1].acked, item[0])) if t.acked]
-    return {"range": _range(p), "channels": list(rows), "replies": replies}
+    return {"range": _range(p), "channels": rows, "replies": replies}
 
 
 def _range(p):

@@ -1,5 +1,5 @@
-"""Keeping the daily roll-ups (docs/reports.md, "Roll-ups"): fold dirty incidents in, build a new
-zone from the facts, rebuild everything from the other apps' tables.
+"""Keeping the daily roll-ups (docs/reports.md, "Roll-ups"): fold dirty incidents and notifications
+in, build a new zone from the facts, rebuild everything from the other apps' tables.
 
 All writers of one tenant's roll-ups take its ReportZone rows FOR UPDATE first, so they run one at
 a time per tenant (on SQLite the database runs writers one at a time anyway)."""
@@ -18,8 +18,8 @@ from accounts.models import Tenant, User
 from alerts.models import Incident
 from ilert import clock
 
-from . import facts
-from .models import DailyRollup, DirtyIncident, IncidentFact, ReportZone
+from . import facts, notification_rollups
+from .models import DailyRollup, DirtyIncident, DirtyNotification, IncidentFact, ReportZone
 
 BATCH = 1000
 
@@ -71,6 +71,7 @@ def _build_zone(tenant, zone):
             for dim, value in fact.dims():
                 sums[(span, day, dim, value)].add_fact(fact)
     _insert(tenant, zone.zone, sums)
+    notification_rollups.build_zone(tenant, zone.zone, write)
     zone.built_at = clock.now()
     zone.save(update_fields=["built_at"])
 
@@ -202,13 +203,33 @@ def catch_up(tenant, max_batches=50):
             return
 
 
+def fold_notifications(tenant, limit=notification_rollups.BATCH):
+    """Fold up to `limit` dirty notifications of `tenant`; how many."""
+    with transaction.atomic():
+        return notification_rollups.fold(tenant, _lock(tenant), limit)
+
+
+def catch_up_notifications(tenant, max_batches=20):
+    """Fold the tenant's dirty notifications; False when some are left (a report then reads live)."""
+    for _ in range(max_batches):
+        if fold_notifications(tenant) < notification_rollups.BATCH:
+            return True
+    return not notification_rollups.pending(tenant)
+
+
 def sweep():
     for tenant_id in DirtyIncident.objects.values_list("tenant_id", flat=True).distinct().order_by()[:100]:
         catch_up(Tenant.objects.get(pk=tenant_id))
+    notification_rollups.drop_orphans()
+    for tenant_id in DirtyNotification.objects.values_list("tenant_id", flat=True).distinct().order_by()[:100]:
+        tenant = Tenant.objects.filter(pk=tenant_id).first()
+        if tenant is not None:  # removed meanwhile: its marks go at the next tick
+            catch_up_notifications(tenant)
 
 
 def rebuild(tenant, *, log=None):
-    """Facts and roll-ups of `tenant` from the other apps' tables (the live query's facts)."""
+    """Facts and roll-ups of `tenant` (incidents and notifications) from the other apps' tables (the
+    live query's facts); how many incidents."""
     with transaction.atomic():
         ReportZone.objects.filter(tenant=tenant).update(built_at=None)
         _lock(tenant)  # makes missing zones (built below, like all)
@@ -224,8 +245,22 @@ def rebuild(tenant, *, log=None):
             count += len(batch)
             if log:
                 log(f"{count} facts")
+        notifications = notification_rollups.rebuild_facts(tenant, write)
+        if log:
+            log(f"{notifications} notification facts")
         for zone in zones:
             _build_zone(tenant, zone)
         for pk, token in dirty.items():
             DirtyIncident.objects.filter(incident_id=pk, token=token).delete()
+        return count
+
+
+def rebuild_notifications(tenant):
+    """The outbox facts and roll-ups of `tenant` only (the incident roll-ups left as they are); how
+    many notifications."""
+    with transaction.atomic():
+        zones = _lock(tenant)
+        count = notification_rollups.rebuild_facts(tenant, write)
+        for zone in zones:
+            notification_rollups.build_zone(tenant, zone, write)
         return count
