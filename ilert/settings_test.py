@@ -21,9 +21,14 @@ if _WORKER and os.environ.get("REDIS_URL"):
     os.environ["REDIS_URL"] = urlunsplit(_url._replace(path=f"/{_db}"))
 # Metrics in multiprocess mode as deployed, in a directory of this test session's own (processes the
 # tests start inherit it), removed at exit; METRICS_MULTIPROCESS=false runs the suite without it.
-if os.environ.get("METRICS_MULTIPROCESS", "true").lower() not in ("0", "false", "no", "off") \
-        and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+# An xdist worker does not share the directory it inherits from the controller (ILERT_TEST_METRICS_FOR
+# says whose it is); what a worker starts inherits the worker's.
+_METRICS_FOR = os.environ.get("PYTEST_XDIST_WORKER", "main")
+if os.environ.get("METRICS_MULTIPROCESS", "true").lower() not in ("0", "false", "no", "off") and (
+        "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+        or os.environ.get("ILERT_TEST_METRICS_FOR", _METRICS_FOR) != _METRICS_FOR):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ilert-test-metrics-")
+    os.environ["ILERT_TEST_METRICS_FOR"] = _METRICS_FOR
     atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 from .settings import *  # noqa: E402,F403
