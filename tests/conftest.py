@@ -5,12 +5,14 @@ import os
 import shutil
 
 import pytest
+from celery import current_app
 from django.conf import settings
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
-from ilert import ratelimit
+from ilert import kick, ratelimit
+from ilert.celery import app as celery_app
 
 from .factories import TenantFactory, UserFactory, make_api_key
 
@@ -66,6 +68,17 @@ def _no_rate_limit_counts_from_earlier_runs():
 def _fresh_rate_limits():
     ratelimit.reset()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _our_celery_app_stays_current():
+    """A Celery app a test makes becomes the current app unless told otherwise, and shared tasks
+    (escalation.tasks.step, …) follow the current app: the next tests' kicks would go to that app's
+    broker, long stopped (seen under pytest-xdist, where file order differs). Put ours back."""
+    yield
+    if current_app._get_current_object() is not celery_app:
+        celery_app.set_current()
+        kick.reset()
 
 
 @pytest.fixture

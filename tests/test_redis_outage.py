@@ -187,9 +187,11 @@ def test_logins_keep_their_signature(limits_at):
 
 
 def probe_task(broker_url):
-    app = Celery(f"probe-{broker_url}", broker=broker_url)
+    # Not the current app, and not shared: shared tasks (escalation.tasks.step…) resolve the current
+    # app when called, so a probe app left current would send later tests' kicks to a dead broker.
+    app = Celery(f"probe-{broker_url}", broker=broker_url, set_as_current=False)
 
-    @app.task(name="probe.kick")
+    @app.task(name="probe.kick", shared=False)
     def probe():
         pass
 
