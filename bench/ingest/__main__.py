@@ -106,7 +106,7 @@ def start_gunicorn(url, port, workers, threads):
     process = subprocess.Popen(command, env=env, cwd=ROOT)
     import httpx
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 180  # a loaded machine starts four workers slowly
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
