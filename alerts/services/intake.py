@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef
 from ilert import clock, metrics, statements
 from ilert.errors import DomainError
 
-from .. import events
+from .. import events, selectors
 from ..ingest import EventType, InboundEvent, IngestResult, ResponseCode
 from ..models import AlertSource, CreationMode, Incident, IncidentLogEntry, LogKind, MaintenanceWindow, Priority
 from . import numbering
@@ -113,14 +113,20 @@ def _maintenance_now(now, source_ref):
 def _current(source, now):
     """The source's row as it is now, with whether a maintenance window is on (one statement)."""
     presented = getattr(source, "presented_key_hash", None)
-    fresh = (AlertSource.objects.filter(pk=source.pk, **({"key_hash": presented} if presented else {}))
+    fresh = (AlertSource.objects.filter(**({"key_hash": presented} if presented else {"pk": source.pk}))
              .annotate(maintenance_now=_maintenance_now(now, OuterRef("pk"))).first())
+    if fresh is None or _changed(fresh, source):
+        selectors.forget_cached_source(source)
     if fresh is None:
         raise SourceGone("Unknown integration key.")
     if not fresh.is_active:
         raise SourceDisabled(f"The alert source {fresh.name!r} is disabled.")
     fresh.presented_key_hash = presented
     return fresh, fresh.maintenance_now
+
+
+def _changed(fresh, source):
+    return fresh.pk != source.pk or any(getattr(fresh, name) != getattr(source, name) for name in _DECIDING)
 
 
 def _keys_for(source, event):
@@ -151,7 +157,7 @@ def _ingest_alert(source, event, now, checked=False):
     incident = _open_incident(source, dedup_key, now) if dedup_key else None
     if incident is None:
         fresh, maintenance = _current(source, now)
-        if not checked and any(getattr(fresh, name) != getattr(source, name) for name in _DECIDING):
+        if not checked and _changed(fresh, source):
             return _ingest_alert(fresh, event, now, checked=True)  # the cached source was stale
         incident = _create(fresh, event, key, dedup_key, maintenance, now)
         if incident is not None:
@@ -243,7 +249,7 @@ def _ingest_accept_or_resolve(source, event, now, checked=False):
     targets = list(queryset.order_by("created_at", "id"))
     if not targets:
         fresh, _maintenance = _current(source, now)  # nothing open, or the source changed: which?
-        if not checked and any(getattr(fresh, name) != getattr(source, name) for name in _DECIDING):
+        if not checked and _changed(fresh, source):
             return _ingest_accept_or_resolve(fresh, event, now, checked=True)
         return IngestResult(ResponseCode.EVENT_IGNORED, None, key, [])
     for incident in targets:
