@@ -15,8 +15,7 @@ import os
 import sys
 import time
 
-from bench.ingest.__main__ import (bench_database_url, ensure_database, free_port, setup_django,
-                                   start_gunicorn)
+from bench.ingest.__main__ import bench_database_url, ensure_database, free_port, setup_django, start_gunicorn
 
 
 async def _get(connection, path):
