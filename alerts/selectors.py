@@ -1,6 +1,5 @@
 """Tenant-scoped reads of alert sources, incidents and change events."""
 
-import copy
 import threading
 from datetime import timedelta
 
@@ -43,12 +42,13 @@ def cached_source_for_key(key):
         source = AlertSource.objects.filter(key_hash=key_hash).first()
         if source is None:
             return None
+        source.presented_key_hash = key_hash
         with _SOURCES_LOCK:
             if len(_SOURCES) >= _SOURCES_MAX:
                 _SOURCES.clear()
             _SOURCES[key_hash] = source
-    source = copy.copy(source)  # each request its own instance (threads share the cache)
-    source.presented_key_hash = key_hash
+    # Shared by the requests of this process (threads too): ingest only reads it; a change is saved
+    # on an instance of its own (services), and a stale one is replaced, never modified.
     return source
 
 

@@ -138,12 +138,17 @@ def _keys_for(source, event):
     return key, key
 
 
+# Columns an appended event neither reads nor writes (up to 64 KiB of details and JSON): not fetched.
+_UNREAD = ("details", "links", "images", "custom_details", "labels", "summary")
+
+
 def _open_incident(source, dedup_key, now):
     """The open incident for `dedup_key`, locked, with whether the source is in maintenance: one
     statement, which finds nothing if the source's row changed (see _as_known)."""
     incident = (
         Incident.objects.select_for_update(of=("self",))
         .filter(alert_source_id=source.pk, dedup_key=dedup_key, status__in=Incident.OPEN, **_as_known(source))
+        .defer(*_UNREAD)
         .annotate(maintenance_now=_maintenance_now(now, OuterRef("alert_source_id")))
         .first()
     )
