@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.models import User
+from escalation.models import EscalationPolicy
 from ilert import secrets
 from ilert.api import TenantViewSet
 from ilert.filters import UTCDateTimeFilter
@@ -17,8 +18,6 @@ from . import selectors, services
 from .ingest import EventType, InboundEvent
 from .integrations import event_api, heartbeat
 from .models import AlertSource, ChangeEvent, Incident, IncidentLogEntry, MaintenanceWindow, Priority
-
-EscalationPolicy = AlertSource._meta.get_field("escalation_policy").related_model
 
 
 class AlertSourceSerializer(serializers.ModelSerializer):

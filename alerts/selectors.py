@@ -1,5 +1,6 @@
 """Tenant-scoped reads of alert sources, incidents and change events."""
 
+import threading
 from datetime import timedelta
 
 from django.conf import settings
@@ -19,6 +20,43 @@ def source_for_key(key):
     if not key or len(key) > 200:
         return None
     return AlertSource.objects.select_related("tenant").filter(key_hash=secrets.lookup_hash(key)).first()
+
+
+# key hash -> AlertSource, per process. Only for callers that hand the source to services.ingest,
+# whose statements check it against its row (key, status, mode) and read the row afresh on any
+# miss: a revoked or rotated key, a disabled source, a changed mode act at once in every process.
+# A change made in this process also drops the entry (signals in alerts.apps).
+_SOURCES = {}
+_SOURCES_MAX = 10_000
+_SOURCES_LOCK = threading.Lock()
+
+
+def cached_source_for_key(key):
+    """source_for_key without a query while this process has seen the key, for services.ingest only
+    (see _SOURCES). The source carries `presented_key_hash`, the key ingest checks it by."""
+    if not key or len(key) > 200:
+        return None
+    key_hash = secrets.lookup_hash(key)
+    source = _SOURCES.get(key_hash)
+    if source is None or not source.is_active:  # a disabled source may be enabled again: ask the row
+        source = AlertSource.objects.filter(key_hash=key_hash).first()
+        if source is None:
+            return None
+        source.presented_key_hash = key_hash
+        with _SOURCES_LOCK:
+            if len(_SOURCES) >= _SOURCES_MAX:
+                _SOURCES.clear()
+            _SOURCES[key_hash] = source
+    # Shared by the requests of this process (threads too): ingest only reads it; a change is saved
+    # on an instance of its own (services), and a stale one is replaced, never modified.
+    return source
+
+
+def forget_cached_source(source):
+    """Drop a source from this process's cache (a change saved or deleted here)."""
+    with _SOURCES_LOCK:
+        for key_hash in [h for h, cached in _SOURCES.items() if cached.pk == source.pk]:
+            del _SOURCES[key_hash]
 
 
 def email_sources_for(message):

@@ -14,6 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts import selectors as account_selectors
+from escalation.models import EscalationPolicy
 from ilert import clock, secrets
 from ilert.dashboard import admin_only, can_write, panel_urls, tenant_object
 from ilert.errors import DomainError
@@ -42,7 +43,7 @@ STATUS_FILTERS = {
 
 
 def _policies(tenant):
-    return AlertSource._meta.get_field("escalation_policy").related_model.objects.filter(tenant=tenant)
+    return EscalationPolicy.objects.filter(tenant=tenant)
 
 
 # ?sort= values: column -> ordering ("-opened": newest first, the default)

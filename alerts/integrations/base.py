@@ -102,15 +102,17 @@ def printable(text):
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def source_for(key, *, integration_types=None, field="integrationKey", cost=1):
+def source_for(key, *, integration_types=None, field="integrationKey", cost=1, cached=False):
     """The alert source for an integration key, with `cost` events charged to its rate limit (0: the
     caller charges once it knows how many events the request carries); Reject(400/404/429) otherwise.
     `integration_types`: the source types this endpoint serves (a key of another type is 404 with the
     code "wrong_source_type" and a message that says which type the key has). A disabled source is
-    refused by ingest (403)."""
+    refused by ingest (403). `cached`: from this process's cache (selectors.cached_source_for_key),
+    only for a source handed to services.ingest, which checks it against its row."""
     if not isinstance(key, str) or not key.strip():
         raise Reject(400, "The integration key is missing.", field=field)
-    source = selectors.source_for_key(key.strip())
+    lookup = selectors.cached_source_for_key if cached else selectors.source_for_key
+    source = lookup(key.strip())
     if source is None:
         raise Reject(404, "Unknown integration key.")
     if integration_types and source.integration_type not in integration_types:

@@ -50,7 +50,7 @@ def receive(request):
         data = base.json_body(request)
         key = data.get("integrationKey", data.get("apiKey", request.GET.get("integrationKey")))
         event = parse(data)
-        source = base.source_for(key)
+        source = base.source_for(key, cached=True)  # ingest checks it against its row
         try:
             result = services.ingest(source, event)
         except DomainError as exc:

@@ -1,14 +1,23 @@
-"""The product's URLs plus /bench/bare: a bare DRF endpoint that parses JSON and does one INSERT,
-the floor to compare the Event API with. Loaded only by bench.ingest.settings, never shipped."""
+"""The product's URLs plus two floors to compare with, loaded only by bench.ingest.settings, never
+shipped:
+
+- /bench/bare: a bare DRF endpoint that parses JSON and does one INSERT (the Event API's floor);
+- /bench/ping/<key>: a plain Django view doing the same UPDATE as a heartbeat ping (no rate limit,
+  no checks: the heartbeat endpoint's floor).
+"""
 
 import json
 
 from django.db import connection
+from django.http import JsonResponse
 from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from alerts.integrations.heartbeat import _deadline, _heartbeat_sources
+from ilert import clock, secrets
 from ilert.urls import urlpatterns as product_urlpatterns
 
 
@@ -22,4 +31,12 @@ class Bare(APIView):
         return Response({"ok": True}, status=202)
 
 
-urlpatterns = [path("bench/bare", Bare.as_view()), *product_urlpatterns]
+@csrf_exempt
+def plain_ping(request, key):
+    now = clock.now()
+    _heartbeat_sources().filter(key_hash=secrets.lookup_hash(key), heartbeat_overdue=False).update(
+        last_ping_at=now, next_expected_at=_deadline(now))
+    return JsonResponse({"ok": True}, status=202)
+
+
+urlpatterns = [path("bench/bare", Bare.as_view()), path("bench/ping/<str:key>", plain_ping), *product_urlpatterns]

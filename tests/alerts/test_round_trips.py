@@ -1,0 +1,108 @@
+"""Round trips to the database per event: the Event API's append and new-incident paths and a
+heartbeat ping take a pinned number of statements (a regression that adds one fails here), and the
+per-process cache of sources by key never lets a revoked, rotated or disabled key through."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from alerts import selectors
+from alerts.models import AlertSource, Incident, IncidentLogEntry
+
+from .factories import make_source
+
+# Counted inside the test's transaction: the request's BEGIN/COMMIT show as SAVEPOINT/RELEASE.
+APPEND = 5  # savepoint, locked lookup (+ maintenance, + the source's row checked), UPDATE+timeline INSERT,
+#             the reports app's dirty mark, release
+NEW_INCIDENT = 9  # savepoint, lookup (miss), the source's row afresh (+ maintenance), counter+incident INSERT,
+#                   timeline INSERT, the connectors' and status pages' lookups, the reports mark, release
+PING = 1  # one UPDATE of the source's row
+
+
+def post(key, alert_key="db-1", event_type="ALERT"):
+    body = {"integrationKey": key, "eventType": event_type, "summary": "db-1 down", "alertKey": alert_key}
+    return Client().post("/api/events", json.dumps(body), content_type="application/json")
+
+
+@pytest.fixture
+def source(tenant):
+    source = make_source(tenant, name="Prometheus")
+    assert post(source.integration_key, "warm-up").status_code == 202  # this process has seen the key
+    return source
+
+
+def test_an_event_appended_to_an_open_incident_takes_five_statements(source, django_assert_num_queries):
+    assert post(source.integration_key).status_code == 202
+    with django_assert_num_queries(APPEND):
+        assert post(source.integration_key).json()["responseCode"] == "EVENT_APPENDED"
+    incident = Incident.objects.get(incident_key="db-1")
+    assert incident.event_count == 2
+    assert IncidentLogEntry.objects.filter(incident=incident, kind="event").count() == 2
+
+
+def test_an_event_that_opens_an_incident_takes_nine_statements(source, django_assert_num_queries):
+    with django_assert_num_queries(NEW_INCIDENT):
+        assert post(source.integration_key, "db-2").json()["responseCode"] == "NEW_INCIDENT_CREATED"
+    incident = Incident.objects.get(incident_key="db-2")
+    assert incident.number == 2  # the warm-up's incident is #1
+    assert list(IncidentLogEntry.objects.filter(incident=incident).values_list("kind", flat=True)
+                .order_by("id")) == ["created", "event"]
+
+
+def test_a_heartbeat_ping_takes_one_statement(tenant, django_assert_num_queries):
+    heartbeat = make_source(tenant, name="cron", integration_type="heartbeat")
+    assert Client().get(f"/api/heartbeats/{heartbeat.integration_key}").status_code == 202
+    with django_assert_num_queries(PING):
+        assert Client().get(f"/api/heartbeats/{heartbeat.integration_key}").status_code == 202
+
+
+# A change made by another process reaches this one only through the database: a queryset
+# .update() sends no signal, so the cached source here is stale, as it would be in another process.
+
+
+@pytest.mark.parametrize("alert_key, event_type", [("warm-up", "ALERT"), ("new", "ALERT"), ("warm-up", "RESOLVE"),
+                                                   ("none-open", "RESOLVE")])
+def test_a_key_rotated_in_another_process_stops_at_once(source, alert_key, event_type):
+    old_key = source.integration_key
+    fresh = AlertSource.objects.get(pk=source.pk)
+    fresh.set_integration_key("a-new-key-for-this-source")
+    AlertSource.objects.filter(pk=source.pk).update(key_hash=fresh.key_hash, key_encrypted=fresh.key_encrypted,
+                                                    folded_key_hash=fresh.folded_key_hash)
+    response = post(old_key, alert_key, event_type)
+    assert response.status_code == 404, response.content
+    assert Incident.objects.filter(alert_source=source).count() == 1
+    assert Incident.objects.get(alert_source=source).status == "PENDING"
+    again = post("a-new-key-for-this-source", alert_key, event_type)
+    assert again.status_code == 202, again.content
+
+
+def test_a_source_deleted_in_another_process_stops_at_once(source):
+    old_key = source.integration_key
+    AlertSource.objects.filter(pk=source.pk).delete()
+    assert post(old_key, "warm-up").status_code == 404
+    assert post(old_key, "new").status_code == 404
+
+
+@pytest.mark.parametrize("alert_key", ["warm-up", "new"])
+def test_a_source_disabled_in_another_process_refuses_at_once(source, alert_key):
+    AlertSource.objects.filter(pk=source.pk).update(status="disabled")
+    response = post(source.integration_key, alert_key)
+    assert response.status_code == 403 and "disabled" in response.json()["message"]
+    AlertSource.objects.filter(pk=source.pk).update(status="active")
+    assert post(source.integration_key, alert_key).status_code == 202  # and enabled again, at once too
+
+
+def test_a_mode_changed_in_another_process_is_followed_at_once(source):
+    AlertSource.objects.filter(pk=source.pk).update(creation_mode="open_new")
+    assert post(source.integration_key, "warm-up").json()["responseCode"] == "NEW_INCIDENT_CREATED"
+    assert Incident.objects.filter(alert_source=source, incident_key="warm-up").count() == 2
+
+
+def test_a_change_saved_in_this_process_empties_the_cache(source):
+    from alerts import services
+
+    old_key = source.integration_key
+    services.regenerate_integration_key(AlertSource.objects.get(pk=source.pk))
+    assert not any(cached.pk == source.pk for cached in selectors._SOURCES.values())
+    assert post(old_key).status_code == 404
