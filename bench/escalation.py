@@ -42,6 +42,23 @@ def percentile(values, p):
 
 
 def main():
+    args = parse_args()
+    if not (os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL")):
+        sys.exit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: this benchmark runs real workers.")
+    os.environ.setdefault("SWEEP_INTERVAL_SECONDS", "1")
+
+    import django
+
+    django.setup()
+    from accounts.models import Tenant
+
+    tenant, user = set_up(args)
+    samples = run_storm(args, tenant)
+    print_figures(args, tenant, user, samples)
+    Tenant.objects.filter(pk=tenant.pk).delete()
+
+
+def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--incidents", type=int, default=10_000)
     parser.add_argument("--threads", type=int, default=2, help="threads (or child processes) per worker")
@@ -50,14 +67,12 @@ def main():
     parser.add_argument("--sms", action="store_true",
                         help="page by SMS (not the default email): each page then needs a reply code, the smallest "
                              "one free among that user's open incidents")
-    args = parser.parse_args()
-    if not (os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL")):
-        sys.exit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: this benchmark runs real workers.")
-    os.environ.setdefault("SWEEP_INTERVAL_SECONDS", "1")
+    return parser.parse_args()
 
-    import django
 
-    django.setup()
+def set_up(args):
+    """Migrate, make the tenant, its paged user and policy, and insert the incidents (parked a
+    day ahead, so that none is due before the workers are up). Returns (tenant, user)."""
     from django.core.management import call_command
     from django.db import connection
 
@@ -66,7 +81,6 @@ def main():
     from alerts.models import Incident
     from escalation import services as escalation_services
     from ilert import clock
-    from tests.e2e.workers import Worker, purge_broker, wait_for
     from tests.factories import TenantFactory, UserFactory
 
     call_command("migrate", interactive=False, verbosity=0)
@@ -91,6 +105,17 @@ def main():
     )
     print(f"inserted {args.incidents} incidents in {time.time() - started:.1f} s")
     connection.close()
+    return tenant, user
+
+
+def run_storm(args, tenant):
+    """Start the two workers, make every incident due at one second and poll until all are
+    performed (or 5 minutes pass). Returns [(seconds after the due second, incidents performed)]."""
+    from django.db import connection
+
+    from alerts.models import Incident
+    from ilert import clock
+    from tests.e2e.workers import Worker, purge_broker, wait_for
 
     purge_broker()
     tmp = Path(tempfile.mkdtemp(prefix="bench-escalation-"))
@@ -117,14 +142,25 @@ def main():
     finally:
         for worker in workers:
             worker.stop()
+    return samples
 
-    performed = samples[-1][1]
-    early = [s for s in samples if s[0] < 0 and s[1] > 0]
-    lateness = []  # one value per incident: when the count first covered it
+
+def lateness_per_incident(samples):
+    """One lateness per incident: when the polled count first covered it."""
+    lateness = []
     previous = 0
     for seconds, count in samples:
         lateness += [max(0.0, seconds)] * (count - previous)
         previous = count
+    return lateness
+
+
+def print_figures(args, tenant, user, samples):
+    from alerts.models import Incident
+
+    performed = samples[-1][1]
+    early = [s for s in samples if s[0] < 0 and s[1] > 0]
+    lateness = lateness_per_incident(samples)
     first = next(s for s, c in samples if c > 0)
     last = samples[-1][0]
     print(f"bench/escalation: {args.incidents} incidents due at one second, 2 worker processes × "
@@ -148,7 +184,6 @@ def main():
         floor = postgres_floor(tenant, sessions=2)
         print(f"  PostgreSQL floor: the same rows written by plain SQL from 2 sessions (no Python): "
               f"{floor:.0f} steps/s; engine/floor {performed / span / floor:.2f}")
-    Tenant.objects.filter(pk=tenant.pk).delete()
 
 
 def vacuum():

@@ -27,6 +27,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ilert.settings")
 os.environ.setdefault("SECRET_KEY", "bench-secret")
 
+SID, TOKEN = "AC" + "be0c" * 8, "bench-token"
+
 
 def percentile(values, p):
     ordered = sorted(values)
@@ -53,15 +55,7 @@ def _stages(tenant):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--incidents", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=8, help="clients posting events at once")
-    parser.add_argument("--rate", type=float, default=0,
-                        help="open loop: post this many events per second (default: closed loop, as fast as the "
-                             "clients can)")
-    parser.add_argument("--worker-threads", type=int, default=8)
-    parser.add_argument("--web-workers", type=int, default=2)
-    args = parser.parse_args()
+    args = parse_args()
     if not (os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL")):
         sys.exit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: this benchmark runs the real stack.")
 
@@ -70,9 +64,38 @@ def main():
     django.setup()
     import logging
 
-    import httpx
-
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    from accounts.models import Tenant
+    from tests.notifications.fakes import FakeTwilio
+
+    tenant, key = set_up()
+    fake = FakeTwilio(SID, TOKEN)
+    posted_at = {}  # tag: (posted, answered)
+    posting = run_stack(args, key, fake, posted_at)
+
+    latencies, answers = measured_latencies(fake, posted_at)
+    stages = _stages(tenant)
+    Tenant.objects.filter(pk=tenant.pk).delete()
+    if not latencies:
+        sys.exit("no SMS arrived")
+    print_figures(args, fake, stages, latencies, answers, posting)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--incidents", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=8, help="clients posting events at once")
+    parser.add_argument("--rate", type=float, default=0,
+                        help="open loop: post this many events per second (default: closed loop, as fast as the "
+                             "clients can)")
+    parser.add_argument("--worker-threads", type=int, default=8)
+    parser.add_argument("--web-workers", type=int, default=2)
+    return parser.parse_args()
+
+
+def set_up():
+    """Migrate; make the tenant, its user paged by SMS at once (bundling and throttling off) and
+    the alert source. Returns (tenant, the source's integration key)."""
     from django.core.management import call_command
     from django.utils import timezone
 
@@ -80,9 +103,7 @@ def main():
     from alerts import services as alert_services
     from escalation import services as escalation_services
     from notifications.models import ContactMethod, NotificationRule
-    from tests.e2e.stack import Stack
     from tests.factories import TenantFactory, UserFactory
-    from tests.notifications.fakes import FakeTwilio, FakeTwilioServer
 
     call_command("migrate", interactive=False, verbosity=0)
     Tenant.objects.filter(slug="bench-notify").delete()
@@ -93,55 +114,77 @@ def main():
     NotificationRule.objects.create(tenant=tenant, user=user, contact_method=method, priority="HIGH", delay_minutes=0)
     policy = escalation_services.create_policy(tenant, name="bench", levels=[{"users": [user], "timeout_minutes": 60}])
     source = alert_services.create_alert_source(tenant, name="bench", escalation_policy=policy)
-    key = source.integration_key
+    return tenant, source.integration_key
 
-    sid, token = "AC" + "be0c" * 8, "bench-token"
-    fake = FakeTwilio(sid, token)
-    posted_at = {}
+
+def run_stack(args, key, fake, posted_at):
+    """Start the fake Twilio and the stack, post the events, wait (up to 60 s) for their SMS.
+    Returns the seconds the posting took."""
+    import httpx
+
+    from tests.e2e.stack import Stack
+    from tests.notifications.fakes import FakeTwilioServer
+
     tmp = tempfile.mkdtemp(prefix="bench-notify-")
     print(f"logs: {tmp}/stack.log")
     with FakeTwilioServer(fake) as server:
-        env = {"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": token, "TWILIO_FROM_NUMBER": "+15005550006",
+        env = {"TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_FROM_NUMBER": "+15005550006",
                "TWILIO_API_BASE_URL": server.url,
                "INGEST_RATE_LIMIT": "100000/minute"}
         with Stack(database_url=os.environ["DATABASE_URL"], redis_url=os.environ["REDIS_URL"], env=env, tmp=tmp,
                    worker_concurrency=args.worker_threads, web_workers=args.web_workers) as stack:
             client = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=args.concurrency * 2))
-            lock = threading.Lock()
-
-            def fire(n):
-                tag = f"bench-{n:06d}"
-                started = time.time()
-                response = client.post(stack.url + "/api/events", json={
-                    "integrationKey": key, "eventType": "ALERT", "summary": f"{tag} latency probe", "alertKey": tag})
-                if response.status_code != 202:
-                    raise RuntimeError(f"{response.status_code}: {response.text}")
-                with lock:
-                    posted_at[tag] = (started, time.time())
-
+            fire = poster(client, stack.url, key, posted_at)
             for n in range(5):  # warm up connections and code paths (not counted)
                 fire(900_000 + n)
             time.sleep(1)
             warm = len(fake.arrivals)
-            begun = time.time()
-            if args.rate:
-                def paced(n):
-                    delay = begun + n / args.rate - time.time()
-                    if delay > 0:
-                        time.sleep(delay)
-                    fire(n)
-
-                with ThreadPoolExecutor(max(args.concurrency, 32)) as pool:
-                    list(pool.map(paced, range(args.incidents)))
-            else:
-                with ThreadPoolExecutor(args.concurrency) as pool:
-                    list(pool.map(fire, range(args.incidents)))
-            posting = time.time() - begun
+            posting = post_events(args, fire)
             deadline = time.time() + 60
             while len(fake.arrivals) - warm < args.incidents and time.time() < deadline:
                 time.sleep(0.05)
             client.close()
+    return posting
 
+
+def poster(client, url, key, posted_at):
+    """fire(n): post event n to the Event API and record when it was posted and answered."""
+    lock = threading.Lock()
+
+    def fire(n):
+        tag = f"bench-{n:06d}"
+        started = time.time()
+        response = client.post(url + "/api/events", json={
+            "integrationKey": key, "eventType": "ALERT", "summary": f"{tag} latency probe", "alertKey": tag})
+        if response.status_code != 202:
+            raise RuntimeError(f"{response.status_code}: {response.text}")
+        with lock:
+            posted_at[tag] = (started, time.time())
+
+    return fire
+
+
+def post_events(args, fire):
+    """Post --incidents events: paced at --rate (open loop), or by --concurrency clients as fast as
+    they can. Returns the seconds it took."""
+    begun = time.time()
+    if args.rate:
+        def paced(n):
+            delay = begun + n / args.rate - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            fire(n)
+
+        with ThreadPoolExecutor(max(args.concurrency, 32)) as pool:
+            list(pool.map(paced, range(args.incidents)))
+    else:
+        with ThreadPoolExecutor(args.concurrency) as pool:
+            list(pool.map(fire, range(args.incidents)))
+    return time.time() - begun
+
+
+def measured_latencies(fake, posted_at):
+    """([POST -> SMS request seconds], [POST -> answer seconds]) of the counted events (not the warm-up)."""
     latencies, answers = [], []
     for arrived, params in fake.arrivals:
         tag = params.get("Body", "").split(": ", 1)[-1][:12]
@@ -149,11 +192,10 @@ def main():
             started, answered = posted_at[tag]
             latencies.append(arrived - started)
             answers.append(answered - started)
-    received = len(latencies)
-    stages = _stages(tenant)
-    Tenant.objects.filter(pk=tenant.pk).delete()
-    if not latencies:
-        sys.exit("no SMS arrived")
+    return latencies, answers
+
+
+def print_figures(args, fake, stages, latencies, answers, posting):
     for name, values in stages.items():
         if values:
             print(f"  stage {name:18s} p50 {1000 * statistics.median(values):8.1f} ms   "
@@ -162,7 +204,7 @@ def main():
     load = f"{args.rate:g} events/s offered" if args.rate else f"{args.concurrency} concurrent clients"
     print(f"bench/notify: {args.incidents} incidents, {load}, "
           f"{args.worker_threads} worker threads, {args.web_workers} web workers")
-    print(f"  SMS received by the fake Twilio: {received}/{args.incidents} "
+    print(f"  SMS received by the fake Twilio: {len(latencies)}/{args.incidents} "
           f"(duplicates: {len(fake.sms) - len(set(m['body'] for m in fake.sms))})")
     print(f"  Event API answer (202):   p50 {percentile(answers, 50) * 1000:7.1f} ms   "
           f"p99 {percentile(answers, 99) * 1000:7.1f} ms")

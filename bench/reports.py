@@ -96,18 +96,7 @@ def next_ids(model, count):
 
 def generate(n, seed=1):
     rng = random.Random(seed)
-    Tenant.objects.filter(slug=SLUG).delete()
-    tenant = Tenant.objects.create(name="Reports bench", slug=SLUG, timezone="Europe/Berlin")
-    users = [User.objects.create_user(f"u{i}@reports-bench.test", tenant=tenant, name=f"User {i}",
-                                      timezone=rng.choice(["", "", "America/New_York"]) if i % 5 == 0 else "")
-             for i in range(20)]
-    policies = [EscalationPolicy.objects.create(tenant=tenant, name=f"Policy {i}") for i in range(5)]
-    sources = []
-    for i in range(10):
-        source = AlertSource(tenant=tenant, name=f"Source {i}", escalation_policy=policies[i % 5])
-        source.set_integration_key(f"reports-bench-key-{i}-{rng.random()}")
-        source.save()
-        sources.append(source)
+    tenant, users, sources = make_tenant(rng)
     keys = [f"host-{i}/check-{i % 7}" for i in range(300)]
     end = datetime.now(UTC).replace(microsecond=0)
     start = end - timedelta(days=730)
@@ -120,41 +109,10 @@ def generate(n, seed=1):
         incidents, entries, pages = [], [], []
         for pk, created in zip(ids, chunk, strict=True):
             number += 1
-            source = rng.choice(sources)
-            user = rng.choice(users)
-            accepted = resolved = None
-            roll = rng.random()
-            if roll < 0.75:
-                accepted = created + timedelta(seconds=int(rng.expovariate(1 / 300)))
-            if roll < 0.95:
-                resolved = (accepted or created) + timedelta(seconds=int(rng.expovariate(1 / 3600)))
-            key = keys[min(int(rng.paretovariate(1.2)) - 1, len(keys) - 1)]
-            incidents.append({
-                "id": pk, "tenant_id": tenant.pk, "number": number, "alert_source_id": source.pk,
-                "summary": f"{key} failing", "priority": "HIGH" if rng.random() < 0.7 else "LOW",
-                "status": "RESOLVED" if resolved else "ACCEPTED" if accepted else "PENDING",
-                "incident_key": key, "dedup_key": None, "assigned_to_id": user.pk if accepted else None,
-                "accepted_by_id": user.pk if accepted else None, "accepted_at": accepted,
-                "resolved_by_id": user.pk if resolved and rng.random() < 0.6 else None, "resolved_at": resolved,
-                "event_count": 1 + int(rng.expovariate(0.5)), "created_at": created, "last_event_at": created,
-                "in_maintenance": rng.random() < 0.01, "escalation_policy_id": source.escalation_policy_id,
-            })
-            entries.append({"tenant_id": tenant.pk, "incident_id": pk, "at": created, "kind": "created", "via": "api"})
-            if accepted:
-                entries.append({"tenant_id": tenant.pk, "incident_id": pk, "at": accepted, "kind": "accepted",
-                                "actor_id": user.pk, "via": rng.choice(["sms", "voice", "push", "email", "dashboard"])})
-            if resolved:
-                entries.append({"tenant_id": tenant.pk, "incident_id": pk, "at": resolved, "kind": "resolved",
-                                "via": "api"})
-            sent = created + timedelta(seconds=5)
-            channel = rng.choice(["sms", "voice", "push", "email"])
-            status = rng.choices(["delivered", "sent", "failed"], [0.8, 0.15, 0.05])[0]
-            pages.append({"tenant_id": tenant.pk, "kind": "page", "incident_id": pk, "user_id": user.pk,
-                          "channel": channel, "address": "x", "dedup_key": f"rb-{pk}", "status": status,
-                          "due_at": created, "sent_at": sent if status != "failed" else None,
-                          "delivered_at": sent if status == "delivered" else None,
-                          "attempts": 1 + (rng.random() < 0.05), "provider": "twilio" if channel in ("sms", "voice")
-                          else "fcm" if channel == "push" else "email", "token": f"rb{pk:030d}", "created_at": created})
+            incident, incident_entries, page = fake_incident(rng, tenant, pk, number, created, sources, users, keys)
+            incidents.append(incident)
+            entries += incident_entries
+            pages.append(page)
         copy(Incident, incidents)
         copy(IncidentLogEntry, entries)
         copy(Notification, pages)
@@ -168,6 +126,64 @@ def generate(n, seed=1):
             # is set (autovacuum does it in production; right after a bulk COPY it has not yet).
             cursor.execute(f'VACUUM ANALYZE "{model._meta.db_table}"')
     return tenant, users[0]
+
+
+def make_tenant(rng):
+    """The fresh tenant with 20 users, 5 policies and 10 alert sources: (tenant, users, sources)."""
+    Tenant.objects.filter(slug=SLUG).delete()
+    tenant = Tenant.objects.create(name="Reports bench", slug=SLUG, timezone="Europe/Berlin")
+    users = [User.objects.create_user(f"u{i}@reports-bench.test", tenant=tenant, name=f"User {i}",
+                                      timezone=rng.choice(["", "", "America/New_York"]) if i % 5 == 0 else "")
+             for i in range(20)]
+    policies = [EscalationPolicy.objects.create(tenant=tenant, name=f"Policy {i}") for i in range(5)]
+    sources = []
+    for i in range(10):
+        source = AlertSource(tenant=tenant, name=f"Source {i}", escalation_policy=policies[i % 5])
+        source.set_integration_key(f"reports-bench-key-{i}-{rng.random()}")
+        source.save()
+        sources.append(source)
+    return tenant, users, sources
+
+
+def fake_incident(rng, tenant, pk, number, created, sources, users, keys):
+    """One incident's rows for COPY: (incident, [timeline entries], page). The draws from `rng` stay
+    in this order, so that one seed always makes the same history."""
+    source = rng.choice(sources)
+    user = rng.choice(users)
+    accepted = resolved = None
+    roll = rng.random()
+    if roll < 0.75:
+        accepted = created + timedelta(seconds=int(rng.expovariate(1 / 300)))
+    if roll < 0.95:
+        resolved = (accepted or created) + timedelta(seconds=int(rng.expovariate(1 / 3600)))
+    key = keys[min(int(rng.paretovariate(1.2)) - 1, len(keys) - 1)]
+    incident = {
+        "id": pk, "tenant_id": tenant.pk, "number": number, "alert_source_id": source.pk,
+        "summary": f"{key} failing", "priority": "HIGH" if rng.random() < 0.7 else "LOW",
+        "status": "RESOLVED" if resolved else "ACCEPTED" if accepted else "PENDING",
+        "incident_key": key, "dedup_key": None, "assigned_to_id": user.pk if accepted else None,
+        "accepted_by_id": user.pk if accepted else None, "accepted_at": accepted,
+        "resolved_by_id": user.pk if resolved and rng.random() < 0.6 else None, "resolved_at": resolved,
+        "event_count": 1 + int(rng.expovariate(0.5)), "created_at": created, "last_event_at": created,
+        "in_maintenance": rng.random() < 0.01, "escalation_policy_id": source.escalation_policy_id,
+    }
+    entries = [{"tenant_id": tenant.pk, "incident_id": pk, "at": created, "kind": "created", "via": "api"}]
+    if accepted:
+        entries.append({"tenant_id": tenant.pk, "incident_id": pk, "at": accepted, "kind": "accepted",
+                        "actor_id": user.pk, "via": rng.choice(["sms", "voice", "push", "email", "dashboard"])})
+    if resolved:
+        entries.append({"tenant_id": tenant.pk, "incident_id": pk, "at": resolved, "kind": "resolved",
+                        "via": "api"})
+    sent = created + timedelta(seconds=5)
+    channel = rng.choice(["sms", "voice", "push", "email"])
+    status = rng.choices(["delivered", "sent", "failed"], [0.8, 0.15, 0.05])[0]
+    page = {"tenant_id": tenant.pk, "kind": "page", "incident_id": pk, "user_id": user.pk,
+            "channel": channel, "address": "x", "dedup_key": f"rb-{pk}", "status": status,
+            "due_at": created, "sent_at": sent if status != "failed" else None,
+            "delivered_at": sent if status == "delivered" else None,
+            "attempts": 1 + (rng.random() < 0.05), "provider": "twilio" if channel in ("sms", "voice")
+            else "fcm" if channel == "push" else "email", "token": f"rb{pk:030d}", "created_at": created}
+    return incident, entries, page
 
 
 def make_schedules(tenant, users, start, end, rng):
@@ -214,6 +230,21 @@ def timed(function, repeat):
 
 
 def main():
+    args = parse_args()
+    assert connection.vendor == "postgresql", "bench/reports.py needs DATABASE_URL (PostgreSQL)"
+    call_command("migrate", verbosity=0)
+    print(f"load average before: {os.getloadavg()}")
+    tenant, reader = history(args)
+    rebuild(args, tenant)
+    today = datetime.now(UTC).date()
+    print_report_timings(args, tenant, reader, today)
+    print_people_parts(args, tenant, reader, today)
+    print(f"load average after: {os.getloadavg()}")
+    if not args.keep:
+        Tenant.objects.filter(slug=SLUG).delete()
+
+
+def parse_args():
     parser = argparse.ArgumentParser()
     parser.add_argument("--incidents", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
@@ -224,10 +255,11 @@ def main():
     parser.add_argument("--rebuild-notifications", action="store_true",
                         help="with --reuse: rebuild the outbox roll-ups first (not the incidents')")
     parser.add_argument("--skip-live-2y", action="store_true", help="skip the live query over 2 years (slow)")
-    args = parser.parse_args()
-    assert connection.vendor == "postgresql", "bench/reports.py needs DATABASE_URL (PostgreSQL)"
-    call_command("migrate", verbosity=0)
-    print(f"load average before: {os.getloadavg()}")
+    return parser.parse_args()
+
+
+def history(args):
+    """The tenant a --keep run left (with --reuse), else a freshly generated one: (tenant, reader)."""
     tenant = Tenant.objects.filter(slug=SLUG).first() if args.reuse else None
     if tenant is None:
         started = time.perf_counter()
@@ -235,6 +267,12 @@ def main():
         print(f"generated {args.incidents:,} incidents in {time.perf_counter() - started:.0f} s")
     else:
         reader = User.objects.get(email="u0@reports-bench.test")
+    return tenant, reader
+
+
+def rebuild(args, tenant):
+    """Rebuild the roll-ups (always on a fresh history; with --reuse, as --rebuild and
+    --rebuild-notifications say)."""
     if tenant is not None and (not args.reuse or args.rebuild):
         started = time.perf_counter()
         rollups.rebuild(tenant)
@@ -249,7 +287,10 @@ def main():
             for model in (NotificationFact, NotificationRollup):
                 cursor.execute(f'VACUUM ANALYZE "{model._meta.db_table}"')
         print(f"outbox roll-ups of {count:,} notifications rebuilt in {time.perf_counter() - started:.0f} s")
-    today = datetime.now(UTC).date()
+
+
+def print_report_timings(args, tenant, reader, today):
+    """Every report over 90 days and 2 years, from the roll-ups and live (milliseconds)."""
     print(f"{'report':10} {'range':6} {'roll-ups ms':>12} {'live ms':>10}")
     for days, label in ((90, "90 d"), (730, "2 y")):
         query = {"from": (today - timedelta(days=days - 1)).isoformat(), "to": today.isoformat()}
@@ -262,6 +303,10 @@ def main():
             else:
                 slow = timed(lambda f=function, p=p: f(p, rollup=False), 1)
             print(f"{name:10} {label:6} {fast:12.0f} {slow:10.0f}", flush=True)
+
+
+def print_people_parts(args, tenant, reader, today):
+    """The people report part by part (roll-ups), over 90 days and 2 years (milliseconds)."""
     print("people, part by part (roll-ups), ms:")
     for days, label in ((90, "90 d"), (730, "2 y")):
         query = {"from": (today - timedelta(days=days - 1)).isoformat(), "to": today.isoformat()}
@@ -281,9 +326,6 @@ def main():
         print(f"  {label}: time on call (days, first read) {cold:.0f}, " + ", ".join(
             f"{name} {timed(lambda f=f: queries._without_jit(lambda _p: f())(None), args.repeat):.0f}"
             for name, f in parts.items()), flush=True)
-    print(f"load average after: {os.getloadavg()}")
-    if not args.keep:
-        Tenant.objects.filter(slug=SLUG).delete()
 
 
 if __name__ == "__main__":

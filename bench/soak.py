@@ -145,12 +145,7 @@ def steps_and_lateness(tenant_name="Soak"):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=30)
-    parser.add_argument("--rate", type=float, default=1.0, help="new incidents per second")
-    parser.add_argument("--data-dir", help="default: a fresh temporary directory")
-    args = parser.parse_args()
-
+    args = parse_args()
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="ilert-soak-"))
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
@@ -162,7 +157,40 @@ def main():
                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     print(f"soak: manage.py run (pid {run.pid}) on {url}, data in {data_dir}, log {log_path}", flush=True)
+    wait_up(run, url, log_path)
 
+    os.environ.update(env, DJANGO_SETTINGS_MODULE="ilert.settings", ILERT_KICK_TASKS="false")
+    import django
+
+    django.setup()
+    import logging
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    tenant, key = setup_tenant()
+
+    load = Load(url, key, args.rate)
+    soak(args, load, run, log_path)
+    load.resolve_all()
+    time.sleep(5)
+    figures = steps_and_lateness()
+    run_alive = run.poll() is None
+    if run_alive:
+        os.killpg(run.pid, signal.SIGINT)
+        run.wait(timeout=60)
+    log.close()
+    print_figures(args, load, run, run_alive, log_path.read_text(), figures)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=30)
+    parser.add_argument("--rate", type=float, default=1.0, help="new incidents per second")
+    parser.add_argument("--data-dir", help="default: a fresh temporary directory")
+    return parser.parse_args()
+
+
+def wait_up(run, url, log_path):
+    """Until /healthz answers 200; exits when `manage.py run` dies or takes over 3 minutes."""
     import httpx
 
     deadline = time.monotonic() + 180
@@ -176,16 +204,9 @@ def main():
             sys.exit(f"manage.py run did not come up:\n{log_path.read_text()[-3000:]}")
         time.sleep(0.5)
 
-    os.environ.update(env, DJANGO_SETTINGS_MODULE="ilert.settings", ILERT_KICK_TASKS="false")
-    import django
 
-    django.setup()
-    import logging
-
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    tenant, key = setup_tenant()
-
-    load = Load(url, key, args.rate)
+def soak(args, load, run, log_path):
+    """The measured run: the load for --minutes, a progress line every minute."""
     started = time.monotonic()
     load.thread.start()
     try:
@@ -202,15 +223,10 @@ def main():
     finally:
         load.stopping.set()
         load.thread.join(timeout=60)
-    load.resolve_all()
-    time.sleep(5)
-    lateness, twice, sent, incidents, events = steps_and_lateness()
-    run_alive = run.poll() is None
-    if run_alive:
-        os.killpg(run.pid, signal.SIGINT)
-        run.wait(timeout=60)
-    log.close()
-    text = log_path.read_text()
+
+
+def print_figures(args, load, run, run_alive, text, figures):
+    lateness, twice, sent, incidents, events = figures
     interval = float(os.environ.get("SWEEP_INTERVAL_SECONDS", "2"))
     late = [value for value in lateness if value > interval]
     accepted = load.answers.get(202, 0)

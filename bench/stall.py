@@ -67,6 +67,20 @@ class Staller(threading.Thread):
         self._signal(signal.SIGCONT)  # never leave it stopped
 
 
+class Current:
+    """The test process and staller of the run under way, for the clean-up when stopped from outside."""
+
+    process = staller = None
+
+    def stop(self):
+        if self.staller:
+            self.staller.done.set()
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGCONT)
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
 def burners(count):
     return [subprocess.Popen([sys.executable, "-c", "while 1: pass"], start_new_session=True)  # noqa: S603
             for _ in range(count)]
@@ -97,6 +111,35 @@ def load():
 
 
 def main(argv=None):
+    args, targets = parse_args(argv)
+    seed = args.seed if args.seed is not None else random.randrange(10**6)
+    rng = random.Random(seed)
+    print(f"stall: {args.runs} runs of pytest {' '.join(targets)}; seed {seed}; "
+          f"pauses {'off' if args.no_pause else f'up to {args.pause_max} s every up to {args.gap_max} s'}; "
+          f"{args.burn} busy loops; load {load()}", flush=True)
+
+    failed_in, seen = Counter(), Counter()
+    # Stopped from outside (timeout, Ctrl-C): clean up below like a normal end, never leave a busy
+    # loop or a stopped test process behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    hogs = burners(args.burn)
+    current = Current()
+    try:
+        with tempfile.TemporaryDirectory(prefix="stall-") as tmp:
+            for run in range(1, args.runs + 1):
+                for name, outcome in one_run(args, targets, rng, run, Path(tmp) / f"run{run}.xml", current).items():
+                    seen[name] += outcome != "skipped"
+                    failed_in[name] += outcome == "failed"
+    finally:
+        current.stop()
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    return print_summary(failed_in, seen)
+
+
+def parse_args(argv):
+    """(args, pytest targets)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--pause-max", type=float, default=2.0, help="longest pause (s)")
@@ -110,59 +153,41 @@ def main(argv=None):
     targets = [a for a in args.pytest_args if a != "--"]
     if not targets:
         parser.error("give pytest targets after --")
-    seed = args.seed if args.seed is not None else random.randrange(10**6)
-    rng = random.Random(seed)
-    print(f"stall: {args.runs} runs of pytest {' '.join(targets)}; seed {seed}; "
-          f"pauses {'off' if args.no_pause else f'up to {args.pause_max} s every up to {args.gap_max} s'}; "
-          f"{args.burn} busy loops; load {load()}", flush=True)
+    return args, targets
 
-    failed_in, seen = Counter(), Counter()
-    # Stopped from outside (timeout, Ctrl-C): clean up below like a normal end, never leave a busy
-    # loop or a stopped test process behind.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    hogs = burners(args.burn)
-    process = staller = None
-    try:
-        with tempfile.TemporaryDirectory(prefix="stall-") as tmp:
-            for run in range(1, args.runs + 1):
-                junit = Path(tmp) / f"run{run}.xml"
-                started = time.monotonic()
-                process = subprocess.Popen(  # noqa: S603
-                    [PYTHON, "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={junit}", *targets],
-                    cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                    start_new_session=True)
-                if not args.no_pause:
-                    staller = Staller(process.pid, rng, args.pause_max, args.gap_max, args.group)
-                    staller.start()
-                output = process.communicate()[0]
-                if staller:
-                    staller.done.set()
-                    staller.join()
-                messages = {}
-                results = outcomes(junit, messages)
-                for name, outcome in results.items():
-                    seen[name] += outcome != "skipped"
-                    failed_in[name] += outcome == "failed"
-                failures = sorted(n for n, o in results.items() if o == "failed")
-                pauses = f", {staller.pauses} pauses ({staller.paused_seconds:.0f} s)" if staller else ""
-                print(f"run {run}: exit {process.returncode}, {len(results)} tests, {len(failures)} failed, "
-                      f"{time.monotonic() - started:.0f} s{pauses}", flush=True)
-                for name in failures:
-                    first = " | ".join(messages.get(name, "").splitlines()[:3])[:300]
-                    print(f"    FAILED {name}: {first}")
-                if process.returncode not in (0, 1) or (process.returncode == 1 and not failures):
-                    print(output[-3000:])
-    finally:
-        if staller:
-            staller.done.set()
-        if process and process.poll() is None:
-            os.killpg(process.pid, signal.SIGCONT)
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        for hog in hogs:
-            hog.kill()
-            hog.wait()
 
+def one_run(args, targets, rng, run, junit, current):
+    """One pytest process, paused at random unless --no-pause; prints its outcome and returns
+    {test id: outcome}."""
+    started = time.monotonic()
+    current.process = process = subprocess.Popen(  # noqa: S603
+        [PYTHON, "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={junit}", *targets],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
+    if not args.no_pause:
+        current.staller = Staller(process.pid, rng, args.pause_max, args.gap_max, args.group)
+        current.staller.start()
+    staller = current.staller
+    output = process.communicate()[0]
+    if staller:
+        staller.done.set()
+        staller.join()
+    messages = {}
+    results = outcomes(junit, messages)
+    failures = sorted(n for n, o in results.items() if o == "failed")
+    pauses = f", {staller.pauses} pauses ({staller.paused_seconds:.0f} s)" if staller else ""
+    print(f"run {run}: exit {process.returncode}, {len(results)} tests, {len(failures)} failed, "
+          f"{time.monotonic() - started:.0f} s{pauses}", flush=True)
+    for name in failures:
+        first = " | ".join(messages.get(name, "").splitlines()[:3])[:300]
+        print(f"    FAILED {name}: {first}")
+    if process.returncode not in (0, 1) or (process.returncode == 1 and not failures):
+        print(output[-3000:])
+    return results
+
+
+def print_summary(failed_in, seen):
+    """Per test, the runs it failed in; returns the exit status (1 if any test failed)."""
     print(f"\nload at the end {load()}")
     flaky = {name: count for name, count in failed_in.items() if count}
     ran = sum(1 for name in seen if seen[name])

@@ -132,7 +132,13 @@ def main():
     worst_case_sample()
     print(f"worst-case sample: built in {1000 * (time.perf_counter() - started):.1f} ms; "
           f"payload as JSON {len(templating.render('{{ payload|json }}', big)):,} chars\n")
+    realistic_templates(small, big)
+    step_costs(small)
+    hostile_templates(big)
+    compiling_the_longest()
 
+
+def realistic_templates(small, big):
     print("1. Realistic templates               small incident       | largest incident: median / max of 7, "
           "steps, volume, output, peak memory")
     worst = {"steps": 0, "volume": 0, "output": 0, "time": 0.0, "memory": 0}
@@ -149,6 +155,8 @@ def main():
     print(f"  most of any: {worst['steps']:,} steps, {mib(worst['volume'])} volume, {1000 * worst['time']:.1f} ms, "
           f"{mib(worst['memory'])} peak memory\n")
 
+
+def step_costs(small):
     print("2. What one step costs (100,000 of each, unlimited budget)")
     unlimited = Limits(steps=10**9, volume=10**12, cpu_seconds=3600, depth=10**6, range=10**6)
     kinds = {
@@ -166,6 +174,8 @@ def main():
     print(f"  at the step limit ({LIMITS.steps:,}), the slowest kind of step adds up to "
           f"{LIMITS.steps * slowest_step * 1000:.0f} ms\n")
 
+
+def hostile_templates(big):
     print("3. Hostile templates (largest incident)   time to refusal, peak memory, what stopped it")
     slowest_hostile = 0.0
     for name, source in HOSTILE.items():
@@ -175,6 +185,8 @@ def main():
         print(f"  {name:28s} {1000 * elapsed:7.1f} ms {mib(memory)}  {outcome[:90]}")
     print(f"  slowest refusal: {1000 * slowest_hostile:.0f} ms (CPU backstop: {LIMITS.cpu_seconds:g} s)\n")
 
+
+def compiling_the_longest():
     longest = templating.MAX_SOURCE
     print(f"4. Compiling the longest template a field holds ({longest // 1024} KiB; realistic ones above: "
           f"{max(len(s) for s in REALISTIC.values()):,} characters at most)")
@@ -325,41 +337,56 @@ def filters_on_the_largest_value():
                   for m in ("split", "rsplit", "splitlines", "title", "upper", "swapcase", "casefold", "expandtabs")})
     undercharged = []
     for label, (name, call, levels) in calls.items():
-        worst_cpu = worst_memory = (0.0, "")
-        worst_shape = None
-        for shape, value in filter_inputs(raw_size):
-            if name.startswith("str.") and not isinstance(value, str):
-                continue
-            try:
-                cpu, memory = raw_cost(call, value, units(name, value))
-            except Exception:  # noqa: BLE001,S112 - a filter that does not take this shape
-                continue
-            if cpu >= worst_cpu[0]:
-                worst_cpu, worst_shape = (cpu, shape), shape
-            worst_memory = max(worst_memory, (memory, shape))
+        worst_cpu, worst_memory, worst_shape = _worst_shape(name, call, raw_size)
         if worst_shape is None:
             continue
         needed = (worst_cpu[0] / step, worst_memory[0])
         charged = _charged(name, levels)
         flag = ""
-        # filters written in C (under 0.1 steps a unit) are charged no steps per unit: their time is
-        # bounded by the volume limit on what they return (template_filters.FILTER_COSTS)
-        too_slow = needed[0] > charged[0] if charged and (charged[0] or needed[0] >= 0.1) else False
-        if charged and name not in removed and (too_slow or charged[1] < needed[1]):
+        if _undercharged(name, charged, needed, removed):
             flag = " UNDER"
             undercharged.append(label)
         charged_text = f"{charged[0]:6.3g} steps {charged[1]:4.0f} B" if charged else "     (not per unit)"
-        if name in removed:
-            sandbox = "removed from the sandbox"
-        else:
-            value = dict(filter_inputs(size))[worst_shape]
-            arguments = ", ".join(f"{k}={v!r}" for k, v in VARIANTS.get(label, ("", {}, 0))[1].items())
-            call_text = f"v.{name[4:]}()" if name.startswith("str.") else f"v|{name}({arguments})"
-            source = "{{ " + call_text + " }}"
-            sandbox = "{:6.0f} ms {:6.1f} MiB  {}".format(*_scaled(in_sandbox(source, value)))
+        sandbox = _sandbox_text(label, name, removed, size, worst_shape)
         print(f"  {label:27s} {needed[0]:6.3g} steps {needed[1]:5.1f} B ({worst_cpu[1][:14]:14s}) | "
               f"{charged_text}{flag:6s}| {sandbox[:100]}")
     print(f"  charged less than measured: {', '.join(undercharged) or 'none'}\n")
+
+
+def _worst_shape(name, call, raw_size):
+    """Over the input shapes: ((µs per unit, shape) of the slowest, (bytes per unit, shape) of the
+    hungriest, the slowest shape), or a None shape when the call takes none of them."""
+    worst_cpu = worst_memory = (0.0, "")
+    worst_shape = None
+    for shape, value in filter_inputs(raw_size):
+        if name.startswith("str.") and not isinstance(value, str):
+            continue
+        try:
+            cpu, memory = raw_cost(call, value, units(name, value))
+        except Exception:  # noqa: BLE001,S112 - a filter that does not take this shape
+            continue
+        if cpu >= worst_cpu[0]:
+            worst_cpu, worst_shape = (cpu, shape), shape
+        worst_memory = max(worst_memory, (memory, shape))
+    return worst_cpu, worst_memory, worst_shape
+
+
+def _undercharged(name, charged, needed, removed):
+    # filters written in C (under 0.1 steps a unit) are charged no steps per unit: their time is
+    # bounded by the volume limit on what they return (template_filters.FILTER_COSTS)
+    too_slow = needed[0] > charged[0] if charged and (charged[0] or needed[0] >= 0.1) else False
+    return bool(charged and name not in removed and (too_slow or charged[1] < needed[1]))
+
+
+def _sandbox_text(label, name, removed, size, worst_shape):
+    """The same call on the largest value of its worst shape, in the sandbox: time, memory, outcome."""
+    if name in removed:
+        return "removed from the sandbox"
+    value = dict(filter_inputs(size))[worst_shape]
+    arguments = ", ".join(f"{k}={v!r}" for k, v in VARIANTS.get(label, ("", {}, 0))[1].items())
+    call_text = f"v.{name[4:]}()" if name.startswith("str.") else f"v|{name}({arguments})"
+    source = "{{ " + call_text + " }}"
+    return "{:6.0f} ms {:6.1f} MiB  {}".format(*_scaled(in_sandbox(source, value)))
 
 
 def _scaled(result):

@@ -82,17 +82,7 @@ def percentile(values, p):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--monitors", type=int, default=2000)
-    parser.add_argument("--interval", type=int, default=30)
-    parser.add_argument("--seconds", type=float, default=90, help="measured window (after a warm-up)")
-    parser.add_argument("--warmup", type=float, default=20)
-    parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
-    parser.add_argument("--herd", action="store_true", help="all monitors due at once at the start")
-    parser.add_argument("--mode", choices=["celery", "loop"], default="celery",
-                        help="celery: worker + beat (default); loop: `manage.py uptime_engine` processes")
-    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parse_args()
     if args.serve:
         return serve(args.serve)
 
@@ -109,9 +99,6 @@ def main():
     from django.db import connection
 
     from accounts.models import Tenant
-    from alerts import services as alert_services
-    from ilert import clock
-    from uptime.models import CheckResult, UptimeMonitor
 
     call_command("migrate", verbosity=0)
     Tenant.objects.filter(slug="uptime-bench").delete()
@@ -132,87 +119,138 @@ def main():
     try:
         target = start([sys.executable, __file__, "--serve", str(port)])
         time.sleep(0.5)
-        source = alert_services.create_alert_source(tenant, name="Uptime bench", integration_type="uptime")
-        now = clock.now()
-        spread = 0 if args.herd else args.interval
-        start_at = now + timedelta(seconds=3)
-        UptimeMonitor.objects.bulk_create([
-            UptimeMonitor(
-                tenant=tenant, alert_source=source, name=f"bench {i}", check_type="http",
-                target=f"http://127.0.0.1:{port}/{i}", interval_seconds=args.interval, timeout_seconds=10, retries=2,
-                next_check_at=start_at + timedelta(seconds=spread * i / args.monitors),
-                rolled_until=now.replace(minute=0, second=0, microsecond=0),
-                daily_rolled_until=now.replace(hour=0, minute=0, second=0, microsecond=0),
-            )
-            for i in range(args.monitors)
-        ], batch_size=500)
-        connection.close()
-        if args.mode == "celery":
-            celery = [sys.executable, "-m", "celery", "-A", "ilert"]
-            worker = start([*celery, "worker", "--queues=celery,uptime", "--concurrency", str(args.concurrency),
-                            "--loglevel", "WARNING",
-                            "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"bench{port}@%h"])
-            beat = start([*celery, "beat", "--loglevel", "WARNING", "--schedule", f"{data_dir}/beat-schedule"])
-            how = f"Celery worker (prefork, {args.concurrency} processes) + beat on Redis, PostgreSQL"
-        else:
-            worker = start([sys.executable, "manage.py", "uptime_engine"])
-            beat = start([sys.executable, "-c", "import time; time.sleep(10**6)"])  # nothing: no beat needed
-            how = "one `manage.py uptime_engine` process on PostgreSQL"
+        make_monitors(args, tenant, port)
+        worker, beat, how = start_checkers(args, start, port, data_dir)
         print(f"{args.monitors} HTTP monitors every {args.interval} s against 127.0.0.1:{port}; {how}; "
               f"warm-up {args.warmup:g} s, measuring {args.seconds:g} s …", flush=True)
         time.sleep(args.warmup)
-
-        window_start = clock.now()
-        cpu0 = {name: cpu_seconds(p.pid) for name, p in (("worker", worker), ("beat", beat), ("target", target))}
-        wall0 = time.monotonic()
-        time.sleep(args.seconds)
-        wall = time.monotonic() - wall0
-        cpu1 = {name: cpu_seconds(p.pid) for name, p in (("worker", worker), ("beat", beat), ("target", target))}
-        window_end = clock.now()
-
-        rows = list(CheckResult.objects.filter(tenant=tenant, checked_at__gte=window_start,
-                                               checked_at__lt=window_end).values_list("lateness_ms", "outcome",
-                                                                                      "response_ms"))
-        lateness = [max(0, r[0]) for r in rows if r[0] is not None]
-        down = sum(1 for r in rows if r[1] != "up")
-        expected = args.monitors * wall / args.interval
-        overdue = UptimeMonitor.objects.filter(tenant=tenant, next_check_at__lt=clock.now() - timedelta(seconds=2))
-        print()
-        print(f"checks recorded        {len(rows)} in {wall:.1f} s = {len(rows) / wall:.1f} checks/s "
-              f"(schedule asks {expected / wall:.1f}/s; ratio {len(rows) / expected:.3f})")
-        print(f"failed checks          {down}")
-        per_monitor = {}
-        for monitor_id in CheckResult.objects.filter(tenant=tenant, checked_at__gte=window_start,
-                                                     checked_at__lt=window_end).values_list("monitor_id", flat=True):
-            per_monitor[monitor_id] = per_monitor.get(monitor_id, 0) + 1
-        counts = sorted(per_monitor.values())
-        print(f"checks per monitor     min {counts[0] if counts else 0} · max {counts[-1] if counts else 0} "
-              f"({len(counts)} monitors checked)")
-        if lateness:
-            within = sum(1 for v in lateness if v <= 2000) / len(lateness)
-            print(f"lateness behind due    p50 {percentile(lateness, 50)} ms · p99 {percentile(lateness, 99)} ms · "
-                  f"max {max(lateness)} ms · within 2 s: {within:.2%}")
-            responses = [r[2] for r in rows if r[2] is not None]
-            print(f"response time          p50 {percentile(responses, 50)} ms · "
-                  f"mean {statistics.mean(responses):.1f} ms")
-        print(f"monitors overdue > 2 s {overdue.count()} at the end")
-        for name in ("worker", "beat", "target"):
-            used = cpu1[name] - cpu0[name]
-            print(f"CPU {name:<18} {used:.1f} s = {100 * used / wall:.0f}% of one core"
-                  + (f" ({1000 * used / max(1, len(rows)):.2f} ms per check)" if name == "worker" else ""))
+        window = measure(args, {"worker": worker, "beat": beat, "target": target})
+        print_figures(args, tenant, window)
     finally:
-        for process in reversed(processes):
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                continue
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        stop(processes)
         connection.close()
         Tenant.objects.filter(slug="uptime-bench").delete()
+
+
+def parse_args():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--monitors", type=int, default=2000)
+    parser.add_argument("--interval", type=int, default=30)
+    parser.add_argument("--seconds", type=float, default=90, help="measured window (after a warm-up)")
+    parser.add_argument("--warmup", type=float, default=20)
+    parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--herd", action="store_true", help="all monitors due at once at the start")
+    parser.add_argument("--mode", choices=["celery", "loop"], default="celery",
+                        help="celery: worker + beat (default); loop: `manage.py uptime_engine` processes")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def make_monitors(args, tenant, port):
+    """The HTTP monitors against the target, first due spread over one interval (or all at once
+    with --herd), starting 3 s from now."""
+    from django.db import connection
+
+    from alerts import services as alert_services
+    from ilert import clock
+    from uptime.models import UptimeMonitor
+
+    source = alert_services.create_alert_source(tenant, name="Uptime bench", integration_type="uptime")
+    now = clock.now()
+    spread = 0 if args.herd else args.interval
+    start_at = now + timedelta(seconds=3)
+    UptimeMonitor.objects.bulk_create([
+        UptimeMonitor(
+            tenant=tenant, alert_source=source, name=f"bench {i}", check_type="http",
+            target=f"http://127.0.0.1:{port}/{i}", interval_seconds=args.interval, timeout_seconds=10, retries=2,
+            next_check_at=start_at + timedelta(seconds=spread * i / args.monitors),
+            rolled_until=now.replace(minute=0, second=0, microsecond=0),
+            daily_rolled_until=now.replace(hour=0, minute=0, second=0, microsecond=0),
+        )
+        for i in range(args.monitors)
+    ], batch_size=500)
+    connection.close()
+
+
+def start_checkers(args, start, port, data_dir):
+    """Start what checks (--mode): returns (worker, beat, how it is described)."""
+    if args.mode == "celery":
+        celery = [sys.executable, "-m", "celery", "-A", "ilert"]
+        worker = start([*celery, "worker", "--queues=celery,uptime", "--concurrency", str(args.concurrency),
+                        "--loglevel", "WARNING",
+                        "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"bench{port}@%h"])
+        beat = start([*celery, "beat", "--loglevel", "WARNING", "--schedule", f"{data_dir}/beat-schedule"])
+        how = f"Celery worker (prefork, {args.concurrency} processes) + beat on Redis, PostgreSQL"
+    else:
+        worker = start([sys.executable, "manage.py", "uptime_engine"])
+        beat = start([sys.executable, "-c", "import time; time.sleep(10**6)"])  # nothing: no beat needed
+        how = "one `manage.py uptime_engine` process on PostgreSQL"
+    return worker, beat, how
+
+
+def measure(args, watched):
+    """The measured window: --seconds of the processes `watched` ({name: process}) at work.
+    Returns {start, end, wall, cpu: {name: CPU seconds used}}."""
+    from ilert import clock
+
+    window_start = clock.now()
+    cpu0 = {name: cpu_seconds(p.pid) for name, p in watched.items()}
+    wall0 = time.monotonic()
+    time.sleep(args.seconds)
+    wall = time.monotonic() - wall0
+    cpu1 = {name: cpu_seconds(p.pid) for name, p in watched.items()}
+    window_end = clock.now()
+    return {"start": window_start, "end": window_end, "wall": wall,
+            "cpu": {name: cpu1[name] - cpu0[name] for name in watched}}
+
+
+def print_figures(args, tenant, window):
+    from ilert import clock
+    from uptime.models import CheckResult, UptimeMonitor
+
+    wall = window["wall"]
+    in_window = CheckResult.objects.filter(tenant=tenant, checked_at__gte=window["start"], checked_at__lt=window["end"])
+    rows = list(in_window.values_list("lateness_ms", "outcome", "response_ms"))
+    lateness = [max(0, r[0]) for r in rows if r[0] is not None]
+    down = sum(1 for r in rows if r[1] != "up")
+    expected = args.monitors * wall / args.interval
+    overdue = UptimeMonitor.objects.filter(tenant=tenant, next_check_at__lt=clock.now() - timedelta(seconds=2))
+    print()
+    print(f"checks recorded        {len(rows)} in {wall:.1f} s = {len(rows) / wall:.1f} checks/s "
+          f"(schedule asks {expected / wall:.1f}/s; ratio {len(rows) / expected:.3f})")
+    print(f"failed checks          {down}")
+    per_monitor = {}
+    for monitor_id in in_window.values_list("monitor_id", flat=True):
+        per_monitor[monitor_id] = per_monitor.get(monitor_id, 0) + 1
+    counts = sorted(per_monitor.values())
+    print(f"checks per monitor     min {counts[0] if counts else 0} · max {counts[-1] if counts else 0} "
+          f"({len(counts)} monitors checked)")
+    if lateness:
+        within = sum(1 for v in lateness if v <= 2000) / len(lateness)
+        print(f"lateness behind due    p50 {percentile(lateness, 50)} ms · p99 {percentile(lateness, 99)} ms · "
+              f"max {max(lateness)} ms · within 2 s: {within:.2%}")
+        responses = [r[2] for r in rows if r[2] is not None]
+        print(f"response time          p50 {percentile(responses, 50)} ms · "
+              f"mean {statistics.mean(responses):.1f} ms")
+    print(f"monitors overdue > 2 s {overdue.count()} at the end")
+    for name in ("worker", "beat", "target"):
+        used = window["cpu"][name]
+        print(f"CPU {name:<18} {used:.1f} s = {100 * used / wall:.0f}% of one core"
+              + (f" ({1000 * used / max(1, len(rows)):.2f} ms per check)" if name == "worker" else ""))
+
+
+def stop(processes):
+    """SIGTERM every process group (newest first), SIGKILL what has not ended 15 s later."""
+    for process in reversed(processes):
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":

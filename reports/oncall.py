@@ -104,16 +104,7 @@ def seconds(tenant, tz, first, last, users):
             missing.append(i)
     fresh = []
     for run in _runs(missing):  # consecutive days in one timeline each
-        a, b = bounds[run[0]], bounds[run[-1] + 1]
-        by_day = [defaultdict(int) for _ in run]
-        for pk, spans in _union(plans.values(), a, b).items():
-            for start, end in spans:
-                j = max(bisect_right(bounds, start) - 1 - run[0], 0)
-                while j < len(run) and bounds[run[j]] < end:
-                    lo, hi = max(start, bounds[run[j]]), min(end, bounds[run[j] + 1])
-                    if lo < hi:
-                        by_day[j][pk] += _micros(hi - lo)
-                    j += 1
+        by_day = _split_by_day(plans, bounds, run)
         for j, i in enumerate(run):
             values = {str(pk): value for pk, value in by_day[j].items()}
             fresh.append(OnCallDay(tenant=tenant, zone=tz.key, day=days[i], digest=digests[i], micros=values))
@@ -123,6 +114,22 @@ def seconds(tenant, tz, first, last, users):
         OnCallDay.objects.bulk_create(fresh, update_conflicts=True, unique_fields=["tenant", "zone", "day"],
                                       update_fields=["digest", "micros"])
     return {pk: value / 10**6 for pk, value in totals.items() if pk in users}
+
+
+def _split_by_day(plans, bounds, run):
+    """[{user pk: microseconds on call}] for each day of `run` (consecutive day indexes into
+    `bounds`), from one union of the plans over the whole run."""
+    a, b = bounds[run[0]], bounds[run[-1] + 1]
+    by_day = [defaultdict(int) for _ in run]
+    for pk, spans in _union(plans.values(), a, b).items():
+        for start, end in spans:
+            j = max(bisect_right(bounds, start) - 1 - run[0], 0)
+            while j < len(run) and bounds[run[j]] < end:
+                lo, hi = max(start, bounds[run[j]]), min(end, bounds[run[j] + 1])
+                if lo < hi:
+                    by_day[j][pk] += _micros(hi - lo)
+                j += 1
+    return by_day
 
 
 def _runs(indexes):

@@ -43,13 +43,7 @@ def percentile(values, p):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--incidents", type=int, default=12)
-    parser.add_argument("--answer", type=float, default=7.0, help="seconds Twilio takes to answer any request")
-    parser.add_argument("--hang", type=float, default=15.0, help="seconds a create to the hanging number takes")
-    parser.add_argument("--worker-threads", type=int, default=4)
-    parser.add_argument("--settle", type=float, default=240, help="give up waiting after this many seconds")
-    args = parser.parse_args()
+    args = parse_args()
     if not (os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL")):
         sys.exit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: this benchmark runs real workers.")
     os.environ.setdefault("SWEEP_INTERVAL_SECONDS", "1")
@@ -57,19 +51,38 @@ def main():
     import django
 
     django.setup()
-    from django.conf import settings
+    from accounts.models import Tenant
+
+    tenant, source = set_up()
+    fake, arrivals = slow_twilio(args)
+    run_pages(args, tenant, source, fake, arrivals)
+    figures = tally(tenant, arrivals)
+    Tenant.objects.filter(pk=tenant.pk).delete()
+    print_figures(args, figures)
+    sys.exit(1 if figures["duplicates"] else 0)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--incidents", type=int, default=12)
+    parser.add_argument("--answer", type=float, default=7.0, help="seconds Twilio takes to answer any request")
+    parser.add_argument("--hang", type=float, default=15.0, help="seconds a create to the hanging number takes")
+    parser.add_argument("--worker-threads", type=int, default=4)
+    parser.add_argument("--settle", type=float, default=240, help="give up waiting after this many seconds")
+    return parser.parse_args()
+
+
+def set_up():
+    """Migrate; make the tenant, its two users paged by SMS at one level, and the alert source.
+    Returns (tenant, source)."""
     from django.core.management import call_command
-    from django.db import connection
     from django.utils import timezone
 
     from accounts.models import Tenant
     from alerts import services as alert_services
-    from alerts.ingest import InboundEvent
     from escalation import services as escalation_services
-    from notifications.models import ContactMethod, Notification, NotificationRule
-    from tests.e2e.workers import Worker, purge_broker, wait_for
+    from notifications.models import ContactMethod, NotificationRule
     from tests.factories import TenantFactory, UserFactory
-    from tests.notifications.fakes import FakeTwilio, FakeTwilioServer
 
     call_command("migrate", interactive=False, verbosity=0)
     Tenant.objects.filter(slug="bench-slow-provider").delete()
@@ -86,6 +99,13 @@ def main():
     policy = escalation_services.create_policy(
         tenant, name="bench", levels=[{"users": list(users.values()), "timeout_minutes": 60}])
     source = alert_services.create_alert_source(tenant, name="bench", escalation_policy=policy)
+    return tenant, source
+
+
+def slow_twilio(args):
+    """The fake Twilio, slowed down; returns (fake, arrivals), arrivals being the
+    [(time, To, Body)] of every create it receives."""
+    from tests.notifications.fakes import FakeTwilio
 
     fake = FakeTwilio(SID, TOKEN)
     arrivals, lock = [], threading.Lock()
@@ -99,6 +119,17 @@ def main():
             time.sleep(args.answer)
 
     fake.before.append(slow)
+    return fake, arrivals
+
+
+def run_pages(args, tenant, source, fake, arrivals):
+    """Start the fake's server and the two workers, open the incidents in a burst, and wait
+    for the pages to settle."""
+    from alerts import services as alert_services
+    from alerts.ingest import InboundEvent
+    from tests.e2e.workers import Worker, purge_broker, wait_for
+    from tests.notifications.fakes import FakeTwilioServer
+
     purge_broker()
     tmp = Path(tempfile.mkdtemp(prefix="bench-slow-provider-"))
     print(f"logs: {tmp}")
@@ -115,42 +146,71 @@ def main():
                 alert_services.ingest(source, InboundEvent("ALERT", summary=f"slow-{n:03d} disk full",
                                                            incident_key=f"slow-{n}"))
             print(f"{args.incidents} incidents opened in {time.time() - began:.1f} s; waiting for the pages")
-            rows = Notification.objects.filter(tenant=tenant, kind="page")
-            deadline, quiet_since, seen = time.time() + args.settle, time.time(), 0
-            while time.time() < deadline:
-                pending = rows.exclude(status__in=Notification.DONE).count()
-                connection.close()
-                if len(arrivals) != seen:
-                    seen, quiet_since = len(arrivals), time.time()
-                # Done when every page is settled and Twilio heard nothing new for a while (a
-                # duplicate would come late: after the sweeper has taken a row back).
-                if rows.count() == 2 * args.incidents and pending == 0 and time.time() - quiet_since > 20:
-                    break
-                time.sleep(0.5)
+            wait_settled(args, tenant, arrivals)
         finally:
             for worker in workers:
                 worker.stop()
 
+
+def wait_settled(args, tenant, arrivals):
+    from django.db import connection
+
+    from notifications.models import Notification
+
+    rows = Notification.objects.filter(tenant=tenant, kind="page")
+    deadline, quiet_since, seen = time.time() + args.settle, time.time(), 0
+    while time.time() < deadline:
+        pending = rows.exclude(status__in=Notification.DONE).count()
+        connection.close()
+        if len(arrivals) != seen:
+            seen, quiet_since = len(arrivals), time.time()
+        # Done when every page is settled and Twilio heard nothing new for a while (a
+        # duplicate would come late: after the sweeper has taken a row back).
+        if rows.count() == 2 * args.incidents and pending == 0 and time.time() - quiet_since > 20:
+            break
+        time.sleep(0.5)
+
+
+def tally(tenant, arrivals):
+    """The figures, read before the tenant goes: SMS per (To, Body) at the fake, duplicates, the
+    healthy user's lateness, the pages' statuses per user, and the recorded delivery attempts."""
+    from notifications.models import Notification
+
     pages = {(row.address, row.sent_text): row for row in Notification.objects.filter(tenant=tenant, kind="page")}
     sent_to = Counter((to, body) for _at, to, body in arrivals)
-    duplicates = sum(count - 1 for count in sent_to.values())
     first = {}
     for at, to, body in sorted(arrivals):
         first.setdefault((to, body), at)
-    lateness = [first[key] - row.due_at.timestamp() for key, row in pages.items() if key[0] == HEALTHY and key in first]
-    hanging = Counter(row.status for (to, _), row in pages.items() if to == HANGING)
-    healthy = Counter(row.status for (to, _), row in pages.items() if to == HEALTHY)
+    calls, errors = delivery_attempts(tenant)
+    return {
+        "sent_to": sent_to,
+        "duplicates": sum(count - 1 for count in sent_to.values()),
+        "lateness": [first[key] - row.due_at.timestamp() for key, row in pages.items()
+                     if key[0] == HEALTHY and key in first],
+        "hanging": Counter(row.status for (to, _), row in pages.items() if to == HANGING),
+        "healthy": Counter(row.status for (to, _), row in pages.items() if to == HEALTHY),
+        "calls": calls,
+        "errors": errors,
+    }
+
+
+def delivery_attempts(tenant):
+    """(Counter of "kind result", Counter of error heads), or (None, None) before DeliveryAttempt existed."""
     try:
         from notifications.models import DeliveryAttempt
-
-        recorded = DeliveryAttempt.objects.filter(tenant=tenant)
-        calls = Counter(f"{kind} {result}" for kind, result in recorded.values_list("kind", "result"))
-        errors = Counter(error.split(";")[0][:100]
-                         for error in recorded.exclude(error="").values_list("error", flat=True))
     except ImportError:
-        calls = errors = None
-    Tenant.objects.filter(pk=tenant.pk).delete()
+        return None, None
+    recorded = DeliveryAttempt.objects.filter(tenant=tenant)
+    calls = Counter(f"{kind} {result}" for kind, result in recorded.values_list("kind", "result"))
+    errors = Counter(error.split(";")[0][:100]
+                     for error in recorded.exclude(error="").values_list("error", flat=True))
+    return calls, errors
 
+
+def print_figures(args, figures):
+    from django.conf import settings
+
+    sent_to, duplicates, lateness = figures["sent_to"], figures["duplicates"], figures["lateness"]
     print(f"bench/faults/slow_provider: {args.incidents} incidents, each paging 2 users by SMS; Twilio answers in "
           f"{args.answer:g} s, creates to one number take {args.hang:g} s (client timeout 10 s); "
           f"2 worker processes x {args.worker_threads} threads, "
@@ -163,12 +223,11 @@ def main():
         print(f"  healthy user's pages, due -> request at Twilio: p50 {statistics.median(lateness):.2f} s   "
               f"max {max(lateness):.2f} s   ({len(lateness)}/{args.incidents} sent; Twilio then takes "
               f"{args.answer:g} s to answer)")
-    print(f"  healthy pages: {dict(healthy)}; hanging user's pages: {dict(hanging)}")
-    if calls is not None:
-        print(f"  provider calls recorded as delivery attempts: {dict(calls)}")
-        for error, count in errors.most_common(5):
+    print(f"  healthy pages: {dict(figures['healthy'])}; hanging user's pages: {dict(figures['hanging'])}")
+    if figures["calls"] is not None:
+        print(f"  provider calls recorded as delivery attempts: {dict(figures['calls'])}")
+        for error, count in figures["errors"].most_common(5):
             print(f"    {count} x {error}")
-    sys.exit(1 if duplicates else 0)
 
 
 if __name__ == "__main__":
