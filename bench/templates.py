@@ -249,7 +249,7 @@ def filter_inputs(size):
 
 def units(name, value):
     """The input size a call is charged for (template_filters.filter_input_size, without a budget)."""
-    if name in getattr(templating, "_TEXT_FILTERS", ()):
+    if name in getattr(template_filters, "_TEXT_FILTERS", ()):
         return len(value) if isinstance(value, str) else len(str(value))
     return len(value)
 
@@ -310,13 +310,13 @@ def in_sandbox(source, value):
 def _charged(name, levels):
     """(steps, bytes) charged per unit, or None where nothing is charged per unit (the code before)."""
     if name.startswith("str."):
-        cost = getattr(templating, "METHOD_COSTS", {}).get(name.removeprefix("str."))
+        cost = getattr(template_filters, "METHOD_COSTS", {}).get(name.removeprefix("str."))
     else:
-        costs = getattr(templating, "FILTER_COSTS", None)
+        costs = getattr(template_filters, "FILTER_COSTS", None)
         cost = None if costs is None else costs.get(name, template_filters.DEFAULT_FILTER_COST)
     if cost is None:
         return None
-    return cost[0] + levels * getattr(templating, "ATTRIBUTE_STEPS", 0), cost[1]
+    return cost[0] + levels * getattr(template_filters, "ATTRIBUTE_STEPS", 0), cost[1]
 
 
 def filters_on_the_largest_value():
@@ -324,8 +324,8 @@ def filters_on_the_largest_value():
 
     size, raw_size = LIMITS.value, LIMITS.value // 8  # per-unit costs are measured on 256 K units (faster)
     step = step_us()
-    removed = getattr(templating, "REMOVED_FILTERS", frozenset())
-    lazy = getattr(templating, "LAZY_FILTERS", None) or getattr(templating, "_LAZY_FILTERS", frozenset())  # before
+    removed = getattr(template_filters, "REMOVED_FILTERS", frozenset())
+    lazy = getattr(template_filters, "LAZY_FILTERS", None) or getattr(templating, "_LAZY_FILTERS", frozenset())
     print(f"5. One call on the largest value ({size:,} characters or items). Unchecked, per unit of input, "
           f"worst shape: steps (a filter's step takes {step:.2f} µs now) and peak bytes | charged per unit before "
           "the call | the same call in the sandbox: CPU, peak memory, outcome")
