@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 
 from django.db import connection
 
-from accounts.models import User
+from accounts.models import Tenant, User
 from notifications.models import Notification
 
 from .models import DirtyNotification, NotificationFact, NotificationRollup
@@ -212,6 +212,4 @@ def mark_dirty(tenant, queryset):
 
 def drop_orphans():
     """Marks of tenants that no longer exist (their notifications went with them)."""
-    from accounts.models import Tenant
-
     DirtyNotification.objects.exclude(tenant_id__in=Tenant.objects.values("pk")).delete()

@@ -192,7 +192,7 @@ def check_now(monitor):
 
 
 def _kick(monitor):
-    from . import tasks
+    from . import tasks  # here: tasks → engine → services would be a cycle at import time
 
     kick.after_commit(tasks.check_monitor, monitor.pk)
 

@@ -99,7 +99,7 @@ def os_error_text(exc):
 def _verifying_context(extra_ca_file):
     context = ssl.create_default_context()
     try:
-        import certifi
+        import certifi  # optional: without it the system's CA store alone is used
 
         context.load_verify_locations(certifi.where())
     except ImportError:  # pragma: no cover - certifi comes with httpx
