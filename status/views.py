@@ -4,6 +4,7 @@ services, and the incident panel's one-click "tell stakeholders"."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
@@ -25,7 +26,7 @@ from .forms import (
     SubscriptionsForm,
     UpdateForm,
 )
-from .models import MonitorLink, Service, SourceLink, StatusIncident, StatusPage, Subscriber
+from .models import MonitorLink, Service, ServiceGroup, SourceLink, StatusIncident, StatusPage, Subscriber
 
 
 def _act(request, action, success):
@@ -123,6 +124,60 @@ def page_delete(request, obj):
     return redirect("status:pages")
 
 
+# --- service groups ----------------------------------------------------------------------------------
+
+
+@tenant_object(ServiceGroup)
+@admin_only
+def group_detail(request, obj):
+    """Rename, reorder or delete a group, and move services into or out of it."""
+    which = request.POST.get("form")
+    form = GroupForm(request.POST if which == "group" else None, instance=obj)
+    if request.method == "POST":
+        done = False
+        if which == "group" and form.is_valid():
+            _, done = _act(request, lambda: services.update_group(obj, by=request.user, **form.cleaned_data),
+                           "Saved.")
+        elif which in ("add", "remove"):
+            service = selectors.services(request.tenant).filter(pk=_int(request.POST.get("service"))).first()
+            if service is None:
+                messages.error(request, "Choose a service of your organisation.")
+            else:
+                _, done = _act(request, lambda: services.update_service(
+                    service, group=obj if which == "add" else None, by=request.user),
+                    "Service moved into the group." if which == "add" else "Service moved out of the group.")
+        if done:
+            return redirect("status:group", pk=obj.pk)
+        obj.refresh_from_db()
+    members = list(obj.services.order_by("order", "name", "id"))
+    others = selectors.services(request.tenant).exclude(group=obj).order_by("name")
+    return render(request, "status/group_detail.html", {"group": obj, "form": form, "members": members,
+                                                        "others": others})
+
+
+@require_POST
+@tenant_object(ServiceGroup)
+@admin_only
+def group_move(request, obj):
+    """Move a group one place up or down among the tenant's groups (the order a status page shows)."""
+    _act(request, lambda: services.move_group(obj, up=request.POST.get("direction") == "up", by=request.user),
+         None)
+    return redirect("status:services")
+
+
+@require_POST
+@tenant_object(ServiceGroup)
+@admin_only
+def group_delete(request, obj):
+    _act(request, lambda: services.delete_group(obj, by=request.user),
+         "Group deleted; its services are now outside any group.")
+    return redirect("status:services")
+
+
+def _int(value):
+    return int(value) if value and str(value).isdigit() else 0
+
+
 # --- services ---------------------------------------------------------------------------------------
 
 
@@ -141,9 +196,9 @@ def services_view(request):
                                                                          **form.cleaned_data), "Service created.")
             if ok:
                 return redirect("status:service", pk=service.pk)
+    groups = selectors.groups(request.tenant).annotate(service_count=Count("services")).order_by("order", "name", "id")
     return render(request, "status/services.html", {
-        "services": selectors.services(request.tenant), "groups": selectors.groups(request.tenant),
-        "form": form, "group_form": group_form})
+        "services": selectors.services(request.tenant), "groups": groups, "form": form, "group_form": group_form})
 
 
 @tenant_object(Service)

@@ -21,6 +21,7 @@ from .components import (
     delete_service,
     link_monitor,
     link_source,
+    move_group,
     set_status,
     unlink,
     update_group,
@@ -35,7 +36,8 @@ from .subscribers import confirm_subscriber, subscribe_email, subscribe_member, 
 __all__ = [
     "DEFAULT_TEMPLATE", "complete_maintenance", "confirm_subscriber", "create_group", "create_incident", "create_page",
     "create_service", "delete_group", "delete_incident", "delete_page", "delete_service", "end_access_grants",
-    "from_alert_incident", "hold", "link_monitor", "link_source", "new_access_link", "post_update", "release",
+    "from_alert_incident", "hold", "link_monitor", "link_source", "move_group", "new_access_link", "post_update",
+    "release",
     "schedule_maintenance", "set_status", "start_maintenance", "subscribe_email", "subscribe_member",
     "subscribe_webhook", "touch_pages", "unlink", "unsubscribe", "update_group", "update_page", "update_service",
 ]

@@ -25,6 +25,24 @@ def update_group(group, *, by=None, **fields):
     return group
 
 
+def move_group(group, *, up, by=None):
+    """One place up or down among the tenant's groups: renumber them all 0, 1, 2… in the new order,
+    so equal order numbers (the default 0) still move."""
+    may_manage(by)
+    with transaction.atomic():
+        groups = list(ServiceGroup.objects.select_for_update().filter(tenant_id=group.tenant_id))
+        at = next(i for i, g in enumerate(groups) if g.pk == group.pk)
+        to = at - 1 if up else at + 1
+        if 0 <= to < len(groups):
+            groups[at], groups[to] = groups[to], groups[at]
+        for number, g in enumerate(groups):
+            if g.order != number:
+                ServiceGroup.objects.filter(pk=g.pk).update(order=number)
+    touch_pages(Service.objects.filter(group__tenant_id=group.tenant_id).values_list("pk", flat=True))
+    group.refresh_from_db()
+    return group
+
+
 def delete_group(group, *, by=None):
     may_manage(by)
     ids = list(Service.objects.filter(group=group).values_list("pk", flat=True))

@@ -73,3 +73,43 @@ def test_create_a_page_post_an_incident_with_two_updates_and_read_it_logged_out(
         page.goto(path)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
         page.screenshot(path=f"/tmp/status-dash-{name}-390.png", full_page=True)
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_groups_are_run_from_the_dashboard(page, admin, width):
+    """Create two groups, rename one, put a service in it, move it first, take the service out,
+    delete the other group: on a phone and on a desktop, without scrolling sideways."""
+    page.set_viewport_size({"width": width, "height": 900})
+    login(page, admin.email, "correct horse battery")
+    page.goto("/status-pages/services/")
+    page.fill("#service-form input[name=name]", "Checkout")
+    page.click("#service-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/status-pages/services/\d+/$"))
+    page.goto("/status-pages/services/")
+    for name in ("Payments", "Regions"):
+        page.fill("#group-form input[name=name]", name)
+        page.click("#group-form button[type=submit]")
+        expect(page.locator(".messages")).to_contain_text("Group created")
+    page.click("#groups a:has-text('Payments')")
+    page.fill("input[name=name]", "Payments and checkout")
+    page.click("button:has-text('Save')")
+    expect(page.locator("h1")).to_have_text("Payments and checkout")
+    page.select_option("#id_add_service", label="Checkout")
+    page.click("button:has-text('Move into the group')")
+    expect(page.locator(".messages")).to_contain_text("moved into the group")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=f"/tmp/status-group-{width}.png", full_page=True)
+    page.click("a:has-text('All services')")
+    page.click("button[aria-label='Move Regions up']")
+    expect(page.locator("#groups tbody tr").first).to_contain_text("Regions")
+    expect(page.locator("table.list >> nth=0")).to_contain_text("Payments and checkout")  # the service's group
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=f"/tmp/status-groups-{width}.png", full_page=True)
+    page.click("#groups a:has-text('Payments and checkout')")
+    page.click("button[aria-label='Move Checkout out of the group']")
+    expect(page.locator("body")).to_contain_text("No services in this group yet.")
+    page.goto("/status-pages/services/")
+    page.click("#groups a:has-text('Regions')")
+    page.click("button:has-text('Delete group')")
+    expect(page.locator(".messages")).to_contain_text("Group deleted")
+    expect(page.locator("#groups tbody tr")).to_have_count(1)
