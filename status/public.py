@@ -35,7 +35,7 @@ from ilert.clientip import client_ip
 from ilert.dashboard import token_addressed
 from ilert.errors import DomainError
 
-from . import access, fastpath, history, selectors, services
+from . import access, fastpath, history, pagetime, selectors, services
 from .models import ServiceStatus, StatusIncident
 from .statuspage import DESCRIPTIONS, Shapes
 
@@ -129,7 +129,7 @@ def _context(page, now=None):
                                     "uptime": history.uptime_90(bars[service.pk])})
     return {"page": page, "status": status, "groups": [groups[k] for k in order], "incidents": active,
             "maintenance": maintenance, "past": past, "now": now, "descriptions": DESCRIPTIONS,
-            "days": history.DAYS}
+            "days": history.DAYS, "zone_name": pagetime.zone_name(page)}
 
 
 STATUS_LABEL = dict(ServiceStatus.choices)
@@ -239,7 +239,11 @@ def _feed(page, generator):
                      language="en", feed_url=url + ("feed.atom" if generator is Atom1Feed else "feed.rss"))
     for incident in selectors.page_incidents(page, limit=50):
         updates = list(incident.updates.all())
-        text = "\n\n".join(f"{u.get_status_display()} ({u.at:%Y-%m-%d %H:%M} UTC): {u.message}" for u in updates)
+        text = "\n\n".join(f"{u.get_status_display()} ({pagetime.page_time(u.at, page)}): {u.message}"
+                           for u in updates)
+        if incident.kind == StatusIncident.Kind.MAINTENANCE and incident.scheduled_for:
+            text = (f"Scheduled {pagetime.page_time(incident.scheduled_for, page)} – "
+                    f"{pagetime.page_time(incident.scheduled_until, page)}\n\n{text}")
         feed.add_item(title=f"{incident.title} ({incident.get_status_display()})",
                       link=f"{url}#incident-{incident.code}", description=text, unique_id=f"{url}#{incident.code}",
                       pubdate=incident.created_at, updateddate=incident.updated_at)
