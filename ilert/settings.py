@@ -332,6 +332,9 @@ WEBHOOK_MAX_AGE_SECONDS = int(env("WEBHOOK_MAX_AGE_SECONDS", str(12 * 3600)))
 # monitors (the loop polls every 0.1 s), how soon a failed check is retried before "down", an
 # extra CA bundle for HTTPS/TLS checks of internal services, and the history kept (raw results,
 # then hourly and daily roll-ups).
+# The DNS server that checks status pages' custom-domain TXT records ("ip" or "ip:port"); empty: the
+# system resolver (docs/status-pages.md).
+STATUS_DNS_RESOLVER = env("STATUS_DNS_RESOLVER", "")
 UPTIME_CONCURRENCY = int(env("UPTIME_CONCURRENCY", "100"))
 UPTIME_SWEEP_SECONDS = float(env("UPTIME_SWEEP_SECONDS", str(SWEEP_INTERVAL_SECONDS)))
 UPTIME_RETRY_SECONDS = int(env("UPTIME_RETRY_SECONDS", "30"))

@@ -1,5 +1,5 @@
 """REST resources: /api/v1/services (+ /status), /service-groups, /service-source-links,
-/service-monitor-links, /status-pages (+ /access-link), /status-incidents (+ /updates; maintenance
+/service-monitor-links, /status-pages (+ /access-link, /check-domain), /status-incidents (+ /updates; maintenance
 is a status incident of kind "maintenance"), /status-subscribers, /my-service-subscriptions.
 
 Roles (docs/permissions.md): admins manage services, groups, links and pages; responders post status
@@ -32,6 +32,7 @@ from .models import (
     StatusPage,
     Subscriber,
 )
+from .services import domains
 
 
 class GroupSerializer(serializers.ModelSerializer):
@@ -80,18 +81,28 @@ class PageSerializer(serializers.ModelSerializer):
     links = serializers.JSONField(required=False)
     allowed_email_domains = serializers.JSONField(required=False)
     url = serializers.SerializerMethodField()
+    domain_verification = serializers.SerializerMethodField(
+        help_text="For a custom domain: the TXT record that proves it, and whether it was found "
+                  "(the page is served on the domain only once verified).")
 
     class Meta:
         model = StatusPage
         fields = ["id", "code", "name", "slug", "visibility", "published", "services", "description", "time_zone",
-                  "custom_domain", "logo_url", "brand_color", "background_color", "text_color", "links",
-                  "allowed_email_domains", "url", "created_at", "changed_at"]
+                  "custom_domain", "domain_verification", "logo_url", "brand_color", "background_color",
+                  "text_color", "links", "allowed_email_domains", "url", "created_at", "changed_at"]
         read_only_fields = ["id", "code", "url", "created_at", "changed_at"]
         extra_kwargs = {"slug": {"required": False, "validators": []},
                         "custom_domain": {"validators": []}}
 
     def get_url(self, page) -> str:
         return page_url(page)
+
+    def get_domain_verification(self, page) -> dict | None:
+        if not page.custom_domain:
+            return None
+        return {"status": "verified" if page.domain_verified else "pending",
+                "verified_at": page.domain_verified_at, "record_type": "TXT",
+                "record_name": domains.record_name(page), "record_value": domains.record_value(page)}
 
 
 class AffectedSerializer(serializers.Serializer):
@@ -275,6 +286,14 @@ class StatusPageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         page = self.get_object()
         token = services.new_access_link(page, by=request.user)
         return Response({"url": f"{page_url(page)}?access={token}"}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=PageSerializer)
+    @action(detail=True, methods=["post"], url_path="check-domain")
+    def check_domain(self, request, pk=None):
+        """Look the custom domain's TXT record up now; the answer is the page with its verification."""
+        page = self.get_object()
+        services.check_domain(page, by=request.user)
+        return Response(PageSerializer(page, context=self.get_serializer_context()).data)
 
 
 class StatusIncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,

@@ -1,6 +1,7 @@
 """A status page on its own domain: a request whose Host is a page's `custom_domain` is served as
 that page (`/` is the page, `/api/v2/summary.json` its JSON, …). Only the page's own paths are
-reachable on its domain: the dashboard, the API and logins answer 404 there.
+reachable on its domain: the dashboard, the API and logins answer 404 there. A domain whose owner
+has not proved it (status/services/domains.py) answers 404 for everything.
 
 The reverse proxy passes the Host header unchanged and the domain must be in ALLOWED_HOSTS
 (docs/status-pages.md shows an nginx server block)."""
@@ -12,6 +13,7 @@ from django.core.cache import cache
 
 from . import selectors
 
+UNVERIFIED = "-"  # not a slug (slugs are never "-"): the host is a page's domain not yet proved
 PASS_THROUGH = ("/static/", "/status/confirm/", "/status/unsubscribe/")
 
 
@@ -28,7 +30,9 @@ class CustomDomainMiddleware:
         host = request.META.get("HTTP_HOST", "").rsplit(":", 1)[0].lower().rstrip(".")
         if host and host not in self.own:
             slug = self._slug(host)
-            if slug is not None:
+            if slug == UNVERIFIED:
+                self._nothing(request)
+            elif slug is not None:
                 self._route(request, slug)
         return self.get_response(request)
 
@@ -38,7 +42,7 @@ class CustomDomainMiddleware:
         slug = cache.get(key)
         if slug is None:
             page = selectors.page_by_domain(host)
-            slug = page.slug if page is not None else ""
+            slug = "" if page is None else page.slug if page.domain_verified else UNVERIFIED
             cache.set(key, slug, 60)
         return slug or None
 
@@ -52,5 +56,9 @@ class CustomDomainMiddleware:
             request.path_info = prefix + path
             request.path = request.path_info
             return
-        request.path_info = "/status/-/not-here"  # nothing of the product is served on a page's domain
+        CustomDomainMiddleware._nothing(request)  # nothing of the product is served on a page's domain
+
+    @staticmethod
+    def _nothing(request):
+        request.path_info = "/status/-/not-here"
         request.path = request.path_info

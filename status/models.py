@@ -145,6 +145,10 @@ class StatusPage(TenantOwned):
     description = models.CharField(max_length=500, blank=True)
     time_zone = models.CharField(max_length=64, default="UTC")
     custom_domain = models.CharField(max_length=253, null=True, blank=True, unique=True)
+    # The domain is served only once the tenant proved it owns it: a TXT record
+    # `_ilert-status.<domain>` holding this token (status/services/domains.py). Not a secret.
+    domain_token = models.CharField(max_length=40, blank=True)
+    domain_verified_at = models.DateTimeField(null=True, blank=True)  # None: pending verification
     # Theme
     logo_url = models.URLField(max_length=500, blank=True)
     brand_color = models.CharField(max_length=7, default="#1f6feb")
@@ -165,6 +169,10 @@ class StatusPage(TenantOwned):
 
     def __str__(self):
         return self.name
+
+    @property
+    def domain_verified(self):
+        return bool(self.custom_domain and self.domain_verified_at)
 
 
 class StatusIncident(TenantOwned):

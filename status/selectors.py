@@ -43,6 +43,8 @@ def page_by_slug(slug):
 
 
 def page_by_domain(host):
+    """The published page on this custom domain, verified or not (the middleware answers 404 for a
+    domain not yet proved)."""
     return StatusPage.objects.filter(custom_domain=host, published=True).first()
 
 

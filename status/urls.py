@@ -31,6 +31,7 @@ urlpatterns = PUBLIC + [
     path("status-pages/<int:pk>/preview", views.page_preview, name="page-preview"),
     path("status-pages/<int:pk>/access-link", views.page_access_link, name="page-access-link"),
     path("status-pages/<int:pk>/delete", views.page_delete, name="page-delete"),
+    path("status-pages/<int:pk>/domain-check", views.page_domain_check, name="page-domain-check"),
     path("status-pages/<int:pk>/subscribers", views.page_subscribers, name="page-subscribers"),
     path("status-pages/services/", views.services_view, name="services"),
     path("status-pages/services/<int:pk>/", views.service_detail, name="service"),

@@ -27,6 +27,7 @@ from .forms import (
     UpdateForm,
 )
 from .models import MonitorLink, Service, ServiceGroup, SourceLink, StatusIncident, StatusPage, Subscriber
+from .services import domains
 
 
 def _act(request, action, success):
@@ -71,8 +72,25 @@ def page_detail(request, obj):
             if ok:
                 return redirect("status:page-edit", pk=obj.pk)
     subscribers = list(selectors.subscribers(request.tenant).filter(page=obj).order_by("-created_at")[:200])
+    obj.refresh_from_db()
+    record = ({"name": domains.record_name(obj), "value": domains.record_value(obj)} if obj.custom_domain
+              else None)
     return render(request, "status/page_detail.html", {"page": obj, "form": form, "subscribers": len(subscribers),
-                                                       "subscriber_list": subscribers})
+                                                       "subscriber_list": subscribers, "domain_record": record})
+
+
+@require_POST
+@tenant_object(StatusPage)
+@admin_only
+def page_domain_check(request, obj):
+    """Look the domain's TXT record up now (the page is served on the domain only once it is there)."""
+    verified, ok = _act(request, lambda: services.check_domain(obj, by=request.user), None)
+    if ok and verified:
+        messages.success(request, f"{obj.custom_domain} is verified: the page is served there.")
+    elif ok:
+        messages.error(request, f"No TXT record {domains.record_name(obj)} with this page's value was found yet "
+                                "(DNS changes can take a while to show).")
+    return redirect("status:page-edit", pk=obj.pk)
 
 
 @require_safe

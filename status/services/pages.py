@@ -16,6 +16,7 @@ from ..access import new_token
 from ..middleware import _own_hosts
 from ..models import StatusPage, new_code
 from .checks import may_manage, same_tenant
+from .domains import ensure_token, forget_domains
 from .holds import bump_pages
 
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -90,6 +91,7 @@ def create_page(tenant, *, name, slug="", services=(), by=None, **fields):
     except IntegrityError:
         raise Conflict("That slug or custom domain is taken.", field="slug") from None
     page.services.set(services)
+    ensure_token(page)
     bump_pages([page.pk], clock.now())
     return page
 
@@ -101,8 +103,12 @@ def update_page(page, *, services=None, by=None, **fields):
         fields["slug"] = slugify(fields["slug"])[:60]
         if not fields["slug"]:
             raise DomainError("Enter a slug.", field="slug")
+    old_domain = page.custom_domain
     for name, value in fields.items():
         setattr(page, name, value)
+    if page.custom_domain != old_domain:  # a new domain is proved anew
+        page.domain_verified_at = None
+        forget_domains(old_domain, page.custom_domain)
     page.changed_at = clock.now()
     try:
         with transaction.atomic():
@@ -120,6 +126,7 @@ def update_page(page, *, services=None, by=None, **fields):
 def delete_page(page, *, by=None):
     may_manage(by)
     pk = page.pk
+    forget_domains(page.custom_domain)
     page.delete()
     transaction.on_commit(lambda: fastpath.changed([(pk, clock.now())]))
 
