@@ -33,7 +33,7 @@ class CustomDomainMiddleware:
             if slug == UNVERIFIED:
                 self._nothing(request)
             elif slug is not None:
-                self._route(request, slug)
+                self._route(request, slug, host)
         return self.get_response(request)
 
     @staticmethod
@@ -47,11 +47,12 @@ class CustomDomainMiddleware:
         return slug or None
 
     @staticmethod
-    def _route(request, slug):
+    def _route(request, slug, host):
         prefix = f"/status/{slug}"
         path = request.path_info
         if path.startswith(prefix + "/") or path.startswith(PASS_THROUGH):
             return
+        request.status_domain = host  # links mailed from here point back at this domain (public.visitor_link)
         if path == "/" or path.startswith(("/api/v2/", "/feed.", "/subscribe", "/access")):
             request.path_info = prefix + path
             request.path = request.path_info

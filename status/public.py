@@ -349,7 +349,7 @@ def request_access(request, slug):
                       "text": "Please try again later."}, status=429)
     email = access.one_address(request.POST.get("email", ""))
     if email is not None and access.email_allowed(page, email) and not access.mail_limited(email):
-        link = access.absolute(reverse("status:access", args=[page.slug, access.magic_token(page, email)]))
+        link = visitor_link(request, page, reverse("status:access", args=[page.slug, access.magic_token(page, email)]))
         message = EmailMultiAlternatives(
             f"Your link to {page.name}", f"Open the status page {page.name}:\n\n{link}\n\nThe link works for 30 "
             "minutes. If you did not ask for it, ignore this message.", settings.DEFAULT_FROM_EMAIL, [email])
@@ -366,6 +366,22 @@ def magic_login(request, slug, token):
     if email is None or not access.email_allowed(page, email):
         return render(request, "status/public/message.html", {"page": page, "title": "This link is not valid",
                       "text": "It expired or was replaced. Ask for a new one on the page."}, status=400)
-    response = HttpResponseRedirect(reverse("status:page", args=[page.slug]))
-    access.grant(response, page)
+    home = reverse("status:page", args=[page.slug])
+    response = HttpResponseRedirect("/" if _on_own_domain(request, page) else home)
+    access.grant(response, page)  # a cookie of the host the link was opened on: the page's domain or ours
     return response
+
+
+def _on_own_domain(request, page):
+    """Whether the visitor came through the page's verified custom domain (the middleware says so)."""
+    return bool(page.domain_verified and getattr(request, "status_domain", None) == page.custom_domain)
+
+
+def visitor_link(request, page, path):
+    """An absolute link to `path` (one of the page's /status/<slug>/… paths) on the host the visitor
+    used: the page's verified custom domain (there the paths lose their /status/<slug> prefix), else
+    the product's SITE_URL. A grant cookie set by the link then lands on the host the visitor reads."""
+    if not _on_own_domain(request, page):
+        return access.absolute(path)
+    scheme = "https" if settings.SERVED_OVER_HTTPS or request.is_secure() else "http"
+    return f"{scheme}://{request.get_host()}{path.removeprefix(f'/status/{page.slug}')}"

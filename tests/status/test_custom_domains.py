@@ -1,8 +1,13 @@
 """A custom domain is served only after the tenant proved it owns it with a DNS TXT record
 `_ilert-status.<domain>` holding the page's token, looked up (dnspython) on a fake DNS server on
-127.0.0.1. Until then, and after the record goes, the domain answers 404 for everything."""
+127.0.0.1. Until then, and after the record goes, the domain answers 404 for everything. Magic links
+asked for on the domain point back at it."""
+
+from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
+from django.core import mail
 from django.test import Client
 
 from status import services
@@ -117,3 +122,38 @@ def test_the_api_shows_the_record_and_checks_it(tenant, admin, responder, other_
     without = make_page(tenant, slug="plain")
     assert api.post(f"/api/v1/status-pages/{without.pk}/check-domain/").status_code == 400
     assert StatusPage.objects.get(pk=theirs.pk).domain_verified_at is None
+
+
+def _magic_link(client, path="/access"):
+    mail.outbox.clear()
+    client.post(path, {"email": "pat@partner.example"})
+    assert len(mail.outbox) == 1
+    return next(word for word in mail.outbox[0].body.split() if "/access/" in word)
+
+
+def test_a_magic_link_asked_for_on_the_verified_domain_points_at_that_domain(tenant, admin, dns_server):
+    page = make_page(tenant, slug="partners", visibility="audience", allowed_email_domains=["partner.example"],
+                     custom_domain=DOMAIN)
+    _publish_record(dns_server, page)
+    services.check_domain(page, by=admin)
+    visitor = Client(HTTP_HOST=DOMAIN)
+    assert visitor.get("/").status_code == 403  # a stranger, on the page's own domain
+    link = _magic_link(visitor)
+    assert link.startswith(f"http://{DOMAIN}/access/"), link
+    opened = visitor.get(urlsplit(link).path)
+    assert opened.status_code == 302 and opened["Location"] == "/"
+    assert visitor.get("/").status_code == 200  # the grant cookie is the domain's
+
+    on_ours = Client()  # asked for on the product's own address: the link stays there
+    link = _magic_link(on_ours, "/status/partners/access")
+    assert link.startswith(settings.SITE_URL + "/status/partners/access/"), link
+    assert on_ours.get(urlsplit(link).path).status_code == 302
+    assert on_ours.get("/status/partners/").status_code == 200
+
+
+def test_an_unproved_domain_gets_no_magic_link(tenant, dns_server):
+    make_page(tenant, slug="partners", visibility="audience", allowed_email_domains=["partner.example"],
+              custom_domain=DOMAIN)
+    visitor = Client(HTTP_HOST=DOMAIN)
+    assert visitor.post("/access", {"email": "pat@partner.example"}).status_code == 404
+    assert mail.outbox == []
