@@ -113,3 +113,32 @@ def test_groups_are_run_from_the_dashboard(page, admin, width):
     page.click("button:has-text('Delete group')")
     expect(page.locator(".messages")).to_contain_text("Group deleted")
     expect(page.locator("#groups tbody tr")).to_have_count(1)
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_a_custom_domain_is_proved_with_check_now(page, admin, tenant, settings, width):
+    from status.services import domains
+    from tests.status.factories import make_page
+    from tests.uptime.servers import DnsTarget
+
+    dns_server = DnsTarget({})
+    settings.STATUS_DNS_RESOLVER = dns_server.server
+    try:
+        status_page = make_page(tenant, slug="acme", name="Acme status", custom_domain="status.acme.example")
+        page.set_viewport_size({"width": width, "height": 900})
+        login(page, admin.email, "correct horse battery")
+        page.goto(f"/status-pages/{status_page.pk}/")
+        expect(page.locator("#domain")).to_contain_text("pending verification")
+        expect(page.locator("#domain")).to_contain_text("_ilert-status.status.acme.example")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        page.locator("#domain").screenshot(path=f"/tmp/status-domain-pending-{width}.png")
+        page.click("#domain button:has-text('Check now')")
+        expect(page.locator(".messages")).to_contain_text("No TXT record")
+        status_page.refresh_from_db()
+        dns_server.records[("_ilert-status.status.acme.example.", "TXT")] = [f'"{domains.record_value(status_page)}"']
+        page.click("#domain button:has-text('Check now')")
+        expect(page.locator(".messages")).to_contain_text("is verified")
+        expect(page.locator("#domain .badge")).to_have_text("verified")
+        page.screenshot(path=f"/tmp/status-domain-verified-{width}.png", full_page=True)
+    finally:
+        dns_server.stop()
