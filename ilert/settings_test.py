@@ -31,6 +31,9 @@ if os.environ.get("METRICS_MULTIPROCESS", "true").lower() not in ("0", "false", 
     os.environ["ILERT_TEST_METRICS_FOR"] = _METRICS_FOR
     atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
+# Custom-domain TXT lookups never leave the machine: a closed local port unless a test starts its
+# fake DNS server (tests/status/test_custom_domains.py).
+os.environ.setdefault("STATUS_DNS_RESOLVER", "127.0.0.1:9")
 from .settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

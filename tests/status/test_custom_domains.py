@@ -157,3 +157,14 @@ def test_an_unproved_domain_gets_no_magic_link(tenant, dns_server):
     visitor = Client(HTTP_HOST=DOMAIN)
     assert visitor.post("/access", {"email": "pat@partner.example"}).status_code == 404
     assert mail.outbox == []
+
+
+def test_a_dns_server_that_does_not_answer_changes_nothing(tenant, admin, dns_server, settings):
+    page = make_page(tenant, slug="acme", custom_domain=DOMAIN)
+    _publish_record(dns_server, page)
+    assert services.check_domain(page, by=admin) is True
+    settings.STATUS_DNS_RESOLVER = "127.0.0.1:9"  # nothing listens there
+    response = client_for(admin).post(f"/api/v1/status-pages/{page.pk}/check-domain/")
+    assert response.status_code == 400 and "DNS lookup" in str(response.json())
+    page.refresh_from_db()
+    assert page.domain_verified  # a hiccup does not take a proved domain down
