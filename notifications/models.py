@@ -90,6 +90,9 @@ class ContactMethod(TenantOwned):
     created_at = models.DateTimeField(default=dj_timezone.now)
     # Web Push: the subscription's keys {"p256dh", "auth"} as JSON, encrypted (ilert.secrets).
     push_keys_encrypted = models.TextField(blank=True)
+    # Web Push: sha256 of the renewal token the browser holds to move this method to its new
+    # subscription when the push service replaces it (pushsubscriptionchange; docs/push.md).
+    push_renewal_hash = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["kind", "created_at", "id"]

@@ -19,6 +19,7 @@ urlpatterns = [
     path("notifications/contact-methods/<int:pk>/delete", views.delete_contact_method, name="delete-contact-method"),
     path("notifications/rules/<int:pk>/delete", views.delete_rule, name="delete-rule"),
     path("notifications/webpush/subscriptions", views.webpush_subscribe, name="webpush-subscribe"),
+    path("notifications/webpush/renew", views.webpush_renew, name="webpush-renew"),
     path("notifications/notices/<int:pk>/dismiss", views.dismiss_notice, name="dismiss-notice"),
     path("notifications/caller-ids/", views.caller_ids, name="caller-ids"),
     path("notifications/caller-ids.vcf", views.caller_ids_vcard, name="caller-ids-vcard"),

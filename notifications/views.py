@@ -15,6 +15,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.models import User
@@ -253,8 +254,37 @@ def webpush_subscribe(request):
         if exc.field:
             body["fields"] = {exc.field: [exc.message]}
         return JsonResponse(body, status=exc.status)
-    return JsonResponse({"id": method.pk, "device_name": method.device_name, "created": created},
+    # The renewal token goes to this browser once (its service worker keeps it for
+    # pushsubscriptionchange); the server keeps only its hash.
+    return JsonResponse({"id": method.pk, "device_name": method.device_name, "created": created,
+                         "renewal_token": method.renewal_token, "renew_url": reverse("notifications:webpush-renew")},
                         status=201 if created else 200)
+
+
+@csrf_exempt  # the service worker has no session and no CSRF token: the renewal token authenticates
+@require_POST
+def webpush_renew(request):
+    """The service worker's `pushsubscriptionchange`: {"old_endpoint", "token", "endpoint", "keys":
+    {"p256dh", "auth"}} as JSON. 200 {"renewal_token"} (the next one; this one is spent); 400 bad
+    input, 403 unknown endpoint or wrong token (one answer for both), 409 the new endpoint is
+    another contact method's. docs/push.md."""
+    try:
+        data = json.loads(request.body or b"")
+    except ValueError:
+        return JsonResponse({"code": "invalid", "message": "Send the renewal as JSON."}, status=400)
+    if not isinstance(data, dict) or not isinstance(data.get("keys"), dict):
+        return JsonResponse({"code": "invalid", "fields": {"keys": ["Required."]},
+                             "message": "Send {old_endpoint, token, endpoint, keys: {p256dh, auth}}."}, status=400)
+    try:
+        method, token = services.renew_webpush(
+            old_endpoint=data.get("old_endpoint"), token=data.get("token"), endpoint=data.get("endpoint"),
+            p256dh=data["keys"].get("p256dh"), auth=data["keys"].get("auth"))
+    except DomainError as exc:
+        body = {"code": exc.code, "message": exc.message}
+        if exc.field:
+            body["fields"] = {exc.field: [exc.message]}
+        return JsonResponse(body, status=exc.status)
+    return JsonResponse({"id": method.pk, "renewal_token": token})
 
 
 @require_POST

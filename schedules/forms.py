@@ -4,7 +4,6 @@ from django import forms
 from django.utils.html import format_html, format_html_join
 
 from accounts.forms import TimeZoneField
-from accounts.models import validate_time_zone
 
 from .models import Layer, Schedule
 
@@ -118,25 +117,28 @@ def _zoned(label):
                                                                        format="%Y-%m-%dT%H:%M"))
 
 
-class OverrideForm(forms.Form):
-    user = forms.ModelChoiceField(queryset=None, empty_label=None, label="Who")
-    start = _zoned("From")
-    end = _zoned("Until")
-    zone = forms.CharField(widget=forms.HiddenInput, required=False, validators=[validate_time_zone])
+class _ShiftTimesForm(forms.Form):
+    """Who and when, the times read as wall clock in the schedule's zone (issue 15: inputs are read in
+    the schedule's zone, whoever types them), the zone named beside each field."""
 
-    def __init__(self, *args, users, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = users
-
-
-class ShiftForm(forms.Form):
     user = forms.ModelChoiceField(queryset=None, empty_label=None, label="Who")
     start = _zoned("From")
     end = _zoned("Until")
 
-    def __init__(self, *args, users, **kwargs):
+    def __init__(self, *args, users, zone, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["user"].queryset = users
+        for name in ("start", "end"):
+            self.fields[name].label = f"{self.fields[name].label} ({zone})"
+            self.fields[name].help_text = f"Wall clock in the schedule's zone, {zone}."
+
+
+class OverrideForm(_ShiftTimesForm):
+    pass
+
+
+class ShiftForm(_ShiftTimesForm):
+    pass
 
 
 class ImportForm(forms.Form):

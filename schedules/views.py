@@ -189,14 +189,14 @@ def schedule_detail(request, obj):
     context.update({
         "schedule": schedule,
         "layers": list(schedule.layers.prefetch_related("memberships__user")),
-        "override_form": OverrideForm(users=override_users, initial={"zone": context["zone"],
-                                                                     "user": request.user.pk}),
+        "override_form": OverrideForm(users=override_users, zone=schedule.timezone,
+                                      initial={"user": request.user.pk}),
         "overrides": selectors.overrides(request.tenant).filter(schedule=schedule, end__gt=clock.now())
         .order_by("start")[:50],
         "feed": selectors.schedule_feed(schedule),
     })
     if schedule.is_static:
-        context["shift_form"] = ShiftForm(users=users)
+        context["shift_form"] = ShiftForm(users=users, zone=schedule.timezone)
         context["import_form"] = ImportForm()
         context["shifts"] = selectors.shifts(request.tenant).filter(schedule=schedule, end__gt=clock.now())[:100]
     if context["feed"] is not None:
@@ -298,8 +298,8 @@ def _back(schedule, request):
 @tenant_object(Schedule)
 @can_write
 def override_create(request, obj):
-    """From the form (wall-clock times in the zone the page shows) or a "take this shift" button
-    (ISO instants)."""
+    """From the form (wall-clock times in the schedule's zone, whatever zone the page shows) or a
+    "take this shift" button (ISO instants)."""
     schedule = obj
     users = _active_users(request)
     try:
@@ -308,16 +308,13 @@ def override_create(request, obj):
                                      end=request.POST.get("end", ""), by=request.user)
             messages.success(request, "You took this shift.")
             return _back(schedule, request)
-        form = OverrideForm(request.POST, users=users)
+        form = OverrideForm(request.POST, users=users, zone=schedule.timezone)
         if not form.is_valid():
             errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
             raise DomainError(errors)
         data = form.cleaned_data
-        zone = _zone(data.get("zone") or schedule.timezone)
-        override = services.create_override(
-            schedule, user=data["user"], start=wall_to_utc(data["start"], zone), end=wall_to_utc(data["end"], zone),
-            by=request.user,
-        )
+        override = services.create_override(schedule, user=data["user"], start=data["start"], end=data["end"],
+                                            by=request.user)
     except DomainError as exc:
         messages.error(request, f"Override not created: {exc.message}")
         return _back(schedule, request)
@@ -342,7 +339,7 @@ def override_delete(request, obj):
 @tenant_object(Schedule)
 @admin_only
 def shift_create(request, obj):
-    form = ShiftForm(request.POST, users=_active_users(request))
+    form = ShiftForm(request.POST, users=_active_users(request), zone=obj.timezone)
     try:
         if not form.is_valid():
             raise DomainError("; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))

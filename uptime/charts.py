@@ -1,7 +1,14 @@
 """Server-side SVG: the response-time chart and the per-day uptime bar. Only numbers and dates go
-into the markup, so it is safe to mark it safe."""
+into the markup, so it is safe to mark it safe.
+
+The chart's times are instants, shown in the reader's zone (exact). The bar's days are UTC days and
+say so: daily roll-ups are UTC days and hourly ones are kept only UPTIME_HOURLY_RETENTION_DAYS, so a
+90-day bar in the reader's zone could not be exact (and not at all for :30/:45 zones, whose days
+start mid-hour)."""
 
 from django.utils.safestring import mark_safe
+
+from ilert.readerzone import UTC, zone_label
 
 GREEN, AMBER, RED, GRAY, BLUE = "#1f8a4c", "#d99a1e", "#d13b3b", "#e3e6eb", "#2454d6"
 
@@ -13,8 +20,9 @@ def _nice(value):
     return int(value) + 1
 
 
-def response_chart(series, width=720, height=180):
-    """`series`: [(slot start, avg ms or None, down checks)] from stats.response_series."""
+def response_chart(series, width=720, height=180, zone=UTC):
+    """`series`: [(slot start, avg ms or None, down checks)] from stats.response_series; the time
+    labels are in `zone`, the last one names it."""
     left, right, top, bottom = 44, 8, 10, 22
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [ms for _, ms, _ in series if ms is not None]
@@ -62,7 +70,8 @@ def response_chart(series, width=720, height=180):
             parts.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="{BLUE}" stroke-width="1.5"/>')
     if series:
         for i in (0, n // 2, n - 1):
-            label = series[i][0].strftime("%H:%M")
+            local = series[i][0].astimezone(zone)
+            label = f"{local:%H:%M}" + (f" {zone_label(local)}" if i == n - 1 else "")
             anchor = "start" if i == 0 else "end" if i == n - 1 else "middle"
             parts.append(f'<text x="{x(i):.1f}" y="{height - 6}" text-anchor="{anchor}" font-size="11" '
                          f'fill="#5f6b7a">{label}</text>')
@@ -89,11 +98,11 @@ def uptime_bar(days, width=720, height=34):
     gap = 2
     bar_w = (width - gap * (n - 1)) / n
     parts = [f'<svg class="uptime-bar" viewBox="0 0 {width} {height}" width="100%" role="img" '
-             f'aria-label="Uptime per day" xmlns="http://www.w3.org/2000/svg">']
+             f'aria-label="Uptime per UTC day" xmlns="http://www.w3.org/2000/svg">']
     for i, (day, agg) in enumerate(days):
         uptime = agg.uptime if agg is not None else None
-        label = (f"{day:%Y-%m-%d}: no data" if uptime is None else
-                 f"{day:%Y-%m-%d}: {uptime:.2f}% up ({agg.down} of {agg.up + agg.down} checks failed)")
+        label = (f"{day:%Y-%m-%d} (UTC day): no data" if uptime is None else
+                 f"{day:%Y-%m-%d} (UTC day): {uptime:.2f}% up ({agg.down} of {agg.up + agg.down} checks failed)")
         parts.append(f'<rect x="{i * (bar_w + gap):.1f}" y="0" width="{bar_w:.1f}" height="{height}" rx="2" '
                      f'fill="{bar_color(uptime)}" data-day="{day:%Y-%m-%d}"><title>{label}</title></rect>')
     parts.append("</svg>")

@@ -180,7 +180,8 @@ def figures(monitor, now=None):
 
 
 def daily_uptime(monitor, days=90, now=None):
-    """[(day, Aggregate or None)] for the last `days` calendar days, oldest first."""
+    """[(day, Aggregate or None)] for the last `days` UTC days, oldest first (the daily roll-ups are
+    UTC days; the bar says so, see charts.py)."""
     now = now or clock.now()
     today = floor_day(now)
     first = today - timedelta(days=days - 1)

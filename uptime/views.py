@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Greatest
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from escalation.models import EscalationPolicy
@@ -85,7 +86,7 @@ def _detail_context(request, monitor, form=None):
     return {
         "monitor": monitor,
         "figures": [(name, figures[name]) for name, *_ in stats.WINDOWS],
-        "chart": charts.response_chart(stats.response_series(monitor, now=now)),
+        "chart": charts.response_chart(stats.response_series(monitor, now=now), zone=timezone.get_current_timezone()),
         "bar": charts.uptime_bar(stats.daily_uptime(monitor, now=now)),
         "results": selectors.results(request.tenant, monitor)[:25],
         "incidents": selectors.incidents(monitor)[:10],

@@ -27,7 +27,7 @@ from .contact_methods import (
 from .notices import notice_target, queue_message, queue_notices
 from .outbox import cancel_pending, notify, notify_many
 from .provider_settings import save_provider_settings
-from .push_subscriptions import dismiss_notice, subscribe_webpush, webpush_subscription_gone
+from .push_subscriptions import dismiss_notice, renew_webpush, subscribe_webpush, webpush_subscription_gone
 from .receivers import on_incident_changed
 from .reply_codes import release_reply_codes
 from .rules import (
@@ -45,6 +45,6 @@ __all__ = [
     "default_steps", "delete_contact_method", "delete_rule", "dismiss_notice", "notice_target", "notify",
     "notify_many", "on_incident_changed", "queue_message", "queue_notices", "release_reply_codes",
     "save_provider_settings", "send_verification", "set_opted_out", "settings_for", "steps_for",
-    "subscribe_webpush", "update_contact_method", "update_rule", "update_settings", "verify_email",
+    "renew_webpush", "subscribe_webpush", "update_contact_method", "update_rule", "update_settings", "verify_email",
     "webpush_subscription_gone",
 ]

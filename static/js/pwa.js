@@ -36,6 +36,18 @@
     return system ? browser + " on " + system : browser;
   }
 
+  // What the service worker needs to renew this device's subscription when the push service
+  // replaces it (pushsubscriptionchange, static/js/sw.js): the endpoint the server knows, the
+  // renewal token it answered (single use, only its hash is on the server), where to send it, and
+  // the VAPID key to subscribe with again. Kept in this origin's Cache Storage, which the worker reads.
+  var RENEWAL_CACHE = "ilert-push-renewal", RENEWAL_KEY = "/__ilert/push-renewal";
+  function keepRenewal(value) {
+    if (!("caches" in window)) { return Promise.resolve(); }
+    return caches.open(RENEWAL_CACHE).then(function (cache) {
+      return cache.put(RENEWAL_KEY, new Response(JSON.stringify(value), { headers: { "Content-Type": "application/json" } }));
+    });
+  }
+
   function csrfToken() {
     var meta = document.querySelector("meta[name=csrf-token]");
     return meta ? meta.content : "";
@@ -95,6 +107,10 @@
       if (!response.ok) {
         say(box, answer.message || "The server refused this subscription (" + response.status + ").", true);
         return;
+      }
+      if (answer.renewal_token) {
+        await keepRenewal({ endpoint: json.endpoint, token: answer.renewal_token, renew_url: answer.renew_url,
+                            vapid_key: box.getAttribute("data-vapid-key") });
       }
       var done = answer.created ? "Push is on for this device. Use it in your notification rules below."
         : "Push was already on for this device; its subscription is refreshed.";

@@ -18,11 +18,12 @@
   if (!grid || !form) { return; }
   var windowStart = Number(grid.dataset.windowStart);
   var windowEnd = Number(grid.dataset.windowEnd);
-  var zone = grid.dataset.zone;
+  // The form reads its times in the schedule's zone, whichever zone the timeline shows.
+  var zone = grid.dataset.scheduleZone;
   var SNAP = 30 * 60 * 1000;
 
   function wallClock(ms) {
-    // "YYYY-MM-DDTHH:MM" on the wall clock of the zone the page shows.
+    // "YYYY-MM-DDTHH:MM" on the wall clock of the schedule's zone.
     var parts = {};
     new Intl.DateTimeFormat("en-CA", {
       timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
@@ -64,7 +65,6 @@
       if (hi - lo < SNAP) { marker.remove(); return; }
       form.querySelector("[name=start]").value = wallClock(lo);
       form.querySelector("[name=end]").value = wallClock(hi);
-      form.querySelector("[name=zone]").value = zone;
       form.scrollIntoView({ behavior: "smooth", block: "center" });
       form.querySelector("[name=user]").focus();
     });

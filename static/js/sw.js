@@ -9,6 +9,11 @@
 // Escalate where the platform shows action buttons; an action posts the signed, single-use token to
 // the server (no login needed) and says the outcome in a new notification; tapping the
 // notification itself opens the incident page (on iOS, which shows no buttons, that page has them).
+//
+// Renewal: when the push service replaces the subscription (pushsubscriptionchange), the worker
+// subscribes again with the same VAPID key and moves this device's contact method to the new
+// subscription, authenticated by the old endpoint and the single-use renewal token the server gave
+// when push was enabled (kept by pwa.js in Cache Storage); the answer's next token replaces it.
 "use strict";
 
 var CONFIG = self.ILERT || { cache: "ilert-shell", offline: "/offline", shell: [] };
@@ -126,4 +131,56 @@ self.ilertNotificationClick = function (notification, action) {
 
 self.addEventListener("notificationclick", function (event) {
   event.waitUntil(self.ilertNotificationClick(event.notification, event.action));
+});
+
+// --- pushsubscriptionchange --------------------------------------------------------------------
+
+var RENEWAL_CACHE = "ilert-push-renewal", RENEWAL_KEY = "/__ilert/push-renewal";  // as in pwa.js
+
+function readRenewal() {
+  return caches.open(RENEWAL_CACHE).then(function (cache) { return cache.match(RENEWAL_KEY); })
+    .then(function (hit) { return hit ? hit.json() : null; });
+}
+
+function keepRenewal(value) {
+  return caches.open(RENEWAL_CACHE).then(function (cache) {
+    return cache.put(RENEWAL_KEY, new Response(JSON.stringify(value), { headers: { "Content-Type": "application/json" } }));
+  });
+}
+
+function keyBytes(base64url) {
+  var padded = base64url.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((base64url.length + 3) % 4);
+  var raw = atob(padded);
+  var bytes = new Uint8Array(raw.length);
+  for (var i = 0; i < raw.length; i += 1) { bytes[i] = raw.charCodeAt(i); }
+  return bytes;
+}
+
+// Kept on `self` so the renewal can be driven as one function (browsers rarely fire the event on
+// demand). Resolves to the server's status, or null when there is nothing to renew with.
+self.ilertSubscriptionChange = function (newSubscription) {
+  return readRenewal().then(function (saved) {
+    // Push never enabled here (or before renewal tokens existed): the profile says to enable it again.
+    if (!saved || !saved.token || !saved.renew_url || !saved.vapid_key) { return null; }
+    var fresh = newSubscription ? Promise.resolve(newSubscription)
+      : self.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(saved.vapid_key) });
+    return fresh.then(function (subscription) {
+      var json = subscription.toJSON();
+      return fetch(saved.renew_url, {
+        method: "POST", credentials: "omit", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ old_endpoint: saved.endpoint, token: saved.token, endpoint: json.endpoint, keys: json.keys }),
+      }).then(function (response) {
+        return response.json().catch(function () { return {}; }).then(function (answer) {
+          if (!response.ok || !answer.renewal_token) { return response.status; }
+          return keepRenewal({ endpoint: json.endpoint, token: answer.renewal_token, renew_url: saved.renew_url,
+                               vapid_key: saved.vapid_key }).then(function () { return response.status; });
+        });
+      });
+    });
+  });
+};
+
+self.addEventListener("pushsubscriptionchange", function (event) {
+  // Firefox gives the new subscription; Chromium gives none (subscribe again ourselves).
+  event.waitUntil(self.ilertSubscriptionChange(event.newSubscription || null));
 });

@@ -5,6 +5,7 @@ import pytest
 
 from schedules.models import Override, Schedule
 
+from ..schedules.factories import make_layer, make_schedule
 from .conftest import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -58,3 +59,31 @@ def test_a_weekly_rotation_with_a_restriction_and_a_dragged_override(page, admin
     assert page.locator("#overrides-band .sched-bar").all_inner_texts() == ["Rita Responder"]
     wednesday = page.locator("#final-band .sched-bar").nth(3).get_attribute("title")
     assert wednesday.startswith("Rita Responder: Wed 05 Mar 10:00 – Wed 05 Mar 14:00 (Europe/Berlin)")
+
+
+def test_a_dragged_override_in_the_reader_s_zone_is_prefilled_in_the_schedule_s(page, admin, responder):
+    admin.timezone = "Asia/Kolkata"  # +05:30, not the schedule's zone
+    admin.save(update_fields=["timezone"])
+    schedule = make_schedule(admin.tenant, name="Primary", tz="Europe/Berlin")
+    make_layer(schedule, [admin], name="Weekly")
+    login(page, admin.email, "correct horse battery")
+    page.goto(f"/schedules/{schedule.pk}/?view=week&zone=mine&date=2025-03-03")
+    assert "Asia/Kolkata" in page.inner_text("#zone-label")
+    assert page.inner_text("label[for=id_start]") == "From (Europe/Berlin)"
+    # Wednesday 10:00–14:00 on the Kolkata timeline is 05:30–09:30 on the Berlin wall clock.
+    track = page.locator("#overrides-band .sched-track")
+    box = track.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 58 / 168, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 62 / 168, y)
+    page.mouse.up()
+    assert page.input_value("#override-form input[name=start]") == "2025-03-05T05:30"
+    assert page.input_value("#override-form input[name=end]") == "2025-03-05T09:30"
+    page.select_option("#override-form select[name=user]", label="Rita Responder")
+    page.click("#override-form button[type=submit]")
+    page.wait_for_selector("text=Override for Rita Responder created.")
+    override = Override.objects.get()
+    assert (override.start.isoformat(), override.end.isoformat()) == (
+        "2025-03-05T04:30:00+00:00", "2025-03-05T08:30:00+00:00")
+    assert page.locator("#overrides-band .sched-bar").all_inner_texts() == ["Rita Responder"]

@@ -183,3 +183,72 @@ def test_the_app_shows_the_offline_page_when_the_network_is_gone(browser, live_s
     assert "Rita" not in page.content()
     page.screenshot(path="/tmp/webpush-offline-390.png")
     context.close()
+
+
+WORKER_SUBSCRIBE_SHIM = """(fake) => {
+    // In the worker: the push service's new subscription (the real one needs FCM).
+    PushManager.prototype.subscribe = function (options) {
+        self.__ilertResubscribeKey = btoa(String.fromCharCode(...new Uint8Array(options.applicationServerKey)));
+        self.__ilertResubscribeVisible = options.userVisibleOnly;
+        return Promise.resolve({endpoint: fake.endpoint, toJSON() { return {endpoint: fake.endpoint, keys: fake.keys}; }});
+    };
+}"""
+
+READ_RENEWAL = """async () => {
+    const hit = await (await caches.open("ilert-push-renewal")).match("/__ilert/push-renewal");
+    return hit ? hit.json() : null;
+}"""
+
+
+def test_the_worker_renews_a_replaced_subscription_with_the_same_vapid_key(browser, live_server, push_settings):
+    """pushsubscriptionchange: Chromium fires it only when its push service (FCM) drops a
+    subscription, so the test runs the worker's own handler function in the real worker (the event
+    listener only passes event.newSubscription to it), with the worker's PushManager.subscribe shimmed."""
+    tenant = TenantFactory(name="Acme", slug="acme")
+    rita = UserFactory(tenant=tenant, email="rita@acme.test", name="Rita Responder", role="responder")
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844})
+    context.set_default_timeout(15_000)
+    context.grant_permissions(["notifications"], origin=live_server.url)
+    with FakePushService() as push:
+        first = Subscriber(push.endpoint("first"))
+        context.add_init_script(SHIM % json.dumps({"endpoint": first.endpoint, "keys": first.keys}))
+        page = context.new_page()
+        login(page, "rita@acme.test", "correct horse battery")
+        page.wait_for_function("navigator.serviceWorker.controller !== null")
+        page.goto("/profile/")
+        page.wait_for_selector("[data-webpush-enable]")
+        page.fill("[data-webpush-name]", "Rita's phone")
+        page.click("[data-webpush-enable]")
+        page.wait_for_selector("text=Push is on for this device")
+        method = ContactMethod.objects.get(kind="webpush")
+        make_rule(rita, method, "HIGH", 0)
+
+        worker = context.service_workers[0]
+        saved = worker.evaluate(READ_RENEWAL)
+        assert saved["endpoint"] == first.endpoint and saved["vapid_key"] == vapid.public_key()
+        assert saved["renew_url"] == "/notifications/webpush/renew" and len(saved["token"]) >= 40
+
+        second = Subscriber(push.endpoint("second"))
+        worker.evaluate(WORKER_SUBSCRIBE_SHIM, {"endpoint": second.endpoint, "keys": second.keys})
+        assert worker.evaluate("self.ilertSubscriptionChange(null)") == 200
+        key = worker.evaluate("self.__ilertResubscribeKey")
+        assert key.replace("+", "-").replace("/", "_").rstrip("=") == vapid.public_key()
+        assert worker.evaluate("self.__ilertResubscribeVisible") is True
+        method.refresh_from_db()
+        assert (method.address, method.push_keys, method.device_name, method.rules.count()) == (
+            second.endpoint, second.keys, "Rita's phone", 1)
+        renewed = worker.evaluate(READ_RENEWAL)
+        assert renewed["endpoint"] == second.endpoint and renewed["token"] != saved["token"]
+
+        # Firefox hands the new subscription to the event: no subscribing again, the same renewal.
+        third = Subscriber(push.endpoint("third"))
+        status = worker.evaluate("(fake) => self.ilertSubscriptionChange({toJSON() { return fake; }})",
+                                 {"endpoint": third.endpoint, "keys": third.keys})
+        assert status == 200 and ContactMethod.objects.get(pk=method.pk).address == third.endpoint
+
+        # A spent token (someone replaying what the worker sent earlier) is refused and changes nothing.
+        worker.evaluate("(old) => caches.open('ilert-push-renewal').then(c => c.put('/__ilert/push-renewal',"
+                        " new Response(JSON.stringify(old))))", renewed)
+        assert worker.evaluate("self.ilertSubscriptionChange(null)") == 403
+        assert ContactMethod.objects.get(pk=method.pk).address == third.endpoint
+    context.close()

@@ -128,13 +128,56 @@ def test_a_layer_is_edited_moved_and_deleted(admin, responder, schedule):
     assert logged_in(responder).post(f"/schedules/layers/{other.pk}/", {"delete": "1"}).status_code == 403
 
 
-def test_an_override_from_the_form_is_read_in_the_zone_the_page_shows(admin, responder, schedule):
-    response = logged_in(admin).post(f"/schedules/{schedule.pk}/overrides/new", {
-        "user": responder.pk, "start": "2025-03-30T01:00", "end": "2025-03-30T04:00", "zone": "Europe/Berlin"})
+def test_an_override_from_the_form_is_read_in_the_schedule_s_zone(admin, responder, schedule):
+    admin.timezone = "Asia/Kolkata"  # the reader's zone is not the schedule's (Europe/Berlin)
+    admin.save(update_fields=["timezone"])
+    client = logged_in(admin)
+    with time_machine.travel(NOW, tick=False):
+        page = client.get(f"/schedules/{schedule.pk}/?zone=mine").content.decode()
+    form = page.split('id="override-form"', 1)[1].split("</form>", 1)[0]
+    assert ">From (Europe/Berlin)</label>" in form and ">Until (Europe/Berlin)</label>" in form
+    assert "Wall clock in the schedule&#x27;s zone, Europe/Berlin." in form and 'name="zone"' not in form
+    assert 'data-schedule-zone="Europe/Berlin"' in page  # the drag-to-prefill writes the schedule's wall clock
+    # A stray zone (an old page's hidden field) changes nothing: the times are Berlin wall clock.
+    response = client.post(f"/schedules/{schedule.pk}/overrides/new", {
+        "user": responder.pk, "start": "2025-03-30T01:00", "end": "2025-03-30T04:00", "zone": "Asia/Kolkata"})
     assert response.status_code == 302
     override = Override.objects.get()
     assert (override.start, override.end) == (utc(2025, 3, 30, 0), utc(2025, 3, 30, 2))  # 3 wall hours, 2 real
     assert override.created_by == admin
+
+
+def test_overrides_and_shifts_are_listed_in_the_reader_s_zone_named(admin, responder, schedule, tenant):
+    admin.timezone = "Asia/Kolkata"
+    admin.save(update_fields=["timezone"])
+    services.create_override(schedule, user=responder, start=utc(2025, 3, 30, 0), end=utc(2025, 3, 30, 2), by=admin)
+    with time_machine.travel(NOW, tick=False):
+        page = logged_in(admin).get(f"/schedules/{schedule.pk}/").content.decode()
+    card = page.split("<h2>Overrides</h2>", 1)[1].split('id="overrides"', 1)
+    assert "in your zone, Asia/Kolkata" in card[0]
+    row = card[1].split("</tr>", 1)[0]
+    assert ">Sun 30 Mar 05:30 IST<" in row and ">Sun 30 Mar 07:30 IST<" in row
+
+
+def test_a_shift_from_the_form_is_read_in_the_schedule_s_zone_and_shown_in_the_reader_s(admin, responder, tenant):
+    admin.timezone = "Asia/Kolkata"
+    admin.save(update_fields=["timezone"])
+    static = make_schedule(tenant, name="Holidays", kind="static", tz="America/New_York")
+    client = logged_in(admin)
+    with time_machine.travel(NOW, tick=False):
+        page = client.get(f"/schedules/{static.pk}/").content.decode()
+        form = page.split('id="shift-form"', 1)[1].split("</form>", 1)[0]
+        assert ">From (America/New_York)</label>" in form and ">Until (America/New_York)</label>" in form
+        client.post(f"/schedules/{static.pk}/shifts/new", {"user": admin.pk, "start": "2025-03-08T08:00",
+                                                            "end": "2025-03-09T08:00"})
+        shift = Shift.objects.get()
+        # 08:00 EST on 8 March; 08:00 EDT on 9 March (DST began at 02:00 that night): 23 real hours.
+        assert (shift.start, shift.end) == (utc(2025, 3, 8, 13), utc(2025, 3, 9, 12))
+        page = client.get(f"/schedules/{static.pk}/").content.decode()
+    card = page.split("<h2>Upcoming shifts</h2>", 1)[1].split('id="shifts"', 1)
+    assert "in your zone, Asia/Kolkata" in card[0]
+    row = card[1].split("</tr>", 1)[0]
+    assert ">Sat 8 Mar 18:30 IST<" in row and ">Sun 9 Mar 17:30 IST<" in row
 
 
 def test_a_responder_takes_a_shift_but_cannot_override_for_others(admin, responder, schedule):

@@ -91,7 +91,7 @@ def test_the_day_bar_and_the_response_chart_render_as_svg(monitor):
     days = stats.daily_uptime(monitor, now=now)
     assert len(days) == 90 and days[-1][1] is None and days[-2][1].checks == 144
     bar = charts.uptime_bar(days)
-    assert bar.count("<rect") == 90 and "2026-03-02: " in bar and "no data" in bar
+    assert bar.count("<rect") == 90 and "2026-03-02 (UTC day): " in bar and "no data" in bar
     series = stats.response_series(monitor, now=now - timedelta(hours=1))
     chart = charts.response_chart(series)
     assert chart.startswith("<svg") and "<polyline" in chart and 'class="down"' in chart
