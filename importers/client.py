@@ -49,6 +49,9 @@ class Client:
         self.born = monotonic()
         self.retries_done = 0  # 429s waited out (tests and the report read it)
 
+    def close(self):
+        self.session.close()
+
     def url(self, path):
         return path if path.startswith(("http://", "https://")) else urljoin(self.base_url, path.lstrip("/"))
 
