@@ -179,7 +179,6 @@ def _core_request(request):
 
 def _pool_options(verify, limits):
     limits = limits or httpx.Limits()
-    limits = limits or httpx.Limits()
     return {"ssl_context": httpx.create_ssl_context(verify=verify, trust_env=False),
             "max_connections": limits.max_connections,
             "max_keepalive_connections": limits.max_keepalive_connections,
