@@ -41,12 +41,14 @@ def inline():
 
 
 def render_once(claim, channel, items):
-    """What the message says. Rendered once, at the first attempt, and kept on the leader and the
-    pages bundled into it (`sent_text`, a page's `subject`): a retry sends exactly that text, even
-    if the incident or its source changed in between, so a provider lookup recognises either
-    attempt. Only what is not kept (an email's HTML part) is built again for a retry of an email or
-    a push."""
+    """What the message says. Rendered once, at the first attempt (by the claim, or here when that
+    failed), and kept on the leader and the pages bundled into it (`sent_text`, a page's `subject`):
+    a retry sends exactly that text, even if the incident or its source changed in between, so a
+    provider lookup recognises either attempt. Only what is not kept (an email's HTML part) is
+    built again for a retry of an email or a push."""
     leader = claim.leader
+    if claim.rendered is not None:
+        return claim.rendered  # rendered by the claim, its text kept in the same transaction
     if not leader.sent_text:
         rendered = channel.render(leader, items)
         subject = leader.subject or rendered.subject[:500]

@@ -33,6 +33,7 @@ class Claim:
     leader: Notification
     followers: list
     lease: int
+    rendered: object = None  # the message, when the claim rendered it (claims._render)
 
 
 def backoff(attempt):
@@ -69,10 +70,12 @@ def record_sent(claim, sent, call=None, *, now=None, found=""):
                                          "deadline, when the row had already been taken over; it may have arrived "
                                          "twice", kind=LogKind.WARNING)
             return False
-        Notification.objects.filter(bundle=leader, status=S.SENDING).update(
-            status=S.SENT, sent_at=now, provider=sent.provider, provider_id=sent.provider_id[:255],
-            provider_account=sent.account[:64], deadline=None, error="")
-        rows = [leader] + list(Notification.objects.filter(bundle=leader).select_related("incident", "user"))
+        rows = [leader]
+        if claim.followers:  # a claim carries every page bundled into its message (none: nothing to read)
+            Notification.objects.filter(bundle=leader, status=S.SENDING).update(
+                status=S.SENT, sent_at=now, provider=sent.provider, provider_id=sent.provider_id[:255],
+                provider_account=sent.account[:64], deadline=None, error="")
+            rows += list(Notification.objects.filter(bundle=leader).select_related("incident", "user"))
         numbers = [f"#{row.incident.number}" for row in rows if row.incident_id]
         tries = f" (try {leader.attempts})" if leader.attempts > 1 and not found else ""
         for row in rows:
