@@ -1,12 +1,14 @@
 """How a claim ends: sent, released for another try, failed (or parked / uncertain, with the user's
 next step moved to now). Shared by delivery, reconciling and provider status reports."""
 
+import operator
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import reduce
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 
 from alerts.models import LogKind
 from ilert import clock
@@ -77,14 +79,60 @@ def record_sent(claim, sent, call=None, *, now=None, found=""):
                 provider_account=sent.account[:64], deadline=None, error="")
             rows += list(Notification.objects.filter(bundle=leader).select_related("incident", "user"))
         numbers = [f"#{row.incident.number}" for row in rows if row.incident_id]
-        tries = f" (try {leader.attempts})" if leader.attempts > 1 and not found else ""
         for row in rows:
             row.status = S.SENT
-            extra = f" (one message for {', '.join(numbers)})" if len(rows) > 1 else ""
-            timeline.log(row, f"{timeline.target(row)} sent {timeline.clock_time(row, now)}{tries}{extra}{found}",
-                 data={"provider_id": sent.provider_id})
+            timeline.log(row, _sent_line(row, leader, now, numbers if len(rows) > 1 else [], found),
+                         data={"provider_id": sent.provider_id})
     return True
 
+
+def _sent_line(row, leader, now, numbers=(), found=""):
+    """ "SMS to Rita Responder (+49…5678) sent 14:02:05 CET (try 2) (one message for #1, #2)" """
+    tries = f" (try {leader.attempts})" if leader.attempts > 1 and not found else ""
+    extra = f" (one message for {', '.join(numbers)})" if numbers else ""
+    return f"{timeline.target(row)} sent {timeline.clock_time(row, now)}{tries}{extra}{found}"
+
+
+@dataclass
+class Done:
+    """A message the provider took, still to be recorded (record_sent_many)."""
+
+    claim: Claim
+    sent: object  # channels.Sent
+    call: object  # attempts.Call
+    now: object
+
+
+_SENT_FIELDS = ["status", "sent_at", "provider", "provider_id", "provider_account", "deadline", "error",
+                "outcome_unknown"]
+
+
+def record_sent_many(done):
+    """record_sent for many messages at once: their calls, rows and timeline lines in one statement
+    each, every row still under its claim's lease (locked, then written). A message with bundled
+    pages, or whose row is no longer ours, goes through record_sent on its own."""
+    plain = [item for item in done if not item.claim.followers]
+    ours = set()
+    if len(plain) > 1:  # one alone takes fewer statements through record_sent
+        with transaction.atomic():
+            attempts.finish_many([(i.call, R.SENT, i.sent.provider, i.sent.provider_id, i.now) for i in plain])
+            held = reduce(operator.or_, (Q(pk=i.claim.leader.pk, lease=i.claim.lease) for i in plain))
+            ours = set(Notification.objects.select_for_update().filter(held, status=S.SENDING).order_by("pk")
+                       .values_list("pk", flat=True))
+            mine = [item for item in plain if item.claim.leader.pk in ours]
+            for item in mine:
+                _mark_sent(item.claim.leader, item.sent, item.now)
+            Notification.objects.bulk_update([item.claim.leader for item in mine], _SENT_FIELDS)
+            timeline.log_many([(i.claim.leader, _sent_line(i.claim.leader, i.claim.leader, i.now),
+                                {"provider_id": i.sent.provider_id}) for i in mine])
+    for item in done:
+        if item.claim.leader.pk not in ours:
+            record_sent(item.claim, item.sent, item.call, now=item.now)
+
+
+def _mark_sent(row, sent, now):
+    row.status, row.sent_at, row.deadline, row.error, row.outcome_unknown = S.SENT, now, None, "", False
+    row.provider, row.provider_id, row.provider_account = sent.provider, sent.provider_id[:255], sent.account[:64]
 
 
 def release(claim, *, due_at, error, crashed=False):

@@ -20,8 +20,8 @@ pytestmark = pytest.mark.django_db
 
 # Counted inside the test's transaction (savepoints show as SAVEPOINT/RELEASE). Before the delivery
 # batch loaded and wrote per batch (#16): 36 + 26 for one incident, 34 + 425 for twenty.
-TICK_1, DELIVER_1 = 36, 17
-TICK_20, DELIVER_20 = 34, 188
+TICK_1, DELIVER_1 = 33, 17
+TICK_20, DELIVER_20 = 33, 95
 
 
 @pytest.fixture
@@ -32,13 +32,17 @@ def source(tenant, responder):
     return make_source(tenant, escalation_policy=policy)
 
 
-def storm(source, count):
-    return [alert(source, summary=f"API 5xx on node {n}", key=f"node-{n}").incident for n in range(count)]
+def storm(source, count, name="node"):
+    return [alert(source, summary=f"API 5xx on {name} {n}", key=f"{name}-{n}").incident for n in range(count)]
 
 
 def page(count, source, twilio):
     """Open `count` incidents, then count the statements of one escalation tick and one delivery
     batch; every incident must reach Twilio exactly once."""
+    storm(source, 1, "warm-up")  # a warm-up: this process has looked up what it caches (sequence names, …)
+    escalation_engine.tick()
+    engine.dispatch()
+    twilio.requests.clear()
     incidents = storm(source, count)
     with CaptureQueriesContext(connection) as ticked:
         assert escalation_engine.tick() == count
@@ -46,11 +50,11 @@ def page(count, source, twilio):
         assert engine.dispatch() == count
     assert engine.dispatch() == 0
     assert len(twilio.creates("Messages")) == count
-    bodies = [message["params"]["Body"] for message in twilio.creates("Messages")]
+    bodies = [request["params"]["Body"] for request in twilio.creates("Messages")]
     for incident in incidents:  # one SMS each, saying its own incident
         assert [b for b in bodies if b.startswith(f"ilert #{incident.number} HIGH: {incident.summary} [")] != []
     assert len({b.split(":")[0] for b in bodies}) == count
-    assert Notification.objects.filter(status="sent").count() == count
+    assert Notification.objects.filter(status="sent", incident__in=incidents).count() == count
     for incident in incidents:
         assert incident.log_entries.filter(kind="notification", message__contains="sent").count() == 1
     return len(ticked), len(delivered), [q["sql"] for q in ticked.captured_queries + delivered.captured_queries]
