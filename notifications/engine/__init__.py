@@ -30,8 +30,9 @@ permanent errors and the last try fail the row and move the user's next step to 
 handler keeps crashing is parked with the error (a poison pill does not stall the engine).
 
 The package, by step: claims.py (claiming), delivery.py (sending one message), outcomes.py (sent,
-released, failed; the user's next step), reconcile.py (rows past their deadline), status.py
-(provider delivery reports), timeline.py (what the incident's timeline says).
+released, failed; the user's next step), recorder.py (what the providers took, written together),
+reconcile.py (rows past their deadline), status.py (provider delivery reports), timeline.py (what
+the incident's timeline says).
 """
 
 import logging

@@ -1,16 +1,22 @@
 """Round trips to the database on the paging path: an escalation step through to the SMS handed to
 Twilio (the fake, at the HTTP layer). One incident and a storm of 20 (one escalation tick, one
 delivery batch) take a pinned number of statements each, so a regression that adds per-page work
-fails here. The user has one rule (SMS at once) with bundling and the throttle off, as in
+fails here; and what the providers took is recorded together, each row only under its own claim.
+The user has one rule (SMS at once) with bundling and the throttle off, as in
 bench/notify.py: every incident is one SMS."""
+
+import threading
+import time
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from escalation import engine as escalation_engine
 from notifications import engine
-from notifications.models import Notification
+from notifications.engine import recorder as recorder_module
+from notifications.models import DeliveryAttempt, Notification
 from tests.alerts.factories import alert, make_source
 from tests.escalation.factories import make_policy
 
@@ -68,3 +74,63 @@ def test_one_incident_is_paged_by_sms_in_a_pinned_number_of_statements(source, t
 def test_twenty_incidents_are_paged_in_one_tick_and_one_batch_with_a_pinned_number_of_statements(source, twilio):
     ticked, delivered, sql = page(20, source, twilio)
     assert (ticked, delivered) == (TICK_20, DELIVER_20), "\n".join(sql)
+
+
+def test_a_row_taken_over_during_its_call_is_not_recorded_over_while_the_rest_of_the_batch_is(source, twilio):
+    """The outcomes of a batch are recorded together, each only under its own claim: a row the
+    sweeper took back while its call was out keeps its new owner, and its timeline says the message
+    may have arrived twice; the other messages of the batch are recorded as sent."""
+    incidents = storm(source, 3)
+    escalation_engine.tick()
+
+    def sweeper_takes_the_second_back(method, kind, params):
+        if method == "POST" and f"#{incidents[1].number} HIGH" in params.get("Body", ""):
+            Notification.objects.filter(incident=incidents[1]).update(lease=F("lease") + 1)
+
+    twilio.before.append(sweeper_takes_the_second_back)
+    assert engine.dispatch() == 3
+    assert len(twilio.creates("Messages")) == 3
+    rows = {row.incident_id: row for row in Notification.objects.filter(incident__in=incidents)}
+    assert [rows[i.pk].status for i in incidents] == ["sent", "sending", "sent"]
+    assert rows[incidents[0].pk].provider_id and not rows[incidents[1].pk].provider_id
+    warning = incidents[1].log_entries.get(kind="warning")
+    assert "may have arrived twice" in warning.message
+    assert not incidents[1].log_entries.filter(kind="notification", message__contains=" sent ").exists()
+    for incident in (incidents[0], incidents[2]):
+        assert incident.log_entries.filter(kind="notification", message__contains=" sent ").count() == 1
+    attempts = DeliveryAttempt.objects.filter(notification__incident__in=incidents)
+    assert sorted(attempts.values_list("result", flat=True)) == ["sent"] * 3  # every call is on record
+
+
+def test_outcomes_that_finish_while_one_is_written_are_written_together_and_before_add_returns(monkeypatch):
+    """The group commit: a sender thread writes its own outcome and every outcome queued meanwhile;
+    when add() returns, its outcome has been written (by itself or by the thread that took it)."""
+    written, first_write, release_it = [], threading.Event(), threading.Event()
+
+    def write(items):
+        if not written:
+            first_write.set()
+            assert release_it.wait(10)
+        written.append([item.claim for item in items])
+
+    monkeypatch.setattr(recorder_module, "write", write)
+    recorder = recorder_module.Recorder()
+    returned = {}
+
+    def add(name):
+        recorder.add(name, "sent", None, None)
+        returned[name] = [claim for batch in written for claim in batch]
+
+    first = threading.Thread(target=add, args=("one",))
+    first.start()
+    assert first_write.wait(10)
+    others = [threading.Thread(target=add, args=(name,)) for name in ("two", "three")]
+    for thread in others:
+        thread.start()
+    while len(recorder._queue) < 2:  # both queued behind the write in progress
+        time.sleep(0.01)
+    release_it.set()
+    for thread in [first, *others]:
+        thread.join(10)
+    assert written[0] == ["one"] and sorted(written[1]) == ["three", "two"] and len(written) == 2
+    assert all(name in returned[name] for name in ("one", "two", "three"))
