@@ -3,10 +3,12 @@ one address into one message (bundling) unless the contact method's throttle or 
 them, and move each message to `sending` with a deadline in one compare-and-set on status and lease."""
 
 import logging
+import operator
 from datetime import timedelta
+from functools import reduce
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
 from alerts.models import Incident
@@ -45,21 +47,47 @@ def _limits(row):
     return channels.get(row.channel).throttle, DEFAULT_BUNDLE_SECONDS
 
 
-def _hold_until(group, now, taken=0):
+def _horizon(row, now):
+    """Since when messages to the row's address count against its throttle or bundle window (None:
+    neither applies), with its limits."""
+    (maximum, minutes), bundle_seconds = _limits(row)
+    if row.kind != Notification.Kind.PAGE or not maximum and not bundle_seconds:
+        return None, (maximum, minutes, bundle_seconds)
+    return now - max(timedelta(minutes=minutes), timedelta(seconds=bundle_seconds)), (maximum, minutes, bundle_seconds)
+
+
+def _went_out(groups, rows, now):
+    """{address: [claimed_at, …]}: the messages that went out lately to each address a group of the
+    batch is held against (throttle, bundle window), oldest first, in one query."""
+    horizons = {}
+    for group in groups:
+        horizon, _ = _horizon(group[0], now)
+        if horizon is not None:
+            address = _address(group[0])
+            horizons[address] = min(horizon, horizons.get(address, horizon))
+    if not horizons:
+        return {}
+    lately = reduce(operator.or_, (Q(user_id=user_id, channel=channel, address=address, claimed_at__gte=horizon)
+                                   for (user_id, channel, address), horizon in horizons.items()))
+    went_out = {address: [] for address in horizons}
+    for user_id, channel, address, at in (
+            Notification.objects.filter(lately, kind=Notification.Kind.PAGE, bundle__isnull=True,
+                                        status__in=Notification.WENT_OUT)
+            .exclude(pk__in=[row.pk for row in rows]).order_by("claimed_at")
+            .values_list("user_id", "channel", "address", "claimed_at")):
+        went_out[(user_id, channel, address)].append(at)
+    return went_out
+
+
+def _hold_until(group, now, went_out, taken=0):
     """When a group of pages to one address may go: None (now), or later (throttle / bundle window).
-    `taken`: messages to the address claimed earlier in this batch, not yet written."""
-    leader = group[0]
-    (maximum, minutes), bundle_seconds = _limits(leader)
-    if not maximum and not bundle_seconds:
-        return None  # neither a throttle nor a bundle window: nothing to look up
+    `went_out`: when messages to the address went out lately (_went_out); `taken`: messages to it
+    claimed earlier in this batch, not yet written."""
+    horizon, (maximum, minutes, bundle_seconds) = _horizon(group[0], now)
+    if horizon is None:
+        return None  # neither a throttle nor a bundle window
     window = timedelta(minutes=minutes)
-    horizon = now - max(window, timedelta(seconds=bundle_seconds))
-    recent = list(
-        Notification.objects.filter(
-            user_id=leader.user_id, channel=leader.channel, address=leader.address, kind=Notification.Kind.PAGE,
-            bundle__isnull=True, status__in=Notification.WENT_OUT, claimed_at__gte=horizon,
-        ).exclude(pk__in=[row.pk for row in group]).order_by("claimed_at").values_list("claimed_at", flat=True)
-    ) + [now] * taken
+    recent = [at for at in went_out.get(_address(group[0]), ()) if at >= horizon] + [now] * taken
     hold = None
     in_window = [at for at in recent if at > now - window]
     if maximum and len(in_window) >= maximum:
@@ -95,11 +123,13 @@ def claim(now, ids=None, batch=50):
     failed, cancelled, wanted, taken = [], [], [], {}
     with transaction.atomic():
         rows = _lock_due(now, ids, batch)
-        for group in _groups(rows):
+        groups = _groups(rows)
+        went_out = _went_out(groups, rows, now)
+        for group in groups:
             if len(wanted) >= batch:  # no more messages than asked for (bundle mates came along)
                 break
             live = _live(group, failed, cancelled)
-            if not live or _held(live, now, taken):
+            if not live or _held(live, now, went_out, taken):
                 continue
             wanted.append(live)
             if live[0].kind == Notification.Kind.PAGE:
@@ -126,12 +156,12 @@ def _lock_due(now, ids, batch):
     if not locked:
         return []
     pks = [row[0] for row in locked]
-    for user_id, channel, address in {(u, c, a) for _pk, kind, u, c, a in locked if kind == Notification.Kind.PAGE}:
-        mates = Notification.objects.select_for_update(skip_locked=True).filter(
-            status=S.PENDING, due_at__lte=now, kind=Notification.Kind.PAGE,
-            user_id=user_id, channel=channel, address=address,
-        ).exclude(pk__in=pks).values_list("pk", flat=True)[:batch]
-        pks += list(mates)
+    addresses = {(u, c, a) for _pk, kind, u, c, a in locked if kind == Notification.Kind.PAGE}
+    if addresses:  # one query for every address, as many mates as `batch` for each
+        same = reduce(operator.or_, (Q(user_id=u, channel=c, address=a) for u, c, a in addresses))
+        pks += list(Notification.objects.select_for_update(skip_locked=True)
+                    .filter(same, status=S.PENDING, due_at__lte=now, kind=Notification.Kind.PAGE)
+                    .exclude(pk__in=pks).order_by("due_at", "id").values_list("pk", flat=True)[:batch * len(addresses)])
     return list(
         Notification.objects.filter(pk__in=pks, status=S.PENDING).select_related(*_RELATED)
         .order_by("due_at", "id")
@@ -159,12 +189,12 @@ def _address(row):
     return row.user_id, row.channel, row.address
 
 
-def _held(live, now, taken):
+def _held(live, now, went_out, taken):
     """Pages the throttle or bundle window holds: due again when it ends. `taken`: messages to each
     address claimed earlier in this batch (they count as sent now)."""
     if live[0].kind != Notification.Kind.PAGE:
         return False
-    hold = _hold_until(live, now, taken.get(_address(live[0]), 0))
+    hold = _hold_until(live, now, went_out, taken.get(_address(live[0]), 0))
     if hold is None:
         return False
     Notification.objects.filter(pk__in=[r.pk for r in live], status=S.PENDING).update(

@@ -19,6 +19,7 @@ from notifications.engine import recorder as recorder_module
 from notifications.models import DeliveryAttempt, Notification
 from tests.alerts.factories import alert, make_source
 from tests.escalation.factories import make_policy
+from tests.factories import UserFactory
 
 from .factories import make_method, make_rule
 
@@ -26,8 +27,9 @@ pytestmark = pytest.mark.django_db
 
 # Counted inside the test's transaction (savepoints show as SAVEPOINT/RELEASE). Before the delivery
 # batch loaded and wrote per batch (#16): 36 + 26 for one incident, 34 + 425 for twenty.
-TICK_1, DELIVER_1 = 33, 17
-TICK_20, DELIVER_20 = 33, 95
+TICK_1, DELIVER_1 = 34, 17
+TICK_20, DELIVER_20 = 34, 95
+TICK_TEAM, DELIVER_TEAM = 38, 114
 
 
 @pytest.fixture
@@ -42,19 +44,33 @@ def storm(source, count, name="node"):
     return [alert(source, summary=f"API 5xx on {name} {n}", key=f"{name}-{n}").incident for n in range(count)]
 
 
-def page(count, source, twilio):
-    """Open `count` incidents, then count the statements of one escalation tick and one delivery
-    batch; every incident must reach Twilio exactly once."""
-    storm(source, 1, "warm-up")  # a warm-up: this process has looked up what it caches (sequence names, …)
+def warm_up(tenant, twilio):
+    """Page once through a source and user of its own: this process has then looked up what it
+    caches (sequence names, …), and the pages measured next are not held by this one."""
+    user = UserFactory(tenant=tenant)
+    make_rule(user, make_method(user, "sms"), "HIGH", 0)
+    storm(make_source(tenant, escalation_policy=make_policy(tenant, levels=[{"users": [user]}])), 1, "warm-up")
     escalation_engine.tick()
     engine.dispatch()
     twilio.requests.clear()
-    incidents = storm(source, count)
+
+
+def counted(incidents, messages):
+    """The statements of one escalation tick and one delivery batch of `messages`."""
     with CaptureQueriesContext(connection) as ticked:
-        assert escalation_engine.tick() == count
+        assert escalation_engine.tick() == len(incidents)
     with CaptureQueriesContext(connection) as delivered:
-        assert engine.dispatch() == count
+        assert engine.dispatch() == messages
     assert engine.dispatch() == 0
+    return len(ticked), len(delivered), [q["sql"] for q in ticked.captured_queries + delivered.captured_queries]
+
+
+def page(count, source, twilio):
+    """Open `count` incidents, then count the statements of one escalation tick and one delivery
+    batch; every incident must reach Twilio exactly once."""
+    warm_up(source.tenant, twilio)
+    incidents = storm(source, count)
+    figures = counted(incidents, count)
     assert len(twilio.creates("Messages")) == count
     bodies = [request["params"]["Body"] for request in twilio.creates("Messages")]
     for incident in incidents:  # one SMS each, saying its own incident
@@ -63,7 +79,7 @@ def page(count, source, twilio):
     assert Notification.objects.filter(status="sent", incident__in=incidents).count() == count
     for incident in incidents:
         assert incident.log_entries.filter(kind="notification", message__contains="sent").count() == 1
-    return len(ticked), len(delivered), [q["sql"] for q in ticked.captured_queries + delivered.captured_queries]
+    return figures
 
 
 def test_one_incident_is_paged_by_sms_in_a_pinned_number_of_statements(source, twilio):
@@ -134,3 +150,23 @@ def test_outcomes_that_finish_while_one_is_written_are_written_together_and_befo
         thread.join(10)
     assert written[0] == ["one"] and sorted(written[1]) == ["three", "two"] and len(written) == 2
     assert all(name in returned[name] for name in ("one", "two", "three"))
+
+
+def test_a_team_paged_for_four_incidents_gets_one_bundled_sms_each_in_a_pinned_number_of_statements(tenant, twilio):
+    """Five people on one level with the default throttle and bundle window, four incidents: 20
+    pages to five numbers, sent as five SMS of four incidents each."""
+    warm_up(tenant, twilio)
+    team = [UserFactory(tenant=tenant) for _ in range(5)]
+    for user in team:
+        make_rule(user, make_method(user, "sms"), "HIGH", 0)
+    policy = make_policy(tenant, levels=[{"users": team, "timeout_minutes": 5}])
+    incidents = storm(make_source(tenant, escalation_policy=policy), 4)
+    ticked, delivered, sql = counted(incidents, 5)
+    bodies = [request["params"]["Body"] for request in twilio.creates("Messages")]
+    assert len(bodies) == 5 and all(body.startswith("ilert: 4 new incidents") for body in bodies)
+    assert sorted(request["params"]["To"] for request in twilio.creates("Messages")) == sorted(
+        user.contact_methods.get().address for user in team)
+    assert Notification.objects.filter(status="sent", incident__in=incidents).count() == 20
+    for incident in incidents:
+        assert incident.log_entries.filter(kind="notification", message__contains="one message for").count() == 5
+    assert (ticked, delivered) == (TICK_TEAM, DELIVER_TEAM), "\n".join(sql)
