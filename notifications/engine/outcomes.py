@@ -1,10 +1,8 @@
 """How a claim ends: sent, released for another try, failed (or parked / uncertain, with the user's
 next step moved to now). Shared by delivery, reconciling and provider status reports."""
 
-import operator
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import reduce
 
 from django.conf import settings
 from django.db import transaction
@@ -109,25 +107,43 @@ _SENT_FIELDS = ["status", "sent_at", "provider", "provider_id", "provider_accoun
 
 def record_sent_many(done):
     """record_sent for many messages at once: their calls, rows and timeline lines in one statement
-    each, every row still under its claim's lease (locked, then written). A message with bundled
-    pages, or whose row is no longer ours, goes through record_sent on its own."""
-    plain = [item for item in done if not item.claim.followers]
+    each. Each leader is written only under its claim's lease, with the pages bundled into its
+    message (all locked first: a delivery report or a take-over waits on the leader's lock). A
+    message whose row is no longer ours goes through record_sent on its own (which warns)."""
     ours = set()
-    if len(plain) > 1:  # one alone takes fewer statements through record_sent
+    if len(done) > 1:  # one alone takes fewer statements through record_sent
         with transaction.atomic():
-            attempts.finish_many([(i.call, R.SENT, i.sent.provider, i.sent.provider_id, i.now) for i in plain])
-            held = reduce(operator.or_, (Q(pk=i.claim.leader.pk, lease=i.claim.lease) for i in plain))
-            ours = set(Notification.objects.select_for_update().filter(held, status=S.SENDING).order_by("pk")
-                       .values_list("pk", flat=True))
-            mine = [item for item in plain if item.claim.leader.pk in ours]
-            for item in mine:
-                _mark_sent(item.claim.leader, item.sent, item.now)
-            Notification.objects.bulk_update([item.claim.leader for item in mine], _SENT_FIELDS)
-            timeline.log_many([(i.claim.leader, _sent_line(i.claim.leader, i.claim.leader, i.now),
-                                {"provider_id": i.sent.provider_id}) for i in mine])
+            attempts.finish_many([(i.call, R.SENT, i.sent.provider, i.sent.provider_id, i.now) for i in done])
+            ours, carried = _lock_ours(done)
+            written, lines = [], []
+            for item in done:
+                if item.claim.leader.pk not in ours:
+                    continue
+                rows = [item.claim.leader] + sorted((row for row in item.claim.followers if row.pk in carried),
+                                                    key=lambda row: (row.created_at, row.pk), reverse=True)
+                numbers = [f"#{row.incident.number}" for row in rows if row.incident_id] if len(rows) > 1 else []
+                for row in rows:
+                    _mark_sent(row, item.sent, item.now)
+                    lines.append((row, _sent_line(row, item.claim.leader, item.now, numbers),
+                                  {"provider_id": item.sent.provider_id}))
+                written += rows
+            Notification.objects.bulk_update(written, _SENT_FIELDS)
+            timeline.log_many(lines)
     for item in done:
         if item.claim.leader.pk not in ours:
             record_sent(item.claim, item.sent, item.call, now=item.now)
+
+
+def _lock_ours(done):
+    """({leaders still `sending` under their claims' leases}, {pages still bundled into them}),
+    locked, in one query."""
+    leases = {item.claim.leader.pk: item.claim.lease for item in done}
+    locked = (Notification.objects.select_for_update().filter(Q(pk__in=leases) | Q(bundle_id__in=leases),
+                                                              status=S.SENDING)
+              .order_by("pk").values_list("pk", "bundle_id", "lease"))
+    rows = list(locked)
+    ours = {pk for pk, bundle_id, lease in rows if bundle_id is None and leases.get(pk) == lease}
+    return ours, {pk for pk, bundle_id, _lease in rows if bundle_id in ours}
 
 
 def _mark_sent(row, sent, now):
