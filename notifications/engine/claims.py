@@ -8,7 +8,7 @@ from datetime import timedelta
 from functools import reduce
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import BigIntegerField, Case, F, Q, Value, When
 from django.db.models.functions import Coalesce
 
 from alerts.models import Incident
@@ -204,7 +204,8 @@ def _held(live, now, went_out, taken):
 
 def _take(groups, now):
     """The messages: every leader in one compare-and-set on status (the rows are locked), and the
-    pages bundled into each. A leader whose row did not move (never, while the lock holds) is left."""
+    pages bundled into them in one more. A row that did not move (never, while the lock holds) is
+    left."""
     if not groups:
         return []
     leaders = {group[0].pk: group for group in groups}
@@ -220,15 +221,29 @@ def _take(groups, now):
     claims = []
     for leader, *followers in leaders.values():
         _sending(leader, now, until, bundle=None)
-        if followers and Notification.objects.filter(pk__in=[f.pk for f in followers], status=S.PENDING).update(
-                status=S.SENDING, bundle=leader, claimed_at=now, lease=F("lease") + 1,
-                first_claimed_at=Coalesce("first_claimed_at", now), deadline=until) != len(followers):
-            followers = list(Notification.objects.filter(pk__in=[f.pk for f in followers], bundle=leader,
-                                                         status=S.SENDING).select_related(*_RELATED))
-        for follower in followers:
-            _sending(follower, now, until, bundle=leader)
         claims.append(Claim(leader, followers, leader.lease))
+    _bundle(claims, now, until)
     return claims
+
+
+def _bundle(claims, now, until):
+    """The pages bundled into the messages, in one UPDATE (each row names its leader)."""
+    into = {follower.pk: claim.leader.pk for claim in claims for follower in claim.followers}
+    if not into:
+        return
+    moved = Notification.objects.filter(pk__in=list(into), status=S.PENDING).update(
+        status=S.SENDING, claimed_at=now, lease=F("lease") + 1, first_claimed_at=Coalesce("first_claimed_at", now),
+        deadline=until, bundle_id=Case(*[When(pk=pk, then=Value(leader)) for pk, leader in into.items()],
+                                       output_field=BigIntegerField()),
+    )
+    if moved != len(into):  # a belt to the braces (the rows are locked): keep only those it moved
+        ours = set(Notification.objects.filter(pk__in=list(into), status=S.SENDING, claimed_at=now)
+                   .values_list("pk", flat=True))
+        for claim in claims:
+            claim.followers = [follower for follower in claim.followers if follower.pk in ours]
+    for claim in claims:
+        for follower in claim.followers:
+            _sending(follower, now, until, bundle=claim.leader)
 
 
 def _sending(row, now, until, *, bundle):
