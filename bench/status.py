@@ -184,8 +184,9 @@ def wrk(port, path, headers, seconds, connections=8):
     elapsed = re.search(r"requests in ([\d.]+)(ms|s)", out)
     seconds_ = float(elapsed.group(1)) / (1000 if elapsed.group(2) == "ms" else 1)
     bad = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
-    return {"per_s": total / seconds_, "p50_ms": _ms(re.search(r"50%\s+(\S+)", out).group(1)),
-            "p99_ms": _ms(re.search(r"99%\s+(\S+)", out).group(1)), "statuses": {"non-2xx/3xx": bad}, "n": total}
+    return {"per_s": total / seconds_, "p50_ms": _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1)),
+            "p99_ms": _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1)), "statuses": {"non-2xx/3xx": bad},
+            "n": total}
 
 
 def first_render(port, path, page, touches=10):
