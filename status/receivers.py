@@ -15,9 +15,8 @@ from .models import MonitorLink, SourceLink
 def _links(incident):
     """[(service id, status, restore)] the incident holds: source links, and monitor links when it is a
     monitor's down incident."""
-    items = [(link.service_id, link.status_while_open, link.restore_on_resolve)
-             for link in SourceLink.objects.filter(alert_source_id=incident.alert_source_id)
-             .exclude(status_while_open="")]
+    items = list(SourceLink.objects.filter(alert_source_id=incident.alert_source_id).exclude(status_while_open="")
+                 .values_list("service_id", "status_while_open", "restore_on_resolve"))
     if incident.incident_key.startswith("uptime-"):
         monitor_ids = (UptimeMonitor.objects.filter(alert_source_id=incident.alert_source_id)
                        .values_list("pk", flat=True))
