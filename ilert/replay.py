@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 
 from . import clock
 from .models import SeenDelivery
+from .pgtext import without_nul
 
 UNDATED_KEEP = timedelta(days=30)
 FUTURE_SKEW = timedelta(minutes=5)  # a sender's clock may run a little ahead of ours
@@ -58,13 +59,13 @@ def remember_until(signed_at):
 def first_time(scope, key, *, until=None, now=None):
     """True when no delivery with this id was acted on yet (and remember it until `until`, by
     default UNDATED_KEEP); False for a replay or a retry. A delivery without an id cannot be
-    recognised again: True."""
+    recognised again: True. NUL characters in the id are dropped (ilert/pgtext.py)."""
     if not key:
         return True
     now = now or clock.now()
     try:
         with transaction.atomic():  # a savepoint: the caller's transaction goes on after a duplicate
-            SeenDelivery.objects.create(scope=scope, key=str(key)[:255], seen_at=now,
+            SeenDelivery.objects.create(scope=scope, key=without_nul(str(key))[:255], seen_at=now,
                                         expires_at=until or now + UNDATED_KEEP)
     except IntegrityError:
         return False

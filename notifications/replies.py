@@ -15,7 +15,7 @@ from django.db import transaction
 from alerts import selectors as alert_selectors
 from alerts import services as alert_services
 from alerts.models import Incident
-from ilert import clock, replay
+from ilert import clock, inbound_mail, replay
 from ilert.errors import DomainError
 
 from . import channels, text, tokens
@@ -241,6 +241,6 @@ def on_inbound_email(sender, event, esp_name="", **kwargs):
     if notification is None:
         return _reject(message, esp_name, "its reply address names no notification")
     sender_address = message.from_email.addr_spec if message.from_email else ""
-    body = message.stripped_text or message.text or ""
+    body = message.stripped_text or inbound_mail.text(message) or ""
     outcome = handle_email_reply(notification, sender_address, body)
     log.info("email reply to notification %s: %s", notification.pk, outcome)

@@ -1,6 +1,7 @@
 """The provider webhooks: Twilio (inbound SMS, call status, the call's TwiML and keypad) and the push
 app's actions. They only check signatures (Twilio's, per account) or the signed action token and
-hand over to `replies` and the engine; nothing here changes state itself."""
+hand over to `replies` and the engine; nothing here changes state itself. Every Twilio view is
+wrapped in twilio_signature.webhook (parameters without NUL characters)."""
 
 import json
 
@@ -45,6 +46,7 @@ def _notification_for_webhook(request, token):
 
 @csrf_exempt
 @require_POST
+@twilio_signature.webhook
 def twilio_sms(request):
     """Twilio's inbound message webhook for our numbers: answers to pages, STOP/START/HELP."""
     account = _twilio_account(request)
@@ -65,6 +67,7 @@ def twilio_sms(request):
 @token_addressed
 @csrf_exempt
 @require_POST
+@twilio_signature.webhook
 def twilio_status(request, token):
     notification, refusal = _notification_for_webhook(request, token)
     if refusal is not None:
@@ -95,6 +98,7 @@ def _menu(notification):
 @token_addressed
 @csrf_exempt
 @require_POST
+@twilio_signature.webhook
 def twilio_voice(request, token):
     """The TwiML of a call: the incident read out, then the keypad menu. Voicemail: hang up (nothing
     changes; escalation goes on)."""
@@ -111,6 +115,7 @@ def twilio_voice(request, token):
 @token_addressed
 @csrf_exempt
 @require_POST
+@twilio_signature.webhook
 def twilio_gather(request, token):
     notification, refusal = _notification_for_webhook(request, token)
     if refusal is not None:

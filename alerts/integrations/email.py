@@ -11,7 +11,8 @@ An endpoint whose secret is not configured refuses every request (403): inbound 
 accepted unauthenticated. A delivery is acted on once: Mailgun's signed timestamp must be at most
 WEBHOOK_MAX_AGE_SECONDS old (else 406) and a token (Postmark: a MessageID) seen before answers 200
 and does nothing (ilert/replay.py). Subject → summary, text body → details (HTML stripped when there is
-no text part). Per-source rules in AlertSource.options:
+no text part; a body part that cannot be decoded counts as absent, ilert/inbound_mail.py). Per-source
+rules in AlertSource.options:
 
     {"resolve_regex": "…",        # matches subject or body → RESOLVE instead of ALERT
      "key_regex": "…",            # incident key: group 1 (or the whole match) in subject, else body
@@ -45,7 +46,7 @@ from django.http import JsonResponse
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
-from ilert import clock, replay, secrets
+from ilert import clock, inbound_mail, replay, secrets
 from ilert.errors import DomainError
 
 from .. import selectors, services
@@ -158,10 +159,10 @@ def source_for_local_part(local):
 
 
 def _body_text(message):
-    text = message.text
+    text = inbound_mail.text(message)  # an unreadable part reads as None (ilert/inbound_mail.py)
     if text and text.strip():
         return text
-    html = message.html or ""
+    html = inbound_mail.html(message) or ""
     if not html:
         return ""
     converter = html2text.HTML2Text()

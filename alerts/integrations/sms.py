@@ -7,6 +7,8 @@ TLS proxy) and whatever form parameters arrived, with the token of the account i
 an organisation's own Twilio account (notifications registers the lookup in alerts.inbound_numbers),
 else the platform's TWILIO_AUTH_TOKEN. A forged or missing signature (or no token configured) is 403
 and changes nothing; so is a message signed by one organisation's account to another's number.
+NUL characters are dropped from the parameters before anything reads them (twilio_signature.webhook;
+the signature is still checked over what Twilio sent).
 
 The number the SMS was sent to (`To`) selects the SMS alert source whose options say
 `{"phone_number": "+4930…"}` (E.164; one source per number across all tenants, held by the unique
@@ -23,7 +25,6 @@ import logging
 import phonenumbers
 from django import forms
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import HttpResponse
 from django.urls import path
@@ -129,11 +130,9 @@ def message_event(post, sender, to):
 
 @csrf_exempt
 @require_POST
+@twilio_signature.webhook  # request.POST without NUL characters from here on
 def receive(request):
-    try:
-        owner = signer(request)
-    except RequestDataTooBig:
-        return HttpResponse("Request body too large.", status=413, content_type="text/plain")
+    owner = signer(request)
     if owner is UNSIGNED:
         log.warning("inbound SMS refused: missing or invalid X-Twilio-Signature")
         return _forbidden("Invalid or missing X-Twilio-Signature.")

@@ -8,6 +8,7 @@ from django.db.models import Exists, OuterRef
 
 from ilert import clock, metrics, statements
 from ilert.errors import DomainError
+from ilert.pgtext import without_nul
 
 from .. import events, selectors
 from ..ingest import EventType, InboundEvent, IngestResult, ResponseCode
@@ -48,21 +49,10 @@ def _validate(event):
         raise DomainError("At most 255 characters.", field="incident_key")
 
 
-def _without_nul(value):
-    """PostgreSQL text and jsonb cannot hold NUL characters; inbound payloads sometimes do."""
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    if isinstance(value, dict):
-        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_without_nul(v) for v in value]
-    return value
-
-
 def _clean_event(event):
     for name in ("summary", "details", "incident_key", "routing_key", "via", "links", "images", "custom_details",
                  "labels"):
-        setattr(event, name, _without_nul(getattr(event, name)))
+        setattr(event, name, without_nul(getattr(event, name)))
 
 
 @metrics.observe_ingest

@@ -237,3 +237,71 @@ def test_a_folded_address_finds_only_email_sources_and_a_regenerated_key_replace
     assert not Incident.objects.exists()
     assert mailgun(f"{source.integration_key.lower()}@{DOMAIN}").status_code == 200
     assert Incident.objects.get().alert_source == source
+
+
+# --- bodies the standard library cannot read ----------------------------------------------------
+# A body part that cannot be decoded is unreadable, not a reason to refuse the mail: the alert is
+# made from what can be read (the other body, the subject) and the ESP gets its 200 (a 4xx or 5xx
+# would only make it retry the same mail for days).
+
+
+def raw_mime(to, charset, payload, encoding="8bit", subject="Disk full"):
+    return (f"From: Monitor <pm@example.com>\r\nTo: {to}\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n"
+            f"Content-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n"
+            + payload)
+
+
+def postmark_raw(to, raw):
+    body = {"FromFull": {"Email": "pm@example.com", "Name": ""}, "ToFull": [{"Email": to, "Name": ""}],
+            "Subject": "Disk full", "Headers": [], "OriginalRecipient": to, "MessageID": str(uuid.uuid4()),
+            "RawEmail": raw}
+    return Client().post("/anymail/postmark/inbound/", json.dumps(body), content_type="application/json",
+                         HTTP_AUTHORIZATION=BASIC)
+
+
+def test_a_text_body_the_standard_library_cannot_decode_falls_back_to_the_html_body(source):
+    """Postmark's TextBody as an empty object: the stdlib's get_payload fails on it (an
+    UnboundLocalError inside email.message)."""
+    body = {"FromFull": {"Email": "pm@example.com", "Name": ""}, "ToFull": [{"Email": address_for(source)}],
+            "Subject": "Disk full", "TextBody": {}, "HtmlBody": "<p>Only <b>2%</b> left</p>", "Headers": [],
+            "OriginalRecipient": address_for(source), "MessageID": str(uuid.uuid4())}
+    response = Client().post("/anymail/postmark/inbound/", json.dumps(body), content_type="application/json",
+                             HTTP_AUTHORIZATION=BASIC)
+    assert response.status_code == 200, response.content
+    incident = Incident.objects.get()
+    assert incident.summary == "Disk full" and "Only **2%** left" in incident.details
+
+
+def test_mail_with_no_readable_body_still_alerts_with_its_subject(source):
+    body = {"FromFull": {"Email": "pm@example.com", "Name": ""}, "ToFull": [{"Email": address_for(source)}],
+            "Subject": "Disk full", "TextBody": {}, "HtmlBody": {}, "Headers": [],
+            "OriginalRecipient": address_for(source), "MessageID": str(uuid.uuid4())}
+    response = Client().post("/anymail/postmark/inbound/", json.dumps(body), content_type="application/json",
+                             HTTP_AUTHORIZATION=BASIC)
+    assert response.status_code == 200, response.content
+    incident = Incident.objects.get()
+    assert (incident.summary, incident.details) == ("Disk full", "")
+
+
+@pytest.mark.parametrize("charset, encoding, payload, details", [
+    ("x-unknown-charset", "base64", base64.b64encode(b"Only 2% left").decode(), "Only 2% left"),
+    ("rot13", "8bit", "Only 2% left", "Only 2% left"),  # a codec, but not a text encoding
+    ("idna", "quoted-printable", "Only 2% left =E2=82=AC", "Only 2% left €"),  # no "replace" errors
+])
+def test_a_body_in_a_charset_python_cannot_use_is_read_as_utf8(source, charset, encoding, payload, details):
+    response = postmark_raw(address_for(source), raw_mime(address_for(source), charset, payload, encoding))
+    assert response.status_code == 200, response.content
+    incident = Incident.objects.get()
+    assert incident.summary == "Disk full" and incident.details.strip() == details
+
+
+def test_a_postmark_message_id_with_a_nul_character_is_still_taken_once(source):
+    """PostgreSQL text cannot hold NUL (0x00): the id is remembered without it."""
+    body = {"FromFull": {"Email": "pm@example.com", "Name": ""}, "ToFull": [{"Email": address_for(source)}],
+            "Subject": "Disk full", "TextBody": "2% left", "Headers": [], "OriginalRecipient": address_for(source),
+            "MessageID": "id-\x00-1"}
+    for _ in range(2):
+        response = Client().post("/anymail/postmark/inbound/", json.dumps(body), content_type="application/json",
+                                 HTTP_AUTHORIZATION=BASIC)
+        assert response.status_code == 200, response.content
+    assert Incident.objects.get().event_count == 1

@@ -212,3 +212,26 @@ def test_another_organisations_account_cannot_speak_for_a_number_it_does_not_own
     forged = params(to=NUMBER, AccountSid=OWN_SID)
     assert send(forged, token=OWN_TOKEN).status_code == 403
     assert not Incident.objects.exists()
+
+
+def test_nul_characters_in_a_signed_message_are_dropped(source):
+    """PostgreSQL text cannot hold NUL (0x00): a signed message that carries one still opens its
+    incident, without it, and a retry of it (the same MessageSid) is still recognised."""
+    data = params(body="Server\x00 room too hot", MessageSid="SM\x00" + uuid.uuid4().hex, Extra="\x00")
+    assert send(data).status_code == 200
+    assert send(data).status_code == 200
+    incident = Incident.objects.get()
+    assert incident.summary == "Server room too hot" and incident.event_count == 1
+
+
+@pytest.mark.parametrize("field", ["AccountSid", "MessageSid", "From", "To"])
+def test_an_unsigned_request_with_a_nul_character_is_refused(source, field):
+    data = params(**{field: "AC\x00" if field == "AccountSid" else "\x00"})
+    assert send(data, signature="forged").status_code == 403
+    assert not Incident.objects.exists()
+
+
+def test_a_body_over_the_upload_limit_is_413(source, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    assert send(params(body="x" * 2000)).status_code == 413
+    assert not Incident.objects.exists()

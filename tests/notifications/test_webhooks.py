@@ -2,6 +2,7 @@
 status callbacks, push actions, one-click email links and email replies through anymail's Mailgun
 inbound webhook with Mailgun's signature. Forged or missing signatures change nothing."""
 
+import base64
 import hashlib
 import hmac
 import json
@@ -307,6 +308,77 @@ def test_mail_that_matches_no_source_and_no_reply_is_rejected_and_logged(tenant,
     rejected = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
     assert rejected and "spam@example.org" in rejected[0] and "no alert source" in rejected[0]
     assert not Incident.objects.exists()
+
+
+
+def test_a_reply_in_a_charset_python_does_not_know_still_acts(tenant, responder, client, mailgun):
+    """A body part the standard library cannot decode is read as UTF-8 (ilert/inbound_mail.py)."""
+    incident, row = paged(tenant, responder, "email", "rita@pager.example.com")
+    mime = (f"From: rita@pager.example.com\r\nTo: reply+{row.token}@in.ilert.example.com\r\nSubject: Re: page\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=x-unknown-charset\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\nYWNjZXB0Cg==\r\n")  # "accept"
+    timestamp, token = str(int(time.time())), secrets.token_hex(25)
+    signature = hmac.new(MAILGUN_KEY.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
+    response = client.post("/anymail/mailgun/inbound_mime/", {
+        "recipient": f"reply+{row.token}@in.ilert.example.com", "body-mime": mime, "timestamp": timestamp,
+        "token": token, "signature": signature}, HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"anymail:secret").decode())
+    assert response.status_code == 200, response.content
+    assert status_of(incident) == "ACCEPTED"
+
+
+def test_a_reply_whose_body_cannot_be_decoded_is_answered_200_and_changes_nothing(tenant, responder, client,
+                                                                                  mailgun):
+    incident, row = paged(tenant, responder, "email", "rita@pager.example.com")
+    to = f"reply+{row.token}@in.ilert.example.com"
+    body = {"FromFull": {"Email": "rita@pager.example.com", "Name": ""}, "ToFull": [{"Email": to}],
+            "Subject": "Re: page", "TextBody": {}, "Headers": [], "OriginalRecipient": to, "MessageID": "m-1"}
+    response = client.post("/anymail/postmark/inbound/", json.dumps(body), content_type="application/json",
+                           HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"anymail:secret").decode())
+    assert response.status_code == 200, response.content
+    assert status_of(incident) == "PENDING"
+
+
+# --- NUL (0x00) in Twilio parameters: PostgreSQL text cannot hold it ---------------------------------
+
+
+def test_nul_characters_in_signed_twilio_parameters_are_dropped(tenant, responder, twilio, client):
+    incident, _row = paged(tenant, responder, "sms", NUMBER)
+    response = twilio_post(client, "/notifications/twilio/sms",
+                           {"From": NUMBER + "\x00", "Body": "1\x00a", "MessageSid": "SM\x00" + "1" * 32})
+    assert response.status_code == 200, response.content
+    assert f"#{incident.number} accepted." in response.content.decode()
+    assert status_of(incident) == "ACCEPTED"
+
+
+def test_a_status_callback_with_nul_characters_is_recorded_without_them(tenant, responder, twilio, client):
+    incident, row = paged(tenant, responder, "sms", NUMBER)
+    response = twilio_post(client, f"/notifications/twilio/status/{row.token}",
+                           {"MessageSid": row.provider_id + "\x00", "MessageStatus": "undelivered\x00",
+                            "ErrorCode": "300\x0003"})
+    assert response.status_code == 204
+    row.refresh_from_db()
+    assert row.status == "failed" and "\x00" not in row.provider_id
+
+
+def test_a_keypress_with_nul_characters_acts_once(tenant, responder, twilio, client):
+    incident, row = paged(tenant, responder, "voice", NUMBER)
+    path = f"/notifications/twilio/voice/{row.token}/gather"
+    params = {"CallSid": "CA\x00" + "2" * 32, "Digits": "1\x00"}
+    assert twilio_post(client, path, params).status_code == 200
+    assert "already answered" in twilio_post(client, path, params).content.decode()
+    assert status_of(incident) == "ACCEPTED"
+    answered = twilio_post(client, f"/notifications/twilio/voice/{row.token}", {"AnsweredBy": "machine\x00"})
+    assert "<Hangup />" in answered.content.decode()
+
+
+@pytest.mark.parametrize("path", ["sms", "status/{token}", "voice/{token}", "voice/{token}/gather"])
+def test_an_unsigned_twilio_webhook_naming_an_account_with_a_nul_is_refused(tenant, responder, twilio, client,
+                                                                           path):
+    incident, row = paged(tenant, responder, "voice", NUMBER)
+    response = twilio_post(client, "/notifications/twilio/" + path.format(token=row.token),
+                           {"Digits": "1", "From": NUMBER, "Body": "1a"}, account_sid=SID + "\x00", signature="x")
+    assert response.status_code == 403
+    assert status_of(incident) == "PENDING"
 
 
 def test_a_push_action_token_acts_once(tenant, responder, client):
