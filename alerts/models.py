@@ -69,6 +69,10 @@ class AlertSource(TenantOwned):
     last_ping_at = models.DateTimeField(null=True, blank=True)
     next_expected_at = models.DateTimeField(null=True, blank=True)
     heartbeat_overdue = models.BooleanField(default=False)
+    # The pings' rate limit (INGEST_RATE_LIMIT per key), counted in this row by the ping's own UPDATE
+    # (a fixed window: when it started, how many pings it took), so a ping needs no Redis round trip.
+    ping_window_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    ping_window_count = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]

@@ -133,9 +133,39 @@ def test_unknown_and_wrong_type_keys_get_404(tenant):
     assert fresh(other).last_ping_at is None
 
 
-def test_pings_over_the_rate_limit_get_429(source, settings):
+def test_pings_over_the_rate_limit_get_429_until_the_window_is_over(source, settings):
     settings.INGEST_RATE_LIMIT = "2/minute"
-    assert [ping(source).status_code for _ in range(3)] == [202, 202, 429]
+    with time_machine.travel("2026-03-01 12:00:00Z", tick=False) as traveller:
+        assert [ping(source).status_code for _ in range(2)] == [202, 202]
+        traveller.shift(timedelta(seconds=20))
+        refused = ping(source)
+        assert refused.status_code == 429 and refused["Retry-After"] == "40"
+        assert refused.json()["code"] == "rate_limited"
+        assert fresh(source).last_ping_at == clock.now() - timedelta(seconds=20)  # nothing written
+        traveller.shift(timedelta(seconds=40))
+        assert [ping(source).status_code for _ in range(3)] == [202, 202, 429]
+
+
+def test_the_pings_limit_is_counted_in_the_row_so_every_process_shares_it(source, settings, monkeypatch):
+    """No Redis round trip: the count lives in the source's row, which every process updates (a
+    ping from another process is an UPDATE like any other)."""
+    settings.INGEST_RATE_LIMIT = "3/minute"
+    monkeypatch.setattr("ilert.ratelimit.hit", lambda *a, **k: pytest.fail("a ping asked Redis"))
+    assert ping(source).status_code == 202
+    AlertSource.objects.filter(pk=source.pk).update(ping_window_count=3)  # two pings from elsewhere
+    assert ping(source).status_code == 429
+
+
+def test_an_overdue_heartbeat_over_the_limit_stays_overdue(source, settings):
+    settings.INGEST_RATE_LIMIT = "1/day"
+    with time_machine.travel("2026-03-01 12:00:00Z", tick=False) as traveller:
+        ping(source)
+        traveller.shift(timedelta(minutes=65, seconds=1))
+        assert engine.heartbeats_overdue() == 1
+        assert ping(source).status_code == 429
+        assert fresh(source).heartbeat_overdue and Incident.objects.get().status == "PENDING"
+        traveller.shift(timedelta(days=1))
+        assert ping(source).json()["responseCode"] == "INCIDENT_RESOLVED"
 
 
 def test_the_sweeper_is_a_beat_task(settings):
