@@ -8,14 +8,17 @@ Receivers get `changes`: a list of `Change` (incident, kind, entry, actor, via).
 is a list of one; a bulk change (the escalation engine's batch of hundreds) comes as one list, so a
 receiver looks up what it needs once and writes its rows in one statement.
 
-Kinds: created, appended, assigned, escalation_requested, escalated, accepted, resolved, commented.
+Kinds: created, assigned, escalation_requested, escalated, accepted, resolved, commented. An event
+appended to an open incident is not announced: it changes only the incident's counters and its
+timeline, on the hottest path there is (one statement, alerts/services/append.py); nothing reacts
+to it but the reports' roll-ups, which a database trigger marks.
 """
 
 from django.dispatch import Signal
 
 incident_changed = Signal()
 
-KINDS = ("created", "appended", "assigned", "escalation_requested", "escalated", "accepted", "resolved", "commented")
+KINDS = ("created", "assigned", "escalation_requested", "escalated", "accepted", "resolved", "commented")
 
 
 class Change:

@@ -145,6 +145,8 @@ def process(invocation, now=None):
         log.error("connector invocation %s crashed: %s at %s", invocation.pk, type(exc).__name__, where)
         outcome = targets.Outcome(False, f"Crashed: {type(exc).__name__}: {exc}",
                                   retry=invocation.attempts < MAX_CRASHES)
+    finally:
+        session.close()
     outcome.message = redactor(outcome.message)[:2000]
     return record(invocation, outcome, {"exchanges": session.exchanges}, now or clock.now())
 

@@ -3,18 +3,20 @@
 Every request is checked twice, both times after DNS resolution:
 - before it is sent, `netguard.check_url` refuses a URL whose host resolves to a loopback,
   link-local, private or cloud-metadata address (unless ALLOW_PRIVATE_TARGETS);
-- when urllib3 opens the socket, the connection resolves the host again through
-  `netguard.resolve_checked` and connects to one of the vetted addresses, not to the name, so a
-  DNS answer that changes between the two (rebinding) is refused too. TLS still verifies the name.
+- when the socket is opened, the httpx client of `netguard.client()` resolves the host again
+  through `netguard.resolve_checked` and connects to one of the vetted addresses, not to the name,
+  so a DNS answer that changes between the two (rebinding) is refused too. TLS still verifies the
+  name.
 
 Requests never follow redirects, never use proxies from the environment, time out, and read at
 most MAX_BODY bytes of a response. A session can record a redacted summary of each exchange.
+Network failures are httpx's exceptions (httpx.TimeoutException, httpx.TransportError).
 """
 
 import json
 from urllib.parse import urlsplit
 
-import requests
+import httpx
 from django.conf import settings
 
 from ilert import netguard
@@ -30,10 +32,6 @@ SHOWN_HEADERS = {"content-type", "user-agent", "webhook-id", "webhook-timestamp"
 
 def timeout():
     return float(getattr(settings, "CONNECTOR_TIMEOUT_SECONDS", 10))
-
-
-# The connection that connects to the vetted addresses lives in ilert.netguard (web push uses it too).
-GuardedAdapter = netguard.GuardedAdapter
 
 
 class Redactor:
@@ -84,35 +82,46 @@ def display_url(url):
     return f"{parts.scheme}://{parts.hostname}/…"
 
 
-class GuardedSession(requests.Session):
-    """A requests session for one delivery. `exchanges` collects redacted request/response
-    summaries when `record` is on."""
+class GuardedSession:
+    """An httpx client for one delivery (or one call), guarded by ilert.netguard. `request` takes
+    httpx's arguments (content=, json=, params=, headers=, timeout=) and returns a response whose
+    body is already read (at most MAX_BODY bytes). `exchanges` collects redacted request/response
+    summaries when `record` is on. Close it (or use it as a context manager) when done."""
 
     def __init__(self, *, redactor=None, record=True):
-        super().__init__()
-        self.trust_env = False
-        self.adapters.clear()
-        self.mount("https://", GuardedAdapter())
-        self.mount("http://", GuardedAdapter())
-        self.headers["User-Agent"] = "ilert-connectors/1"
         self.redactor = redactor or Redactor()
         self.record = record
         self.exchanges = []
+        self._client = None
 
-    def request(self, method, url, *args, shown_url=None, **kwargs):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def close(self):
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def post(self, url, **kwargs):
+        return self.request("POST", url, **kwargs)
+
+    def request(self, method, url, *, shown_url=None, **kwargs):
         netguard.check_url(url)
-        kwargs.setdefault("timeout", timeout())
-        kwargs["allow_redirects"] = False
-        kwargs["stream"] = True
+        kwargs["timeout"] = kwargs.get("timeout") or timeout()
+        if self._client is None:
+            self._client = netguard.client(timeout=timeout(), headers={"User-Agent": "ilert-connectors/1"})
         for name, value in (kwargs.get("headers") or {}).items():
             if name.lower() in SENSITIVE_HEADERS:
                 self.redactor.add(value)
         try:
-            response = super().request(method, url, *args, **kwargs)
-        except requests.RequestException as exc:
+            request = self._client.build_request(method, url, **kwargs)
+            response = _read_capped(self._client.send(request, stream=True))
+        except httpx.HTTPError as exc:
             self._record(method, shown_url or url, kwargs, None, error=exc)
             raise
-        _read_capped(response)
         self._record(method, shown_url or url, kwargs, response)
         return response
 
@@ -137,7 +146,7 @@ class GuardedSession(requests.Session):
         if not self.record:
             return
         redact = self.redactor
-        sent = kwargs.get("data") if kwargs.get("data") is not None else kwargs.get("json")
+        sent = kwargs.get("content") if kwargs.get("content") is not None else kwargs.get("json")
         if isinstance(sent, (bytes, bytearray)):
             sent = sent.decode("utf-8", "replace")
         elif sent is not None and not isinstance(sent, str):
@@ -156,20 +165,23 @@ class GuardedSession(requests.Session):
 
 
 def _read_capped(response, limit=MAX_BODY):
+    """A copy of the streamed `response` holding at most `limit` bytes of its (decoded) body; a
+    body cut short by the network keeps what arrived."""
     chunks, size = [], 0
     try:
-        for chunk in response.iter_content(8192):
+        for chunk in response.iter_bytes(8192):
             chunks.append(chunk)
             size += len(chunk)
             if size >= limit:
                 break
-    except (TimeoutError, requests.RequestException, OSError):
+    except (httpx.HTTPError, OSError):
         pass
     finally:
         response.close()
-    response._content = b"".join(chunks)[:limit]
-    response._content_consumed = True
-    return response._content
+    headers = [(k, v) for k, v in response.headers.multi_items()
+               if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+    return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks)[:limit],
+                          request=response.request, extensions={"reason_phrase": response.reason_phrase.encode()})
 
 
 def session(*, redactor=None, record=True):

@@ -152,8 +152,9 @@ def test_connector(connector):
     except ValueError as exc:
         return targets.Outcome(False, str(exc))
     redactor = http.Redactor([credentials])
+    session = http.session(redactor=redactor)
     ctx = targets.Context(connector=connector, settings=connector.settings, credentials=credentials,
-                          http=http.session(redactor=redactor), webhook_id=f"msg_test_{uuid.uuid4().hex}")
+                          http=session, webhook_id=f"msg_test_{uuid.uuid4().hex}")
     try:
         outcome = target.check(ctx)
     except targets.DeliveryError as exc:
@@ -163,6 +164,8 @@ def test_connector(connector):
     except Exception as exc:  # noqa: BLE001 - a bug in a target must not become a 500 on a button
         log.error("connection test of connector %s crashed: %s", connector.pk, type(exc).__name__)
         outcome = targets.Outcome(False, f"Failed: {type(exc).__name__}: {exc}")
+    finally:
+        session.close()
     outcome.message = redactor(outcome.message)
     return outcome
 

@@ -273,8 +273,9 @@ def _reply(payload, text):
     if not isinstance(url, str) or not url:
         return
     try:
-        http.session(record=False).post(url, json={"response_type": "ephemeral", "replace_original": False,
-                                                   "text": text}, timeout=5)
+        with http.session(record=False) as session:
+            session.post(url, json={"response_type": "ephemeral", "replace_original": False, "text": text},
+                         timeout=5)
     except (netguard.BlockedTarget, OSError, ValueError) as exc:
         log.info("slack response_url reply failed: %s", type(exc).__name__)
     except Exception as exc:  # noqa: BLE001 - best effort only

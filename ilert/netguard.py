@@ -4,20 +4,28 @@ link-local, private or cloud-metadata addresses unless the deployment allows it
 addresses are refused even then.
 
 The check runs on the addresses the name resolves to, not on the name, so a public name that
-resolves to 10.x is refused too. `resolve_checked` returns the vetted addresses: connect to one of
-them (not to the name again) where the client allows it, so a second DNS answer cannot differ.
+resolves to 10.x is refused too. `resolve_checked` returns the vetted addresses; the clients below
+connect to one of them, never to the name again, so a second DNS answer cannot differ.
+
+Our own outbound HTTP goes through httpx with `client()` (sync) or `async_client()` (the uptime
+check): a transport over an httpcore connection pool whose network backend resolves and vets the
+name when it opens a socket, then connects to a vetted address; TLS still verifies the name (SNI
+and certificate), since httpcore starts TLS with the URL's host after the TCP connect. Only public
+httpx and httpcore interfaces are used. No proxies, no retries, no redirects followed.
+
+Web Push reaches this client too: pywebpush sends through a requests session whose adapter hands
+the request to `client()` (notifications/channels/webpush.py).
 """
 
 import ipaddress
 import socket
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
+import anyio.to_thread
+import httpcore
+import httpx
 from django.conf import settings
-from requests.adapters import HTTPAdapter
-from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-from urllib3.util import connection as urllib3_connection
 
 # Metadata endpoints that are not covered by the private/link-local ranges on some clouds.
 _METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"),
@@ -83,52 +91,161 @@ def check_url(url):
     return resolve_checked(parts.hostname, port)
 
 
-# --- a requests adapter that connects only to vetted addresses (connectors, web push) ---------------
+# --- httpx: a network backend that connects only to vetted addresses --------------------------
 
 
-class _Guarded:
-    """Resolve, vet and connect to the vetted address (urllib3 2.x connection hook)."""
-
-    def _new_conn(self):
-        addresses = resolve_checked(self._dns_host, self.port)
-        last_error = None
-        for address in addresses:
-            try:
-                return urllib3_connection.create_connection(
-                    (address, self.port), self.timeout, source_address=self.source_address,
-                    socket_options=self.socket_options,
-                )
-            except TimeoutError as exc:
-                raise ConnectTimeoutError(self, f"Connection to {self.host} timed out.") from exc
-            except OSError as exc:
-                last_error = exc
-        raise NewConnectionError(self, f"Failed to establish a new connection: {last_error}")
+def _ipv4_first(addresses):
+    return [a for a in addresses if ":" not in a] + [a for a in addresses if ":" in a]
 
 
-class GuardedHTTPConnection(_Guarded, HTTPConnection):
-    pass
+class GuardedBackend(httpcore.NetworkBackend):
+    """Resolve and vet the name at connect time, then open the socket to a vetted address."""
 
-
-class GuardedHTTPSConnection(_Guarded, HTTPSConnection):
-    pass
-
-
-class GuardedHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = GuardedHTTPConnection
-
-
-class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = GuardedHTTPSConnection
-
-
-class GuardedAdapter(HTTPAdapter):
     def __init__(self):
-        super().__init__(max_retries=0)
+        self._real = httpcore.SyncBackend()
 
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": GuardedHTTPConnectionPool,
-                                                   "https": GuardedHTTPSConnectionPool}
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        last_error = None
+        for address in _ipv4_first(resolve_checked(host, port)):
+            try:
+                return self._real.connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectTimeout:
+                raise
+            except httpcore.ConnectError as exc:
+                last_error = exc
+        raise last_error
 
-    def proxy_manager_for(self, proxy, **proxy_kwargs):
-        raise BlockedTarget("Proxies are not used for requests to checked targets.")
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise BlockedTarget("Unix sockets are not used for requests to checked targets.")
+
+    def sleep(self, seconds):
+        self._real.sleep(seconds)
+
+
+class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
+    """The same for async clients. The name is resolved in a worker thread that a cancelled task
+    abandons, so a check cancelled at its timeout does not wait for a slow DNS answer."""
+
+    def __init__(self):
+        self._real = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        addresses = await anyio.to_thread.run_sync(resolve_checked, host, port, abandon_on_cancel=True)
+        last_error = None
+        for address in _ipv4_first(addresses):
+            try:
+                return await self._real.connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectTimeout:
+                raise
+            except httpcore.ConnectError as exc:
+                last_error = exc
+        raise last_error
+
+    async def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise BlockedTarget("Unix sockets are not used for requests to checked targets.")
+
+    async def sleep(self, seconds):
+        await self._real.sleep(seconds)
+
+
+# httpcore's exceptions as httpx's (most specific first), as httpx's own transport raises them.
+_ERRORS = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout), (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout), (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException), (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError), (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError), (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError), (httpcore.ProtocolError, httpx.ProtocolError),
+)
+
+
+@contextmanager
+def _httpx_errors():
+    try:
+        yield
+    except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError,
+            httpcore.UnsupportedProtocol) as exc:
+        mapped = next(target for source, target in _ERRORS if isinstance(exc, source))
+        raise mapped(str(exc)) from exc
+
+
+def _core_request(request):
+    url = httpcore.URL(scheme=request.url.raw_scheme, host=request.url.raw_host, port=request.url.port,
+                       target=request.url.raw_path)
+    return httpcore.Request(method=request.method, url=url, headers=request.headers.raw, content=request.stream,
+                            extensions=request.extensions)
+
+
+def _pool_options(verify, limits):
+    limits = limits or httpx.Limits()
+    return {"ssl_context": httpx.create_ssl_context(verify=verify, trust_env=False),
+            "max_connections": limits.max_connections,
+            "max_keepalive_connections": limits.max_keepalive_connections,
+            "keepalive_expiry": limits.keepalive_expiry}
+
+
+class _Stream(httpx.SyncByteStream):
+    def __init__(self, stream):
+        self._stream = stream
+
+    def __iter__(self):
+        with _httpx_errors():
+            yield from self._stream
+
+    def close(self):
+        self._stream.close()
+
+
+class _AsyncStream(httpx.AsyncByteStream):
+    def __init__(self, stream):
+        self._stream = stream
+
+    async def __aiter__(self):
+        with _httpx_errors():
+            async for part in self._stream:
+                yield part
+
+    async def aclose(self):
+        await self._stream.aclose()
+
+
+class GuardedTransport(httpx.BaseTransport):
+    def __init__(self, *, verify=True, limits=None):
+        self._pool = httpcore.ConnectionPool(network_backend=GuardedBackend(), **_pool_options(verify, limits))
+
+    def handle_request(self, request):
+        with _httpx_errors():
+            response = self._pool.handle_request(_core_request(request))
+        return httpx.Response(status_code=response.status, headers=response.headers,
+                              stream=_Stream(response.stream), extensions=response.extensions)
+
+    def close(self):
+        self._pool.close()
+
+
+class AsyncGuardedTransport(httpx.AsyncBaseTransport):
+    def __init__(self, *, verify=True, limits=None):
+        self._pool = httpcore.AsyncConnectionPool(network_backend=AsyncGuardedBackend(),
+                                                  **_pool_options(verify, limits))
+
+    async def handle_async_request(self, request):
+        with _httpx_errors():
+            response = await self._pool.handle_async_request(_core_request(request))
+        return httpx.Response(status_code=response.status, headers=response.headers,
+                              stream=_AsyncStream(response.stream), extensions=response.extensions)
+
+    async def aclose(self):
+        await self._pool.aclose()
+
+
+def client(*, timeout, verify=True, **kwargs):
+    """An httpx.Client that connects only to vetted addresses, follows no redirect and takes no
+    proxy or credentials from the environment. BlockedTarget comes out of a request as it is."""
+    return httpx.Client(transport=GuardedTransport(verify=verify), timeout=timeout, follow_redirects=False,
+                        trust_env=False, **kwargs)
+
+
+def async_client(*, timeout, verify=True, **kwargs):
+    return httpx.AsyncClient(transport=AsyncGuardedTransport(verify=verify), timeout=timeout,
+                             follow_redirects=False, trust_env=False, **kwargs)

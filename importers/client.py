@@ -1,4 +1,4 @@
-"""The HTTP client for vendor APIs: requests, pagination, and 429s.
+"""The HTTP client for vendor APIs (httpx): requests, pagination, and 429s.
 
 - Every vendor answers 429 when its rate limit is hit; we wait as long as it says (`Retry-After`
   in seconds, or a reset header: PagerDuty's `ratelimit-reset`, Opsgenie's `X-RateLimit-Reset`)
@@ -6,8 +6,9 @@
 - The API key travels in a header only and is never logged, never in an error message (errors
   name the method, the path and the status).
 - The base URL is user input (the dashboard takes it): it goes through ilert.netguard like any
-  outbound URL, and every connection goes to a vetted address (netguard.GuardedAdapter: no DNS
-  rebinding to a private address between the check and the request).
+  outbound URL, and every connection goes to a vetted address (netguard.client(): no DNS
+  rebinding to a private address between the check and the request). No redirect is followed,
+  no proxy or credentials are taken from the environment.
 - The vendor may be hostile: an answer is read up to MAX_BODY bytes within DEADLINE_SECONDS (a
   server dripping bytes just inside the read timeout must not hold the worker), and must be a JSON
   object; anything else fails the job with a clear error. All requests of a job end after
@@ -20,7 +21,7 @@ import time
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
-import requests
+import httpx
 
 from ilert import netguard
 
@@ -40,18 +41,16 @@ class VendorError(Exception):
 
 
 class Client:
-    def __init__(self, base_url, headers, *, sleep=time.sleep, session=None, monotonic=time.monotonic):
+    def __init__(self, base_url, headers, *, sleep=time.sleep, monotonic=time.monotonic):
         self.base_url = base_url.rstrip("/") + "/"
         netguard.check_url(self.base_url)
-        self.session = session or requests.Session()
-        if session is None:
-            self.session.mount("http://", netguard.GuardedAdapter())
-            self.session.mount("https://", netguard.GuardedAdapter())
-        self.session.headers.update(headers)
-        self.session.trust_env = False  # no proxies or .netrc credentials from the environment
+        self.session = netguard.client(timeout=TIMEOUT_SECONDS, headers=headers)
         self.sleep, self.monotonic = sleep, monotonic
         self.born = monotonic()
         self.retries_done = 0  # 429s waited out (tests and the report read it)
+
+    def close(self):
+        self.session.close()
 
     def url(self, path):
         return path if path.startswith(("http://", "https://")) else urljoin(self.base_url, path.lstrip("/"))
@@ -67,15 +66,14 @@ class Client:
         for attempt in range(MAX_RETRIES + 1):
             started = self.monotonic()
             try:
-                response = self.session.get(url, params=params, timeout=TIMEOUT_SECONDS, allow_redirects=False,
-                                            stream=True)
+                response = self.session.send(self.session.build_request("GET", url, params=params), stream=True)
             except netguard.BlockedTarget as exc:  # the name resolved to a private address when connecting
                 raise VendorError(f"GET {shown}: {exc}") from None
-            except requests.RequestException as exc:
+            except httpx.HTTPError as exc:
                 raise VendorError(f"GET {shown}: {exc.__class__.__name__}") from None
             try:
                 body = self._read(response, shown, started) if response.status_code < 300 else b""
-            except requests.RequestException as exc:
+            except httpx.HTTPError as exc:
                 raise VendorError(f"GET {shown}: {exc.__class__.__name__}") from None
             finally:
                 response.close()
@@ -104,7 +102,7 @@ class Client:
 
     def _read(self, response, shown, started):
         chunks, size = [], 0
-        for chunk in response.iter_content(64 * 1024):
+        for chunk in response.iter_bytes(64 * 1024):
             size += len(chunk)
             if size > MAX_BODY:
                 raise VendorError(f"GET {shown}: the answer is larger than {MAX_BODY // (1024 * 1024)} MB")

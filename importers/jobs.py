@@ -41,6 +41,7 @@ def run_job(job_id):
         ImportJob.objects.filter(pk=job.pk).update(done_steps=done, total_steps=total, current=label[:200])
 
     status, report, error = ImportJob.Status.FAILED, {"dry_run": dry_run}, ""
+    adapter = None
     try:
         adapter = adapter_for(job.vendor, job.api_key, job.base_url or None)
         result = services.run(job.tenant, adapter, dry_run=dry_run, only=job.only.split(","), by=job.created_by,
@@ -52,6 +53,8 @@ def run_job(job_id):
         log.exception("import job %s failed", job.pk)
         error = "The import failed unexpectedly; the error is in the server log."
     finally:
+        if adapter is not None:
+            adapter.client.close()  # the vendor's connections
         ImportJob.objects.filter(pk=job.pk).update(status=status, report=report, error=error, api_key_encrypted="",
                                                    finished_at=clock.now())
     return status

@@ -1,11 +1,12 @@
 """Marks changed incidents dirty, inside the changing transaction (docs/reports.md, "Roll-ups").
 
 One small upsert per change, no reads and no I/O: the sweeper folds dirty incidents into the
-roll-ups later, so a report never slows down (or fails) the change itself."""
+roll-ups later, so a report never slows down (or fails) the change itself. An event appended to an
+open incident is no domain event: a trigger marks it (reports/migrations/0004)."""
 
 from .models import DirtyIncident
 
-KINDS = {"created", "appended", "assigned", "accepted", "resolved", "escalation_requested"}
+KINDS = {"created", "assigned", "accepted", "resolved", "escalation_requested"}
 
 
 def mark_dirty(sender, changes, **kwargs):

@@ -20,7 +20,7 @@ import smtplib
 import socket
 from datetime import timedelta
 
-import requests
+import httpx
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -181,13 +181,13 @@ def _webhook(notice, subscriber):
                                  clock.now().timestamp(), body)}
     try:
         netguard.check_url(subscriber.url)
-        response = guarded_http.session(record=False).post(subscriber.url, data=body.encode(), headers=headers,
-                                                           timeout=guarded_http.timeout(), allow_redirects=False)
+        with guarded_http.session(record=False) as session:  # no redirect followed, body read up to 1 MiB
+            response = session.post(subscriber.url, content=body.encode(), headers=headers)
     except netguard.BlockedTarget as exc:
         raise Failed(str(exc), permanent=True) from exc
-    except requests.Timeout as exc:
+    except httpx.TimeoutException as exc:
         raise Failed(f"no answer in time ({exc})") from exc  # retried with the same webhook-id
-    except requests.RequestException as exc:
+    except httpx.HTTPError as exc:
         raise Failed(f"{type(exc).__name__}: {exc}") from exc
     if response.status_code >= 300:
         raise Failed(f"HTTP {response.status_code}", permanent=400 <= response.status_code < 500

@@ -26,7 +26,7 @@ hypothesis_settings.load_profile("ilert")
 
 
 def _on_postgres():
-    return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    return settings.DATABASES["default"]["ENGINE"] in ("ilert.db", "django.db.backends.postgresql")
 
 
 def _redis_reachable():

@@ -130,7 +130,8 @@ def rate_limit(key_hash, what="events", *, cost=1):
     counted in events: a request carrying `cost` events (the alerts of one Alertmanager or Grafana
     notification) is let through whole or refused whole, Reject(429) with Retry-After."""
     limit = settings.INGEST_RATE_LIMIT
-    wait = ratelimit.hit(limit, "ingest", key_hash, cost=cost)
+    wait = ratelimit.hit_leased(limit, "ingest", key_hash) if cost == 1 else ratelimit.hit(limit, "ingest", key_hash,
+                                                                                            cost=cost)
     if not wait:
         return
     if cost > 1:

@@ -12,7 +12,7 @@ from ilert.errors import DomainError
 from .. import events, selectors
 from ..ingest import EventType, InboundEvent, IngestResult, ResponseCode
 from ..models import AlertSource, CreationMode, Incident, IncidentLogEntry, LogKind, MaintenanceWindow, Priority
-from . import numbering
+from . import append, numbering
 from .incidents import _accept_locked, _resolve_locked, log
 from .sources import SourceDisabled
 
@@ -77,9 +77,14 @@ def ingest(source, event: InboundEvent, *, now=None) -> IngestResult:
     if not source.is_active:
         raise SourceDisabled(f"The alert source {source.name!r} is disabled.")
     now = now or clock.now()
+    maybe_open = event.event_type == EventType.ALERT and _may_be_open(source, event)
+    if maybe_open:
+        incident, maybe_open = append.try_append(source, event, _keys_for(source, event)[1], now)
+        if incident is not None:
+            return IngestResult(ResponseCode.EVENT_APPENDED, incident, incident.incident_key, [incident])
     with transaction.atomic():
         if event.event_type == EventType.ALERT:
-            return _ingest_alert(source, event, now)
+            return _ingest_alert(source, event, now, maybe_open=maybe_open)
         return _ingest_accept_or_resolve(source, event, now)
 
 
@@ -129,6 +134,13 @@ def _changed(fresh, source):
     return fresh.pk != source.pk or any(getattr(fresh, name) != getattr(source, name) for name in _DECIDING)
 
 
+def _may_be_open(source, event):
+    """Whether an incident for this event may already be open (a new random key never is)."""
+    if source.creation_mode == CreationMode.GROUP:
+        return True
+    return source.creation_mode != CreationMode.OPEN_NEW and bool((event.incident_key or "").strip())
+
+
 def _keys_for(source, event):
     key = (event.incident_key or "").strip() or uuid.uuid4().hex
     if source.creation_mode == CreationMode.GROUP:
@@ -138,17 +150,13 @@ def _keys_for(source, event):
     return key, key
 
 
-# Columns an appended event neither reads nor writes (up to 64 KiB of details and JSON): not fetched.
-_UNREAD = ("details", "links", "images", "custom_details", "labels", "summary")
-
-
 def _open_incident(source, dedup_key, now):
     """The open incident for `dedup_key`, locked, with whether the source is in maintenance: one
     statement, which finds nothing if the source's row changed (see _as_known)."""
     incident = (
         Incident.objects.select_for_update(of=("self",))
         .filter(alert_source_id=source.pk, dedup_key=dedup_key, status__in=Incident.OPEN, **_as_known(source))
-        .defer(*_UNREAD)
+        .defer(*append.UNREAD)
         .annotate(maintenance_now=_maintenance_now(now, OuterRef("alert_source_id")))
         .first()
     )
@@ -157,9 +165,11 @@ def _open_incident(source, dedup_key, now):
     return incident
 
 
-def _ingest_alert(source, event, now, checked=False):
+def _ingest_alert(source, event, now, checked=False, maybe_open=True):
+    """`maybe_open`: False when the append statement just saw no open incident for the key (then a
+    new one is inserted at once: a concurrent twin is caught by the unique index)."""
     key, dedup_key = _keys_for(source, event)
-    incident = _open_incident(source, dedup_key, now) if dedup_key else None
+    incident = _open_incident(source, dedup_key, now) if dedup_key and maybe_open else None
     if incident is None:
         fresh, maintenance = _current(source, now)
         if not checked and _changed(fresh, source):
@@ -231,8 +241,8 @@ def _append(incident, event, now, maintenance):
             incident.next_escalation_at = values["next_escalation_at"] = now
     note = f"{event.event_type} event received" + (" (maintenance window: nobody paged)" if maintenance else "")
     entry = _entry(incident, LogKind.EVENT, note, event.via, now, data=event.for_timeline())
+    # Not announced: an append is no domain event (alerts/services/append.py says why).
     statements.insert([entry], before=[statements.Update(Incident, values, pk=incident.pk)])
-    events.announce(incident, "appended", entry=entry, via=event.via)
     if starts:
         entry = log(incident, LogKind.INFO, "maintenance window over: escalation starts", via="maintenance", at=now)
         # The escalation engine wakes up on "escalation_requested" (and its sweeper finds the due time anyway).

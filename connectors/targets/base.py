@@ -20,7 +20,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
+import httpx
 from django.conf import settings as dj_settings
 
 from ilert import clock, netguard
@@ -84,7 +84,7 @@ def raise_for(response, what):
     status = response.status_code
     if 200 <= status < 300:
         return response
-    reason = response.reason or ""
+    reason = response.reason_phrase or ""
     raise DeliveryError(f"{what}: HTTP {status} {reason}".strip(), status=status, retry=transient_status(status),
                         retry_after=retry_after_seconds(response))
 
@@ -93,9 +93,9 @@ def http_call(ctx, method, url, what, **kwargs):
     """One HTTP request through the delivery's guarded session, network errors made retryable."""
     try:
         response = ctx.http.request(method, url, **kwargs)
-    except requests.Timeout:
+    except httpx.TimeoutException:
         raise DeliveryError(f"{what}: timed out", retry=True) from None
-    except requests.ConnectionError as exc:
+    except httpx.TransportError as exc:
         raise DeliveryError(f"{what}: connection failed ({type(exc).__name__})", retry=True) from None
     return raise_for(response, what)
 

@@ -13,6 +13,8 @@ import threading
 from datetime import UTC, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
+
 from ilert import clock
 from ilert.errors import DomainError
 
@@ -95,13 +97,12 @@ class GcpFunction(Target):
     def _fetch_id_token(self, ctx, info, audience):
         # google-auth is heavy (seconds to import on a busy machine): loaded when used, not at web start-up
         from google.auth import exceptions as google_exceptions
-        from google.auth.transport.requests import Request as GoogleRequest
         from google.oauth2 import service_account
 
         credentials = service_account.IDTokenCredentials.from_service_account_info(info, target_audience=audience)
-        request = GoogleRequest(session=http.session(redactor=ctx.http.redactor, record=False))
         try:
-            credentials.refresh(request)
+            with http.session(redactor=ctx.http.redactor, record=False) as session:
+                credentials.refresh(_google_request(session))
         except google_exceptions.TransportError:
             raise DeliveryError("Google token endpoint: connection failed", retry=True) from None
         except google_exceptions.RefreshError as exc:
@@ -124,6 +125,29 @@ class GcpFunction(Target):
         response = self._post(ctx, {"type": "ilert.test", "timestamp": clock.now().isoformat()})
         return Outcome(True, f"Got an ID token; the function answered HTTP {response.status_code}.",
                        http_status=response.status_code)
+
+
+def _google_request(session):
+    """google-auth's transport interface (google.auth.transport.Request) over our guarded session."""
+    from google.auth import exceptions as google_exceptions
+    from google.auth import transport
+
+    class Response(transport.Response):
+        def __init__(self, response):
+            self._response = response
+
+        status = property(lambda self: self._response.status_code)
+        headers = property(lambda self: self._response.headers)
+        data = property(lambda self: self._response.content)
+
+    class Request(transport.Request):
+        def __call__(self, url, method="GET", body=None, headers=None, timeout=None, **kwargs):
+            try:
+                return Response(session.request(method, url, content=body, headers=headers, timeout=timeout))
+            except httpx.HTTPError as exc:  # BlockedTarget passes through: the engine reports it as refused
+                raise google_exceptions.TransportError(f"{type(exc).__name__}") from exc
+
+    return Request()
 
 
 def _reason(exc):

@@ -56,7 +56,7 @@ class Webhook(Target):
         secrets = ctx.credentials.get("signing_secrets") or []
         if secrets:
             headers.update(signing.headers(secrets, ctx.webhook_id, clock.now().timestamp(), raw))
-        response = http_call(ctx, "POST", ctx.settings["url"], "Webhook", data=raw.encode(), headers=headers)
+        response = http_call(ctx, "POST", ctx.settings["url"], "Webhook", content=raw.encode(), headers=headers)
         return response
 
     def deliver(self, ctx):

@@ -46,6 +46,7 @@ to the dev outbox (channels/dev.py) instead.
 
 from dataclasses import dataclass
 
+import httpx
 import requests
 
 from ilert.errors import DomainError
@@ -148,6 +149,18 @@ def clean_token(address, what):
     if not address or len(address) > 1024 or any(c.isspace() for c in address):
         raise DomainError(f"{what} is required.", field="address")
     return address
+
+
+def httpx_error(exc, what):
+    """Classify a transport error of our own httpx client (ilert.netguard): was the request
+    possibly received? Not when the connection (TCP or TLS) never opened."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return SendError(f"{what}: connection timed out", unknown=False)
+    if isinstance(exc, httpx.ConnectError):
+        return SendError(f"{what}: could not connect", unknown=False)
+    if isinstance(exc, httpx.TimeoutException):
+        return SendError(f"{what}: timed out waiting for the answer; the outcome is unknown", unknown=True)
+    return SendError(f"{what}: the connection broke; the outcome is unknown", unknown=True)
 
 
 def requests_error(exc, what):

@@ -16,12 +16,16 @@ re-sent blindly (the Topic header would make a duplicate replace the first one a
 The endpoint is a URL the browser gave us: it is checked by ilert.netguard (no private, loopback
 or metadata addresses unless the deployment allows them) before the call and again when the
 connection opens (to the vetted address), redirects are never followed and no proxy from the
-environment is used.
+environment is used. pywebpush builds its request with requests; `_GuardedAdapter` (requests'
+public transport interface) hands it to netguard's httpx client, so Web Push is guarded by the
+same code as every other outbound call of ours.
 """
 
+import io
 import json
 from urllib.parse import urlsplit
 
+import httpx
 import requests
 from django.conf import settings
 from django.urls import reverse
@@ -32,7 +36,7 @@ from ilert import netguard
 from ilert.errors import DomainError
 
 from .. import tokens, vapid
-from .base import Channel, SendError, Sent, requests_error
+from .base import Channel, SendError, Sent, httpx_error, requests_error
 from .push import render_push
 
 # Push services take at most 4096 bytes of encrypted payload; aes128gcm adds 86 + 17 bytes.
@@ -41,16 +45,34 @@ ACTIONS = [{"action": "accept", "title": "Accept"}, {"action": "resolve", "title
            {"action": "escalate", "title": "Escalate"}]
 
 
+class _GuardedAdapter(requests.adapters.BaseAdapter):
+    """Sends a request built by requests through netguard's httpx client (a vetted address, no
+    redirect, no proxy). httpx's exceptions come out as they are (`httpx_error` classifies them)."""
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        with netguard.client(timeout=httpx.Timeout(read, connect=connect)) as client:
+            answer = client.request(request.method, request.url, headers=dict(request.headers), content=request.body)
+        response = requests.Response()
+        response.status_code, response.reason = answer.status_code, answer.reason_phrase
+        response.headers = requests.structures.CaseInsensitiveDict(answer.headers)
+        response.raw, response.url, response.request = io.BytesIO(answer.content), request.url, request
+        return response
+
+    def close(self):
+        pass
+
+
 class _GuardedSession(requests.Session):
-    """Connects only to the addresses netguard vetted (no second DNS answer), follows no redirect,
-    takes no proxy or netrc from the environment."""
+    """What pywebpush posts with: every URL goes through `_GuardedAdapter`; no redirect followed, no
+    proxy or netrc from the environment."""
 
     def __init__(self):
         super().__init__()
         self.trust_env = False
         self.adapters.clear()
-        self.mount("https://", netguard.GuardedAdapter())
-        self.mount("http://", netguard.GuardedAdapter())
+        self.mount("https://", _GuardedAdapter())
+        self.mount("http://", _GuardedAdapter())
 
     def request(self, method, url, *args, **kwargs):
         kwargs["allow_redirects"] = False
@@ -100,6 +122,8 @@ def _error(exc):
         status = exc.status_code
         if status is None:
             cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, httpx.TransportError):
+                return httpx_error(cause, "Web push")
             if isinstance(cause, requests.exceptions.RequestException):
                 return requests_error(cause, "Web push")
             return SendError(f"Web push: {exc.message}", permanent=True)
@@ -114,6 +138,8 @@ def _error(exc):
         if status == 413:
             return SendError(f"{text}: the message is too large", permanent=True)
         return SendError(text, permanent=True)
+    if isinstance(exc, httpx.TransportError):
+        return httpx_error(exc, "Web push")
     if isinstance(exc, requests.exceptions.RequestException):
         return requests_error(exc, "Web push")
     return None

@@ -1,8 +1,9 @@
 """REST API: /connectors (write-only credentials), /connections, /connection-invocations, run now
 and retry."""
 
+import httpx
 import pytest
-import responses
+import respx
 
 from connectors import engine
 from connectors.models import ConnectionInvocation, Connector
@@ -114,9 +115,8 @@ def test_run_now_and_retry_through_the_api(responder_api, tenant):
     run = responder_api.post(f"/api/v1/connections/{connection.pk}/run", {"incident": incident.pk}, format="json")
     assert run.status_code == 202, run.content
     assert run.json()["event"] == "manual" and run.json()["status"] == "pending"
-    with responses.RequestsMock() as mock:
-        mock.add(responses.POST, URL, status=410)
-        mock.add(responses.POST, URL, status=200)
+    with respx.mock() as mock:
+        mock.post(URL).mock(side_effect=[httpx.Response(410), httpx.Response(200)])
         engine.deliver_due()
         listed = responder_api.get("/api/v1/connection-invocations", {"incident": incident.pk}).json()["results"]
         assert [row["status"] for row in listed] == ["failed"] and listed[0]["http_status"] == 410
@@ -150,8 +150,8 @@ def test_stakeholders_cannot_run_or_retry(stakeholder_api, tenant):
 
 def test_the_test_endpoint_reports_the_outcome(api, tenant):
     connector = make_connector(tenant, credentials={"signing_secrets": [SECRET]})
-    with responses.RequestsMock() as mock:
-        mock.add(responses.POST, URL, status=500)
+    with respx.mock() as mock:
+        mock.post(URL).respond(500)
         body = api.post(f"/api/v1/connectors/{connector.pk}/test").json()
         assert mock.calls[0].request.headers["webhook-id"].startswith("msg_test_")
     assert body == {"ok": False, "message": "Webhook: HTTP 500 Internal Server Error", "http_status": 500}

@@ -5,7 +5,7 @@ import threading
 from collections import Counter
 
 import pytest
-import responses
+import respx
 from django.db import connection
 
 from connectors import engine
@@ -34,8 +34,8 @@ def test_concurrent_sweepers_deliver_each_invocation_exactly_once(tenant, settin
         finally:
             connection.close()
 
-    with responses.RequestsMock() as mock:
-        mock.add(responses.POST, "https://hooks.example.com/ilert", status=200)
+    with respx.mock() as mock:
+        mock.post("https://hooks.example.com/ilert").respond(200)
         threads = [threading.Thread(target=sweep) for _ in range(workers)]
         for thread in threads:
             thread.start()

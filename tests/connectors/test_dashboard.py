@@ -1,8 +1,9 @@
 """Dashboard: connectors page (a form per kind, test connection), connection set-up from the alert
 source page's panel, invocations and run/retry on the incident page's panel, Slack user links."""
 
+import httpx
 import pytest
-import responses
+import respx
 from django.test import Client
 
 from connectors import engine
@@ -68,8 +69,8 @@ def test_form_errors_name_the_field(admin):
 def test_the_test_connection_button_reports_the_outcome(admin, tenant):
     connector = make_connector(tenant)
     client = logged_in(admin)
-    with responses.RequestsMock() as mock:
-        mock.add(responses.POST, URL, status=200)
+    with respx.mock() as mock:
+        mock.post(URL).respond(200)
         response = client.post(f"/connectors/{connector.pk}/test", follow=True)
     assert "Test connection: The URL answered HTTP 200." in response.content.decode()
 
@@ -110,10 +111,8 @@ def test_the_incident_panel_lists_invocations_and_runs_and_retries(admin, tenant
     connection = make_connection(tenant)
     incident = alert(connection.alert_source).incident
     client = logged_in(admin)
-    with responses.RequestsMock() as mock:
-        mock.add(responses.POST, URL, status=404)
-        mock.add(responses.POST, URL, status=200)
-        mock.add(responses.POST, URL, status=200)
+    with respx.mock() as mock:
+        mock.post(URL).mock(side_effect=[httpx.Response(404), httpx.Response(200), httpx.Response(200)])
         engine.deliver_due()
         panel = client.get(f"/panels/incidents/{incident.pk}/connectors").content.decode()
         assert 'data-status="failed"' in panel and "HTTP 404" in panel and "Retry" in panel

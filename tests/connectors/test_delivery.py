@@ -3,15 +3,15 @@ outside transactions, retried with backoff on 429/5xx/timeouts for 24 hours, nev
 
 from datetime import timedelta
 
+import httpx
 import pytest
-import requests
-import responses
+import respx
 import time_machine
 from django.db import transaction
 
 from alerts import services as alert_services
 from alerts.models import IncidentLogEntry
-from connectors import engine, tasks
+from connectors import engine, http, tasks
 from connectors.models import ConnectionInvocation
 from ilert import clock
 from tests.alerts.factories import alert, make_source
@@ -55,8 +55,8 @@ def test_only_subscribed_events_of_enabled_automatic_connections_make_rows(tenan
 
 
 def test_the_kicked_task_delivers_right_after_commit(hook, django_capture_on_commit_callbacks):
-    with responses.RequestsMock() as mock:
-        mock.add(responses.POST, URL, status=200)
+    with respx.mock() as mock:
+        mock.post(URL).respond(200)
         with django_capture_on_commit_callbacks(execute=True):
             alert(hook.alert_source)
         assert len(mock.calls) == 1
@@ -66,8 +66,8 @@ def test_the_kicked_task_delivers_right_after_commit(hook, django_capture_on_com
 def test_the_sweeper_delivers_what_no_task_handled(hook, settings):
     settings.ILERT_KICK_TASKS = False
     alert(hook.alert_source)
-    with responses.RequestsMock() as mock:
-        mock.add(responses.POST, URL, status=200)
+    with respx.mock() as mock:
+        mock.post(URL).respond(200)
         assert tasks.sweep() == 1
         assert tasks.sweep() == 0  # nothing is delivered twice
         assert len(mock.calls) == 1
@@ -76,8 +76,8 @@ def test_the_sweeper_delivers_what_no_task_handled(hook, settings):
 
 def test_other_4xx_fail_at_once_with_the_reason_on_the_timeline(hook):
     incident = alert(hook.alert_source).incident
-    with responses.RequestsMock() as mock:
-        mock.add(responses.POST, URL, status=404)
+    with respx.mock() as mock:
+        mock.post(URL).respond(404)
         engine.deliver_due()
     row = ConnectionInvocation.objects.get()
     assert (row.status, row.attempts, row.http_status, row.due_at) == ("failed", 1, 404, None)
@@ -89,17 +89,17 @@ def test_other_4xx_fail_at_once_with_the_reason_on_the_timeline(hook):
 
 
 @pytest.mark.parametrize("answer, retry_after", [
-    ({"status": 500}, 30),
-    ({"status": 502}, 30),
-    ({"status": 429, "headers": {"Retry-After": "120"}}, 120),
-    ({"body": requests.exceptions.ReadTimeout("read timed out")}, 30),
-    ({"body": requests.exceptions.ConnectionError("refused")}, 30),
+    (httpx.Response(500), 30),
+    (httpx.Response(502), 30),
+    (httpx.Response(429, headers={"Retry-After": "120"}), 120),
+    (httpx.ReadTimeout("read timed out"), 30),
+    (httpx.ConnectError("refused"), 30),
 ])
 def test_429_5xx_and_timeouts_are_retried_with_backoff(hook, answer, retry_after):
     alert(hook.alert_source)
     now = clock.now()
-    with time_machine.travel(now, tick=False), responses.RequestsMock() as mock:
-        mock.add(responses.POST, URL, **answer)
+    with time_machine.travel(now, tick=False), respx.mock() as mock:
+        mock.post(URL).mock(side_effect=[answer])
         engine.deliver_due()
     row = ConnectionInvocation.objects.get()
     assert row.status == "pending" and row.attempts == 1
@@ -110,8 +110,8 @@ def test_backoff_doubles_and_gives_up_after_24_hours(hook):
     incident = alert(hook.alert_source).incident
     start = clock.now()
     delays = []
-    with time_machine.travel(start, tick=False) as traveller, responses.RequestsMock() as mock:
-        mock.add(responses.POST, URL, status=503)
+    with time_machine.travel(start, tick=False) as traveller, respx.mock() as mock:
+        mock.post(URL).respond(503)
         engine.deliver_due()
         row = ConnectionInvocation.objects.get()
         while row.status == "pending":
@@ -138,8 +138,8 @@ def test_an_attempt_that_never_finished_is_retried_after_its_deadline(hook):
         assert engine.deliver_due() == 0  # put back, with backoff
     row = ConnectionInvocation.objects.get()
     assert row.status == "pending" and "did not finish" in row.error
-    with time_machine.travel(row.due_at, tick=False), responses.RequestsMock() as mock:
-        mock.add(responses.POST, URL, status=200)
+    with time_machine.travel(row.due_at, tick=False), respx.mock() as mock:
+        mock.post(URL).respond(200)
         assert engine.deliver_due() == 1
     row.refresh_from_db()
     assert row.status == "succeeded" and row.attempts == 2
@@ -153,17 +153,15 @@ def test_invocations_of_one_incident_run_in_order_one_at_a_time(hook, admin):
     incident = alert(hook.alert_source).incident
     alert_services.resolve(incident, by=admin)
     created, resolved = ConnectionInvocation.objects.order_by("id")
-    with responses.RequestsMock() as mock:
-        mock.add(responses.POST, URL, status=503)
-        mock.add(responses.POST, URL, status=200)
-        mock.add(responses.POST, URL, status=200)
+    with respx.mock() as mock:
+        mock.post(URL).mock(side_effect=[httpx.Response(503), httpx.Response(200), httpx.Response(200)])
         assert engine.deliver_due() == 1  # "resolved" waits for "created"
         created.refresh_from_db()
         assert created.status == "pending"
         with time_machine.travel(created.due_at + timedelta(seconds=1)):
             assert engine.deliver_due() == 1  # created succeeds…
             assert engine.deliver_due() == 1  # …then resolved goes
-        types = [call.request.body for call in mock.calls]
+        types = [call.request.content for call in mock.calls]
     assert b'"incident.created"' in types[1] and b'"incident.resolved"' in types[2]
 
 
@@ -189,7 +187,7 @@ def test_a_disabled_connector_fails_its_pending_rows_without_calling_out(hook):
     connector = hook.connector
     connector.enabled = False
     connector.save()
-    with responses.RequestsMock():
+    with respx.mock():
         engine.deliver_due()
     row = ConnectionInvocation.objects.get()
     assert row.status == "failed" and "disabled" in row.error
@@ -200,19 +198,31 @@ def test_deliveries_to_other_connectors_do_not_wait_for_each_other(tenant):
     make_connection(tenant, source=source, connector=make_connector(tenant, settings={"url": URL}))
     make_connection(tenant, source=source, connector=make_connector(tenant, settings={"url": URL + "/2"}))
     alert(source)
-    with responses.RequestsMock() as mock:
-        mock.add(responses.POST, URL, status=503)
-        mock.add(responses.POST, URL + "/2", status=200)
+    with respx.mock() as mock:
+        mock.post(URL).respond(503)
+        mock.post(URL + "/2").respond(200)
         assert engine.deliver_due() == 2
     assert sorted(ConnectionInvocation.objects.values_list("status", flat=True)) == ["pending", "succeeded"]
 
 
 def test_a_kicked_task_sends_the_waiting_update_right_after_the_first(hook, admin, django_capture_on_commit_callbacks):
-    with responses.RequestsMock() as mock:
-        mock.add(responses.POST, URL, status=200)
+    with respx.mock() as mock:
+        mock.post(URL).respond(200)
         incident = alert(hook.alert_source).incident  # not kicked (the test transaction never commits)
         with django_capture_on_commit_callbacks(execute=True):
             alert_services.resolve(incident, by=admin)  # kicks "resolved", which waits for "created"
         assert len(mock.calls) == 0
         assert tasks.deliver([row.pk for row in ConnectionInvocation.objects.all()]) == 2
-        assert [b'"incident.created"' in c.request.body for c in mock.calls] == [True, False]
+        assert [b'"incident.created"' in c.request.content for c in mock.calls] == [True, False]
+
+
+def test_an_answer_is_read_up_to_one_mib_and_no_redirect_is_followed():
+    with respx.mock() as mock, http.session() as session:
+        mock.post(URL).respond(200, content=b"x" * (http.MAX_BODY + 5000))
+        mock.post(URL + "/moved").respond(302, headers={"Location": "https://hooks.example.com/elsewhere"})
+        big = session.post(URL, json={})
+        moved = session.post(URL + "/moved", json={})
+        assert len(mock.calls) == 2  # the Location was not fetched
+    assert big.status_code == 200 and len(big.content) == http.MAX_BODY
+    assert moved.status_code == 302
+    assert [entry["response"]["status"] for entry in session.exchanges] == [200, 302]

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 
 import boto3
 import pytest
-import responses
+import respx
 import time_machine
 from botocore.awsrequest import AWSResponse
 from botocore.stub import ANY, Stubber
@@ -30,10 +30,10 @@ TEAMS_URL = "https://acme.webhook.office.com/webhookb2/abc/IncomingWebhook/def/s
 def test_teams_gets_an_adaptive_card(tenant):
     connection = make_connection(tenant, connector=make_connector(tenant, "teams"))
     incident = alert(connection.alert_source, "checkout errors", priority="LOW").incident
-    with responses.RequestsMock() as mock:
-        mock.add(responses.POST, TEAMS_URL, status=202)
+    with respx.mock() as mock:
+        mock.post(TEAMS_URL).respond(202)
         engine.deliver_due()
-        body = json.loads(mock.calls[0].request.body)
+        body = json.loads(mock.calls[0].request.content)
     (attachment,) = body["attachments"]
     assert body["type"] == "message" and attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
     card = attachment["content"]
@@ -54,13 +54,13 @@ AZURE_URL = "https://acme-fn.azurewebsites.net/api/on-incident"
 def test_azure_functions_get_the_function_key_in_a_header(tenant):
     connection = make_connection(tenant, connector=make_connector(tenant, "azure_function"))
     incident = alert(connection.alert_source).incident
-    with responses.RequestsMock() as mock:
-        mock.add(responses.POST, AZURE_URL, status=200, json={"done": True})
+    with respx.mock() as mock:
+        mock.post(AZURE_URL).respond(200, json={"done": True})
         engine.deliver_due()
         request = mock.calls[0].request
     assert request.headers["x-functions-key"] == "azure-function-key-0123456789"
-    assert "code=" not in request.url
-    body = json.loads(request.body)
+    assert "code=" not in str(request.url)
+    body = json.loads(request.content)
     assert body["type"] == "incident.created" and body["data"]["incident"]["id"] == incident.pk
     assert ConnectionInvocation.objects.get().status == "succeeded"
 
@@ -68,8 +68,8 @@ def test_azure_functions_get_the_function_key_in_a_header(tenant):
 def test_an_azure_401_is_not_retried(tenant):
     connection = make_connection(tenant, connector=make_connector(tenant, "azure_function"))
     alert(connection.alert_source)
-    with responses.RequestsMock() as mock:
-        mock.add(responses.POST, AZURE_URL, status=401)
+    with respx.mock() as mock:
+        mock.post(AZURE_URL).respond(401)
         engine.deliver_due()
     row = ConnectionInvocation.objects.get()
     assert row.status == "failed" and row.http_status == 401
@@ -96,17 +96,17 @@ def test_cloud_functions_get_a_google_signed_id_token(tenant, service_account):
     incident = alert(connection.alert_source).incident
     audience = GCP_URL
     id_token = google_id_token(service_account, audience)
-    with responses.RequestsMock() as mock:
-        mock.add(responses.POST, TOKEN_URI, json={"id_token": id_token})
-        mock.add(responses.POST, GCP_URL + "?x=1", status=200, body="ok")
+    with respx.mock() as mock:
+        mock.post(TOKEN_URI).respond(json={"id_token": id_token})
+        mock.post(GCP_URL + "?x=1").respond(200, text="ok")
         engine.deliver_due()
         token_request, function_request = (call.request for call in mock.calls)
-    form = {k: v[0] for k, v in parse_qs(token_request.body.decode()).items()}
+    form = {k: v[0] for k, v in parse_qs(token_request.content.decode()).items()}
     assert form["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
     claims = google_jwt.decode(form["assertion"], verify=False)
     assert claims["target_audience"] == audience and claims["iss"] == service_account["client_email"]
     assert function_request.headers["Authorization"] == f"Bearer {id_token}"
-    assert json.loads(function_request.body)["data"]["incident"]["id"] == incident.pk
+    assert json.loads(function_request.content)["data"]["incident"]["id"] == incident.pk
     row = ConnectionInvocation.objects.get()
     assert row.status == "succeeded" and id_token not in json.dumps(row.summary)
     assert "private_key" not in json.dumps(row.summary)
@@ -116,9 +116,9 @@ def test_an_id_token_is_reused_until_five_minutes_before_it_expires(tenant, serv
     connector = make_connector(tenant, "gcp_function", settings={"url": GCP_URL},
                                credentials={"service_account_json": json.dumps(service_account)})
     source = make_connection(tenant, connector=connector).alert_source
-    with responses.RequestsMock() as mock:
-        mock.add(responses.POST, TOKEN_URI, json={"id_token": google_id_token(service_account, GCP_URL)})
-        mock.add(responses.POST, GCP_URL, status=200, body="ok")
+    with respx.mock() as mock:
+        mock.post(TOKEN_URI).respond(json={"id_token": google_id_token(service_account, GCP_URL)})
+        mock.post(GCP_URL).respond(200, text="ok")
         for key in ("a", "b", "c"):
             alert(source, key=key)
             engine.deliver_due()
@@ -134,9 +134,9 @@ def test_a_service_account_google_refuses_fails_without_retry(tenant, service_ac
     connector = make_connector(tenant, "gcp_function", settings={"url": GCP_URL},
                                credentials={"service_account_json": json.dumps(service_account)})
     alert(make_connection(tenant, connector=connector).alert_source)
-    with responses.RequestsMock() as mock:
-        mock.add(responses.POST, TOKEN_URI, status=400, json={"error": "invalid_grant",
-                                                               "error_description": "Invalid JWT Signature."})
+    with respx.mock() as mock:
+        mock.post(TOKEN_URI).respond(400, json={"error": "invalid_grant",
+                                                "error_description": "Invalid JWT Signature."})
         engine.deliver_due()
     row = ConnectionInvocation.objects.get()
     assert row.status == "failed" and "Invalid JWT Signature" in row.error

@@ -1,4 +1,4 @@
-"""Jira target against a fake Jira at the HTTP layer (responses intercepts requests)."""
+"""Jira target against a fake Jira at the HTTP layer (respx intercepts httpx)."""
 
 import base64
 import json
@@ -6,9 +6,9 @@ import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
-import requests
-import responses
+import respx
 import time_machine
 
 from alerts import services as alert_services
@@ -26,51 +26,50 @@ class FakeJira:
     """Enough of Jira's REST API: search (JQL on project + label), create, comment, transitions."""
 
     def __init__(self, mock, base=CLOUD, search_path="/rest/api/3/search/jql"):
-        mock.assert_all_requests_are_fired = False
         self.issues, self.creates, self.searches = {}, [], []
         self.fail_next_create_with = None
-        mock.add_callback(responses.GET, re.compile(re.escape(base + search_path) + r".*"), callback=self.search)
-        mock.add_callback(responses.POST, base + "/rest/api/2/issue", callback=self.create)
-        mock.add_callback(responses.POST, re.compile(re.escape(base) + r"/rest/api/2/issue/([A-Z]+-\d+)/comment"),
-                          callback=self.comment)
-        mock.add_callback(responses.GET, re.compile(re.escape(base) + r"/rest/api/2/issue/([A-Z]+-\d+)/transitions"),
-                          callback=self.transitions)
-        mock.add_callback(responses.POST, re.compile(re.escape(base) + r"/rest/api/2/issue/([A-Z]+-\d+)/transitions"),
-                          callback=self.transition)
-        mock.add(responses.GET, base + "/rest/api/2/myself", json={"displayName": "ilert bot"})
+        mock.get(url__regex=re.escape(base + search_path) + r".*").mock(side_effect=self.search)
+        mock.post(base + "/rest/api/2/issue").mock(side_effect=self.create)
+        mock.post(url__regex=re.escape(base) + r"/rest/api/2/issue/([A-Z]+-\d+)/comment").mock(side_effect=self.comment)
+        mock.get(url__regex=re.escape(base) + r"/rest/api/2/issue/([A-Z]+-\d+)/transitions").mock(
+            side_effect=self.transitions)
+        mock.post(url__regex=re.escape(base) + r"/rest/api/2/issue/([A-Z]+-\d+)/transitions").mock(
+            side_effect=self.transition)
+        mock.get(base + "/rest/api/2/myself").respond(json={"displayName": "ilert bot"})
 
     def search(self, request):
-        jql = parse_qs(urlsplit(request.url).query)["jql"][0]
+        jql = parse_qs(urlsplit(str(request.url)).query)["jql"][0]
         self.searches.append(jql)
         label = re.search(r'labels = "([^"]+)"', jql).group(1)
         found = [{"id": "1", "key": key} for key, issue in self.issues.items() if label in issue["fields"]["labels"]]
-        return 200, {}, json.dumps({"issues": found})
+        return httpx.Response(200, json={"issues": found})
 
     def create(self, request):
-        fields = json.loads(request.body)["fields"]
+        fields = json.loads(request.content)["fields"]
         key = f"{fields['project']['key']}-{len(self.issues) + 1}"
         self.issues[key] = {"fields": fields, "comments": [], "status": "To Do"}
         self.creates.append(request)
         if self.fail_next_create_with is not None:  # Jira made the issue, but the answer never arrives
             error, self.fail_next_create_with = self.fail_next_create_with, None
-            return 0, {}, error
-        return 201, {}, json.dumps({"id": "10001", "key": key, "self": f"{CLOUD}/rest/api/2/issue/10001"})
+            raise error
+        return httpx.Response(201, json={"id": "10001", "key": key, "self": f"{CLOUD}/rest/api/2/issue/10001"})
 
     def _key(self, request):
-        return re.search(r"/issue/([A-Z]+-\d+)/", request.url).group(1)
+        return re.search(r"/issue/([A-Z]+-\d+)/", str(request.url)).group(1)
 
     def comment(self, request):
-        self.issues[self._key(request)]["comments"].append(json.loads(request.body)["body"])
-        return 201, {}, json.dumps({"id": "1"})
+        self.issues[self._key(request)]["comments"].append(json.loads(request.content)["body"])
+        return httpx.Response(201, json={"id": "1"})
 
     def transitions(self, request):
-        return 200, {}, json.dumps({"transitions": [{"id": "11", "name": "In Progress", "to": {"name": "In Progress"}},
-                                                    {"id": "31", "name": "Done", "to": {"name": "Done"}}]})
+        return httpx.Response(200, json={"transitions": [{"id": "11", "name": "In Progress",
+                                                          "to": {"name": "In Progress"}},
+                                                         {"id": "31", "name": "Done", "to": {"name": "Done"}}]})
 
     def transition(self, request):
-        chosen = json.loads(request.body)["transition"]["id"]
+        chosen = json.loads(request.content)["transition"]["id"]
         self.issues[self._key(request)]["status"] = {"11": "In Progress", "31": "Done"}[chosen]
-        return 204, {}, ""
+        return httpx.Response(204)
 
 
 PARAMS = {
@@ -92,13 +91,13 @@ def jira_connection(tenant):
 
 def test_it_creates_one_issue_comments_on_changes_and_transitions_on_resolve(jira_connection, admin):
     incident = alert(jira_connection.alert_source, "db-1 down", details="disk 99%").incident
-    with responses.RequestsMock() as mock:
+    with respx.mock(assert_all_called=False) as mock:
         jira = FakeJira(mock)
         engine.deliver_due()
         create = jira.creates[0]
         token = base64.b64encode(b"bot@acme.test:jira-api-token-0123456789").decode()
         assert create.headers["Authorization"] == f"Basic {token}"
-        fields = json.loads(create.body)["fields"]
+        fields = json.loads(create.content)["fields"]
         assert fields["project"] == {"key": "OPS"} and fields["issuetype"] == {"name": "Incident"}
         assert fields["summary"] == f"[HIGH] #{incident.number} db-1 down"
         assert fields["description"].startswith("disk 99% — http") and fields["priority"] == {"name": "Highest"}
@@ -123,11 +122,11 @@ def test_it_creates_one_issue_comments_on_changes_and_transitions_on_resolve(jir
     assert "created OPS-1" in timeline.message and timeline.data["url"] == f"{CLOUD}/browse/OPS-1"
 
 
-@pytest.mark.parametrize("error", [requests.exceptions.ReadTimeout("read timed out"),
-                                   requests.exceptions.ConnectionError("connection reset")])
+@pytest.mark.parametrize("error", [httpx.ReadTimeout("read timed out"),
+                                   httpx.ReadError("connection reset")])
 def test_a_retry_after_a_timeout_never_creates_a_second_issue(jira_connection, error):
     alert(jira_connection.alert_source)
-    with responses.RequestsMock() as mock:
+    with respx.mock(assert_all_called=False) as mock:
         jira = FakeJira(mock)
         jira.fail_next_create_with = error
         engine.deliver_due()
@@ -154,12 +153,12 @@ def test_data_center_uses_a_personal_access_token_and_the_v2_search(tenant):
                                credentials={"token": "dc-personal-access-token-42"})
     connection = make_connection(tenant, connector=connector, params={"project_key": "SUP", "priority_map": {}})
     alert(connection.alert_source)
-    with responses.RequestsMock() as mock:
+    with respx.mock(assert_all_called=False) as mock:
         jira = FakeJira(mock, base="https://jira.example.com", search_path="/rest/api/2/search")
         engine.deliver_due()
     (create,) = jira.creates
     assert create.headers["Authorization"] == "Bearer dc-personal-access-token-42"
-    assert "priority" not in json.loads(create.body)["fields"]
+    assert "priority" not in json.loads(create.content)["fields"]
     assert ConnectionInvocation.objects.get().external_ref == "SUP-1"
 
 
@@ -167,7 +166,7 @@ def test_a_missing_transition_fails_with_the_available_ones(jira_connection, adm
     jira_connection.params = {**jira_connection.params, "resolve_transition": "Closed"}
     jira_connection.save()
     incident = alert(jira_connection.alert_source).incident
-    with responses.RequestsMock() as mock:
+    with respx.mock(assert_all_called=False) as mock:
         FakeJira(mock)
         engine.deliver_due()
         alert_services.resolve(incident, by=admin)
@@ -178,9 +177,9 @@ def test_a_missing_transition_fails_with_the_available_ones(jira_connection, adm
 
 def test_jira_refusing_the_request_is_not_retried(jira_connection):
     alert(jira_connection.alert_source)
-    with responses.RequestsMock() as mock:
-        mock.add(responses.GET, re.compile(CLOUD + r"/rest/api/3/search/jql.*"), json={"issues": []})
-        mock.add(responses.POST, CLOUD + "/rest/api/2/issue", status=400,
+    with respx.mock() as mock:
+        mock.get(url__regex=CLOUD + r"/rest/api/3/search/jql.*").respond(json={"issues": []})
+        mock.post(CLOUD + "/rest/api/2/issue").respond(400,
                  json={"errors": {"issuetype": "The issue type selected is invalid."}})
         engine.deliver_due()
     row = ConnectionInvocation.objects.get()
@@ -190,7 +189,7 @@ def test_jira_refusing_the_request_is_not_retried(jira_connection):
 
 def test_the_connection_test_asks_jira_who_we_are(tenant):
     connector = make_connector(tenant, "jira")
-    with responses.RequestsMock() as mock:
+    with respx.mock(assert_all_called=False) as mock:
         FakeJira(mock)
         outcome = services.test_connector(connector)
     assert outcome.ok and "ilert bot" in outcome.message

@@ -5,7 +5,7 @@ ALLOW_PRIVATE_TARGETS is set."""
 import json
 
 import pytest
-import responses
+import respx
 
 from connectors import engine, services
 from connectors.models import ConnectionInvocation
@@ -30,7 +30,7 @@ def test_a_name_resolving_to_a_private_address_is_refused_when_sending(tenant, h
     connection = make_connection(tenant, connector=make_connector(tenant, "webhook",
                                                                   settings={"url": f"https://{host}/hook"}))
     alert(connection.alert_source)
-    with responses.RequestsMock() as mock:  # nothing may be sent: any request would fail this block
+    with respx.mock() as mock:  # nothing may be sent: any request would fail this block
         engine.deliver_due()
         assert not mock.calls
     row = ConnectionInvocation.objects.get()
@@ -77,7 +77,7 @@ def test_every_target_goes_through_the_guard(tenant, kind, settings_, credential
     connector = make_connector(tenant, kind, settings=settings_, credentials=credentials)
     params = {"project_key": "OPS"} if kind == "jira" else None
     alert(make_connection(tenant, connector=connector, params=params).alert_source)
-    with responses.RequestsMock() as mock:
+    with respx.mock() as mock:
         engine.deliver_due()
         assert not mock.calls
     assert ConnectionInvocation.objects.get().status == "failed"
@@ -98,7 +98,7 @@ def test_slack_api_and_google_token_endpoints_are_guarded(tenant, settings, serv
     source = make_connection(tenant, connector=slack).alert_source
     make_connection(tenant, connector=gcp, source=source)
     alert(source)
-    with responses.RequestsMock() as mock:
+    with respx.mock() as mock:
         engine.deliver_due()
         assert not mock.calls
     for row in ConnectionInvocation.objects.all():

@@ -8,7 +8,7 @@ import json
 import tracemalloc
 
 import pytest
-import responses
+import respx
 from django.test import Client
 
 from alerts.models import IncidentLogEntry
@@ -175,10 +175,10 @@ def test_a_normal_template_is_saved_and_delivered(tenant):
                '{% if not loop.last %},{% endif %}{% endfor %}]}'
     connection = make_connection(tenant, params={"body_template": template})
     alert(connection.alert_source, "Disk full")
-    with responses.RequestsMock() as mock:
-        mock.add(responses.POST, URL, status=200)
+    with respx.mock() as mock:
+        mock.post(URL).respond(200)
         engine.deliver_due()
-        assert json.loads(mock.calls[0].request.body)["text"] == "Disk full"
+        assert json.loads(mock.calls[0].request.content)["text"] == "Disk full"
     assert ConnectionInvocation.objects.get().status == "succeeded"
 
 
@@ -188,7 +188,7 @@ def test_a_delivery_whose_template_goes_over_the_budget_fails_for_good(tenant):
                 '{% endfor %}{% endif %}{"ok": true}')
     connection = make_connection(tenant, params={"body_template": template})
     alert(connection.alert_source, "boom")
-    with responses.RequestsMock():  # nothing may be sent: an unregistered URL would raise
+    with respx.mock():  # nothing may be sent: an unregistered URL would raise
         assert engine.deliver_due() == 1
         assert engine.deliver_due() == 0
     invocation = ConnectionInvocation.objects.get()
@@ -202,7 +202,7 @@ def test_a_template_saved_before_the_budget_existed_fails_its_delivery_for_good(
     connection = make_connection(tenant)
     Connection.objects.filter(pk=connection.pk).update(params={"body_template": HOSTILE["macro recursion"]})
     alert(connection.alert_source)
-    with responses.RequestsMock():
+    with respx.mock():
         engine.deliver_due()
     invocation = ConnectionInvocation.objects.get()
     assert (invocation.status, invocation.attempts) == ("failed", 1)

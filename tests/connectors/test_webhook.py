@@ -7,8 +7,9 @@ import hmac
 import json
 from datetime import timedelta
 
+import httpx
 import pytest
-import responses
+import respx
 import time_machine
 from standardwebhooks import Webhook as StandardWebhook
 
@@ -47,12 +48,12 @@ def hook(tenant):
 
 def test_a_delivery_is_signed_with_every_active_secret_and_verifies_independently(hook):
     incident = alert(hook.alert_source, "db-1 down", priority="HIGH").incident
-    with responses.RequestsMock() as mock:
-        mock.add(responses.POST, URL, status=200, body="ok")
+    with respx.mock() as mock:
+        mock.post(URL).respond(200, text="ok")
         assert engine.deliver_due() == 1
         sent = mock.calls[0].request
     headers = {k.lower(): v for k, v in sent.headers.items()}
-    body = sent.body if isinstance(sent.body, bytes) else sent.body.encode()
+    body = sent.content
     assert len(headers["webhook-signature"].split(" ")) == 2
     assert abs(int(headers["webhook-timestamp"]) - clock.now().timestamp()) < 5
     for secret in (SECRET, SECOND):
@@ -78,9 +79,8 @@ def test_a_delivery_is_signed_with_every_active_secret_and_verifies_independentl
 
 def test_the_webhook_id_stays_the_same_across_retries_with_a_fresh_signature(hook):
     alert(hook.alert_source)
-    with responses.RequestsMock() as mock:
-        mock.add(responses.POST, URL, status=503)
-        mock.add(responses.POST, URL, status=204)
+    with respx.mock() as mock:
+        mock.post(URL).mock(side_effect=[httpx.Response(503), httpx.Response(204)])
         engine.deliver_due()
         invocation = ConnectionInvocation.objects.get()
         assert invocation.status == "pending" and invocation.attempts == 1
@@ -89,10 +89,10 @@ def test_the_webhook_id_stays_the_same_across_retries_with_a_fresh_signature(hoo
         first, second = (call.request for call in mock.calls)
     assert first.headers["webhook-id"] == second.headers["webhook-id"] == invocation.webhook_id
     assert first.headers["webhook-timestamp"] != second.headers["webhook-timestamp"]
-    assert first.body == second.body
+    assert first.content == second.content
     for request in (first, second):
         headers = {k.lower(): v for k, v in request.headers.items()}
-        assert verify_standard_webhook(SECRET, headers, request.body)
+        assert verify_standard_webhook(SECRET, headers, request.content)
     invocation.refresh_from_db()
     assert invocation.status == "succeeded" and invocation.attempts == 2
 
@@ -101,10 +101,10 @@ def test_a_custom_body_is_rendered_from_a_sandboxed_template(tenant):
     template = '{"text": {{ ("#" ~ incident.number ~ " " ~ incident.summary)|json }}, "state": "{{ incident.status|lower }}", "event": "{{ event.type }}"}'
     connection = make_connection(tenant, params={"body_template": template})
     alert(connection.alert_source, 'quote " and <tag>')
-    with responses.RequestsMock() as mock:
-        mock.add(responses.POST, URL, status=200)
+    with respx.mock() as mock:
+        mock.post(URL).respond(200)
         engine.deliver_due()
-        body = json.loads(mock.calls[0].request.body)
+        body = json.loads(mock.calls[0].request.content)
     assert body == {"text": '#1 quote " and <tag>', "state": "pending", "event": "created"}
 
 

@@ -1,7 +1,8 @@
 """HTTP(S): the status code is expected, the keyword appears (or not), the answer is fast enough.
 
-Every hop (redirects are followed by hand, at most 5) goes through the outbound guard and connects
-to the vetted address, with the Host header and TLS SNI of the URL's name.
+Every hop (redirects are followed by hand, at most 5) goes through the outbound guard: the client of
+`netguard.async_client()` resolves the name when it connects, vets the addresses and connects to a
+vetted one, sending the Host header and TLS SNI of the URL's name.
 
 The monitor's stored request headers are write-only secrets (any may be a credential), so they go
 only to the target's own origin (scheme, host and port): a redirect elsewhere is followed without
@@ -9,16 +10,17 @@ them, and a redirect from https:// to http:// is not followed at all while heade
 
 import re
 import time
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from ilert import netguard
 from ilert.errors import DomainError
 from ilert.netguard import BlockedTarget
 
 from ..models import HttpMethod, KeywordMode
 from . import options
-from .base import down, os_error_text, refused, resolve, seconds, tls_context, up
+from .base import down, os_error_text, refused, seconds, tls_context, up
 
 MAX_REDIRECTS = 5
 MAX_BODY = 1024 * 1024  # bytes searched for the keyword
@@ -115,13 +117,6 @@ def _origin_text(parts):
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
-def _pinned(url, address):
-    parts = urlsplit(url)
-    host = f"[{address}]" if ":" in address else address
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")), parts
-
-
 async def check(spec):
     url, method, body = spec.target, spec.http_method, spec.http_body
     expected = parse_status_spec(spec.expected_status)
@@ -130,14 +125,13 @@ async def check(spec):
     withheld = None  # the origin a redirect led to, where the stored headers were not sent
     for _hop in range(MAX_REDIRECTS + 1):
         try:
-            address, parts = await _vetted(url)
+            parts = _checked(url)
+            stored = spec.http_headers
+            if stored and _origin(parts) != home:
+                stored, withheld = {}, _origin_text(parts)
+            status, location, text = await _exchange(spec, method, url, body, parts, stored)
         except BlockedTarget as exc:
             return refused(exc)
-        stored = spec.http_headers
-        if stored and _origin(parts) != home:
-            stored, withheld = {}, _origin_text(parts)
-        try:
-            status, location, text = await _exchange(spec, method, url, body, address, stored)
         except httpx.TimeoutException:
             return down(f"No answer from {spec.target} within {seconds(spec.timeout)}")
         except httpx.HTTPError as exc:
@@ -157,24 +151,25 @@ async def check(spec):
     return down(f"More than {MAX_REDIRECTS} redirects from {spec.target}")
 
 
-async def _vetted(url):
-    """(the vetted address, the URL's parts); BlockedTarget for what the guard refuses."""
+def _checked(url):
+    """The URL's parts; BlockedTarget for a scheme or credentials the guard refuses (its addresses
+    are vetted when the client connects)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BlockedTarget(f"Only http:// and https:// URLs are allowed: {url}")
     if parts.username or parts.password:
         raise BlockedTarget("Credentials in URLs are not allowed; send an Authorization header.")
-    return await resolve(parts.hostname, parts.port or _default_port(parts)), parts
+    return parts
 
 
-async def _exchange(spec, method, url, body, address, stored):
-    """One request to the vetted address: (status, the redirect to follow or None, the body text)."""
-    request_url, parts = _pinned(url, address)
+async def _exchange(spec, method, url, body, parts, stored):
+    """One request, connected to a vetted address: (status, the redirect to follow or None, the
+    body text). BlockedTarget when the name resolves to a refused address."""
     headers = {"User-Agent": USER_AGENT, **stored, "Host": parts.netloc}
     extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
-    async with httpx.AsyncClient(verify=tls_context(spec.verify_tls), timeout=httpx.Timeout(spec.timeout),
-                                 trust_env=False, follow_redirects=False) as client:
-        request = client.build_request(method, request_url, headers=headers,
+    async with netguard.async_client(verify=tls_context(spec.verify_tls), timeout=httpx.Timeout(spec.timeout)) \
+            as client:
+        request = client.build_request(method, url, headers=headers,
                                        content=body.encode() if body else None, extensions=extensions)
         response = await client.send(request, stream=True)
         try:

@@ -1,0 +1,87 @@
+"""The hot path of ingest: an event for an incident that is already open, in one statement.
+
+A noisy source repeats itself: most events land on an open incident and change only its counters
+and its timeline. On PostgreSQL that is one `WITH … UPDATE … RETURNING, INSERT …` statement run on
+its own (its own transaction when none is open): the UPDATE finds the open incident for the key,
+checks in the same WHERE that the (perhaps cached) source is still what the caller holds (key,
+status, mode, type, auto-resolve) and that no maintenance window is on, and the INSERT writes the
+timeline entry for the row it updated. The UPDATE's row lock serialises it with every other change
+of the incident, and PostgreSQL re-checks the WHERE on the newest row version, so an incident
+resolved a moment earlier is not appended to: nothing is returned and ingest takes its full path
+(which then opens a new incident). Anything unusual — maintenance, no open incident, a changed
+source, SQLite — also takes the full path. Reports learn of the append from a trigger
+(reports/migrations/0004), not a domain event: an append is not announced (docs/architecture.md).
+"""
+
+from datetime import timedelta
+
+from django.db import connections, router
+
+from ..models import AlertSource, Incident, IncidentLogEntry, LogKind, MaintenanceWindow
+
+# Columns an appended event neither reads nor writes (up to 64 KiB of details and JSON): not returned.
+UNREAD = ("details", "links", "images", "custom_details", "labels", "summary")
+
+_SQL = {}
+
+
+def _sql(connection):
+    """The statement, built once per database alias from the models' table and column names."""
+    if connection.alias not in _SQL:
+        quote = connection.ops.quote_name
+        incident, source = Incident._meta, AlertSource._meta
+        returned = [f for f in incident.concrete_fields if f.name not in UNREAD]
+        _SQL[connection.alias] = (
+            [f.attname for f in returned],
+            f"""WITH appended AS (
+    UPDATE {quote(incident.db_table)} AS i
+       SET event_count = i.event_count + 1, last_event_at = %(now)s,
+           auto_resolve_at = COALESCE(%(auto_resolve_at)s, i.auto_resolve_at)
+      FROM {quote(source.db_table)} AS s
+     WHERE s.id = i.alert_source_id AND i.alert_source_id = %(source)s AND i.dedup_key = %(dedup_key)s
+       AND i.status IN %(open)s AND NOT i.in_maintenance
+       AND (%(key_hash)s::text IS NULL OR s.key_hash = %(key_hash)s) AND s.status = %(status)s
+       AND s.creation_mode = %(mode)s AND s.integration_type = %(type)s
+       AND s.auto_resolve_minutes IS NOT DISTINCT FROM %(auto_resolve_minutes)s
+       AND NOT EXISTS (SELECT 1 FROM {quote(MaintenanceWindow._meta.db_table)} AS m
+                        WHERE m.alert_source_id = s.id AND m.start <= %(now)s AND m."end" > %(now)s)
+    RETURNING {", ".join(f"i.{quote(f.column)}" for f in returned)}
+), entry AS (
+    INSERT INTO {quote(IncidentLogEntry._meta.db_table)} (tenant_id, incident_id, at, kind, via, message, data)
+    SELECT tenant_id, id, %(now)s, %(kind)s, %(via)s, %(message)s, %(data)s FROM appended
+)
+SELECT EXISTS (SELECT 1 FROM {quote(incident.db_table)} WHERE alert_source_id = %(source)s
+               AND dedup_key = %(dedup_key)s AND status IN %(open)s), appended.*
+  FROM (SELECT 1) AS one LEFT JOIN appended ON true""",  # noqa: S608 - names from the models, values bound
+        )
+    return _SQL[connection.alias]
+
+
+def try_append(source, event, dedup_key, now):
+    """Append `event` to the open incident for `dedup_key` in one statement. Answers (incident, open):
+    the incident appended to (its UNREAD columns deferred) or None when the full path must decide,
+    and whether an incident for the key was open (when not, the full path need not look again)."""
+    using = router.db_for_write(Incident)
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return None, True
+    auto = source.auto_resolve_minutes
+    entry_field = IncidentLogEntry._meta.get_field("data")
+    params = {
+        "now": now, "source": source.pk, "dedup_key": dedup_key, "open": tuple(Incident.OPEN),
+        "key_hash": getattr(source, "presented_key_hash", None), "status": source.status,
+        "mode": source.creation_mode, "type": source.integration_type, "auto_resolve_minutes": auto,
+        "auto_resolve_at": now + timedelta(minutes=auto) if auto else None,
+        "kind": LogKind.EVENT, "via": event.via, "message": f"{event.event_type} event received",
+        "data": entry_field.get_db_prep_save(event.for_timeline(), connection),
+    }
+    names, sql = _sql(connection)
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        cursor.execute(sql, params)
+        open_before, *row = cursor.fetchone()
+    if row[0] is None:
+        return None, open_before
+    incident = Incident.from_db(using, names, row)
+    incident.alert_source = source  # no second query for the source we already have
+    return incident, True
+
