@@ -33,6 +33,7 @@ import asyncio
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,7 +55,7 @@ def run_wrk(port, paths, seconds, connections):
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT.replace("PATHS", ", ".join(f'"{p}"' for p in paths)))
     try:
-        out = subprocess.run(
+        done = subprocess.run(
             [
                 "wrk",
                 "-t1",
@@ -67,10 +68,12 @@ def run_wrk(port, paths, seconds, connections):
             ],
             capture_output=True,
             text=True,
-            check=True,
-        ).stdout
+        )
     finally:
         os.unlink(script.name)
+    out = done.stdout
+    if done.returncode:
+        sys.exit(f"wrk failed ({done.returncode}):\n{out}\n{done.stderr}")
     try:
         return _parse_wrk(out)
     except (AttributeError, ValueError):
@@ -158,11 +161,11 @@ def make_heartbeats(count):
 
 def _parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=10, help="duration of each run")
+    parser.add_argument("--seconds", type=int, default=5, help="duration of each run")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
-    parser.add_argument("--rounds", type=int, default=2, help="each endpoint measured this many times, in turn")
+    parser.add_argument("--rounds", type=int, default=4, help="each endpoint measured this many times, in turn")
     parser.add_argument("--healthchecks", metavar="CHECKOUT", help="a healthchecks checkout to run side by side")
     parser.add_argument(
         "--healthchecks-python",
@@ -181,19 +184,28 @@ def _print(round_, label, figures):
 
 
 def _measure(targets, args):
+    """Each endpoint in turn, `rounds` times (so a neighbour's burst of load hits one slice, not one
+    endpoint); then the medians, and the median of the rounds' ratios ours / the others."""
     for port, paths, _ in targets:
         load(port, paths, 3, args.connections)  # warm-up
+    rounds = []
     for round_ in range(1, args.rounds + 1):
         figures = {label: load(port, paths, args.seconds, args.connections) for port, paths, label in targets}
         for label, result in figures.items():
             _print(round_, label, result)
-        ours = figures["ours: GET /api/heartbeats/<key>"]["per_s"]
-        ratios = [
-            f"ours / {label.split(':')[0]} {ours / result['per_s']:.2f}"
-            for label, result in figures.items()
-            if not label.startswith("ours")
-        ]
-        print(f"  round {round_} ratios: {', '.join(ratios)}   (load average {os.getloadavg()[0]:.2f})")
+        print(f"  round {round_} load average {os.getloadavg()[0]:.2f}")
+        rounds.append(figures)
+    ours = targets[0][2]
+    for _, _, label in targets:
+        median = {field: statistics.median(r[label][field] for r in rounds) for field in ("per_s", "p50_ms", "p99_ms")}
+        line = (
+            f"  median {label:<40}: {median['per_s']:7.0f} pings/s   p50 {median['p50_ms']:6.1f} ms"
+            f"   p99 {median['p99_ms']:6.1f} ms"
+        )
+        if label != ours:
+            ratio = statistics.median(r[ours]["per_s"] / r[label]["per_s"] for r in rounds)
+            line += f"   ours / this: {ratio:.2f}"
+        print(line)
 
 
 def main():

@@ -69,6 +69,37 @@ def _counted(now, window_opened_after):
             "ping_window_count": Case(When(in_window, then=F("ping_window_count") + 1), default=Value(1))}
 
 
+def _orm_ping(key_hash, now, amount, window):
+    """The ping's UPDATE through the ORM (any database); answers the rows updated (0 or 1)."""
+    within_limit = (Q(ping_window_started_at__isnull=True) | Q(ping_window_started_at__lte=now - window)
+                    | Q(ping_window_count__lt=amount))
+    return _heartbeat_sources().filter(within_limit, key_hash=key_hash, heartbeat_overdue=False).update(
+        last_ping_at=now, next_expected_at=_deadline(now), **_counted(now, now - window)
+    )
+
+
+# The same UPDATE written out for PostgreSQL: building it through the ORM (expressions resolved and
+# compiled on every ping) cost about a fifth of a ping's time in bench/heartbeat.
+PING_SQL = """
+UPDATE alerts_alertsource SET
+    last_ping_at = %(now)s,
+    next_expected_at = %(now)s + (heartbeat_interval_seconds + heartbeat_grace_seconds) * interval '1 second',
+    ping_window_started_at = CASE WHEN ping_window_started_at > %(opened)s THEN ping_window_started_at
+                                  ELSE %(now)s END,
+    ping_window_count = CASE WHEN ping_window_started_at > %(opened)s THEN ping_window_count + 1 ELSE 1 END
+WHERE key_hash = %(key_hash)s AND integration_type = %(type)s AND status = %(status)s
+    AND NOT heartbeat_overdue
+    AND (ping_window_started_at IS NULL OR ping_window_started_at <= %(opened)s OR ping_window_count < %(amount)s)
+"""
+
+
+def _sql_ping(key_hash, now, amount, window):
+    with connection.cursor() as cursor:
+        cursor.execute(PING_SQL, {"now": now, "opened": now - window, "key_hash": key_hash, "amount": amount,
+                                  "type": NAME, "status": AlertSource.Status.ACTIVE})
+        return cursor.rowcount
+
+
 def ping(key, *, now=None):
     """Record a ping. Returns the response code: EVENT_APPENDED for a plain ping,
     INCIDENT_RESOLVED when it ended an overdue period and resolved its incident."""
@@ -77,12 +108,8 @@ def ping(key, *, now=None):
     key_hash = secrets.lookup_hash(key)
     now = now or clock.now()
     amount, window = _limit(settings.INGEST_RATE_LIMIT)
-    within_limit = (Q(ping_window_started_at__isnull=True) | Q(ping_window_started_at__lte=now - window)
-                    | Q(ping_window_count__lt=amount))
-    updated = _heartbeat_sources().filter(within_limit, key_hash=key_hash, heartbeat_overdue=False).update(
-        last_ping_at=now, next_expected_at=_deadline(now), **_counted(now, now - window)
-    )
-    if updated:
+    update = _sql_ping if connection.vendor == "postgresql" else _orm_ping
+    if update(key_hash, now, amount, window):
         return ResponseCode.EVENT_APPENDED
     return _slow_ping(key_hash, now, amount, window)
 
