@@ -4,14 +4,16 @@ a plain Django view doing the same UPDATE, in the same run. Prints figures; not 
     DATABASE_URL=postgres://ilert:ilert@127.0.0.1:5432/ilert .venv/bin/python -m bench.heartbeat \\
         [--healthchecks /tmp/hc [--healthchecks-python /tmp/hc-venv/bin/python]]
 
-Three endpoints, each in its own gunicorn of the same shape (workers × threads) on 127.0.0.1,
-each measured in turn in every round (so all see the same machine load):
+Three endpoints (ours and the plain view in our gunicorn, healthchecks in its own of the same shape,
+workers × threads, on 127.0.0.1), each measured in turn in every round (so all see the same load):
 
 - ours: GET /api/heartbeats/<key> over 100 heartbeat sources;
 - healthchecks (with --healthchecks): GET /ping/<uuid> over 100 checks, in its own database
   (--healthchecks-db, default hc_bench, created and migrated if missing);
-- the floor: /bench/ping/<key> (bench.ingest.urls), a plain Django view doing the same UPDATE as
-  ours without the rate limit and the checks.
+- a plain Django view: /bench/ping/<key> (bench.ingest.urls), the UPDATE of ours through the ORM
+  and the whole middleware, without the rate limit and the checks.
+
+Then the medians and the median ratio ours / each (docs/scaling.md has figures).
 
 Load: `wrk` (apt-get install wrk), one thread, keep-alive connections, the paths in round robin;
 without wrk, a Python asyncio raw HTTP/1.1 client (which needs a good part of a core itself).
