@@ -56,10 +56,13 @@ def tick(now=None, batch=BATCH, helpers=0, wake_early=False):
         paging.more_sweeps(helpers)
     done, planner = 0, Planner(now)  # one planner: every batch of this tick is planned at the same instant
     for _ in range(MAX_PASSES):  # a level with a zero timeout makes its incident due again at once
+        planner.more = False
         performed = _perform_batch(planner, batch)
         if performed is None:
             break
         done += performed
+        if not planner.more:
+            break  # the batch was not full and stepped nobody due again at this instant: nothing is left
     if wake_early:
         upcoming = (_pending().filter(next_escalation_at__gt=now).order_by("next_escalation_at")
                     .values_list("next_escalation_at", flat=True).first())
@@ -114,6 +117,7 @@ def _perform_batch(planner, batch):
             _check_constraints_now()
             due = list(_claim(_pending().filter(next_escalation_at__lte=planner.now))
                        .order_by("next_escalation_at")[:batch])
+            planner.more = planner.more or len(due) >= batch  # a full batch: more may be due
             if due:
                 _perform(due, planner)
     except Exception:
@@ -169,6 +173,7 @@ def _perform(incidents, planner):
     pages = []  # (incident, user, round_tag, reason) to hand to notify
     changes = [planner.step(incident, pages) for incident in incidents]
     alert_services.advance_escalations(changes, now=planner.now)
+    planner.more = planner.more or any(c.next_at is not None and c.next_at <= planner.now for c in changes)
     paging.page_many(pages)
     for due in {change.next_at for change in changes if change.next_at is not None} - planner.woken:
         planner.woken.add(due)  # once per tick: its batches share the instant, so their due times too
@@ -187,6 +192,7 @@ class Planner:
     _routed: dict = field(default_factory=dict)
     _steps: dict = field(default_factory=dict)
     woken: set = field(default_factory=set)  # due times a sweep was asked for
+    more: bool = False  # the pass just made may have left incidents due at this instant
 
     def step(self, incident, pages):
         """The incident's EscalationChange; its pages are added to `pages` as

@@ -44,8 +44,12 @@ for app_name in DOMAIN_APPS:
         api_urlpatterns += getattr(api, "api_urlpatterns", [])
     if _optional(f"{app_name}.urls") is not None:
         app_urlpatterns.append(path("", include(f"{app_name}.urls")))
+# alerts.urls starts with the intake endpoints, the busiest routes by far: tried first (a route
+# further down costs every event ~40 failed matches).
+app_urlpatterns.sort(key=lambda pattern: pattern.urlconf_name.__name__ != "alerts.urls")
 
 urlpatterns = [
+    app_urlpatterns.pop(0),
     path("healthz", health.healthz, name="healthz"),
     path("favicon.ico", views.favicon),
     path("readyz", health.readyz, name="readyz"),

@@ -33,8 +33,23 @@ class TwilioAccount:
     owner: str  # "tenant" or "platform"
 
 
-def _tenant_settings(tenant_id):
+def _tenant_settings(tenant_id, row=None):
+    """The tenant's ProviderSettings (or None): those a claim loaded for `row`'s batch, else a query."""
+    if row is not None and hasattr(row, PRELOADED):
+        return getattr(row, PRELOADED)
     return ProviderSettings.objects.filter(tenant_id=tenant_id).first()
+
+
+PRELOADED = "tenant_provider_settings"
+
+
+def preload(rows):
+    """Load the provider settings of every organisation in a batch of notifications at once (one
+    query) and keep them on the rows: the sends of a claimed batch then ask the database nothing
+    about accounts. What was saved in between applies from the next batch."""
+    found = {own.tenant_id: own for own in ProviderSettings.objects.filter(tenant_id__in={r.tenant_id for r in rows})}
+    for row in rows:
+        setattr(row, PRELOADED, found.get(row.tenant_id))
 
 
 def _own_twilio_settings():
@@ -48,9 +63,10 @@ def _own_twilio_settings():
     return own
 
 
-def twilio_for(tenant_id):
-    """The Twilio account for a tenant's SMS and calls, or None (dev outbox)."""
-    own = _tenant_settings(tenant_id)
+def twilio_for(tenant_id, row=None):
+    """The Twilio account for a tenant's SMS and calls, or None (dev outbox). `row`: the
+    notification being sent, whose claim may have loaded the settings (`preload`)."""
+    own = _tenant_settings(tenant_id, row)
     if own is not None and own.twilio_configured and own.twilio_account_sid != settings.TWILIO_ACCOUNT_SID:
         return TwilioAccount(own.twilio_account_sid, own.twilio_auth_token, own.twilio_from_number, "tenant")
     return platform_twilio()
@@ -173,9 +189,10 @@ def _platform_firebase_credentials():
         return handle.read()
 
 
-def firebase_credentials_for(tenant_id):
-    """The service-account JSON (text) for a tenant's push messages, or None (dev outbox)."""
-    own = _tenant_settings(tenant_id)
+def firebase_credentials_for(tenant_id, row=None):
+    """The service-account JSON (text) for a tenant's push messages, or None (dev outbox). `row`:
+    as for twilio_for."""
+    own = _tenant_settings(tenant_id, row)
     if own is not None and own.firebase_configured:
         return own.firebase_credentials
     return _platform_firebase_credentials()

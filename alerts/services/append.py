@@ -13,6 +13,7 @@ source, SQLite — also takes the full path. Reports learn of the append from a 
 (reports/migrations/0004), not a domain event: an append is not announced (docs/architecture.md).
 """
 
+import json
 from datetime import timedelta
 
 from django.db import connections, router
@@ -48,40 +49,59 @@ def _sql(connection):
     RETURNING {", ".join(f"i.{quote(f.column)}" for f in returned)}
 ), entry AS (
     INSERT INTO {quote(IncidentLogEntry._meta.db_table)} (tenant_id, incident_id, at, kind, via, message, data)
-    SELECT tenant_id, id, %(now)s, %(kind)s, %(via)s, %(message)s, %(data)s FROM appended
+    SELECT tenant_id, id, %(now)s, %(kind)s, %(via)s, %(message)s, %(data)s::jsonb FROM appended
 )
 SELECT EXISTS (SELECT 1 FROM {quote(incident.db_table)} WHERE alert_source_id = %(source)s
-               AND dedup_key = %(dedup_key)s AND status IN %(open)s), appended.*
+               AND dedup_key = %(dedup_key)s AND status IN %(open)s),
+       EXISTS (SELECT 1 FROM {quote(source.db_table)} AS s WHERE s.id = %(source)s
+               AND (%(key_hash)s::text IS NULL OR s.key_hash = %(key_hash)s) AND s.status = %(status)s
+               AND s.creation_mode = %(mode)s AND s.integration_type = %(type)s
+               AND s.auto_resolve_minutes IS NOT DISTINCT FROM %(auto_resolve_minutes)s
+               AND s.default_priority = %(priority)s AND s.escalation_policy_id IS NOT DISTINCT FROM %(policy)s),
+       EXISTS (SELECT 1 FROM {quote(MaintenanceWindow._meta.db_table)} AS m
+                WHERE m.alert_source_id = %(source)s AND m.start <= %(now)s AND m."end" > %(now)s),
+       appended.*
   FROM (SELECT 1) AS one LEFT JOIN appended ON true""",  # noqa: S608 - names from the models, values bound
         )
     return _SQL[connection.alias]
 
 
+class Attempt:
+    """What the append statement found: `incident`, the incident appended to (its UNREAD columns
+    deferred), or None when the full path must decide; `open`, whether an incident for the key was
+    open (when not, the full path need not look again); `maintenance`, whether a maintenance window
+    is on, or None unless the source's row is still everything the caller's copy says, including
+    what opening an incident reads (priority, policy): then the full path need not read it again."""
+
+    __slots__ = ("incident", "open", "maintenance")
+
+    def __init__(self, incident=None, open=True, maintenance=None):  # noqa: A002 - the state's name
+        self.incident, self.open, self.maintenance = incident, open, maintenance
+
+
 def try_append(source, event, dedup_key, now):
-    """Append `event` to the open incident for `dedup_key` in one statement. Answers (incident, open):
-    the incident appended to (its UNREAD columns deferred) or None when the full path must decide,
-    and whether an incident for the key was open (when not, the full path need not look again)."""
+    """Append `event` to the open incident for `dedup_key` in one statement (Attempt)."""
     using = router.db_for_write(Incident)
     connection = connections[using]
     if connection.vendor != "postgresql":
-        return None, True
+        return Attempt()
     auto = source.auto_resolve_minutes
-    entry_field = IncidentLogEntry._meta.get_field("data")
     params = {
         "now": now, "source": source.pk, "dedup_key": dedup_key, "open": tuple(Incident.OPEN),
         "key_hash": getattr(source, "presented_key_hash", None), "status": source.status,
         "mode": source.creation_mode, "type": source.integration_type, "auto_resolve_minutes": auto,
         "auto_resolve_at": now + timedelta(minutes=auto) if auto else None,
         "kind": LogKind.EVENT, "via": event.via, "message": f"{event.event_type} event received",
-        "data": entry_field.get_db_prep_save(event.for_timeline(), connection),
+        "data": json.dumps(event.for_timeline()),  # as the JSONField writes it, without its adapter's cost
+        "priority": source.default_priority, "policy": source.escalation_policy_id,
     }
     names, sql = _sql(connection)
     with connection.cursor() as cursor, connection.wrap_database_errors:
         cursor.execute(sql, params)
-        open_before, *row = cursor.fetchone()
+        open_before, current, maintenance, *row = cursor.fetchone()
     if row[0] is None:
-        return None, open_before
+        return Attempt(None, open_before, maintenance if current else None)
     incident = Incident.from_db(using, names, row)
     incident.alert_source = source  # no second query for the source we already have
-    return incident, True
+    return Attempt(incident)
 

@@ -77,14 +77,15 @@ def ingest(source, event: InboundEvent, *, now=None) -> IngestResult:
     if not source.is_active:
         raise SourceDisabled(f"The alert source {source.name!r} is disabled.")
     now = now or clock.now()
-    maybe_open = event.event_type == EventType.ALERT and _may_be_open(source, event)
-    if maybe_open:
-        incident, maybe_open = append.try_append(source, event, _keys_for(source, event)[1], now)
-        if incident is not None:
-            return IngestResult(ResponseCode.EVENT_APPENDED, incident, incident.incident_key, [incident])
+    attempt = append.Attempt(open=False)
+    if event.event_type == EventType.ALERT and _may_be_open(source, event):
+        attempt = append.try_append(source, event, _keys_for(source, event)[1], now)
+        if attempt.incident is not None:
+            return IngestResult(ResponseCode.EVENT_APPENDED, attempt.incident, attempt.incident.incident_key,
+                                [attempt.incident])
     with transaction.atomic():
         if event.event_type == EventType.ALERT:
-            return _ingest_alert(source, event, now, maybe_open=maybe_open)
+            return _ingest_alert(source, event, now, attempt=attempt)
         return _ingest_accept_or_resolve(source, event, now)
 
 
@@ -165,15 +166,20 @@ def _open_incident(source, dedup_key, now):
     return incident
 
 
-def _ingest_alert(source, event, now, checked=False, maybe_open=True):
-    """`maybe_open`: False when the append statement just saw no open incident for the key (then a
-    new one is inserted at once: a concurrent twin is caught by the unique index)."""
+def _ingest_alert(source, event, now, checked=False, attempt=None):
+    """`attempt`: what the append statement just saw (append.Attempt): with no open incident for the
+    key a new one is inserted at once (a concurrent twin is caught by the unique index), and with
+    the source's row seen current, it is not read again."""
+    attempt = attempt or append.Attempt()
     key, dedup_key = _keys_for(source, event)
-    incident = _open_incident(source, dedup_key, now) if dedup_key and maybe_open else None
+    incident = _open_incident(source, dedup_key, now) if dedup_key and attempt.open else None
     if incident is None:
-        fresh, maintenance = _current(source, now)
-        if not checked and _changed(fresh, source):
-            return _ingest_alert(fresh, event, now, checked=True)  # the cached source was stale
+        if attempt.maintenance is None:
+            fresh, maintenance = _current(source, now)
+            if not checked and _changed(fresh, source):
+                return _ingest_alert(fresh, event, now, checked=True)  # the cached source was stale
+        else:
+            fresh, maintenance = source, attempt.maintenance
         incident = _create(fresh, event, key, dedup_key, maintenance, now)
         if incident is not None:
             code = ResponseCode.EVENT_IGNORED if maintenance else ResponseCode.NEW_INCIDENT_CREATED

@@ -155,7 +155,7 @@ class PushChannel(Channel):
         return outcome
 
     def send(self, notification, rendered, items):
-        credentials = providers.firebase_credentials_for(notification.tenant_id)
+        credentials = providers.firebase_credentials_for(notification.tenant_id, notification)
         if not credentials:
             return dev.write(self, notification, rendered, items)
         app = providers.firebase_app(credentials)

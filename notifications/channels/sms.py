@@ -67,7 +67,7 @@ class SmsChannel(Channel):
         return outcome
 
     def send(self, notification, rendered, items):
-        account = providers.twilio_for(notification.tenant_id)
+        account = providers.twilio_for(notification.tenant_id, notification)
         if account is None:
             return dev.write(self, notification, rendered, items)
         client = providers.twilio_client(account)

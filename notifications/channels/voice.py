@@ -59,7 +59,7 @@ class VoiceChannel(Channel):
         return answer.say if not answer.again else render_voice(notification, [notification]).text
 
     def send(self, notification, rendered, items):
-        account = providers.twilio_for(notification.tenant_id)
+        account = providers.twilio_for(notification.tenant_id, notification)
         if account is None:
             return dev.write(self, notification, rendered, items)
         client = providers.twilio_client(account)

@@ -30,8 +30,9 @@ permanent errors and the last try fail the row and move the user's next step to 
 handler keeps crashing is parked with the error (a poison pill does not stall the engine).
 
 The package, by step: claims.py (claiming), delivery.py (sending one message), outcomes.py (sent,
-released, failed; the user's next step), reconcile.py (rows past their deadline), status.py
-(provider delivery reports), timeline.py (what the incident's timeline says).
+released, failed; the user's next step), recorder.py (what the providers took, written together),
+reconcile.py (rows past their deadline), status.py (provider delivery reports), timeline.py (what
+the incident's timeline says).
 """
 
 import logging
@@ -46,6 +47,7 @@ from ..models import Notification
 from . import claims as claiming
 from . import delivery
 from . import reconcile as reconciling
+from . import recorder as recording
 from .outcomes import fallback  # noqa: F401  (a public door: the user's next step after a failure)
 from .status import record_status  # noqa: F401  (a public door: webhooks.twilio_status)
 
@@ -63,8 +65,10 @@ def dispatch(ids=None, now=None, batch=50, wait=True):
     now = now or clock.now()
     if delivery.inline():
         claims = claiming.claim(now, ids, batch)
+        done = []  # one after another on this thread: what the providers took is recorded at the end
         for claim in claims:
-            delivery.deliver(claim)
+            delivery.deliver(claim, done)
+        recording.write(done)
         return len(claims)
     batch = min(batch, senders.pool.free())
     if not batch:

@@ -20,13 +20,14 @@ from .outcomes import (
     POISON_LIMIT,
     UNKNOWN_RECHECK_SECONDS,
     Claim,
+    Done,
     backoff,
     deadline,
     fail_rows,
-    record_sent,
     release,
     with_bundle,
 )
+from .recorder import recorder
 
 log = logging.getLogger(__name__)
 S = Notification.Status
@@ -41,12 +42,14 @@ def inline():
 
 
 def render_once(claim, channel, items):
-    """What the message says. Rendered once, at the first attempt, and kept on the leader and the
-    pages bundled into it (`sent_text`, a page's `subject`): a retry sends exactly that text, even
-    if the incident or its source changed in between, so a provider lookup recognises either
-    attempt. Only what is not kept (an email's HTML part) is built again for a retry of an email or
-    a push."""
+    """What the message says. Rendered once, at the first attempt (by the claim, or here when that
+    failed), and kept on the leader and the pages bundled into it (`sent_text`, a page's `subject`):
+    a retry sends exactly that text, even if the incident or its source changed in between, so a
+    provider lookup recognises either attempt. Only what is not kept (an email's HTML part) is
+    built again for a retry of an email or a push."""
     leader = claim.leader
+    if claim.rendered is not None:
+        return claim.rendered  # rendered by the claim, its text kept in the same transaction
     if not leader.sent_text:
         rendered = channel.render(leader, items)
         subject = leader.subject or rendered.subject[:500]
@@ -66,7 +69,10 @@ def render_once(claim, channel, items):
     return rendered
 
 
-def deliver(claim):
+def deliver(claim, done=None):
+    """Send one claimed message. What the provider took is recorded by the recorder (with the
+    outcomes of the other sender threads that finish meanwhile), or, with `done` (a list), added
+    to it for the caller to record with the rest of its batch."""
     leader = claim.leader
     items = [leader] + claim.followers
     channel = channels.get(leader.channel)
@@ -84,7 +90,10 @@ def deliver(claim):
         _crashed(claim, exc, call)
     else:
         metrics.NOTIFICATIONS_SENT.labels(leader.channel, taken.provider or "unknown").inc()
-        record_sent(claim, taken, call)
+        if done is None:
+            recorder.add(claim, taken, call, clock.now())
+        else:
+            done.append(Done(claim, taken, call, clock.now()))
 
 
 def start_send(claim):

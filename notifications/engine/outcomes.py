@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 
 from alerts.models import LogKind
 from ilert import clock
@@ -33,6 +33,7 @@ class Claim:
     leader: Notification
     followers: list
     lease: int
+    rendered: object = None  # the message, when the claim rendered it (claims._render)
 
 
 def backoff(attempt):
@@ -69,19 +70,85 @@ def record_sent(claim, sent, call=None, *, now=None, found=""):
                                          "deadline, when the row had already been taken over; it may have arrived "
                                          "twice", kind=LogKind.WARNING)
             return False
-        Notification.objects.filter(bundle=leader, status=S.SENDING).update(
-            status=S.SENT, sent_at=now, provider=sent.provider, provider_id=sent.provider_id[:255],
-            provider_account=sent.account[:64], deadline=None, error="")
-        rows = [leader] + list(Notification.objects.filter(bundle=leader).select_related("incident", "user"))
+        rows = [leader]
+        if claim.followers:  # a claim carries every page bundled into its message (none: nothing to read)
+            Notification.objects.filter(bundle=leader, status=S.SENDING).update(
+                status=S.SENT, sent_at=now, provider=sent.provider, provider_id=sent.provider_id[:255],
+                provider_account=sent.account[:64], deadline=None, error="")
+            rows += list(Notification.objects.filter(bundle=leader).select_related("incident", "user"))
         numbers = [f"#{row.incident.number}" for row in rows if row.incident_id]
-        tries = f" (try {leader.attempts})" if leader.attempts > 1 and not found else ""
         for row in rows:
             row.status = S.SENT
-            extra = f" (one message for {', '.join(numbers)})" if len(rows) > 1 else ""
-            timeline.log(row, f"{timeline.target(row)} sent {timeline.clock_time(row, now)}{tries}{extra}{found}",
-                 data={"provider_id": sent.provider_id})
+            timeline.log(row, _sent_line(row, leader, now, numbers if len(rows) > 1 else [], found),
+                         data={"provider_id": sent.provider_id})
     return True
 
+
+def _sent_line(row, leader, now, numbers=(), found=""):
+    """ "SMS to Rita Responder (+49…5678) sent 14:02:05 CET (try 2) (one message for #1, #2)" """
+    tries = f" (try {leader.attempts})" if leader.attempts > 1 and not found else ""
+    extra = f" (one message for {', '.join(numbers)})" if numbers else ""
+    return f"{timeline.target(row)} sent {timeline.clock_time(row, now)}{tries}{extra}{found}"
+
+
+@dataclass
+class Done:
+    """A message the provider took, still to be recorded (record_sent_many)."""
+
+    claim: Claim
+    sent: object  # channels.Sent
+    call: object  # attempts.Call
+    now: object
+
+
+_SENT_FIELDS = ["status", "sent_at", "provider", "provider_id", "provider_account", "deadline", "error",
+                "outcome_unknown"]
+
+
+def record_sent_many(done):
+    """record_sent for many messages at once: their calls, rows and timeline lines in one statement
+    each. Each leader is written only under its claim's lease, with the pages bundled into its
+    message (all locked first: a delivery report or a take-over waits on the leader's lock). A
+    message whose row is no longer ours goes through record_sent on its own (which warns)."""
+    ours = set()
+    if len(done) > 1:  # one alone takes fewer statements through record_sent
+        with transaction.atomic():
+            attempts.finish_many([(i.call, R.SENT, i.sent.provider, i.sent.provider_id, i.now) for i in done])
+            ours, carried = _lock_ours(done)
+            written, lines = [], []
+            for item in done:
+                if item.claim.leader.pk not in ours:
+                    continue
+                rows = [item.claim.leader] + sorted((row for row in item.claim.followers if row.pk in carried),
+                                                    key=lambda row: (row.created_at, row.pk), reverse=True)
+                numbers = [f"#{row.incident.number}" for row in rows if row.incident_id] if len(rows) > 1 else []
+                for row in rows:
+                    _mark_sent(row, item.sent, item.now)
+                    lines.append((row, _sent_line(row, item.claim.leader, item.now, numbers),
+                                  {"provider_id": item.sent.provider_id}))
+                written += rows
+            Notification.objects.bulk_update(written, _SENT_FIELDS)
+            timeline.log_many(lines)
+    for item in done:
+        if item.claim.leader.pk not in ours:
+            record_sent(item.claim, item.sent, item.call, now=item.now)
+
+
+def _lock_ours(done):
+    """({leaders still `sending` under their claims' leases}, {pages still bundled into them}),
+    locked, in one query."""
+    leases = {item.claim.leader.pk: item.claim.lease for item in done}
+    locked = (Notification.objects.select_for_update().filter(Q(pk__in=leases) | Q(bundle_id__in=leases),
+                                                              status=S.SENDING)
+              .order_by("pk").values_list("pk", "bundle_id", "lease"))
+    rows = list(locked)
+    ours = {pk for pk, bundle_id, lease in rows if bundle_id is None and leases.get(pk) == lease}
+    return ours, {pk for pk, bundle_id, _lease in rows if bundle_id in ours}
+
+
+def _mark_sent(row, sent, now):
+    row.status, row.sent_at, row.deadline, row.error, row.outcome_unknown = S.SENT, now, None, "", False
+    row.provider, row.provider_id, row.provider_account = sent.provider, sent.provider_id[:255], sent.account[:64]
 
 
 def release(claim, *, due_at, error, crashed=False):

@@ -24,6 +24,18 @@ def log(row, message, *, kind=LogKind.NOTIFICATION, data=None):
     alert_services.log(row.incident, kind, message, via=row.channel, data=payload)
 
 
+def log_many(lines):
+    """`log` for many (row, message, data) at once: one INSERT."""
+    entries = []
+    for row, message, data in lines:
+        if row.incident_id is None or row.kind != Notification.Kind.PAGE:
+            continue
+        payload = {"notification": row.pk, "channel": row.channel, "status": row.status, **(data or {})}
+        entries.append((row.incident, LogKind.NOTIFICATION, message, row.channel, payload, None))
+    if entries:
+        alert_services.log_many(entries)
+
+
 def log_call(claim, message, *, kind=LogKind.NOTIFICATION):
     """The same line on the timeline of every incident a message carried (its leader and bundle)."""
     for row in [claim.leader] + claim.followers:

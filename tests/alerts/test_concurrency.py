@@ -2,9 +2,10 @@
 PostgreSQL end in exactly one incident with 50 events on its timeline."""
 
 import threading
+import time
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 
 from alerts import services
 from alerts.ingest import EventType, InboundEvent, ResponseCode
@@ -59,3 +60,33 @@ def test_concurrent_events_for_different_keys_get_consecutive_numbers(tenant):
     )
     assert errors == []
     assert sorted(Incident.objects.values_list("number", flat=True)) == list(range(1, 21))
+
+
+def test_an_event_racing_a_resolve_never_lands_on_the_resolved_incident(tenant):
+    """The append statement waits for the resolve's row lock, then sees the incident resolved and
+    leaves the event to the full path, which opens a new incident (alerts/services/append.py)."""
+    source = make_source(tenant)
+    first = services.ingest(source, InboundEvent(EventType.ALERT, summary="db-1 down", incident_key="db-1")).incident
+    other = connections.create_connection("default")  # the resolve, in a transaction of its own
+    results = []
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute("UPDATE alerts_incident SET status = 'RESOLVED' WHERE id = %s", [first.pk])
+            racing = threading.Thread(target=lambda: (results.append(services.ingest(
+                source, InboundEvent(EventType.ALERT, summary="db-1 down", incident_key="db-1"))), connection.close()))
+            racing.start()
+            deadline = time.monotonic() + 60
+            waiting = 0
+            while not waiting and time.monotonic() < deadline:  # the append blocks on the row lock
+                cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                waiting = cursor.fetchone()[0]
+            assert waiting, "the append never waited for the resolve's lock"
+            cursor.execute("COMMIT")
+        racing.join(60)
+    finally:
+        other.close()
+    assert [result.code for result in results] == [ResponseCode.NEW_INCIDENT_CREATED]
+    first.refresh_from_db()
+    assert first.event_count == 1 and first.log_entries.filter(kind=LogKind.EVENT).count() == 1
+    assert Incident.objects.get(alert_source=source, status="PENDING").pk == results[0].incident.pk

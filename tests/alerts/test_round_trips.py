@@ -15,7 +15,7 @@ from .factories import make_source
 # Counted inside the test's transaction: the request's BEGIN/COMMIT show as SAVEPOINT/RELEASE.
 APPEND = 1  # one statement: UPDATE (the source's row and maintenance checked) + timeline INSERT;
 #             the reports' dirty mark is a trigger inside it (alerts/services/append.py)
-NEW_INCIDENT = 9  # the append statement (no open incident), savepoint, the source's row afresh (+ maintenance),
+NEW_INCIDENT = 8  # the append statement (no open incident; the source row current, maintenance), savepoint,
 #                   counter+incident INSERT,
 #                   timeline INSERT, the connectors' and status pages' lookups, the reports mark, release
 PING = 1  # one UPDATE of the source's row
@@ -119,3 +119,17 @@ def test_a_change_saved_in_this_process_empties_the_cache(source):
     services.regenerate_integration_key(AlertSource.objects.get(pk=source.pk))
     assert not any(cached.pk == source.pk for cached in selectors._SOURCES.values())
     assert post(old_key).status_code == 404
+
+
+@pytest.mark.parametrize("change", ["policy", "priority"])
+def test_a_new_incident_follows_what_another_process_changed_on_its_source(source, tenant, change):
+    from tests.escalation.factories import make_policy
+
+    new = {"policy": {"escalation_policy": make_policy(tenant, name="Night shift")}, "priority": {"default_priority": "LOW"}}
+    AlertSource.objects.filter(pk=source.pk).update(**new[change])  # this process's cached copy is stale now
+    assert post(source.integration_key, "db-9").json()["responseCode"] == "NEW_INCIDENT_CREATED"
+    incident = Incident.objects.get(incident_key="db-9")
+    if change == "policy":
+        assert incident.escalation_policy.name == "Night shift"
+    else:
+        assert incident.priority == "LOW"

@@ -284,6 +284,22 @@ def test_voice_calls_are_throttled_per_contact_method(tenant, responder, twilio)
     assert len(twilio.creates("Calls")) == 3
 
 
+def test_the_throttle_holds_the_pages_of_one_batch_too(tenant, responder, twilio):
+    """One claim takes a whole batch at once: the messages it takes to an address count against
+    that address's throttle before any of them is written."""
+    sms = make_method(responder, "sms", "+4915112345678", throttle_max=2, throttle_minutes=15, bundle_seconds=0)
+    make_rule(responder, sms, "HIGH", 0)
+    for n in range(5):
+        page(tenant, responder, summary=f"db-{n} down")
+    assert engine.dispatch() == 2
+    assert len(twilio.creates("Messages")) == 2
+    held = Notification.objects.filter(status=S.PENDING)
+    assert held.count() == 3 and all("held until" in row.error for row in held)
+    with later(minutes=16):
+        engine.tick()
+    assert len(twilio.creates("Messages")) == 4  # two more: the throttle again
+
+
 def test_many_incidents_at_once_are_bundled_into_one_sms(tenant, responder, twilio):
     sms = make_method(responder, "sms", "+4915112345678")
     make_rule(responder, sms, "HIGH", 0)
