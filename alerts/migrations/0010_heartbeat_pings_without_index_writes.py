@@ -4,30 +4,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_platform_tenant'),
-        ('alerts', '0009_integration_types_from_registry'),
-        ('escalation', '0003_escalationlevel_schedules'),
+        ("accounts", "0003_platform_tenant"),
+        ("alerts", "0009_integration_types_from_registry"),
+        ("escalation", "0003_escalationlevel_schedules"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='alertsource',
-            name='alertsource_heartbeat_due',
+            model_name="alertsource",
+            name="alertsource_heartbeat_due",
         ),
         migrations.AddField(
-            model_name='alertsource',
-            name='ping_window_count',
+            model_name="alertsource",
+            name="ping_window_count",
             field=models.PositiveIntegerField(default=0, editable=False),
         ),
         migrations.AddField(
-            model_name='alertsource',
-            name='ping_window_started_at',
+            model_name="alertsource",
+            name="ping_window_started_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddIndex(
-            model_name='alertsource',
-            index=models.Index(condition=models.Q(('heartbeat_overdue', False), ('integration_type', 'heartbeat')), fields=['id'], name='alertsource_heartbeat_watch'),
+            model_name="alertsource",
+            index=models.Index(
+                condition=models.Q(("heartbeat_overdue", False), ("integration_type", "heartbeat")),
+                fields=["id"],
+                name="alertsource_heartbeat_watch",
+            ),
         ),
     ]
