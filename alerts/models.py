@@ -69,12 +69,20 @@ class AlertSource(TenantOwned):
     last_ping_at = models.DateTimeField(null=True, blank=True)
     next_expected_at = models.DateTimeField(null=True, blank=True)
     heartbeat_overdue = models.BooleanField(default=False)
+    # The pings' rate limit (INGEST_RATE_LIMIT per key), counted in this row by the ping's own UPDATE
+    # (a fixed window: when it started, how many pings it took), so a ping needs no Redis round trip.
+    ping_window_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    ping_window_count = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]
         indexes = [
-            models.Index(fields=["next_expected_at"], name="alertsource_heartbeat_due",
-                         condition=Q(next_expected_at__isnull=False, heartbeat_overdue=False)),
+            # The sweeper's heartbeats. No column a plain ping writes is in any index (nor in this
+            # predicate), so PostgreSQL updates the row in place (a HOT update: no index entry per
+            # ping, no index bloat); the sweeper reads every watched row's deadline instead of
+            # an index of deadlines (docs/intake.md).
+            models.Index(fields=["id"], name="alertsource_heartbeat_watch",
+                         condition=Q(integration_type="heartbeat", heartbeat_overdue=False)),
             models.Index(fields=["folded_key_hash"], name="alertsource_email_folded_key",
                          condition=Q(integration_type="email")),
         ]

@@ -2,8 +2,8 @@
 shipped:
 
 - /bench/bare: a bare DRF endpoint that parses JSON and does one INSERT (the Event API's floor);
-- /bench/ping/<key>: a plain Django view doing the same UPDATE as a heartbeat ping (no rate limit,
-  no checks: the heartbeat endpoint's floor).
+- /bench/ping/<key>: a plain Django view doing a heartbeat ping's UPDATE through the ORM and the
+  whole middleware (no rate limit, no checks; bench/heartbeat compares with it).
 """
 
 import json

@@ -18,7 +18,7 @@ APPEND = 1  # one statement: UPDATE (the source's row and maintenance checked) +
 NEW_INCIDENT = 8  # the append statement (no open incident; the source row current, maintenance), savepoint,
 #                   counter+incident INSERT,
 #                   timeline INSERT, the connectors' and status pages' lookups, the reports mark, release
-PING = 1  # one UPDATE of the source's row
+PING = 1  # one UPDATE of the source's row (which also counts the rate limit)
 
 
 def post(key, alert_key="db-1", event_type="ALERT"):
@@ -65,9 +65,11 @@ def test_an_event_that_opens_an_incident_takes_nine_statements(source, django_as
 
 def test_a_heartbeat_ping_takes_one_statement(tenant, django_assert_num_queries):
     heartbeat = make_source(tenant, name="cron", integration_type="heartbeat")
-    assert Client().get(f"/api/heartbeats/{heartbeat.integration_key}").status_code == 202
-    with django_assert_num_queries(PING):
-        assert Client().get(f"/api/heartbeats/{heartbeat.integration_key}").status_code == 202
+    for host in ("127.0.0.1", "testserver"):  # one of ours (alerts.fastpath), and through the whole middleware
+        client = Client(HTTP_HOST=host)
+        assert client.get(f"/api/heartbeats/{heartbeat.integration_key}").status_code == 202
+        with django_assert_num_queries(PING):
+            assert client.get(f"/api/heartbeats/{heartbeat.integration_key}").status_code == 202
 
 
 # A change made by another process reaches this one only through the database: a queryset
