@@ -12,7 +12,7 @@ is not ours (a status page's custom domain, where the API answers 404) goes the 
 
 import re
 
-from status.middleware import _own_hosts
+from ilert.hosts import own_hosts
 
 from .integrations import heartbeat
 
@@ -22,7 +22,7 @@ PING_PATH = re.compile(r"/api/(?:v1/)?heartbeats/([^/]+)")
 class HeartbeatFastPath:
     def __init__(self, get_response):
         self.get_response = get_response
-        self.own = _own_hosts()
+        self.own = own_hosts()
 
     def __call__(self, request):
         match = PING_PATH.fullmatch(request.path_info)

@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.http import HttpResponseNotModified
 from django.utils.cache import parse_etags
 
-from .middleware import _own_hosts
+from ilert.hosts import own_hosts
 
 ENTRY_SECONDS = 10
 GENERATION_SECONDS = 24 * 3600
@@ -45,7 +45,7 @@ def changed(pages):
 class ConditionalFastPath:
     def __init__(self, get_response):
         self.get_response = get_response
-        self.own = _own_hosts()
+        self.own = own_hosts()
 
     def _candidate(self, request):
         """Status pages' paths, or any path on a host that is not ours (a page's custom domain)."""

@@ -6,10 +6,10 @@ has not proved it (status/services/domains.py) answers 404 for everything.
 The reverse proxy passes the Host header unchanged and the domain must be in ALLOWED_HOSTS
 (docs/status-pages.md shows an nginx server block)."""
 
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core.cache import cache
+
+from ilert.hosts import own_hosts
 
 from . import selectors
 
@@ -17,14 +17,10 @@ UNVERIFIED = "-"  # not a slug (slugs are never "-"): the host is a page's domai
 PASS_THROUGH = ("/static/", "/status/confirm/", "/status/unsubscribe/")
 
 
-def _own_hosts():
-    return {"localhost", "127.0.0.1", "[::1]", urlsplit(settings.SITE_URL).hostname or ""}
-
-
 class CustomDomainMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
-        self.own = _own_hosts()
+        self.own = own_hosts()
 
     def __call__(self, request):
         host = request.META.get("HTTP_HOST", "").rsplit(":", 1)[0].lower().rstrip(".")

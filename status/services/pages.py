@@ -10,10 +10,10 @@ from django.utils.text import slugify
 
 from ilert import clock, secrets
 from ilert.errors import Conflict, DomainError
+from ilert.hosts import own_hosts
 
 from .. import fastpath
 from ..access import new_token
-from ..middleware import _own_hosts
 from ..models import StatusPage, new_code
 from .checks import may_manage, same_tenant
 from .domains import ensure_token, forget_domains
@@ -29,7 +29,7 @@ def _not_a_page_domain(domain):
         ipaddress.ip_address(domain)
         return True
     except ValueError:
-        return domain in _own_hosts() or domain.endswith(".localhost")
+        return domain in own_hosts() or domain.endswith(".localhost")
 
 
 def _clean_page(fields):
