@@ -2,6 +2,7 @@ import asyncio
 import socket
 import ssl
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -20,6 +21,13 @@ def test_private_and_odd_targets_are_refused(url, settings):
     settings.ALLOW_PRIVATE_TARGETS = False
     with pytest.raises(netguard.BlockedTarget):
         netguard.check_url(url)
+
+
+def _run(coroutine):
+    """asyncio.run in a thread of its own: a browser test earlier in this process (Playwright's sync
+    API) may leave an event loop marked running in the main thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def test_a_name_resolving_to_a_private_address_is_refused(settings, monkeypatch):
@@ -134,7 +142,7 @@ def test_the_clients_refuse_metadata_addresses_even_when_private_targets_are_all
             await client.get("http://meta.test/latest/meta-data/")
 
     with pytest.raises(netguard.BlockedTarget):
-        asyncio.run(fetch())
+        _run(fetch())
 
 
 def test_the_async_client_is_guarded_at_connect_time_too(settings, names):
@@ -148,10 +156,10 @@ def test_the_async_client_is_guarded_at_connect_time_too(settings, names):
     with local_server() as (port, hosts):
         settings.ALLOW_PRIVATE_TARGETS = False
         with pytest.raises(netguard.BlockedTarget):
-            asyncio.run(fetch(port))
+            _run(fetch(port))
         assert hosts == []
         settings.ALLOW_PRIVATE_TARGETS = True
-        assert asyncio.run(fetch(port)) == "ok"
+        assert _run(fetch(port)) == "ok"
     assert hosts == [f"svc.test:{port}"] and asked == ["svc.test", "svc.test"]
 
 
