@@ -13,14 +13,15 @@ Target: p99 under 1 second.
 """
 
 import argparse
+import asyncio
+import json
 import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -120,8 +121,6 @@ def set_up():
 def run_stack(args, key, fake, posted_at):
     """Start the fake Twilio and the stack, post the events, wait (up to 60 s) for their SMS.
     Returns the seconds the posting took."""
-    import httpx
-
     from tests.e2e.stack import Stack
     from tests.notifications.fakes import FakeTwilioServer
 
@@ -133,54 +132,54 @@ def run_stack(args, key, fake, posted_at):
                "INGEST_RATE_LIMIT": "100000/minute"}
         with Stack(database_url=os.environ["DATABASE_URL"], redis_url=os.environ["REDIS_URL"], env=env, tmp=tmp,
                    worker_concurrency=args.worker_threads, web_workers=args.web_workers) as stack:
-            client = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=args.concurrency * 2))
-            fire = poster(client, stack.url, key, posted_at)
-            for n in range(5):  # warm up connections and code paths (not counted)
-                fire(900_000 + n)
+            port = urlsplit(stack.url).port
+            # Warm up connections and code paths (not counted).
+            asyncio.run(post_events(port, key, {}, range(900_000, 900_005), concurrency=5))
             time.sleep(1)
             warm = len(fake.arrivals)
-            posting = post_events(args, fire)
+            begun = time.time()
+            asyncio.run(post_events(port, key, posted_at, range(args.incidents), rate=args.rate,
+                                    concurrency=max(args.concurrency, 64) if args.rate else args.concurrency))
+            posting = time.time() - begun
             deadline = time.time() + 60
             while len(fake.arrivals) - warm < args.incidents and time.time() < deadline:
                 time.sleep(0.05)
-            client.close()
     return posting
 
 
-def poster(client, url, key, posted_at):
-    """fire(n): post event n to the Event API and record when it was posted and answered."""
-    lock = threading.Lock()
+async def post_events(port, key, posted_at, numbers, *, rate=0, concurrency=8):
+    """Post one event per number over `concurrency` keep-alive connections (bench.ingest's raw
+    HTTP/1.1 client: a thread pool of a full client library took more CPU than the stack could
+    spare on two cores). With `rate`, open loop: event n is due `n / rate` seconds after the start
+    and its time is counted from then, so a server that falls behind shows it; otherwise each
+    connection posts the next event as soon as it has its answer."""
+    from bench.ingest.__main__ import Connection
 
-    def fire(n):
-        tag = f"bench-{n:06d}"
-        started = time.time()
-        response = client.post(url + "/api/events", json={
-            "integrationKey": key, "eventType": "ALERT", "summary": f"{tag} latency probe", "alertKey": tag})
-        if response.status_code != 202:
-            raise RuntimeError(f"{response.status_code}: {response.text}")
-        with lock:
-            posted_at[tag] = (started, time.time())
-
-    return fire
-
-
-def post_events(args, fire):
-    """Post --incidents events: paced at --rate (open loop), or by --concurrency clients as fast as
-    they can. Returns the seconds it took."""
+    idle = asyncio.Queue()
+    for _ in range(concurrency):
+        idle.put_nowait(Connection("127.0.0.1", port))
     begun = time.time()
-    if args.rate:
-        def paced(n):
-            delay = begun + n / args.rate - time.time()
-            if delay > 0:
-                time.sleep(delay)
-            fire(n)
 
-        with ThreadPoolExecutor(max(args.concurrency, 32)) as pool:
-            list(pool.map(paced, range(args.incidents)))
-    else:
-        with ThreadPoolExecutor(args.concurrency) as pool:
-            list(pool.map(fire, range(args.incidents)))
-    return time.time() - begun
+    async def send(n):
+        due = begun + n / rate if rate else None
+        if due is not None:
+            await asyncio.sleep(max(0.0, due - time.time()))
+        connection = await idle.get()
+        tag = f"bench-{n:06d}"
+        started = due or time.time()
+        body = json.dumps({"integrationKey": key, "eventType": "ALERT", "summary": f"{tag} latency probe",
+                           "alertKey": tag})
+        try:
+            status, _, payload = await connection.post("/api/events", body)
+        finally:
+            idle.put_nowait(connection)
+        if status != 202:
+            raise RuntimeError(f"{status}: {payload[:200]!r}")
+        posted_at[tag] = (started, time.time())
+
+    await asyncio.gather(*(send(n) for n in numbers))
+    while not idle.empty():
+        idle.get_nowait().close()
 
 
 def measured_latencies(fake, posted_at):
