@@ -18,6 +18,8 @@ from datetime import timedelta
 
 from django.db import connections, router
 
+from accounts.models import Tenant
+
 from ..models import AlertSource, Incident, IncidentLogEntry, LogKind, MaintenanceWindow
 
 # Columns an appended event neither reads nor writes (up to 64 KiB of details and JSON): not returned.
@@ -40,27 +42,29 @@ def _sql(connection):
            auto_resolve_at = COALESCE(%(auto_resolve_at)s, i.auto_resolve_at)
       FROM {quote(source.db_table)} AS s
      WHERE s.id = i.alert_source_id AND i.alert_source_id = %(source)s AND i.dedup_key = %(dedup_key)s
-       AND i.status IN %(open)s AND NOT i.in_maintenance
-       AND (%(key_hash)s::text IS NULL OR s.key_hash = %(key_hash)s) AND s.status = %(status)s
-       AND s.creation_mode = %(mode)s AND s.integration_type = %(type)s
-       AND s.auto_resolve_minutes IS NOT DISTINCT FROM %(auto_resolve_minutes)s
+       AND i.status IN %(open)s AND NOT i.in_maintenance AND {_current("s")}
        AND NOT EXISTS (SELECT 1 FROM {quote(MaintenanceWindow._meta.db_table)} AS m
                         WHERE m.alert_source_id = s.id AND m.start <= %(now)s AND m."end" > %(now)s)
     RETURNING {", ".join(f"i.{quote(f.column)}" for f in returned)}
 ), entry AS (
     INSERT INTO {quote(IncidentLogEntry._meta.db_table)} (tenant_id, incident_id, at, kind, via, message, data)
     SELECT tenant_id, id, %(now)s, %(kind)s, %(via)s, %(message)s, %(data)s::jsonb FROM appended
+), was_open AS (
+    SELECT EXISTS (SELECT 1 FROM {quote(incident.db_table)} WHERE alert_source_id = %(source)s
+                   AND dedup_key = %(dedup_key)s AND status IN %(open)s) AS yes
+), is_current AS (
+    SELECT EXISTS (SELECT 1 FROM {quote(source.db_table)} AS s WHERE s.id = %(source)s AND {_current("s")}
+                   AND s.default_priority = %(priority)s
+                   AND s.escalation_policy_id IS NOT DISTINCT FROM %(policy)s) AS yes
+), numbered AS (
+    UPDATE {quote(Tenant._meta.db_table)} SET last_incident_number = last_incident_number + 1
+     WHERE id = %(tenant)s AND NOT (SELECT yes FROM was_open) AND (SELECT yes FROM is_current)
+    RETURNING last_incident_number
 )
-SELECT EXISTS (SELECT 1 FROM {quote(incident.db_table)} WHERE alert_source_id = %(source)s
-               AND dedup_key = %(dedup_key)s AND status IN %(open)s),
-       EXISTS (SELECT 1 FROM {quote(source.db_table)} AS s WHERE s.id = %(source)s
-               AND (%(key_hash)s::text IS NULL OR s.key_hash = %(key_hash)s) AND s.status = %(status)s
-               AND s.creation_mode = %(mode)s AND s.integration_type = %(type)s
-               AND s.auto_resolve_minutes IS NOT DISTINCT FROM %(auto_resolve_minutes)s
-               AND s.default_priority = %(priority)s AND s.escalation_policy_id IS NOT DISTINCT FROM %(policy)s),
+SELECT (SELECT yes FROM was_open), (SELECT yes FROM is_current),
        EXISTS (SELECT 1 FROM {quote(MaintenanceWindow._meta.db_table)} AS m
                 WHERE m.alert_source_id = %(source)s AND m.start <= %(now)s AND m."end" > %(now)s),
-       appended.*
+       (SELECT last_incident_number FROM numbered), appended.*
   FROM (SELECT 1) AS one LEFT JOIN appended ON true""",  # noqa: S608 - names from the models, values bound
         )
     return _SQL[connection.alias]
@@ -71,12 +75,22 @@ class Attempt:
     deferred), or None when the full path must decide; `open`, whether an incident for the key was
     open (when not, the full path need not look again); `maintenance`, whether a maintenance window
     is on, or None unless the source's row is still everything the caller's copy says, including
-    what opening an incident reads (priority, policy): then the full path need not read it again."""
+    what opening an incident reads (priority, policy): then the full path need not read it again;
+    `number`, the tenant's next incident number, drawn (and committed) by this statement when no
+    incident was open and the source is current, so that opening the incident holds no lock on the
+    tenant's counter (a number drawn and not used is a gap, as numbering.py allows)."""
 
-    __slots__ = ("incident", "open", "maintenance")
+    __slots__ = ("incident", "open", "maintenance", "number")
 
-    def __init__(self, incident=None, open=True, maintenance=None):  # noqa: A002 - the state's name
-        self.incident, self.open, self.maintenance = incident, open, maintenance
+    def __init__(self, incident=None, open=True, maintenance=None, number=None):  # noqa: A002 - the state's name
+        self.incident, self.open, self.maintenance, self.number = incident, open, maintenance, number
+
+
+def _current(alias):
+    """SQL: the source row `alias` is still what the caller's (perhaps cached) copy says."""
+    return (f"(%(key_hash)s::text IS NULL OR {alias}.key_hash = %(key_hash)s) AND {alias}.status = %(status)s "
+            f"AND {alias}.creation_mode = %(mode)s AND {alias}.integration_type = %(type)s "
+            f"AND {alias}.auto_resolve_minutes IS NOT DISTINCT FROM %(auto_resolve_minutes)s")
 
 
 def try_append(source, event, dedup_key, now):
@@ -93,14 +107,14 @@ def try_append(source, event, dedup_key, now):
         "auto_resolve_at": now + timedelta(minutes=auto) if auto else None,
         "kind": LogKind.EVENT, "via": event.via, "message": f"{event.event_type} event received",
         "data": json.dumps(event.for_timeline()),  # as the JSONField writes it, without its adapter's cost
-        "priority": source.default_priority, "policy": source.escalation_policy_id,
+        "priority": source.default_priority, "policy": source.escalation_policy_id, "tenant": source.tenant_id,
     }
     names, sql = _sql(connection)
     with connection.cursor() as cursor, connection.wrap_database_errors:
         cursor.execute(sql, params)
-        open_before, current, maintenance, *row = cursor.fetchone()
+        open_before, current, maintenance, number, *row = cursor.fetchone()
     if row[0] is None:
-        return Attempt(None, open_before, maintenance if current else None)
+        return Attempt(None, open_before, maintenance if current else None, number)
     incident = Incident.from_db(using, names, row)
     incident.alert_source = source  # no second query for the source we already have
     return Attempt(incident)

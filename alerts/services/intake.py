@@ -170,7 +170,8 @@ def _ingest_alert(source, event, now, checked=False, attempt=None):
                 return _ingest_alert(fresh, event, now, checked=True)  # the cached source was stale
         else:
             fresh, maintenance = source, attempt.maintenance
-        incident = _create(fresh, event, key, dedup_key, maintenance, now)
+        incident = _create(fresh, event, key, dedup_key, maintenance, now,
+                           number=attempt.number if fresh is source else None)
         if incident is not None:
             code = ResponseCode.EVENT_IGNORED if maintenance else ResponseCode.NEW_INCIDENT_CREATED
             return IngestResult(code, incident, key, [incident])
@@ -183,7 +184,7 @@ def _ingest_alert(source, event, now, checked=False, attempt=None):
     return IngestResult(code, incident, incident.incident_key, [incident])
 
 
-def _create(source, event, key, dedup_key, maintenance, now):
+def _create(source, event, key, dedup_key, maintenance, now, number=None):
     """Open the incident with its first timeline entries, or None when a concurrent twin holds the
     key (the unique index decides; nothing is written then but a skipped incident number)."""
     summary, details = _fit(event.summary, event.details)
@@ -200,7 +201,7 @@ def _create(source, event, key, dedup_key, maintenance, now):
         next_escalation_at=None if maintenance else now,
         auto_resolve_at=auto_resolve_at,
     )
-    if not numbering.insert_numbered(incident):
+    if not numbering.insert_numbered(incident, number=number):
         return None
     entries = [_entry(incident, LogKind.CREATED, f"Incident opened by {event.via}: {summary}", event.via, now),
                _entry(incident, LogKind.EVENT, f"{event.event_type} event received", event.via, now,
