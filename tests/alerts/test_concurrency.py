@@ -79,7 +79,10 @@ def test_an_event_racing_a_resolve_never_lands_on_the_resolved_incident(tenant):
             deadline = time.monotonic() + 60
             waiting = 0
             while not waiting and time.monotonic() < deadline:  # the append blocks on the row lock
-                cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                # This database's backends only (xdist runs other tests' databases beside it).
+                cursor.execute("SELECT pg_stat_clear_snapshot()")  # a transaction reads the activity once
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                               "AND wait_event_type = 'Lock'")
                 waiting = cursor.fetchone()[0]
             assert waiting, "the append never waited for the resolve's lock"
             cursor.execute("COMMIT")
