@@ -145,14 +145,14 @@ def test_enable_push_receive_a_page_in_the_service_worker_and_accept_from_its_ac
         cdp.send("ServiceWorker.deliverPushMessage",
                  {"origin": live_server.url, "registrationId": registration_id, "data": plaintext})
         [shown] = notifications_of(page, "n.body.includes('Checkout')")
-        room = context.service_workers[0].evaluate("Notification.maxActions")
+        room = _worker(context).evaluate("Notification.maxActions")
         # Linux Chromium shows two buttons: Accept and Escalate; three where the platform has room.
         assert shown["actions"] == (["accept", "resolve", "escalate"] if room >= 3 else ["accept", "escalate"])
         assert f"#{incident.number}" in shown["title"] and shown["body"] == "Checkout is failing"
         assert shown["data"]["url"].endswith(f"/incidents/{incident.pk}/") or str(incident.pk) in shown["data"]["url"]
 
         # The responder taps "Accept": the worker's own notificationclick listener answers.
-        worker = context.service_workers[0]
+        worker = _worker(context)
         worker.evaluate("""async () => {
             const [notification] = await self.registration.getNotifications();
             self.dispatchEvent(new NotificationEvent("notificationclick", {notification, action: "accept"}));
@@ -194,6 +194,12 @@ WORKER_SUBSCRIBE_SHIM = """(fake) => {
     };
 }"""
 
+def _worker(context):
+    """The page's service worker. Playwright may learn of it a moment after the page has a
+    controller: then wait for its "serviceworker" event instead of reading an empty list."""
+    return context.service_workers[0] if context.service_workers else context.wait_for_event("serviceworker")
+
+
 READ_RENEWAL = """async () => {
     const hit = await (await caches.open("ilert-push-renewal")).match("/__ilert/push-renewal");
     return hit ? hit.json() : null;
@@ -223,7 +229,7 @@ def test_the_worker_renews_a_replaced_subscription_with_the_same_vapid_key(brows
         method = ContactMethod.objects.get(kind="webpush")
         make_rule(rita, method, "HIGH", 0)
 
-        worker = context.service_workers[0]
+        worker = _worker(context)
         saved = worker.evaluate(READ_RENEWAL)
         assert saved["endpoint"] == first.endpoint and saved["vapid_key"] == vapid.public_key()
         assert saved["renew_url"] == "/notifications/webpush/renew" and len(saved["token"]) >= 40
