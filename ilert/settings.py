@@ -154,6 +154,9 @@ else:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["ENGINE"] = "ilert.db"  # Django's, with a health check without a round trip
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The hottest statements are prepared on the server once per connection (ilert/db/prepared.py); off
+# behind a pooler in transaction mode, which moves a session's statements between connections.
+DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL")

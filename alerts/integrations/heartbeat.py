@@ -29,6 +29,7 @@ from django.views.decorators.http import require_http_methods
 
 from ilert import clock, metrics, secrets
 from ilert.dashboard import token_addressed
+from ilert.db.prepared import Statement
 from ilert.errors import DomainError
 
 from .. import services
@@ -79,23 +80,24 @@ def _orm_ping(key_hash, now, amount, window):
 
 
 # The same UPDATE written out for PostgreSQL: building it through the ORM (expressions resolved and
-# compiled on every ping) cost about a fifth of a ping's time in bench/heartbeat.
-PING_SQL = """
+# compiled on every ping) cost about a fifth of a ping's time in bench/heartbeat. Prepared once per
+# connection (ilert/db/prepared.py).
+PING = Statement("ilert_ping", """
 UPDATE alerts_alertsource SET
-    last_ping_at = %(now)s,
+    last_ping_at = %(now)s::timestamptz,
     next_expected_at = %(now)s + (heartbeat_interval_seconds + heartbeat_grace_seconds) * interval '1 second',
-    ping_window_started_at = CASE WHEN ping_window_started_at > %(opened)s THEN ping_window_started_at
+    ping_window_started_at = CASE WHEN ping_window_started_at > %(opened)s::timestamptz THEN ping_window_started_at
                                   ELSE %(now)s END,
     ping_window_count = CASE WHEN ping_window_started_at > %(opened)s THEN ping_window_count + 1 ELSE 1 END
 WHERE key_hash = %(key_hash)s AND integration_type = %(type)s AND status = %(status)s
     AND NOT heartbeat_overdue
     AND (ping_window_started_at IS NULL OR ping_window_started_at <= %(opened)s OR ping_window_count < %(amount)s)
-"""
+""")
 
 
 def _sql_ping(key_hash, now, amount, window):
     with connection.cursor() as cursor:
-        cursor.execute(PING_SQL, {"now": now, "opened": now - window, "key_hash": key_hash, "amount": amount,
+        PING.execute(cursor, {"now": now, "opened": now - window, "key_hash": key_hash, "amount": amount,
                                   "type": NAME, "status": AlertSource.Status.ACTIVE})
         return cursor.rowcount
 

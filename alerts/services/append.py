@@ -19,6 +19,7 @@ from datetime import timedelta
 from django.db import connections, router
 
 from accounts.models import Tenant
+from ilert.db.prepared import Statement
 
 from ..models import AlertSource, Incident, IncidentLogEntry, LogKind, MaintenanceWindow
 
@@ -29,20 +30,23 @@ _SQL = {}
 
 
 def _sql(connection):
-    """The statement, built once per database alias from the models' table and column names."""
+    """The statement, built once per database alias from the models' table and column names. The
+    open statuses are written into it, not bound: a prepared statement's generic plan can then use
+    the partial index of open incidents."""
     if connection.alias not in _SQL:
         quote = connection.ops.quote_name
         incident, source = Incident._meta, AlertSource._meta
         returned = [f for f in incident.concrete_fields if f.name not in UNREAD]
+        is_open = "status IN ({})".format(", ".join(f"'{status}'" for status in Incident.OPEN))
         _SQL[connection.alias] = (
             [f.attname for f in returned],
-            f"""WITH appended AS (
+            Statement("ilert_append", f"""WITH appended AS (
     UPDATE {quote(incident.db_table)} AS i
        SET event_count = i.event_count + 1, last_event_at = %(now)s,
            auto_resolve_at = COALESCE(%(auto_resolve_at)s, i.auto_resolve_at)
       FROM {quote(source.db_table)} AS s
      WHERE s.id = i.alert_source_id AND i.alert_source_id = %(source)s AND i.dedup_key = %(dedup_key)s
-       AND i.status IN %(open)s AND NOT i.in_maintenance AND {_current("s")}
+       AND i.{is_open} AND NOT i.in_maintenance AND {_current("s")}
        AND NOT EXISTS (SELECT 1 FROM {quote(MaintenanceWindow._meta.db_table)} AS m
                         WHERE m.alert_source_id = s.id AND m.start <= %(now)s AND m."end" > %(now)s)
     RETURNING {", ".join(f"i.{quote(f.column)}" for f in returned)}
@@ -51,7 +55,7 @@ def _sql(connection):
     SELECT tenant_id, id, %(now)s, %(kind)s, %(via)s, %(message)s, %(data)s::jsonb FROM appended
 ), was_open AS (
     SELECT EXISTS (SELECT 1 FROM {quote(incident.db_table)} WHERE alert_source_id = %(source)s
-                   AND dedup_key = %(dedup_key)s AND status IN %(open)s) AS yes
+                   AND dedup_key = %(dedup_key)s AND {is_open}) AS yes
 ), is_current AS (
     SELECT EXISTS (SELECT 1 FROM {quote(source.db_table)} AS s WHERE s.id = %(source)s AND {_current("s")}
                    AND s.default_priority = %(priority)s
@@ -65,7 +69,7 @@ SELECT (SELECT yes FROM was_open), (SELECT yes FROM is_current),
        EXISTS (SELECT 1 FROM {quote(MaintenanceWindow._meta.db_table)} AS m
                 WHERE m.alert_source_id = %(source)s AND m.start <= %(now)s AND m."end" > %(now)s),
        (SELECT last_incident_number FROM numbered), appended.*
-  FROM (SELECT 1) AS one LEFT JOIN appended ON true""",  # noqa: S608 - names from the models, values bound
+  FROM (SELECT 1) AS one LEFT JOIN appended ON true"""),  # noqa: S608 - names from the models, values bound
         )
     return _SQL[connection.alias]
 
@@ -101,7 +105,7 @@ def try_append(source, event, dedup_key, now):
         return Attempt()
     auto = source.auto_resolve_minutes
     params = {
-        "now": now, "source": source.pk, "dedup_key": dedup_key, "open": tuple(Incident.OPEN),
+        "now": now, "source": source.pk, "dedup_key": dedup_key,
         "key_hash": getattr(source, "presented_key_hash", None), "status": source.status,
         "mode": source.creation_mode, "type": source.integration_type, "auto_resolve_minutes": auto,
         "auto_resolve_at": now + timedelta(minutes=auto) if auto else None,
@@ -109,9 +113,9 @@ def try_append(source, event, dedup_key, now):
         "data": json.dumps(event.for_timeline()),  # as the JSONField writes it, without its adapter's cost
         "priority": source.default_priority, "policy": source.escalation_policy_id, "tenant": source.tenant_id,
     }
-    names, sql = _sql(connection)
-    with connection.cursor() as cursor, connection.wrap_database_errors:
-        cursor.execute(sql, params)
+    names, statement = _sql(connection)
+    with connection.cursor() as cursor:
+        statement.execute(cursor, params)
         open_before, current, maintenance, number, *row = cursor.fetchone()
     if row[0] is None:
         return Attempt(None, open_before, maintenance if current else None, number)

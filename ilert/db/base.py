@@ -7,6 +7,9 @@ says so on the socket: its goodbye or the end of the stream is waiting there. So
 with nothing to read is taken as usable without asking, and one with something to read is asked
 with `SELECT 1` as before. A connection whose peer vanished without a word is caught by neither
 check in time; the query that finds it answers 503 (ilert.middleware.DatabaseUnavailableMiddleware).
+
+It also remembers which server-side prepared statements (ilert.db.prepared) its connection holds:
+a new connection holds none.
 """
 
 import select
@@ -15,6 +18,10 @@ from django.db.backends.postgresql import base
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    def get_new_connection(self, conn_params):
+        self.prepared_statements = set()
+        return super().get_new_connection(conn_params)
+
     def is_usable(self):
         raw = self.connection
         if raw is None or raw.closed:
