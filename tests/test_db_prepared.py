@@ -2,8 +2,8 @@
 server that forgot it (a pooler's DISCARD ALL) is caught; DB_PREPARED_STATEMENTS=off sends text."""
 
 import pytest
-from django.db import connection as default_connection
 from django.db import DatabaseError, connections, transaction
+from django.db import connection as default_connection
 from django.test.utils import CaptureQueriesContext
 
 from ilert.db.prepared import Statement
