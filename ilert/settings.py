@@ -103,7 +103,7 @@ MIDDLEWARE = [
     "ilert.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "ilert.csp.ContentSecurityPolicyMiddleware",
-    "alerts.fastpath.HeartbeatFastPath",  # pings skip the rest (alerts/fastpath.py, docs/intake.md)
+    "alerts.fastpath.IntakeFastPath",  # events and pings skip the rest (alerts/fastpath.py, docs/intake.md)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -10,9 +10,21 @@ from alerts.models import Incident
 from .factories import make_source
 
 
+HOST = {"fast": "127.0.0.1", "full": "testserver"}  # one of our hosts (alerts.fastpath), and the test client's
+_route = {"host": HOST["fast"]}
+
+
+@pytest.fixture(autouse=True, params=["fast", "full"])
+def route(request, monkeypatch):
+    """Every test runs through the fast path (alerts.fastpath, our hosts) and through the whole
+    middleware (a host that is not ours): the answers must be the same."""
+    monkeypatch.setitem(_route, "host", HOST[request.param])
+    return request.param
+
+
 def post(body, path="/api/events", **extra):
     data = body if isinstance(body, (str, bytes)) else json.dumps(body)
-    return Client().post(path, data, content_type="application/json", **extra)
+    return Client(HTTP_HOST=_route["host"]).post(path, data, content_type="application/json", **extra)
 
 
 @pytest.fixture
@@ -110,7 +122,7 @@ def test_over_the_rate_limit_events_get_429_with_retry_after(source, settings):
 
 
 def test_only_post_is_allowed(source):
-    assert Client().get("/api/events").status_code == 405
+    assert Client(HTTP_HOST=_route["host"]).get("/api/events").status_code == 405
 
 
 def test_a_regenerated_key_replaces_the_old_one(source):
@@ -120,3 +132,41 @@ def test_a_regenerated_key_replaces_the_old_one(source):
     services.regenerate_integration_key(source)
     assert post({"integrationKey": old, "eventType": "ALERT", "summary": "x"}).status_code == 404
     assert post({"integrationKey": source.integration_key, "eventType": "ALERT", "summary": "x"}).status_code == 202
+
+
+def test_events_on_our_hosts_skip_url_resolving_and_the_rest_of_the_middleware(source, monkeypatch, route):
+    if route != "fast":
+        pytest.skip("one run is enough")
+    """alerts.fastpath answers them; a host that is not ours (a status page's custom domain) goes
+    the usual way."""
+    from django.urls.resolvers import URLResolver
+
+    from ilert import tenancy as tenancy_module
+
+    resolved, tenancy = [], []
+    real, real_tenant_of = URLResolver.resolve, tenancy_module.tenant_of
+    monkeypatch.setattr(URLResolver, "resolve", lambda self, path: resolved.append(path) or real(self, path))
+    monkeypatch.setattr(tenancy_module, "tenant_of", lambda request: tenancy.append(1) or real_tenant_of(request))
+    event = {"integrationKey": source.integration_key, "eventType": "ALERT", "summary": "disk full"}
+    for path in ("/api/events", "/api/v1/events"):
+        response = Client(HTTP_HOST=HOST["fast"]).post(path, json.dumps(event), content_type="application/json")
+        assert response.status_code == 202
+    assert resolved == [] and tenancy == []
+    response = Client(HTTP_HOST=HOST["full"]).post("/api/events", json.dumps(event), content_type="application/json")
+    assert response.status_code == 202
+    assert resolved and tenancy
+
+
+def test_the_fast_path_answers_with_the_headers_of_the_long_way(source, route):
+    """Sized (an HTTP/1.1 answer without Content-Length goes out chunked) and with the same
+    security headers; only what the skipped middleware adds for pages is missing (Vary: Cookie from
+    sessions, X-Frame-Options, which the CSP's frame-ancestors says as well)."""
+    if route != "fast":
+        pytest.skip("one run is enough")
+    event = json.dumps({"integrationKey": source.integration_key, "eventType": "ALERT", "summary": "disk full"})
+    for body in (event, "{"):  # an accepted event and a refused one
+        fast, full = (Client(HTTP_HOST=HOST[way]).post("/api/events", body, content_type="application/json")
+                      for way in ("fast", "full"))
+        assert fast.status_code == full.status_code
+        assert fast.headers["Content-Length"] == str(len(fast.content))
+        assert dict(fast.headers) == {k: v for k, v in full.headers.items() if k not in ("Vary", "X-Frame-Options")}
