@@ -91,6 +91,7 @@ def parse_args():
                              "clients can)")
     parser.add_argument("--worker-threads", type=int, default=8)
     parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--worker-processes", type=int, default=1, help="Celery worker processes (threads each)")
     return parser.parse_args()
 
 
@@ -131,7 +132,8 @@ def run_stack(args, key, fake, posted_at):
                "TWILIO_API_BASE_URL": server.url,
                "INGEST_RATE_LIMIT": "100000/minute"}
         with Stack(database_url=os.environ["DATABASE_URL"], redis_url=os.environ["REDIS_URL"], env=env, tmp=tmp,
-                   worker_concurrency=args.worker_threads, web_workers=args.web_workers) as stack:
+                   worker_concurrency=args.worker_threads, web_workers=args.web_workers,
+                   worker_processes=args.worker_processes) as stack:
             port = urlsplit(stack.url).port
             # Warm up connections and code paths (not counted).
             asyncio.run(post_events(port, key, {}, range(900_000, 900_005), concurrency=5))
@@ -202,7 +204,7 @@ def print_figures(args, fake, stages, latencies, answers, posting):
     ms = [x * 1000 for x in latencies]
     load = f"{args.rate:g} events/s offered" if args.rate else f"{args.concurrency} concurrent clients"
     print(f"bench/notify: {args.incidents} incidents, {load}, "
-          f"{args.worker_threads} worker threads, {args.web_workers} web workers")
+          f"{args.worker_processes} worker process(es) x {args.worker_threads} threads, {args.web_workers} web workers")
     print(f"  SMS received by the fake Twilio: {len(latencies)}/{args.incidents} "
           f"(duplicates: {len(fake.sms) - len(set(m['body'] for m in fake.sms))})")
     print(f"  Event API answer (202):   p50 {percentile(answers, 50) * 1000:7.1f} ms   "

@@ -9,6 +9,7 @@ has REDIS_TIMEOUT_SECONDS to connect and to answer, without retries, so a Redis 
 most one request per retry interval, by at most that timeout.
 """
 
+import functools
 import logging
 import math
 import threading
@@ -16,7 +17,7 @@ import time
 
 import redis  # noqa: F401 - imported completely before `limits` reads its version (see _limiter)
 from django.conf import settings
-from limits import parse
+from limits import parse as parse_text
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -28,6 +29,9 @@ from ilert import metrics
 log = logging.getLogger(__name__)
 
 _creating = threading.Lock()
+
+# A limit's text is parsed (regular expressions) for every event otherwise; a few texts are in use.
+parse = functools.lru_cache(maxsize=64)(parse_text)
 
 
 class _Limiter:

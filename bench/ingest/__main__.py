@@ -169,7 +169,8 @@ class Connection:
         self.host, self.port, self.reader, self.writer = host, port, None, None
 
     async def post(self, path, body):
-        if self.writer is None:
+        reused = self.writer is not None
+        if not reused:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         data = body.encode()
         self.writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
@@ -177,8 +178,12 @@ class Connection:
         try:
             await self.writer.drain()
             head = await self.reader.readuntil(b"\r\n\r\n")
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError) as exc:
             self.close()
+            if reused and not getattr(exc, "partial", b""):
+                # The server closed a keep-alive connection that sat idle (gunicorn: after 2 s) before
+                # it read this request: send it again on a new one, as HTTP clients do.
+                return await self.post(path, body)
             raise
         lines = head.decode("latin-1").split("\r\n")
         status = int(lines[0].split()[1])

@@ -9,7 +9,6 @@ from alerts.models import Incident
 
 from .factories import make_source
 
-
 HOST = {"fast": "127.0.0.1", "full": "testserver"}  # one of our hosts (alerts.fastpath), and the test client's
 _route = {"host": HOST["fast"]}
 

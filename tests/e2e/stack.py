@@ -23,7 +23,7 @@ def free_port():
 
 class Stack:
     def __init__(self, *, database_url, redis_url, env=None, tmp, settings="ilert.settings",
-                 worker_concurrency=4, web_workers=2, log=None):
+                 worker_concurrency=4, web_workers=2, worker_processes=1, log=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE",)}
@@ -35,6 +35,7 @@ class Stack:
         self.env.update(env or {})
         self.tmp = Path(tmp)
         self.worker_concurrency, self.web_workers = worker_concurrency, web_workers
+        self.worker_processes = worker_processes
         self.processes = []
         self.log = log or (self.tmp / "stack.log")
 
@@ -42,11 +43,12 @@ class Stack:
         python = sys.executable
         output = open(self.log, "ab")  # noqa: SIM115 - closed in __exit__
         self._output = output
-        self.processes.append(subprocess.Popen(  # noqa: S603
-            [python, "-m", "celery", "-A", "ilert", "worker", "--pool=threads", "--queues=celery,uptime",
-             f"--concurrency={self.worker_concurrency}", "--loglevel=WARNING", "--purge", "--without-gossip",
-             "--without-mingle"],
-            cwd=ROOT, env=self.env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True))
+        for n in range(self.worker_processes):  # separate processes: the GIL holds each to one core
+            self.processes.append(subprocess.Popen(  # noqa: S603
+                [python, "-m", "celery", "-A", "ilert", "worker", "--pool=threads", "--queues=celery,uptime",
+                 f"--concurrency={self.worker_concurrency}", "--loglevel=WARNING", "--without-gossip",
+                 "--without-mingle", f"--hostname=worker{n}@%h", *(["--purge"] if n == 0 else [])],
+                cwd=ROOT, env=self.env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True))
         self.processes.append(subprocess.Popen(  # noqa: S603
             [python, "-m", "gunicorn", "ilert.wsgi", f"--bind=127.0.0.1:{self.port}",
              f"--workers={self.web_workers}", "--threads=4", "--log-level=warning"],
