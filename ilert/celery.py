@@ -1,10 +1,9 @@
-import gc
 import os
 
 from celery import Celery, bootsteps
 from celery.signals import worker_process_init, worker_ready
 
-from ilert import delivery, kombu_patches
+from ilert import delivery, gc_tuning, kombu_patches
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ilert.settings")
 kombu_patches.apply()  # a Redis restart must not kill a worker (see the module)
@@ -39,20 +38,10 @@ class Ticker(bootsteps.StartStopStep):
 
 app.steps["worker"].add(Ticker)
 
-# Python's cyclic garbage collector ran every 700 allocations and scanned everything loaded at start
-# (Django, the apps, the tasks): 22% of the CPU of an escalation storm (bench/escalation, measured
-# in-process: 0.36 s of 1.62 s for 10,000 steps). What a worker loads at start lives as long as the
-# worker, so it is frozen out of the scans, and young objects are collected less often (almost all
-# die by reference counting first); with both, collections cost 0.004 s there.
-GC_THRESHOLDS = (10_000, 50, 100)
-
-
 @worker_ready.connect  # the worker's own process (the threads pool runs tasks here), all tasks loaded
 @worker_process_init.connect  # each child of a prefork pool
 def _tune_garbage_collection(**kwargs):
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+    gc_tuning.freeze_what_start_up_loaded()
 
 
 @worker_ready.connect
