@@ -12,7 +12,7 @@ from tests.alerts.factories import make_source
 
 from .conftest import login
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
