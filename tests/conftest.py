@@ -160,3 +160,14 @@ def _end_stray_test_db_sessions(django_db_setup, django_db_blocker):
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+@pytest.fixture
+def own_connection():
+    """A PostgreSQL connection of the test's own, beside the ones in django.db.connections."""
+    from django.db import connections
+
+    connection = connections.create_connection("default")
+    connection.ensure_connection()
+    yield connection
+    connection.close()
