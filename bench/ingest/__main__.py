@@ -349,6 +349,17 @@ def compare(port, key, args):
     return medians["/api/events"], medians["/bench/bare"], tool
 
 
+def print_comparison(event_api, bare, tool, rounds):
+    print(f"load generator: {tool}; medians of {rounds} rounds, the order alternating "
+          f"(Event API first in odd rounds)")
+    for label, figures in (("Event API  (POST /api/events)", event_api), ("bare DRF   (one INSERT)   ", bare)):
+        print(f"  {label}: {figures['accepted_per_s']:8.0f} accepted events/s   p50 {figures['p50_ms']:6.1f} ms"
+              f"   p99 {figures['p99_ms']:6.1f} ms   ({figures['requests']} requests, {figures['refused']} "
+              f"refused, socket errors: {figures['socket_errors']})")
+    print(f"  ratio Event API / bare: {event_api['accepted_per_s'] / bare['accepted_per_s']:.2f}   "
+          f"(per round: {', '.join(f'{r:.2f}' for r in event_api['ratios'])})")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10, help="duration of each throughput run")
@@ -372,14 +383,7 @@ def main():
               f"PostgreSQL database {name}, {os.cpu_count()} CPUs, {args.connections} connections, "
               f"{args.seconds} s per run")
         event_api, bare, tool = compare(port, load_source.integration_key, args)
-        print(f"load generator: {tool}; medians of {args.rounds} rounds, the order alternating "
-              f"(Event API first in odd rounds)")
-        for label, figures in (("Event API  (POST /api/events)", event_api), ("bare DRF   (one INSERT)   ", bare)):
-            print(f"  {label}: {figures['accepted_per_s']:8.0f} accepted events/s   p50 {figures['p50_ms']:6.1f} ms"
-                  f"   p99 {figures['p99_ms']:6.1f} ms   ({figures['requests']} requests, {figures['refused']} "
-                  f"refused, socket errors: {figures['socket_errors']})")
-        print(f"  ratio Event API / bare: {event_api['accepted_per_s'] / bare['accepted_per_s']:.2f}   "
-              f"(per round: {', '.join(f'{r:.2f}' for r in event_api['ratios'])})")
+        print_comparison(event_api, bare, tool, args.rounds)
         vacuum()
         steady = asyncio.run(open_loop(port, "/api/events", load_source.integration_key, args.rate, args.seconds))
         print(f"open loop: {args.rate} events/s for {args.seconds} s to the Event API (appends): p50 "
