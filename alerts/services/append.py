@@ -11,6 +11,8 @@ resolved a moment earlier is not appended to: nothing is returned and ingest tak
 (which then opens a new incident). Anything unusual — maintenance, no open incident, a changed
 source, SQLite — also takes the full path. Reports learn of the append from a trigger
 (reports/migrations/0004), not a domain event: an append is not announced (docs/architecture.md).
+The statement is prepared once per connection (ilert/db/prepared.py): planning it cost more than
+running it.
 """
 
 import json
