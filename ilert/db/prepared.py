@@ -1,9 +1,8 @@
 """Server-side prepared statements for the few statements run on every event or ping.
 
 psycopg2 sends each statement as text, so PostgreSQL parses and plans it every time. For the
-append statement (alerts/services/append.py) planning costs more than running it: pgbench with 16
-clients on two cores ran it 1,358 times a second as text and 4,695 times prepared
-(bench/ingest prints what that is worth end to end). A `Statement` is prepared once per
+append statement (alerts/services/append.py) planning costs more than running it (the figures:
+docs/scaling.md; bench/ingest measures it end to end). A `Statement` is prepared once per
 connection (`PREPARE name AS …`, the first time that connection runs it) and then run with
 `EXECUTE name(…)`; PostgreSQL keeps the plan and re-plans by itself when a table it reads changes.
 
