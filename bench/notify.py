@@ -103,13 +103,14 @@ def set_up():
 
     from accounts.models import Tenant
     from alerts import services as alert_services
+    from bench.ingest.__main__ import vacuum_all
     from escalation import services as escalation_services
     from notifications.models import ContactMethod, NotificationRule
     from tests.factories import TenantFactory, UserFactory
 
     call_command("migrate", interactive=False, verbosity=0)
     Tenant.objects.filter(slug="bench-notify").delete()
-    vacuum()  # autovacuum is off on these machines: the last run's rows, just deleted, would slow this one
+    vacuum_all()  # autovacuum is off on these machines: the last run's rows, just deleted, would slow this one
     tenant = TenantFactory(name="Bench notify", slug="bench-notify")
     user = UserFactory(tenant=tenant, email=f"pager-{int(time.time())}@bench.test", name="Bench Pager")
     method = ContactMethod.objects.create(tenant=tenant, user=user, kind="sms", address="+4915112345678",
@@ -118,17 +119,6 @@ def set_up():
     policy = escalation_services.create_policy(tenant, name="bench", levels=[{"users": [user], "timeout_minutes": 60}])
     source = alert_services.create_alert_source(tenant, name="bench", escalation_policy=policy)
     return tenant, source.integration_key
-
-
-def vacuum():
-    """VACUUM ANALYZE every table of the product (what a run writes spans most of them)."""
-    from django.apps import apps
-    from django.db import connection
-
-    from bench.ingest.__main__ import vacuum as vacuum_tables
-
-    existing = set(connection.introspection.table_names())
-    vacuum_tables(sorted({model._meta.db_table for model in apps.get_models()} & existing))
 
 
 def run_stack(args, key, fake, posted_at):

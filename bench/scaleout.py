@@ -14,9 +14,7 @@ lost/doubled pages. The database is `<name>_bench` next to DATABASE_URL's (bench
 
 import argparse
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -24,7 +22,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from bench.ingest.__main__ import ROOT, bench_database_url, ensure_database, free_port, setup_django
+from bench.ingest.__main__ import bench_database_url, ensure_database, setup_django, vacuum_all
 
 
 def percentile(values, p):
@@ -49,50 +47,6 @@ def make_pager():
     NotificationRule.objects.create(tenant=tenant, user=user, contact_method=method, priority="HIGH", delay_minutes=0)
     policy = escalation_services.create_policy(tenant, name="bench", levels=[{"users": [user], "timeout_minutes": 60}])
     return alert_services.create_alert_source(tenant, name="bench", escalation_policy=policy).integration_key
-
-
-class Shape:
-    """W web processes and N worker processes, each started in its own session, stopped by group id."""
-
-    def __init__(self, web, workers, env, log):
-        self.web, self.workers, self.env, self.log = web, workers, env, log
-        self.port = free_port()
-        self.processes = []
-
-    def __enter__(self):
-        import httpx
-
-        env = {**self.env, "SITE_URL": f"http://127.0.0.1:{self.port}"}
-        for n in range(self.workers):
-            self._start([sys.executable, "-m", "celery", "-A", "ilert", "worker", "--pool=threads",
-                         "--queues=celery,uptime", "--concurrency=8", "--loglevel=WARNING", "--without-gossip",
-                         "--without-mingle", "-n", f"scaleout{n}-{self.port}@%h"], env)
-        self._start([sys.executable, "-m", "gunicorn", "ilert.wsgi", f"--bind=127.0.0.1:{self.port}",
-                     f"--workers={self.web}", "--threads=4", "--log-level=warning", "--backlog=2048"], env)
-        deadline = time.monotonic() + 240  # a loaded machine starts processes slowly; a ceiling, not a measure
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status_code == 200:
-                    time.sleep(5)  # the workers come up after the web
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.5)
-        raise RuntimeError("the stack did not come up")
-
-    def _start(self, command, env):
-        self.processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                               start_new_session=True))
-
-    def __exit__(self, *exc):
-        for process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
 
 
 def offer(url, key, incidents, rate, fake, tag_prefix):
@@ -150,6 +104,7 @@ def main():
     import logging
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    from tests.e2e.stack import Stack
     from tests.notifications.fakes import FakeTwilio, FakeTwilioServer
 
     key = make_pager()
@@ -158,17 +113,17 @@ def main():
     tmp = tempfile.mkdtemp(prefix="bench-scaleout-")
     print(f"bench/scaleout: {args.incidents} new incidents at {args.rate:g}/s per shape, PostgreSQL database {name}, "
           f"{os.cpu_count()} CPUs; logs in {tmp}/stack.log")
-    with FakeTwilioServer(fake) as server, open(os.path.join(tmp, "stack.log"), "ab") as log:
-        env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "bench.ingest.settings",
-               "PYTHONPATH": str(ROOT), "TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": token,
-               "TWILIO_FROM_NUMBER": "+15005550006", "TWILIO_API_BASE_URL": server.url,
-               "SWEEP_INTERVAL_SECONDS": "1", "ILERT_DATA_DIR": tmp, "LOG_LEVEL": "WARNING", "DB_CONN_MAX_AGE": "60"}
+    with FakeTwilioServer(fake) as server:
+        env = {"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": token, "TWILIO_FROM_NUMBER": "+15005550006",
+               "TWILIO_API_BASE_URL": server.url}
         for shape in args.shapes.split(","):
             web, workers = (int(part) for part in shape.split("x"))
-            with Shape(web, workers, env, log) as stack:
-                url_ = f"http://127.0.0.1:{stack.port}"
-                offer(url_, key, 5, 5, fake, f"warm{shape}-")
-                figures = offer(url_, key, args.incidents, args.rate, fake, f"s{shape}-")
+            vacuum_all()  # autovacuum is off on these machines: each shape starts from clean tables
+            with Stack(database_url=url, redis_url=os.environ["REDIS_URL"], env=env, tmp=tmp,
+                       settings="bench.ingest.settings", worker_concurrency=8, web_workers=web,
+                       worker_processes=workers) as stack:
+                offer(stack.url, key, 5, 5, fake, f"warm{shape}-")  # waits for their SMS: the workers are up
+                figures = offer(stack.url, key, args.incidents, args.rate, fake, f"s{shape}-")
             late = [x * 1000 for x in figures["lateness"]] or [float("nan")]
             print(f"  web {web} x workers {workers}: {figures['throughput']:6.1f} pages/s   lateness p50 "
                   f"{statistics.median(late):7.0f} ms   p99 {percentile(late, 99):7.0f} ms   max {max(late):7.0f} ms   "
