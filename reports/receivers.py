@@ -2,7 +2,8 @@
 
 One small upsert per change, no reads and no I/O: the sweeper folds dirty incidents into the
 roll-ups later, so a report never slows down (or fails) the change itself. An event appended to an
-open incident is no domain event: a trigger marks it (reports/migrations/0004)."""
+open incident is no domain event and marks nothing: the sweeper finds it by its event count
+(reports.rollups.mark_appended)."""
 
 from .models import DirtyIncident
 
@@ -10,7 +11,11 @@ KINDS = {"created", "assigned", "accepted", "resolved", "escalation_requested"}
 
 
 def mark_dirty(sender, changes, **kwargs):
-    incidents = {change.incident.pk: change.incident.tenant_id for change in changes if change.kind in KINDS}
+    mark({change.incident.pk: change.incident.tenant_id for change in changes if change.kind in KINDS})
+
+
+def mark(incidents):
+    """Mark `incidents` ({incident id: tenant id}) dirty, each with a new token."""
     if incidents:
         # Sorted: two transactions marking the same incidents lock their rows in the same order.
         DirtyIncident.objects.bulk_create(

@@ -12,13 +12,13 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max, Min
+from django.db.models import F, Max, Min
 
 from accounts.models import Tenant, User
 from alerts.models import Incident
 from ilert import clock
 
-from . import facts, notification_rollups
+from . import facts, notification_rollups, receivers
 from .models import DailyRollup, DirtyIncident, DirtyNotification, IncidentFact, ReportZone
 
 BATCH = 1000
@@ -196,8 +196,22 @@ def _apply(tenant, deltas):
     DailyRollup.objects.bulk_create(created)
 
 
+def mark_appended(tenant=None):
+    """Mark dirty the open incidents (of `tenant`, or of all tenants) whose event count is not the
+    one their fact holds. An event appended to an open incident is one statement on the intake's
+    hot path (alerts/services/append.py) and marks nothing; only open incidents take appends, and
+    every other change marks itself (receivers.py). Comparing with the fact, not remembering a mark,
+    also needs no care for an append that commits while a fold runs: the next look sees it."""
+    facts_behind = (IncidentFact.objects.filter(incident__status__in=Incident.OPEN)
+                    .exclude(events=F("incident__event_count")))
+    if tenant is not None:
+        facts_behind = facts_behind.filter(incident__tenant=tenant)
+    receivers.mark(dict(facts_behind.values_list("incident_id", "tenant_id")))
+
+
 def catch_up(tenant, max_batches=50):
     """Fold every dirty incident of the tenant (a report does this before it reads roll-ups)."""
+    mark_appended(tenant)
     for _ in range(max_batches):
         if fold(tenant) < BATCH:
             return
@@ -218,6 +232,7 @@ def catch_up_notifications(tenant, max_batches=20):
 
 
 def sweep():
+    mark_appended()
     for tenant_id in DirtyIncident.objects.values_list("tenant_id", flat=True).distinct().order_by()[:100]:
         catch_up(Tenant.objects.get(pk=tenant_id))
     notification_rollups.drop_orphans()

@@ -9,8 +9,8 @@ timeline entry for the row it updated. The UPDATE's row lock serialises it with 
 of the incident, and PostgreSQL re-checks the WHERE on the newest row version, so an incident
 resolved a moment earlier is not appended to: nothing is returned and ingest takes its full path
 (which then opens a new incident). Anything unusual — maintenance, no open incident, a changed
-source, SQLite — also takes the full path. Reports learn of the append from a trigger
-(reports/migrations/0004), not a domain event: an append is not announced (docs/architecture.md).
+source, SQLite — also takes the full path. An append is not announced (docs/architecture.md):
+the reports find it by its event count (reports.rollups.mark_appended).
 The statement is prepared once per connection (ilert/db/prepared.py): planning it cost more than
 running it.
 """
