@@ -1,5 +1,6 @@
 """Tenant-scoped reads of alert sources, incidents and change events."""
 
+import functools
 import threading
 from datetime import timedelta
 
@@ -76,7 +77,14 @@ def open_incidents(tenant):
 
 def incident_url(incident):
     """The incident's page on the dashboard, as an absolute URL (for messages, payloads, APIs)."""
-    return settings.SITE_URL + reverse("alerts:incident", args=[incident.pk])
+    return settings.SITE_URL + _incident_path(incident.pk)
+
+
+@functools.lru_cache(maxsize=4096)
+def _incident_path(pk):
+    """Remembered: every Event API answer carries it, and an alert storm repeats a few incidents
+    (URL resolving was a tenth of an appended event's Python)."""
+    return reverse("alerts:incident", args=[pk])
 
 
 def timeline(incident):

@@ -93,6 +93,26 @@ def test_bodies_that_are_not_a_json_object_get_400(source, raw):
     assert response.status_code == 400 and response.json()["message"]
 
 
+def _with_summary(summary_json, encoding="utf-8"):
+    def body(key):
+        text = f'{{"integrationKey": "{key}", "eventType": "ALERT", "alertKey": "k", "summary": "{summary_json}"}}'
+        return text.encode(encoding, "surrogatepass")
+    return body
+
+
+@pytest.mark.parametrize("body", [
+    _with_summary("\\ud800"),  # the escape
+    _with_summary("\ud800"),  # UTF-8 bytes ED A0 80, which json.loads lets through
+    _with_summary("\\ud800", "utf-16-le"),  # the escape in UTF-16: no single backslash byte
+    _with_summary("\ud800", "utf-16-le"),
+    _with_summary("\ud800", "utf-32-be"),
+], ids=["escaped", "utf-8 bytes", "utf-16 escaped", "utf-16 unit", "utf-32 unit"])
+def test_a_lone_surrogate_however_written_gets_400_and_changes_nothing(source, body):
+    response = post(body(source.integration_key))
+    assert response.status_code == 400 and list(response.json()["fields"]) == ["summary"]
+    assert not Incident.objects.exists()
+
+
 def test_an_unknown_key_gets_404(db):
     response = post({"integrationKey": "x" * 43, "eventType": "ALERT", "summary": "x"})
     assert response.status_code == 404 and response.json()["code"] == "not_found"
