@@ -82,8 +82,8 @@ def incident_url(incident):
 
 @functools.lru_cache(maxsize=4096)
 def _incident_path(pk):
-    """Remembered: every Event API answer carries it, and an alert storm repeats a few incidents
-    (URL resolving was a tenth of an appended event's Python)."""
+    """Remembered: every Event API answer carries it, an alert storm repeats a few incidents, and
+    resolving the URL was a good part of an appended event's Python (docs/scaling.md)."""
     return reverse("alerts:incident", args=[pk])
 
 
