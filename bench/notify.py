@@ -72,7 +72,7 @@ def main():
     tenant, key = set_up()
     fake = FakeTwilio(SID, TOKEN)
     posted_at = {}  # tag: (posted, answered)
-    posting = run_stack(args, key, fake, posted_at)
+    posting, split = run_stack(args, key, fake, posted_at)
 
     latencies, answers = measured_latencies(fake, posted_at)
     stages = _stages(tenant)
@@ -82,6 +82,8 @@ def main():
     if not latencies:
         sys.exit("no SMS arrived")
     print_figures(args, fake, stages, latencies, answers, posting)
+    if line := split.per(args.incidents, "incident"):
+        print(f"  {line}")
 
 
 def parse_args():
@@ -125,7 +127,8 @@ def set_up():
 
 def run_stack(args, key, fake, posted_at):
     """Start the fake Twilio and the stack, post the events, wait (up to 60 s) for their SMS.
-    Returns the seconds the posting took."""
+    Returns the seconds the posting took and where the CPU went meanwhile (bench.cpu.Split)."""
+    from bench import cpu
     from tests.e2e.stack import Stack
     from tests.notifications.fakes import FakeTwilioServer
 
@@ -142,15 +145,16 @@ def run_stack(args, key, fake, posted_at):
             # Warm up connections and code paths (not counted).
             asyncio.run(post_events(port, key, {}, range(900_000, 900_005), concurrency=5))
             time.sleep(1)
-            begun = time.time()
-            asyncio.run(post_events(port, key, posted_at, range(args.incidents), rate=args.rate,
-                                    concurrency=max(args.concurrency, 64) if args.rate else args.concurrency))
-            posting = time.time() - begun
-            deadline = time.time() + 60
-            # Counted by tag: a warm-up SMS that arrives late must not stand in for a counted one.
-            while len(measured_latencies(fake, posted_at)[0]) < args.incidents and time.time() < deadline:
-                time.sleep(0.05)
-    return posting
+            with cpu.measure() as split:
+                begun = time.time()
+                asyncio.run(post_events(port, key, posted_at, range(args.incidents), rate=args.rate,
+                                        concurrency=max(args.concurrency, 64) if args.rate else args.concurrency))
+                posting = time.time() - begun
+                deadline = time.time() + 60
+                # Counted by tag: a warm-up SMS that arrives late must not stand in for a counted one.
+                while len(measured_latencies(fake, posted_at)[0]) < args.incidents and time.time() < deadline:
+                    time.sleep(0.05)
+    return posting, split
 
 
 async def post_events(port, key, posted_at, numbers, *, rate=0, concurrency=8):

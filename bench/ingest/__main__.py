@@ -35,6 +35,8 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
+from bench import cpu
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -267,12 +269,17 @@ async def _python_load(port, path, key, seconds, connections):
 
 
 def load(port, path, key, seconds, connections):
+    """A warm-up, then the measured run: its figures, with `cpu` (bench.cpu.Split) of the run."""
     url = f"http://127.0.0.1:{port}{path}"
     if shutil.which("wrk"):
         run_wrk(url, path, key, 3, connections)  # warm-up
-        return run_wrk(url, path, key, seconds, connections), "wrk"
+        with cpu.measure() as split:
+            figures = run_wrk(url, path, key, seconds, connections)
+        return {**figures, "cpu": split}, "wrk"
     asyncio.run(_python_load(port, path, key, 3, connections))
-    return asyncio.run(_python_load(port, path, key, seconds, connections)), "python asyncio (raw HTTP/1.1)"
+    with cpu.measure() as split:
+        figures = asyncio.run(_python_load(port, path, key, seconds, connections))
+    return {**figures, "cpu": split}, "python asyncio (raw HTTP/1.1)"
 
 
 async def open_loop(port, path, key, rate, seconds, connections=64):
@@ -363,6 +370,8 @@ def compare(port, key, args):
         medians[path] = {name: statistics.median(run[name] for run in runs) for name in
                          ("accepted_per_s", "p50_ms", "p99_ms", "requests", "refused")}
         medians[path]["socket_errors"] = "; ".join(sorted({run["socket_errors"] for run in runs}))
+        medians[path]["cpu"] = cpu.combined(run["cpu"] for run in runs)
+        medians[path]["all_requests"] = sum(run["requests"] for run in runs)
     medians["/api/events"]["ratios"] = [a["accepted_per_s"] / b["accepted_per_s"]
                                         for a, b in zip(rounds["/api/events"], rounds["/bench/bare"], strict=True)]
     return medians["/api/events"], medians["/bench/bare"], tool
@@ -375,6 +384,8 @@ def print_comparison(event_api, bare, tool, rounds):
         print(f"  {label}: {figures['accepted_per_s']:8.0f} accepted events/s   p50 {figures['p50_ms']:6.1f} ms"
               f"   p99 {figures['p99_ms']:6.1f} ms   ({figures['requests']} requests, {figures['refused']} "
               f"refused, socket errors: {figures['socket_errors']})")
+        if line := figures["cpu"].per(figures["all_requests"], "event"):
+            print(f"      {line}")
     print(f"  ratio Event API / bare: {event_api['accepted_per_s'] / bare['accepted_per_s']:.2f}   "
           f"(per round: {', '.join(f'{r:.2f}' for r in event_api['ratios'])})")
 
@@ -410,8 +421,9 @@ def main():
               f"({steady['sent']} sent, {steady['refused']} not 202; target p99 < 50 ms at 200 events/s)")
 
         vacuum()
-        accepted, elapsed, retries, latencies = asyncio.run(
-            storm(port, storm_source.integration_key, args.storm_events, args.storm_keys, 64))
+        with cpu.measure() as split:
+            accepted, elapsed, retries, latencies = asyncio.run(
+                storm(port, storm_source.integration_key, args.storm_events, args.storm_keys, 64))
         from django.db.models import Sum
 
         from alerts.models import Incident, IncidentLogEntry, LogKind
@@ -422,6 +434,8 @@ def main():
         print(f"alert storm: {args.storm_events} events over {args.storm_keys} keys in {elapsed:.1f} s "
               f"({accepted / elapsed:.0f} events/s, 64 connections, p50 {latencies[len(latencies) // 2]:.0f} ms, "
               f"p99 {latencies[int(len(latencies) * 0.99)]:.0f} ms), retries {retries}")
+        if line := split.per(accepted, "event"):
+            print(f"  {line}")
         print(f"  storm rate / bare DRF rate in this run: {accepted / elapsed / bare['accepted_per_s']:.2f} "
               f"(target: 10,000 events in under 10 s)")
         print(f"  incidents: {incidents.count()} (must be {args.storm_keys})   "
