@@ -11,7 +11,7 @@ receiver looks up what it needs once and writes its rows in one statement.
 Kinds: created, assigned, escalation_requested, escalated, accepted, resolved, commented. An event
 appended to an open incident is not announced: it changes only the incident's counters and its
 timeline, on the hottest path there is (one statement, alerts/services/append.py); nothing reacts
-to it but the reports' roll-ups, which a database trigger marks.
+to it but the reports' roll-ups, which find it by its event count (reports.rollups.behind_facts).
 """
 
 from django.dispatch import Signal

@@ -218,7 +218,7 @@ class Incident(TenantOwned):
             models.Index(fields=["accepted_by"], condition=Q(accepted_by__isnull=False), name="incident_accepted_by"),
             models.Index(fields=["resolved_by"], condition=Q(resolved_by__isnull=False), name="incident_resolved_by"),
             # The open incidents of all tenants: the reports' sweeper compares their event counts
-            # with the facts it folded (reports/rollups.py, mark_appended).
+            # with the facts it folded (reports/rollups.py, behind_facts).
             models.Index(fields=["tenant"], condition=Q(status__in=("PENDING", "ACCEPTED")), name="incident_open"),
         ]
 

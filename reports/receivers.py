@@ -2,8 +2,8 @@
 
 One small upsert per change, no reads and no I/O: the sweeper folds dirty incidents into the
 roll-ups later, so a report never slows down (or fails) the change itself. An event appended to an
-open incident is no domain event and marks nothing: the sweeper finds it by its event count
-(reports.rollups.mark_appended)."""
+open incident is no domain event and marks nothing: the fold finds it by its event count
+(reports.rollups.behind_facts)."""
 
 from .models import DirtyIncident
 
@@ -11,11 +11,7 @@ KINDS = {"created", "assigned", "accepted", "resolved", "escalation_requested"}
 
 
 def mark_dirty(sender, changes, **kwargs):
-    mark({change.incident.pk: change.incident.tenant_id for change in changes if change.kind in KINDS})
-
-
-def mark(incidents):
-    """Mark `incidents` ({incident id: tenant id}) dirty, each with a new token."""
+    incidents = {change.incident.pk: change.incident.tenant_id for change in changes if change.kind in KINDS}
     if incidents:
         # Sorted: two transactions marking the same incidents lock their rows in the same order.
         DirtyIncident.objects.bulk_create(

@@ -18,7 +18,7 @@ from accounts.models import Tenant, User
 from alerts.models import Incident
 from ilert import clock
 
-from . import facts, notification_rollups, receivers
+from . import facts, notification_rollups
 from .models import DailyRollup, DirtyIncident, DirtyNotification, IncidentFact, ReportZone
 
 BATCH = 1000
@@ -122,16 +122,20 @@ def _csv_value(value):
 
 
 def fold(tenant, limit=BATCH):
-    """Fold up to `limit` dirty incidents of `tenant` into its facts and roll-ups; how many."""
+    """Fold up to `limit` dirty or appended-to incidents of `tenant` into its facts and roll-ups;
+    how many."""
     with transaction.atomic():
         zones = _lock(tenant)
         dirty = dict(DirtyIncident.objects.filter(tenant=tenant).order_by("incident_id")
                      .values_list("incident_id", "token")[:limit])
-        if not dirty:
+        behind = behind_facts(tenant).order_by("incident_id").values_list("incident_id", flat=True)[:limit]
+        behind = [pk for pk in behind if pk not in dirty][:limit - len(dirty)]
+        folded = [*dirty, *behind]
+        if not folded:
             return 0
-        new = {fact.incident_id: fact for fact in facts.compute(Incident.objects.filter(pk__in=list(dirty)))}
+        new = {fact.incident_id: fact for fact in facts.compute(Incident.objects.filter(pk__in=folded))}
         old = {values[0]: facts.Fact(*values) for values in
-               IncidentFact.objects.filter(pk__in=list(dirty)).values_list(*facts.FACT_FIELDS)}
+               IncidentFact.objects.filter(pk__in=folded).values_list(*facts.FACT_FIELDS)}
         deltas = defaultdict(facts.Totals)
         for zone in zones:
             tz = zoneinfo.ZoneInfo(zone)
@@ -141,11 +145,11 @@ def fold(tenant, limit=BATCH):
                         for dim, value in fact.dims():
                             deltas[(zone, span, day, dim, value)].add_fact(fact, sign)
         _apply(tenant, deltas)
-        IncidentFact.objects.filter(pk__in=list(dirty)).delete()
+        IncidentFact.objects.filter(pk__in=folded).delete()
         IncidentFact.objects.bulk_create([IncidentFact(**_fields(fact)) for fact in new.values()])
         for pk, token in dirty.items():  # a change since we read it keeps its row (a new token)
             DirtyIncident.objects.filter(incident_id=pk, token=token).delete()
-        return len(dirty)
+        return len(folded)
 
 
 def _months(tenant):
@@ -196,22 +200,21 @@ def _apply(tenant, deltas):
     DailyRollup.objects.bulk_create(created)
 
 
-def mark_appended(tenant=None):
-    """Mark dirty the open incidents (of `tenant`, or of all tenants) whose event count is not the
-    one their fact holds. An event appended to an open incident is one statement on the intake's
-    hot path (alerts/services/append.py) and marks nothing; only open incidents take appends, and
-    every other change marks itself (receivers.py). Comparing with the fact, not remembering a mark,
-    also needs no care for an append that commits while a fold runs: the next look sees it."""
-    facts_behind = (IncidentFact.objects.filter(incident__status__in=Incident.OPEN)
-                    .exclude(events=F("incident__event_count")))
-    if tenant is not None:
-        facts_behind = facts_behind.filter(incident__tenant=tenant)
-    receivers.mark(dict(facts_behind.values_list("incident_id", "tenant_id")))
+def behind_facts(tenant=None):
+    """The facts (of `tenant`, or of all tenants) of open incidents whose event count moved on since
+    they were folded. An event appended to an open incident is one statement on the intake's hot
+    path (alerts/services/append.py) and marks nothing; only open incidents take appends, and every
+    other change marks itself (receivers.py). The fold takes these with the dirty ones and writes no
+    mark for them: a mark written by a report read would be held to the end of the report's
+    transaction, and marks written in another order by a concurrent fold deadlocked with it. An
+    append committed while a fold runs leaves its incident behind, for the next fold."""
+    behind = IncidentFact.objects.filter(incident__status__in=Incident.OPEN).exclude(events=F("incident__event_count"))
+    return behind if tenant is None else behind.filter(incident__tenant=tenant)
 
 
 def catch_up(tenant, max_batches=50):
-    """Fold every dirty incident of the tenant (a report does this before it reads roll-ups)."""
-    mark_appended(tenant)
+    """Fold every dirty or appended-to incident of the tenant (a report does this before it reads
+    roll-ups)."""
     for _ in range(max_batches):
         if fold(tenant) < BATCH:
             return
@@ -232,8 +235,9 @@ def catch_up_notifications(tenant, max_batches=20):
 
 
 def sweep():
-    mark_appended()
-    for tenant_id in DirtyIncident.objects.values_list("tenant_id", flat=True).distinct().order_by()[:100]:
+    tenants = set(DirtyIncident.objects.values_list("tenant_id", flat=True).distinct().order_by()[:100])
+    tenants.update(behind_facts().values_list("tenant_id", flat=True).distinct().order_by()[:100])
+    for tenant_id in sorted(tenants):
         catch_up(Tenant.objects.get(pk=tenant_id))
     notification_rollups.drop_orphans()
     for tenant_id in DirtyNotification.objects.values_list("tenant_id", flat=True).distinct().order_by()[:100]:

@@ -10,7 +10,7 @@ of the incident, and PostgreSQL re-checks the WHERE on the newest row version, s
 resolved a moment earlier is not appended to: nothing is returned and ingest takes its full path
 (which then opens a new incident). Anything unusual — maintenance, no open incident, a changed
 source, SQLite — also takes the full path. An append is not announced (docs/architecture.md):
-the reports find it by its event count (reports.rollups.mark_appended).
+the reports find it by its event count (reports.rollups.behind_facts).
 The statement is prepared once per connection (ilert/db/prepared.py): planning it cost more than
 running it.
 """

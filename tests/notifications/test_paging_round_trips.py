@@ -83,11 +83,13 @@ def page(count, source, twilio):
     return figures
 
 
+@pytest.mark.postgres  # the counts are PostgreSQL's statements
 def test_one_incident_is_paged_by_sms_in_a_pinned_number_of_statements(source, twilio):
     ticked, delivered, sql = page(1, source, twilio)
     assert (ticked, delivered) == (TICK_1, DELIVER_1), "\n".join(sql)
 
 
+@pytest.mark.postgres  # the counts are PostgreSQL's statements
 def test_twenty_incidents_are_paged_in_one_tick_and_one_batch_with_a_pinned_number_of_statements(source, twilio):
     ticked, delivered, sql = page(20, source, twilio)
     assert (ticked, delivered) == (TICK_20, DELIVER_20), "\n".join(sql)
@@ -153,6 +155,7 @@ def test_outcomes_that_finish_while_one_is_written_are_written_together_and_befo
     assert all(name in returned[name] for name in ("one", "two", "three"))
 
 
+@pytest.mark.postgres  # the counts are PostgreSQL's statements
 def test_a_team_paged_for_four_incidents_gets_one_bundled_sms_each_in_a_pinned_number_of_statements(tenant, twilio):
     """Five people on one level with the default throttle and bundle window, four incidents: 20
     pages to five numbers, sent as five SMS of four incidents each."""
