@@ -84,4 +84,7 @@ def measure():
     after = _snapshot()
     split.elapsed = time.monotonic() - started
     for pid, (group, used) in after.items():
-        split.seconds[group] += used - before.get(pid, (group, 0.0))[1]  # a process started meanwhile counts whole
+        was_group, was_used = before.get(pid, (None, 0.0))
+        # A process started meanwhile (or a pid used again) counts whole. One that ended meanwhile is
+        # missed, unless the bench waited for it (a wrk run): keep worker recycling off while measuring.
+        split.seconds[group] += used - was_used if was_group == group and used >= was_used else used

@@ -371,7 +371,7 @@ def compare(port, key, args):
                          ("accepted_per_s", "p50_ms", "p99_ms", "requests", "refused")}
         medians[path]["socket_errors"] = "; ".join(sorted({run["socket_errors"] for run in runs}))
         medians[path]["cpu"] = cpu.combined(run["cpu"] for run in runs)
-        medians[path]["all_requests"] = sum(run["requests"] for run in runs)
+        medians[path]["accepted"] = sum(run["requests"] - run["refused"] for run in runs)
     medians["/api/events"]["ratios"] = [a["accepted_per_s"] / b["accepted_per_s"]
                                         for a, b in zip(rounds["/api/events"], rounds["/bench/bare"], strict=True)]
     return medians["/api/events"], medians["/bench/bare"], tool
@@ -384,7 +384,7 @@ def print_comparison(event_api, bare, tool, rounds):
         print(f"  {label}: {figures['accepted_per_s']:8.0f} accepted events/s   p50 {figures['p50_ms']:6.1f} ms"
               f"   p99 {figures['p99_ms']:6.1f} ms   ({figures['requests']} requests, {figures['refused']} "
               f"refused, socket errors: {figures['socket_errors']})")
-        if line := figures["cpu"].per(figures["all_requests"], "event"):
+        if line := figures["cpu"].per(figures["accepted"], "event"):
             print(f"      {line}")
     print(f"  ratio Event API / bare: {event_api['accepted_per_s'] / bare['accepted_per_s']:.2f}   "
           f"(per round: {', '.join(f'{r:.2f}' for r in event_api['ratios'])})")
