@@ -217,8 +217,8 @@ class Incident(TenantOwned):
             # and every index a row is in makes that slower.
             models.Index(fields=["accepted_by"], condition=Q(accepted_by__isnull=False), name="incident_accepted_by"),
             models.Index(fields=["resolved_by"], condition=Q(resolved_by__isnull=False), name="incident_resolved_by"),
-            # The open incidents of all tenants: the reports' sweeper compares their event counts
-            # with the facts it folded (reports/rollups.py, behind_facts).
+            # The open incidents of all tenants: the reports' fold takes those whose event count
+            # moved past their fact's (reports/rollups.py, behind_facts). Built concurrently (0011).
             models.Index(fields=["tenant"], condition=Q(status__in=("PENDING", "ACCEPTED")), name="incident_open"),
         ]
 

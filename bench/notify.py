@@ -192,18 +192,23 @@ async def post_events(port, key, posted_at, numbers, *, rate=0, concurrency=8):
         idle.get_nowait().close()
 
 
+def _tag(params):
+    """The event's tag in an SMS text ("…: bench-000042 latency probe …")."""
+    return params.get("Body", "").split(": ", 1)[-1][:12]
+
+
 def arrived_tags(fake, posted_at):
-    """How many of the counted events have an SMS (a duplicate counts once)."""
-    tags = {params.get("Body", "").split(": ", 1)[-1][:12] for _, params in fake.arrivals}
-    return len({tag for tag in tags if tag in posted_at and not tag.startswith("bench-9")})
+    """How many of the counted events have an SMS (a duplicate counts once; the warm-up's events are
+    not in `posted_at`)."""
+    return len({_tag(params) for _, params in fake.arrivals} & posted_at.keys())
 
 
 def measured_latencies(fake, posted_at):
     """([POST -> SMS request seconds], [POST -> answer seconds]) of the counted events (not the warm-up)."""
     latencies, answers = [], []
     for arrived, params in fake.arrivals:
-        tag = params.get("Body", "").split(": ", 1)[-1][:12]
-        if tag in posted_at and not tag.startswith("bench-9"):
+        tag = _tag(params)
+        if tag in posted_at:
             started, answered = posted_at[tag]
             latencies.append(arrived - started)
             answers.append(answered - started)
@@ -216,8 +221,7 @@ def print_missing(tenant, fake, posted_at):
 
     from notifications.models import Notification
 
-    arrived = {params.get("Body", "").split(": ", 1)[-1][:12] for _, params in fake.arrivals}
-    missing = sorted(tag for tag in posted_at if tag not in arrived and not tag.startswith("bench-9"))
+    missing = sorted(posted_at.keys() - {_tag(params) for _, params in fake.arrivals})
     pages = Counter(Notification.objects.filter(tenant=tenant, kind="page", incident__incident_key__in=missing)
                     .values_list("status", flat=True))
     print(f"  not arrived: {len(missing)} ({', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}); "

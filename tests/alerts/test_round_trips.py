@@ -60,7 +60,10 @@ def test_appended_events_reach_the_reports_by_their_count(source, look):
         assert post(source.integration_key).json()["responseCode"] == "EVENT_APPENDED"
     assert not DirtyIncident.objects.filter(incident=incident).exists()
     with CaptureQueriesContext(connection) as caught_up:
-        rollups.catch_up(source.tenant) if look == "report read" else rollups.sweep()
+        if look == "report read":
+            rollups.catch_up(source.tenant)
+        else:
+            rollups.sweep()
     assert IncidentFact.objects.get(incident=incident).events == 3
     # No mark written for it on the way: a report read folds inside its own transaction, and marks it
     # wrote there were held to its end, deadlocking with a sweeper that marked in another order.
