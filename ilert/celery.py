@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery, bootsteps
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import task_postrun, task_prerun, worker_process_init, worker_ready
 
 from ilert import delivery, gc_tuning, kombu_patches
 
@@ -42,6 +42,18 @@ app.steps["worker"].add(Ticker)
 @worker_process_init.connect  # each child of a prefork pool
 def _tune_garbage_collection(**kwargs):
     gc_tuning.freeze_what_start_up_loaded()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _look_at_database_connections(task=None, **kwargs):
+    """A task's thread keeps its connection to the next task (settings.CELERY_DB_REUSE_MAX), closed as
+    Django closes a request's: when older than CONN_MAX_AGE, unusable, or left broken. An eager task
+    runs inside its caller (a test's transaction): its connection is not the task's to close."""
+    from django.db import close_old_connections
+
+    if task is None or not getattr(task.request, "is_eager", False):
+        close_old_connections()
 
 
 @worker_ready.connect

@@ -10,12 +10,10 @@ import heapq
 import itertools
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from django.db import connections
-
 from ilert import clock, metrics
+from ilert.threads import Threads
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +54,7 @@ class LocalRunner:
 
     def _ensure_pool(self):
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="kick")
+            self._pool = Threads(self.threads, "kick")
         return self._pool
 
     def _ensure_timer(self):
@@ -83,8 +81,6 @@ class LocalRunner:
             task(*args, **kwargs)
         except Exception:
             log.exception("kicked task %s failed (the sweepers will retry its work)", task.name)
-        finally:
-            connections.close_all()  # this thread's connections only
 
 
 runner = LocalRunner()

@@ -307,6 +307,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # Workers log through LOGGING (its handler redacts secrets) instead of replacing the root handlers.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery's Django fixup closes a task's database connection before and after every task unless this
+# is set: a new PostgreSQL connection per task. Set, it closes one only every 2 × this many tasks;
+# ilert/celery.py looks at connections around each task as Django does around a request.
+CELERY_DB_REUSE_MAX = 1000
 # Sweepers: each app's periodic catch-up for due rows that no task handled.
 SWEEP_INTERVAL_SECONDS = float(env("SWEEP_INTERVAL_SECONDS", "2"))
 SWEEPER_TASKS = [

@@ -8,8 +8,8 @@ interval). Two dispatches at the same instant may together claim a little more t
 those wait briefly for a thread, and one that waited past its deadline is not sent but taken back
 by the sweeper (engine._start_send).
 
-Each job runs with its own database connection, closed when the job ends (no idle connections left
-behind, and a test database can always be dropped).
+Each thread keeps a database connection of its own from one message to the next and closes it
+after a while with nothing to send (ilert/threads.py).
 
 The threads start on first use, and a forked child (a prefork worker) starts afresh.
 """
@@ -17,11 +17,11 @@ The threads start on first use, and a forked child (a prefork worker) starts afr
 import logging
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for_futures
 
 from django.conf import settings
-from django.db import connections
+
+from ilert.threads import Threads
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class Pool:
     def _forget(self):
         """A fresh start; also in a forked child, which has none of its parent's threads."""
         self._lock = threading.Lock()
-        self._executor = None
+        self._threads = None
         self._size = 0
         self._busy = 0  # jobs submitted and not finished
 
@@ -49,15 +49,15 @@ class Pool:
     def submit(self, fn, *args):
         """Run fn(*args) on a sender thread. Returns its future."""
         with self._lock:
-            if self._executor is None or self._size != self.size:
-                if self._executor is not None:  # the setting changed: running jobs finish on the old threads
-                    self._executor.shutdown(wait=False)
+            if self._threads is None or self._size != self.size:
+                if self._threads is not None:  # the setting changed: running jobs finish on the old threads
+                    self._threads.stop(timeout=0)
                 self._size = self.size
-                self._executor = ThreadPoolExecutor(max_workers=self._size, thread_name_prefix="ilert-send")
+                self._threads = Threads(self._size, "ilert-send")
             self._busy += 1
-            executor = self._executor
+            threads = self._threads
         try:
-            return executor.submit(self._run, fn, args)
+            return threads.submit(self._run, fn, args)
         except BaseException:
             with self._lock:
                 self._busy -= 1
@@ -69,7 +69,6 @@ class Pool:
         except Exception:  # the engine records outcomes itself; this is a last resort
             log.exception("notification sender job failed")
         finally:
-            connections.close_all()
             with self._lock:
                 self._busy -= 1
 
