@@ -8,7 +8,7 @@ import os
 import socket
 from dataclasses import dataclass, field
 
-from ilert import clock
+from ilert import bulk, clock
 
 from .models import DeliveryAttempt
 
@@ -50,7 +50,7 @@ def finish_many(calls):
     rows = [A(pk=pk, result=result, finished_at=now, provider=provider[:16], provider_id=provider_id[:255], error="")
             for call, result, provider, provider_id, now in calls if call is not None for pk in call.ids]
     if rows:
-        A.objects.bulk_update(rows, ["result", "finished_at", "provider", "provider_id", "error"])
+        bulk.update(A, rows, ["result", "finished_at", "provider", "provider_id", "error"])
 
 
 def last_send(row):

@@ -146,3 +146,45 @@ def test_any_text_survives_the_array_literals(tenant):
         assert [stored[pk] for pk in pks] == [(r["message"], r["via"], r["data"]) for r in rows]
 
     check()
+
+
+def test_update_stores_what_bulk_update_stores(tenant):
+    incident, user = make_incident(tenant), UserFactory(tenant=tenant)
+    ours, theirs = ([IncidentLogEntry.objects.get(pk=pk) for pk in bulk.insert(IncidentLogEntry, entries(incident, user))]
+                    for _ in range(2))
+    untouched = bulk.insert(IncidentLogEntry, entries(incident, user))
+    later = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    for rows in (ours, theirs):
+        rows[0].message, rows[0].data, rows[0].at = "changed \\ \"quoted\" {a,b}\nline", {"level": 2, "x": None}, later
+        rows[1].message, rows[1].data, rows[1].actor_id = "", {}, None  # each row its own values, a NULL too
+    assert bulk.update(IncidentLogEntry, ours, ["message", "data", "at", "actor"]) == 2
+    IncidentLogEntry.objects.bulk_update(theirs, ["message", "data", "at", "actor"])
+    assert stored(IncidentLogEntry, [r.pk for r in ours]) == stored(IncidentLogEntry, [r.pk for r in theirs])
+    assert stored(IncidentLogEntry, [ours[0].pk])[0]["message"] == "changed \\ \"quoted\" {a,b}\nline"
+    assert stored(IncidentLogEntry, untouched) == stored(IncidentLogEntry, bulk.insert(IncidentLogEntry, entries(
+        incident, user))), "rows not handed over are left alone"
+
+
+def test_update_writes_a_value_shared_by_every_row_to_every_row(tenant):
+    incident, user = make_incident(tenant), UserFactory(tenant=tenant)
+    rows = [Notification.objects.get(pk=pk) for tag in ("a", "b", "c") for pk in bulk.insert(
+        Notification, pages(incident, user, tag))]
+    for row in rows:
+        row.status, row.sent_at = Notification.Status.SENT, AT  # the same objects: sent once
+    rows[1].provider_id = "SM2"
+    assert bulk.update(Notification, rows, ["status", "sent_at", "provider_id"]) == 3
+    assert list(Notification.objects.filter(pk__in=[r.pk for r in rows]).order_by("pk").values_list(
+        "status", "sent_at", "provider_id")) == [("sent", AT, ""), ("sent", AT, "SM2"), ("sent", AT, "")]
+
+
+@pytest.mark.postgres  # SQLite does not enforce lengths at all
+def test_update_refuses_a_value_too_long_and_writes_nothing(tenant):
+    from django.db import DataError
+
+    incident, user = make_incident(tenant), UserFactory(tenant=tenant)
+    rows = [Notification.objects.get(pk=pk) for tag in ("a", "b") for pk in bulk.insert(
+        Notification, pages(incident, user, tag))]
+    rows[0].provider_id, rows[1].provider_id = "ok", "x" * 256
+    with pytest.raises(DataError), transaction.atomic():
+        bulk.update(Notification, rows, ["provider_id"])
+    assert set(Notification.objects.filter(pk__in=[r.pk for r in rows]).values_list("provider_id", flat=True)) == {""}

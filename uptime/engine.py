@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F, Min
 
-from ilert import clock
+from ilert import bulk, clock
 
 from . import checks, services, stats
 from .checks.base import CheckSpec, Result
@@ -66,7 +66,7 @@ def claim_due(*, limit=100, now=None, monitor_id=None):
             monitor.next_check_at = now + timedelta(seconds=monitor.interval_seconds)
             claims.append(Claim(monitor.pk, monitor.claim_seq, due_at, CheckSpec.of(monitor)))
         if monitors:
-            UptimeMonitor.objects.bulk_update(monitors, ["claim_seq", "next_check_at"])
+            bulk.update(UptimeMonitor, monitors, ["claim_seq", "next_check_at"])
     return claims
 
 

@@ -14,7 +14,7 @@ from alerts import services as alert_services
 from alerts.ingest import EventType, InboundEvent
 from alerts.integrations import uptime as uptime_integration
 from alerts.models import LogKind
-from ilert import clock, kick, metrics, secrets
+from ilert import bulk, clock, kick, metrics, secrets
 from ilert.errors import DomainError
 
 from . import validation
@@ -297,7 +297,7 @@ def record_checks(items, *, now=None):
             out.append(monitor)
         CheckResult.objects.bulk_create(rows)
         if moved:
-            UptimeMonitor.objects.bulk_update(moved, STATE_FIELDS)
+            bulk.update(UptimeMonitor, moved, STATE_FIELDS)
     metrics.uptime_checks(items, out)
     return out
 

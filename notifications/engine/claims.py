@@ -12,6 +12,7 @@ from django.db.models import BigIntegerField, Case, F, Q, Value, When
 from django.db.models.functions import Coalesce
 
 from alerts.models import Incident
+from ilert import bulk
 
 from .. import channels, providers
 from ..models import DEFAULT_BUNDLE_SECONDS, Notification
@@ -274,4 +275,4 @@ def _render(claims):
             row.sent_text, row.subject = rendered.text, subject
             kept.append(row)
     if kept:
-        Notification.objects.bulk_update(kept, ["sent_text", "subject"])
+        bulk.update(Notification, kept, ["sent_text", "subject"])

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import F, Q
 
 from alerts.models import LogKind
-from ilert import clock
+from ilert import bulk, clock
 
 from .. import attempts
 from ..models import DeliveryAttempt, Notification
@@ -127,7 +127,7 @@ def record_sent_many(done):
                     lines.append((row, _sent_line(row, item.claim.leader, item.now, numbers),
                                   {"provider_id": item.sent.provider_id}))
                 written += rows
-            Notification.objects.bulk_update(written, _SENT_FIELDS)
+            bulk.update(Notification, written, _SENT_FIELDS)
             timeline.log_many(lines)
     for item in done:
         if item.claim.leader.pk not in ours:
