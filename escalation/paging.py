@@ -45,7 +45,12 @@ def sweep_at(due):
     kick.now(sweep, wake_early=False, options={"eta": due})
 
 
+# The name of the coalesced kick for "a step is due now" (ilert/kick.py): a storm of new incidents
+# sends one message per tick the worker can take, not one per incident.
+STEP_KICK = "escalation.step"
+
+
 def wake_up_now(incident):
     from .tasks import step  # a cycle (above)
 
-    after_commit(step, incident.pk, incident.escalation_level, incident.escalation_round)
+    kick.coalesced(step, STEP_KICK, incident.pk, incident.escalation_level, incident.escalation_round)

@@ -2,7 +2,9 @@ import threading
 
 from celery import shared_task
 
-from . import engine
+from ilert import kick
+
+from . import engine, paging
 
 
 @shared_task(name="escalation.tasks.step", ignore_result=True)
@@ -11,7 +13,9 @@ def step(incident_id, expected_level, expected_round):
     sweeper's tick). Under a storm of new incidents a step per kick planned, paged and committed each
     incident on its own (~30 statements each against ~5 in a batch of twenty); a kick whose incident
     another worker holds or already stepped finds it not due, as before. Kicks are coalesced per
-    process (below)."""
+    process (below), and published at most once per tick that can take them (paging.STEP_KICK): the
+    mark comes off before anything is read, so an incident committed while this task waited is found."""
+    kick.started(paging.STEP_KICK)
     return _coalesced_tick()
 
 
