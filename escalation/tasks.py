@@ -13,9 +13,8 @@ def step(incident_id, expected_level, expected_round):
     sweeper's tick). Under a storm of new incidents a step per kick planned, paged and committed each
     incident on its own (~30 statements each against ~5 in a batch of twenty); a kick whose incident
     another worker holds or already stepped finds it not due, as before. Kicks are coalesced per
-    process (below), and published at most once per tick that can take them (paging.STEP_KICK): the
-    mark comes off before anything is read, so an incident committed while this task waited is found."""
-    kick.started(paging.STEP_KICK)
+    process (below), and published only when no kick is out and no pass is on (paging.STEP_KICK,
+    ilert/kick.py)."""
     return _coalesced_tick()
 
 
@@ -40,9 +39,10 @@ def _coalesced_tick():
     done = 0
     try:
         while True:
+            kick.started(paging.STEP_KICK)  # before the pass reads: commits from now on are the next pass's
             done += engine.tick()
             with _kicks:  # the flag drops in the same hold as the last look: no kick falls in between
-                if not _again:
+                if not _again and kick.finished(paging.STEP_KICK):
                     _ticking = False
                     return done
                 _again = False

@@ -6,14 +6,16 @@ the request that kicks slow either: a kick gets one attempt of at most REDIS_TIM
 connect and to publish (no publish retries), and once one fails, kicks are skipped (logged once)
 until REDIS_RETRY_SECONDS have passed; then the next kick tries the broker again.
 
-A coalesced kick (`coalesced`) publishes nothing while another kick of the same name is published
-and its task has not started yet: that task, started after this commit, finds this transaction's
-rows too. Under a storm of new incidents, one message per incident cost the web its publish (a
-fifth of a new incident's Python in the web, py-spy under bench/notify) and the worker its receive
-and acknowledgement; now one message serves every incident committed before its task starts. The
-mark is a key in the broker's Redis (SET NX, with the kicks' short timeouts) that the task deletes
-first thing (`started`), and that expires after COALESCE_SECONDS if the message is lost: the
-sweepers cover that, as they cover any lost kick. Without a Redis broker every kick publishes.
+A coalesced kick (`coalesced`) publishes nothing while an earlier one is out or a pass of its task
+is on: a commit counts itself in the broker's Redis (SET NX + INCR, with the kicks' short timeouts)
+and only one that finds no count publishes. Each pass of the task starts by setting the count to
+one (`started`), before it reads anything; when the pass is over, `finished` clears the count
+only if nothing was committed meanwhile, and otherwise the task passes again, so a commit whose
+kick stayed home is read by a pass that began after it. Under a storm of new incidents one
+message per incident cost the web its publish (a fifth of a new incident's Python in the web,
+py-spy under bench/notify) and the worker its receive and acknowledgement. A count outlives its
+kick by at most COALESCE_SECONDS (a lost message, a pass that failed): the sweepers cover that, as
+they cover any lost kick. Without a Redis broker every kick publishes.
 """
 
 import logging
@@ -37,7 +39,7 @@ _lock = threading.Lock()
 _pools = {}  # (app name, process id) -> a pool of broker connections with short timeouts
 _mark_clients = {}  # (broker URL, process id) -> a Redis client for the coalescing marks
 _down_until = None  # while the broker is unreachable: the monotonic time at which to try it again
-COALESCE_SECONDS = 2  # a lost coalesced kick holds off others this long (about one sweep interval)
+COALESCE_SECONDS = 2  # a lost coalesced kick holds off others this long at most (about one sweep interval)
 
 
 def after_commit(task, *args, options=None, **kwargs):
@@ -55,37 +57,58 @@ def now(task, *args, options=None, **kwargs):
 
 
 def coalesced(task, name, *args, **kwargs):
-    """after_commit, unless a kick named `name` is published and its task has not started: then
-    nothing (see above). The task calls `started(name)` before it reads anything."""
+    """after_commit, unless a kick named `name` is out or a pass of its task is on (see above): its
+    task runs `started(name)` before each pass and passes again until `finished(name)`."""
     if settings.ILERT_KICK_TASKS:
         transaction.on_commit(lambda: _publish_coalesced(task, name, args, kwargs))
 
 
 def started(name):
-    """A coalesced task has started: the next kick named `name` publishes again."""
+    """A pass begins (call it before reading anything): commits from now on are the next pass's."""
+    client = _marks()
+    if client is not None:
+        try:
+            client.set(_mark(name), 1, ex=COALESCE_SECONDS)
+        except redis.RedisError:  # Redis away: kicks are not published either; the sweepers cover both
+            log.debug("could not mark a pass of %s", name, exc_info=True)
+
+
+# Clear the count only if no commit added to it since the pass began.
+_FINISH = "if redis.call('get', KEYS[1]) == '1' then return redis.call('del', KEYS[1]) end return 0"
+
+
+def finished(name):
+    """The pass is over. True: nothing was committed meanwhile (the next commit publishes a kick);
+    False: something was (or the count expired and it cannot be told): pass again."""
     client = _marks()
     if client is None:
-        return
+        return True
     try:
-        client.delete(_mark(name))
-    except redis.RedisError:  # Redis away: the mark expires by itself
-        log.debug("could not clear the kick mark %s", name, exc_info=True)
+        return bool(client.eval(_FINISH, 1, _mark(name)))
+    except redis.RedisError:  # Redis away: kicks are not published either; the sweepers cover both
+        return True
 
 
 def _mark(name):
-    return f"ilert:kick-pending:{name}"
+    return f"ilert:kick-count:{name}"
 
 
 def _publish_coalesced(task, name, args, kwargs):
     client = _marks()
     if client is not None and (_down_until is None or time.monotonic() >= _down_until):
         try:
-            if not client.set(_mark(name), 1, nx=True, ex=COALESCE_SECONDS):
-                return  # a kick is waiting to start: it will find this commit's rows
+            # A new count expires with its kick; adding to one keeps its expiry (a lost message
+            # holds off the kicks after it for COALESCE_SECONDS at most, even under a stream of commits).
+            _, count = client.pipeline().set(_mark(name), 0, nx=True, ex=COALESCE_SECONDS).incr(_mark(name)).execute()
+            if count > 1:
+                return  # a kick is out, or a pass is on, that will read this commit
         except redis.RedisError:  # Redis away: the publish below finds out and says so
-            log.debug("could not set the kick mark %s", name, exc_info=True)
+            log.debug("could not count the kick %s", name, exc_info=True)
     if not _publish(task, args, kwargs, None) and client is not None:
-        started(name)  # nothing is waiting after all: let the next kick try
+        try:
+            client.delete(_mark(name))  # nothing is out after all: let the next commit publish
+        except redis.RedisError:
+            log.debug("could not clear the kick count %s", name, exc_info=True)
 
 
 def _marks():

@@ -1,6 +1,7 @@
-"""Coalesced kicks (ilert/kick.py): while one is published and its task has not started, further
-kicks of the same name publish nothing; once the task starts, the next one publishes again. A mark
-whose message was lost expires; one whose publish failed is taken back at once."""
+"""Coalesced kicks (ilert/kick.py): while one is out and its task has not taken the count, further
+kicks of the same name publish nothing; once the task takes it, the next one publishes again, and
+the task passes again while commits came in during its pass. A count whose message was lost
+expires; one whose publish failed is taken back at once."""
 
 import pytest
 import redis
@@ -31,10 +32,10 @@ class Recorded:
 def broker(settings):
     settings.TASK_RUNNER, settings.CELERY_BROKER_URL, settings.ILERT_KICK_TASKS = "celery", settings.REDIS_URL, True
     client = redis.Redis.from_url(settings.REDIS_URL)
-    client.delete("ilert:kick-pending:test")
+    client.delete("ilert:kick-count:test")
     kick.reset()
     yield client
-    client.delete("ilert:kick-pending:test")
+    client.delete("ilert:kick-count:test")
     kick.reset()
 
 
@@ -49,8 +50,9 @@ def test_kicks_while_one_waits_to_start_publish_nothing_until_its_task_starts(br
     for n in range(3):
         commit_with_kick(task, n, django_capture_on_commit_callbacks)
     assert task.published == [(0,)]
-    assert 0 < broker.ttl("ilert:kick-pending:test") <= kick.COALESCE_SECONDS  # a lost message holds off no longer
-    kick.started("test")  # the task starts: what commits from now on needs a kick of its own
+    assert 0 < broker.ttl("ilert:kick-count:test") <= kick.COALESCE_SECONDS  # a lost message holds off no longer
+    kick.started("test")  # the task's pass begins
+    assert kick.finished("test")  # nothing came in during it: the next commit publishes
     commit_with_kick(task, 3, django_capture_on_commit_callbacks)
     commit_with_kick(task, 4, django_capture_on_commit_callbacks)
     assert task.published == [(0,), (3,)]
@@ -59,7 +61,7 @@ def test_kicks_while_one_waits_to_start_publish_nothing_until_its_task_starts(br
 def test_a_kick_that_could_not_be_published_leaves_no_mark(broker, settings, django_capture_on_commit_callbacks):
     refused = Recorded(settings.REDIS_URL, refuse=True)
     commit_with_kick(refused, 0, django_capture_on_commit_callbacks)
-    assert not broker.exists("ilert:kick-pending:test")
+    assert not broker.exists("ilert:kick-count:test")
     kick.reset()  # the broker answers again
     task = Recorded(settings.REDIS_URL)
     commit_with_kick(task, 1, django_capture_on_commit_callbacks)
@@ -89,13 +91,28 @@ def test_without_a_redis_broker_every_kick_publishes(settings, django_capture_on
     assert sorted(ran) == [0, 1, 2]
 
 
-def test_the_step_task_takes_its_mark_off_before_it_reads_anything(broker, monkeypatch):
-    """An incident committed while the kick waited was not kicked on its own: the tick must find it."""
+def test_the_step_task_takes_the_count_before_each_pass_and_passes_again_while_commits_came_in(
+        broker, monkeypatch, settings, django_capture_on_commit_callbacks):
+    """A commit whose kick was not published (one was out, or a pass was on) is read by a pass that
+    began after it."""
     from escalation import engine, paging, tasks
 
-    mark = f"ilert:kick-pending:{paging.STEP_KICK}"
-    broker.set(mark, 1, ex=60)
-    marked_when_ticking = []
-    monkeypatch.setattr(engine, "tick", lambda: marked_when_ticking.append(broker.exists(mark)) or 0)
-    tasks.step.run(1, 0, 0)
-    assert marked_when_ticking == [0]
+    mark = "ilert:kick-count:test"
+    kicked = Recorded(settings.REDIS_URL)
+    commit_with_kick(kicked, "first", django_capture_on_commit_callbacks)
+    counted_at_pass = []
+
+    def tick():
+        counted_at_pass.append(int(broker.get(mark) or 0))  # 1: a pass is on
+        if len(counted_at_pass) == 1:  # two incidents commit during the first pass: their kicks stay home
+            for n in (1, 2):
+                commit_with_kick(kicked, n, django_capture_on_commit_callbacks)
+        return 1
+
+    monkeypatch.setattr(engine, "tick", tick)
+    monkeypatch.setattr(paging, "STEP_KICK", "test")  # the Recorded stand-in counts under "test"
+    monkeypatch.setattr(tasks.paging, "STEP_KICK", "test")
+    assert tasks.step.run(1, 0, 0) == 2
+    assert kicked.published == [("first",)]  # the two during the pass published nothing...
+    assert counted_at_pass == [1, 1]  # ...and a second pass, begun after them, read them
+    assert not broker.exists(mark)  # the last pass found nothing new: the next commit publishes
