@@ -20,7 +20,10 @@ from .models import DirtyNotification, NotificationFact, NotificationRollup
 NIGHT_FROM, NIGHT_UNTIL = 22, 7
 FAILED = {Notification.Status.FAILED, Notification.Status.PARKED, Notification.Status.UNCERTAIN}
 COUNTERS = ("total", "sent", "delivered", "failed", "retried", "night", "weekend", "interruptions")
-# The outbox columns a fact is computed from (the trigger watches the same list).
+# The outbox columns a fact is computed from. The trigger (migrations 0002, 0006) marks a row when one
+# of them changes as `compute` reads it: status only as delivered / FAILED, attempts only as > 1.
+# Change what `compute` reads, change the trigger (tests/reports: the trigger marks exactly when
+# the fact changes).
 SOURCE_FIELDS = ("id", "tenant_id", "kind", "user_id", "channel", "provider", "status", "created_at", "sent_at",
                  "attempts", "bundle_id")
 BATCH = 5000

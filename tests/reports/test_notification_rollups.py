@@ -117,6 +117,36 @@ def test_the_trigger_marks_watched_changes_inserts_and_deletions_only(tenant, re
     assert not NotificationFact.objects.exists() and not NotificationRollup.objects.exists()
 
 
+TRANSITIONS = [  # (what the row holds, what an UPDATE sets)
+    ({"status": "pending", "sent": False, "attempts": 0}, {"status": "sending"}),  # a claim
+    ({"status": "sending", "sent": False, "attempts": 0}, {"attempts": 1}),  # the take before the call
+    ({"status": "sending", "sent": False, "attempts": 1}, {"attempts": 2}),  # a retry
+    ({"status": "sending", "sent": False, "attempts": 1}, {"status": "pending"}),  # released for a retry
+    ({"status": "sending", "sent": False, "attempts": 1}, {"status": "sent", "sent_at": START}),  # sent
+    ({"status": "sent", "attempts": 1}, {"status": "delivered"}),
+    ({"status": "sending", "sent": False, "attempts": 1}, {"status": "failed"}),
+    ({"status": "sending", "sent": False, "attempts": 1}, {"status": "uncertain"}),
+    ({"status": "failed", "sent": False, "attempts": 3}, {"status": "parked"}),
+    ({"status": "pending", "sent": False, "attempts": 0}, {"status": "cancelled"}),
+    ({"status": "sent", "attempts": 1}, {"provider": "other"}),
+]
+
+
+@pytest.mark.parametrize(("held", "change"), TRANSITIONS)
+def test_the_trigger_marks_a_change_exactly_when_the_report_fact_changes(tenant, responder, held, change):
+    """The trigger watches what `compute` reads (reports/0006): the claim and the take before the
+    provider call change nothing a report shows and mark nothing; everything else marks."""
+    n = notify(tenant, responder, START, **held)
+    rollups.catch_up_notifications(tenant)
+    zones, row = notification_rollups.recipient_zones(tenant), Notification.objects.filter(pk=n.pk)
+    [before] = notification_rollups.compute(row, zones)
+    Notification.objects.filter(pk=n.pk).update(**change)
+    marked = DirtyNotification.objects.filter(notification_id=n.pk).exists()
+    [after] = notification_rollups.compute(row, zones)  # what a fold would compute from the row now
+    changed = [f for f in notification_rollups.FACT_FIELDS if getattr(before, f) != getattr(after, f)]
+    assert marked == bool(changed), f"marked: {marked}, fact fields changed: {changed}"
+
+
 def test_a_change_during_a_fold_keeps_its_mark(tenant, responder, monkeypatch):
     """The fold deletes only the marks at the version it read: a change committed while it
     computes bumps the version, so the next fold takes the change in."""
