@@ -13,6 +13,15 @@ source, SQLite — also takes the full path. An append is not announced (docs/ar
 the reports find it by its event count (reports.rollups.behind_facts).
 The statement is prepared once per connection (ilert/db/prepared.py): planning it cost more than
 running it.
+
+When no incident is open for the key, the statement draws the tenant's next incident number and
+writes nothing else; that transaction commits without waiting for its WAL to reach the disk
+(`synchronous_commit` off for it alone). The tenant's counter row is locked until the commit, so a
+tenant's new incidents queued behind each other's disk flush (at 170 new incidents/s the statement
+averaged 2.9 ms in pg_stat_statements, nearly all of it waiting for that lock). Nothing is lost by
+it: the incident that uses the number commits durably afterwards, and a flush writes the log up to
+there, the number's commit included; a crash before that loses an unused number, which numbering
+allows (a gap, or the number drawn again: no incident holds it).
 """
 
 import json
@@ -66,11 +75,13 @@ def _sql(connection):
     UPDATE {quote(Tenant._meta.db_table)} SET last_incident_number = last_incident_number + 1
      WHERE id = %(tenant)s AND NOT (SELECT yes FROM was_open) AND (SELECT yes FROM is_current)
     RETURNING last_incident_number
+), drawn AS (
+    SELECT last_incident_number, set_config('synchronous_commit', 'off', true) FROM numbered
 )
 SELECT (SELECT yes FROM was_open), (SELECT yes FROM is_current),
        EXISTS (SELECT 1 FROM {quote(MaintenanceWindow._meta.db_table)} AS m
                 WHERE m.alert_source_id = %(source)s AND m.start <= %(now)s AND m."end" > %(now)s),
-       (SELECT last_incident_number FROM numbered), appended.*
+       (SELECT last_incident_number FROM drawn), appended.*
   FROM (SELECT 1) AS one LEFT JOIN appended ON true"""),  # noqa: S608 - names from the models, values bound
         )
     return _SQL[connection.alias]

@@ -5,12 +5,14 @@ per-process cache of sources by key never lets a revoked, rotated or disabled ke
 import json
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from alerts import selectors
 from alerts.models import AlertSource, Incident, IncidentLogEntry
+from alerts.services.append import try_append
+from ilert import clock
 
 from .factories import make_source
 
@@ -154,3 +156,36 @@ def test_a_new_incident_follows_what_another_process_changed_on_its_source(sourc
         assert incident.escalation_policy.name == "Night shift"
     else:
         assert incident.priority == "LOW"
+
+
+def synchronous_commit_after(call):
+    """What `call` returns, and the transaction's synchronous_commit after it (it starts "on", in a
+    savepoint of the test's transaction, rolled back after)."""
+    savepoint = transaction.savepoint()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit = on")
+        result = call()
+        cursor.execute("SHOW synchronous_commit")
+        setting = cursor.fetchone()[0]
+    transaction.savepoint_rollback(savepoint)
+    return result, setting
+
+
+@pytest.mark.postgres
+def test_only_the_transaction_that_draws_a_number_alone_commits_without_waiting_for_the_disk(source):
+    """alerts/services/append.py: the draw holds the tenant's counter row until its commit, so it does
+    not wait for the flush; an append (which must be on disk before its 202) still does."""
+
+    class Event:
+        via, event_type = "events api", "ALERT"
+
+        @staticmethod
+        def for_timeline():
+            return {}
+
+    assert post(source.integration_key, "db-3").status_code == 202  # open: the next one appends
+    source = AlertSource.objects.get(pk=source.pk)
+    appended, setting = synchronous_commit_after(lambda: try_append(source, Event, "db-3", clock.now()))
+    assert appended.incident is not None and setting == "on"
+    drew, setting = synchronous_commit_after(lambda: try_append(source, Event, "db-4", clock.now()))
+    assert drew.incident is None and drew.number is not None and setting == "off"
