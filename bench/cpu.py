@@ -8,6 +8,10 @@ runs on the same machine; elsewhere `measure` yields an empty split and prints n
     with cpu.measure() as split:
         ...  # the load
     print(split.per(events, "event"))   # "CPU per event: web 0.91 ms, PostgreSQL 0.40 ms, ..."
+
+The line ends with the whole machine's busy cores (/proc/stat) beside the processes' sum: a gap
+between them is CPU spent by processes that came and went during the run (a connection per job
+forked a PostgreSQL backend per message once, and this split did not show it).
 """
 
 import os
@@ -50,9 +54,16 @@ def _snapshot():
     return out
 
 
+def _machine_busy():
+    """CPU seconds the whole machine has been busy (every core, every process, the kernel)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # guest time is already in user time
+
+
 class Split:
     def __init__(self):
-        self.seconds, self.elapsed = Counter(), 0.0
+        self.seconds, self.elapsed, self.machine = Counter(), 0.0, 0.0
 
     def per(self, count, what):
         """One line: CPU milliseconds per `what` by group, the largest first, and the cores used."""
@@ -61,7 +72,8 @@ class Split:
         parts = ", ".join(f"{name} {1000 * used / count:.2f} ms" for name, used in self.seconds.most_common()
                           if used > 0)
         cores = sum(self.seconds.values()) / self.elapsed if self.elapsed else 0
-        return f"CPU per {what}: {parts} (all: {cores:.2f} cores busy)"
+        machine = self.machine / self.elapsed if self.elapsed else 0
+        return f"CPU per {what}: {parts} (all: {cores:.2f} cores busy; the whole machine: {machine:.2f})"
 
 
 def combined(splits):
@@ -70,6 +82,7 @@ def combined(splits):
     for split in splits:
         total.seconds.update(split.seconds)
         total.elapsed += split.elapsed
+        total.machine += split.machine
     return total
 
 
@@ -79,10 +92,10 @@ def measure():
     if not Path("/proc/self/stat").exists():
         yield split
         return
-    before, started = _snapshot(), time.monotonic()
+    before, busy, started = _snapshot(), _machine_busy(), time.monotonic()
     yield split
     after = _snapshot()
-    split.elapsed = time.monotonic() - started
+    split.elapsed, split.machine = time.monotonic() - started, _machine_busy() - busy
     for pid, (group, used) in after.items():
         was_group, was_used = before.get(pid, (None, 0.0))
         # A process started meanwhile (or a pid used again) counts whole. One that ended meanwhile is
