@@ -95,15 +95,18 @@ def _mark(name):
 
 def _publish_coalesced(task, name, args, kwargs):
     client = _marks()
-    if client is not None and (_down_until is None or time.monotonic() >= _down_until):
+    if client is not None:
+        if _down_until is not None and time.monotonic() < _down_until:
+            return  # the broker was unreachable a moment ago: the sweeper will pick the row up
         try:
             # A new count expires with its kick; adding to one keeps its expiry (a lost message
             # holds off the kicks after it for COALESCE_SECONDS at most, even under a stream of commits).
             _, count = client.pipeline().set(_mark(name), 0, nx=True, ex=COALESCE_SECONDS).incr(_mark(name)).execute()
-            if count > 1:
-                return  # a kick is out, or a pass is on, that will read this commit
-        except redis.RedisError:  # Redis away: the publish below finds out and says so
-            log.debug("could not count the kick %s", name, exc_info=True)
+        except redis.RedisError as exc:  # the broker's Redis is away: no publish either (one timeout, not two)
+            _went_down(task, exc)
+            return
+        if count > 1:
+            return  # a kick is out, or a pass is on, that will read this commit
     if not _publish(task, args, kwargs, None) and client is not None:
         try:
             client.delete(_mark(name))  # nothing is out after all: let the next commit publish
@@ -141,12 +144,7 @@ def _publish(task, args, kwargs, options):
         log.info("skipped a kick of %s: all broker connections busy", task.name)
         return False
     except (OperationalError, OSError) as exc:  # broker unreachable (or every connection busy)
-        with _lock:
-            first, _down_until = _down_until is None, time.monotonic() + settings.REDIS_RETRY_SECONDS
-        if first:
-            log.warning("could not publish %s (%s: %s); kicks are skipped and the sweepers pick the work up "
-                        "until the broker answers again (tried every %s s)", task.name, exc.__class__.__name__, exc,
-                        settings.REDIS_RETRY_SECONDS)
+        _went_down(task, exc)
         return False
     if down_until is not None:
         with _lock:
@@ -154,6 +152,17 @@ def _publish(task, args, kwargs, options):
         if was_down:
             log.warning("the broker answers again: kicks are published again")
     return True
+
+
+def _went_down(task, exc):
+    """Skip kicks for REDIS_RETRY_SECONDS (said once per outage)."""
+    global _down_until
+    with _lock:
+        first, _down_until = _down_until is None, time.monotonic() + settings.REDIS_RETRY_SECONDS
+    if first:
+        log.warning("could not publish %s (%s: %s); kicks are skipped and the sweepers pick the work up "
+                    "until the broker answers again (tried every %s s)", task.name, exc.__class__.__name__, exc,
+                    settings.REDIS_RETRY_SECONDS)
 
 
 def _pool(app):

@@ -230,3 +230,27 @@ def test_kicks_are_published_again_when_the_broker_is_back(settings, caplog):
         assert server.llen("celery") == 1  # the kick reached the queue
         logs = [r.getMessage() for r in outage_logs(caplog, "ilert.kick")]
         assert len(logs) == 2 and "answers again" in logs[1]
+
+
+@pytest.mark.django_db
+def test_a_coalesced_kick_to_a_hanging_broker_takes_one_short_attempt_then_kicks_are_skipped(
+        settings, silent, caplog, django_capture_on_commit_callbacks):
+    """The coalescing count (ilert/kick.py) lives in the broker's Redis: a hang there costs one
+    request one short attempt, as a plain kick's would, not one for the count and one to publish."""
+    settings.REDIS_TIMEOUT_SECONDS = 0.2
+    settings.REDIS_RETRY_SECONDS = 3600
+    settings.TASK_RUNNER, settings.CELERY_BROKER_URL = "celery", f"redis://127.0.0.1:{silent.port}/0"
+    task = probe_task(settings.CELERY_BROKER_URL)
+
+    def kicks():
+        for _ in range(10):
+            with django_capture_on_commit_callbacks(execute=True):
+                kick.coalesced(task, "probe")
+
+    assert finishes(kicks)  # no exception, no hang
+    assert len(silent.connections) == 1
+    client = kick._marks()
+    assert socket_timeouts(client.connection_pool.connection_kwargs) == (0.2, 0.2)
+    assert client.connection_pool.connection_kwargs["retry"].get_retries() == 0
+    (logged,) = outage_logs(caplog, "ilert.kick")
+    assert "sweepers pick the work up" in logged.getMessage()
