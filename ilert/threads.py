@@ -6,7 +6,10 @@ a server process forked, set up and ended for each SMS (bench/notify: one sessio
 and CPU that per-process figures miss because those processes are gone by the end). A kept
 connection is looked at before and after each job as Django looks at a request's
 (`close_old_connections`: CONN_MAX_AGE, CONN_HEALTH_CHECKS, a connection left broken), and a thread
-with nothing to do for IDLE_SECONDS closes its connections, so a quiet process holds none.
+with nothing to do for IDLE_SECONDS closes its connections, so a quiet process holds none. At most
+`keep` threads of a pool keep one between jobs; the others close theirs after each job, as before:
+a burst that runs every sender thread at once must not leave every one of them holding an idle
+connection (bench/scaleout with four worker processes ran PostgreSQL out of connection slots).
 
 Threads start on demand, up to `size`; a job waits in the queue while all of them are busy. At
 interpreter exit the jobs already handed over finish first (up to EXIT_SECONDS), as with the
@@ -26,8 +29,10 @@ _STOP = object()
 
 
 class Threads:
-    def __init__(self, size, name, idle_seconds=IDLE_SECONDS):
+    def __init__(self, size, name, keep=None, idle_seconds=IDLE_SECONDS):
         self.size, self.name, self.idle_seconds = size, name, idle_seconds
+        self.keep = size if keep is None else keep
+        self._holding = set()  # threads that keep a connection between jobs (at most `keep`)
         self._jobs = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads = []
@@ -64,10 +69,10 @@ class Threads:
             try:
                 job = self._jobs.get(timeout=self.idle_seconds)
             except queue.Empty:
-                connections.close_all()  # this thread's connections only
+                self._close()
                 job = self._jobs.get()
             if job is _STOP:
-                connections.close_all()
+                self._close()
                 return
             future, fn, args = job
             if future.set_running_or_notify_cancel():
@@ -77,6 +82,21 @@ class Threads:
                 except BaseException as exc:  # noqa: BLE001 - the caller reads it from the future
                     future.set_exception(exc)
                 finally:
-                    close_old_connections()
+                    self._after_job()
             self._idle.release()
+
+    def _after_job(self):
+        close_old_connections()
+        me = threading.get_ident()
+        connected = any(conn.connection is not None for conn in connections.all(initialized_only=True))
+        with self._lock:
+            if connected and (me in self._holding or len(self._holding) < self.keep):
+                self._holding.add(me)
+                return
+        self._close()
+
+    def _close(self):
+        connections.close_all()  # this thread's connections only
+        with self._lock:
+            self._holding.discard(threading.get_ident())
 

@@ -8,8 +8,9 @@ interval). Two dispatches at the same instant may together claim a little more t
 those wait briefly for a thread, and one that waited past its deadline is not sent but taken back
 by the sweeper (engine._start_send).
 
-Each thread keeps a database connection of its own from one message to the next and closes it
-after a while with nothing to send (ilert/threads.py).
+Up to KEEP_CONNECTIONS threads keep a database connection of their own from one message to the
+next, each closing it after a while with nothing to send; the others connect per message
+(ilert/threads.py).
 
 The threads start on first use, and a forked child (a prefork worker) starts afresh.
 """
@@ -24,6 +25,10 @@ from django.conf import settings
 from ilert.threads import Threads
 
 log = logging.getLogger(__name__)
+
+# Sender threads that keep their database connection between messages (ilert/threads.py); the rest
+# connect per message. Steady paging at 170 messages/s keeps one or two threads busy at a time.
+KEEP_CONNECTIONS = 4
 
 
 class Pool:
@@ -53,7 +58,7 @@ class Pool:
                 if self._threads is not None:  # the setting changed: running jobs finish on the old threads
                     self._threads.stop(timeout=0)
                 self._size = self.size
-                self._threads = Threads(self._size, "ilert-send")
+                self._threads = Threads(self._size, "ilert-send", keep=KEEP_CONNECTIONS)
             self._busy += 1
             threads = self._threads
         try:

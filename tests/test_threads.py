@@ -50,6 +50,13 @@ def test_a_connection_the_server_ended_between_jobs_is_replaced(own_connection):
         _, raw = threads.submit(_connected).result(timeout=30)
         with own_connection.cursor() as cursor:
             cursor.execute("SELECT pg_terminate_backend(%s)", [raw.info.backend_pid])
+
+        def gone():  # the server said goodbye on the socket before its process went
+            with own_connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [raw.info.backend_pid])
+                return cursor.fetchone()[0] == 0
+
+        wait_for(gone, message="the terminated server process to exit")
         _, again = threads.submit(_connected).result(timeout=30)  # would raise on the dead connection
     finally:
         threads.stop(timeout=30)
@@ -89,6 +96,29 @@ def test_no_more_jobs_run_at_once_than_there_are_threads_and_the_rest_wait_their
     finally:
         threads.stop(timeout=30)
     assert most[0] == 2 and len(names) == 2
+
+
+def test_no_more_threads_than_keep_hold_a_connection_after_a_burst():
+    """Every thread of a burst connects; afterwards only `keep` of them stay connected."""
+    threads = Threads(3, "test", keep=1, idle_seconds=60)
+    release, started = threading.Event(), threading.Semaphore(0)
+
+    def job():
+        wrapper = _connected()[0]
+        started.release()
+        release.wait(timeout=60)
+        return wrapper
+
+    try:
+        futures = [threads.submit(job) for _ in range(3)]
+        for _ in range(3):
+            assert started.acquire(timeout=60)  # all three connected at once
+        release.set()
+        wrappers = [future.result(timeout=30) for future in futures]
+        wait_for(lambda: sum(w.connection is not None for w in wrappers) == 1, message="two to close theirs")
+    finally:
+        threads.stop(timeout=30)
+    assert all(w.connection is None for w in wrappers)
 
 
 def test_stopping_lets_the_queued_jobs_finish_and_closes_the_connections():
