@@ -2,8 +2,10 @@ import os
 
 from celery import Celery, bootsteps
 from celery.signals import task_postrun, task_prerun, worker_process_init, worker_ready
+from django.db import close_old_connections
 
 from ilert import delivery, gc_tuning, kombu_patches
+from ilert.threads import Keepers
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ilert.settings")
 kombu_patches.apply()  # a Redis restart must not kill a worker (see the module)
@@ -44,16 +46,28 @@ def _tune_garbage_collection(**kwargs):
     gc_tuning.freeze_what_start_up_loaded()
 
 
-@task_prerun.connect
-@task_postrun.connect
-def _look_at_database_connections(task=None, **kwargs):
-    """A task's thread keeps its connection to the next task (settings.CELERY_DB_REUSE_MAX), closed as
-    Django closes a request's: when older than CONN_MAX_AGE, unusable, or left broken. An eager task
-    runs inside its caller (a test's transaction): its connection is not the task's to close."""
-    from django.db import close_old_connections
+# At most this many of a worker process's task threads keep their database connection from one
+# task to the next (ilert/threads.py): a connection per task cost a forked PostgreSQL process per
+# task, and every thread keeping one cost four worker processes more connection slots than
+# PostgreSQL's default 100 (bench/scaleout).
+TASK_THREADS_KEEPING_CONNECTIONS = 4
+_keepers = Keepers(TASK_THREADS_KEEPING_CONNECTIONS)
 
+
+@task_prerun.connect
+def _look_at_database_connection(task=None, **kwargs):
+    """Before a task, as Django before a request: a connection too old or unusable is closed."""
     if task is None or not getattr(task.request, "is_eager", False):
         close_old_connections()
+
+
+@task_postrun.connect
+def _keep_or_close_database_connection(task=None, **kwargs):
+    """After a task: kept for the next one (settings.CELERY_DB_REUSE_MAX stops Celery's Django fixup
+    from closing it), unless more threads than TASK_THREADS_KEEPING_CONNECTIONS would keep one. An
+    eager task runs inside its caller (a test's transaction): its connection is not the task's."""
+    if task is None or not getattr(task.request, "is_eager", False):
+        _keepers.after_job()
 
 
 @worker_ready.connect

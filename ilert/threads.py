@@ -28,11 +28,36 @@ EXIT_SECONDS = 30
 _STOP = object()
 
 
+class Keepers:
+    """Which threads of a pool keep their database connections between jobs: at most `limit`; the
+    others close theirs after each job. Call `after_job` in the thread when a job ends, and
+    `close` for a thread that is done for now."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self._holding = set()
+        self._lock = threading.Lock()
+
+    def after_job(self):
+        close_old_connections()  # too old, unusable or left broken: closed as after a request
+        me = threading.get_ident()
+        connected = any(conn.connection is not None for conn in connections.all(initialized_only=True))
+        with self._lock:
+            if connected and (me in self._holding or len(self._holding) < self.limit):
+                self._holding.add(me)
+                return
+        self.close()
+
+    def close(self):
+        connections.close_all()  # this thread's connections only
+        with self._lock:
+            self._holding.discard(threading.get_ident())
+
+
 class Threads:
     def __init__(self, size, name, keep=None, idle_seconds=IDLE_SECONDS):
         self.size, self.name, self.idle_seconds = size, name, idle_seconds
-        self.keep = size if keep is None else keep
-        self._holding = set()  # threads that keep a connection between jobs (at most `keep`)
+        self.keepers = Keepers(size if keep is None else keep)
         self._jobs = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads = []
@@ -69,10 +94,10 @@ class Threads:
             try:
                 job = self._jobs.get(timeout=self.idle_seconds)
             except queue.Empty:
-                self._close()
+                self.keepers.close()
                 job = self._jobs.get()
             if job is _STOP:
-                self._close()
+                self.keepers.close()
                 return
             future, fn, args = job
             if future.set_running_or_notify_cancel():
@@ -82,21 +107,6 @@ class Threads:
                 except BaseException as exc:  # noqa: BLE001 - the caller reads it from the future
                     future.set_exception(exc)
                 finally:
-                    self._after_job()
+                    self.keepers.after_job()
             self._idle.release()
-
-    def _after_job(self):
-        close_old_connections()
-        me = threading.get_ident()
-        connected = any(conn.connection is not None for conn in connections.all(initialized_only=True))
-        with self._lock:
-            if connected and (me in self._holding or len(self._holding) < self.keep):
-                self._holding.add(me)
-                return
-        self._close()
-
-    def _close(self):
-        connections.close_all()  # this thread's connections only
-        with self._lock:
-            self._holding.discard(threading.get_ident())
 
