@@ -41,8 +41,9 @@ def _coalesced_tick():
         while True:
             kick.started(paging.STEP_KICK)  # before the pass reads: commits from now on are the next pass's
             done += engine.tick()
+            quiet = kick.finished(paging.STEP_KICK)  # a Redis round trip: not under the lock
             with _kicks:  # the flag drops in the same hold as the last look: no kick falls in between
-                if not _again and kick.finished(paging.STEP_KICK):
+                if not _again and quiet:
                     _ticking = False
                     return done
                 _again = False

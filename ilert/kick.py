@@ -11,9 +11,10 @@ is on: a commit counts itself in the broker's Redis (SET NX + INCR, with the kic
 and only one that finds no count publishes. Each pass of the task starts by setting the count to
 one (`started`), before it reads anything; when the pass is over, `finished` clears the count
 only if nothing was committed meanwhile, and otherwise the task passes again, so a commit whose
-kick stayed home is read by a pass that began after it. Under a storm of new incidents one
-message per incident cost the web its publish (a fifth of a new incident's Python in the web,
-py-spy under bench/notify) and the worker its receive and acknowledgement. A count outlives its
+kick stayed home is read by a pass that began after it (or, where that cannot be told, by the
+sweeper: a count that expired during a pass longer than COALESCE_SECONDS, a failed publish).
+Under a storm of new incidents one message per incident cost the web its publish (a fifth of a
+new incident's Python in the web, py-spy under bench/notify) and the worker its receive and ack. A count outlives its
 kick by at most COALESCE_SECONDS (a lost message, a pass that failed): the sweepers cover that, as
 they cover any lost kick. Without a Redis broker every kick publishes.
 """
@@ -73,13 +74,19 @@ def started(name):
             log.debug("could not mark a pass of %s", name, exc_info=True)
 
 
-# Clear the count only if no commit added to it since the pass began.
-_FINISH = "if redis.call('get', KEYS[1]) == '1' then return redis.call('del', KEYS[1]) end return 0"
+# Clear the count if no commit added to it since the pass began (1: done, 0: pass again). No count
+# at all cannot be told apart from one that expired during a long pass, or from a Redis that
+# refuses writes (full, a read-only replica): done then, and a commit counted in a count that
+# expired waits for the sweeper. Passing again instead looped for ever (found in review).
+_FINISH = """local count = redis.call('get', KEYS[1])
+if count == false then return 1 end
+if count == '1' then redis.call('del', KEYS[1]) return 1 end
+return 0"""
 
 
 def finished(name):
-    """The pass is over. True: nothing was committed meanwhile (the next commit publishes a kick);
-    False: something was (or the count expired and it cannot be told): pass again."""
+    """The pass is over. True: nothing was committed meanwhile, as far as can be told (the next
+    commit publishes a kick); False: something was: pass again."""
     client = _marks()
     if client is None:
         return True

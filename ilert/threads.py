@@ -19,6 +19,7 @@ standard library's executors: a worker shutting down records the messages it sen
 import atexit
 import queue
 import threading
+import time
 from concurrent.futures import Future
 
 from django.db import close_old_connections, connections
@@ -80,14 +81,15 @@ class Threads:
 
     def stop(self, timeout=None):
         """Let the jobs queued by now finish, then end the threads (each closes its connections).
-        Waits up to `timeout` seconds for each thread (0: does not wait)."""
+        Waits up to `timeout` seconds in all (0: does not wait; None: as long as they take)."""
         with self._lock:
             self._stopped = True
             threads = list(self._threads)
         for _ in threads:
             self._jobs.put(_STOP)
+        deadline = None if timeout is None else time.monotonic() + timeout
         for thread in threads:
-            thread.join(timeout)
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     def _work(self):
         while True:

@@ -116,3 +116,23 @@ def test_the_step_task_takes_the_count_before_each_pass_and_passes_again_while_c
     assert kicked.published == [("first",)]  # the two during the pass published nothing...
     assert counted_at_pass == [1, 1]  # ...and a second pass, begun after them, read them
     assert not broker.exists(mark)  # the last pass found nothing new: the next commit publishes
+
+
+def test_a_count_gone_during_a_pass_ends_the_ticking(broker, monkeypatch):
+    """A count that expired during a long pass, or a Redis that refuses writes (full, a read-only
+    replica), leaves no count to read: the ticking ends there (the sweeper covers what it cannot
+    tell) instead of passing again for ever (found in review)."""
+    from escalation import engine, paging, tasks
+
+    monkeypatch.setattr(paging, "STEP_KICK", "test")
+    passes = []
+
+    def tick():
+        passes.append(1)
+        broker.delete("ilert:kick-count:test")  # expired meanwhile, or never written
+        assert len(passes) < 5, "the ticking did not end"
+        return 0
+
+    monkeypatch.setattr(engine, "tick", tick)
+    assert tasks.step.run(1, 0, 0) == 0
+    assert passes == [1]

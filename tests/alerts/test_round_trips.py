@@ -158,34 +158,42 @@ def test_a_new_incident_follows_what_another_process_changed_on_its_source(sourc
         assert incident.priority == "LOW"
 
 
-def synchronous_commit_after(call):
-    """What `call` returns, and the transaction's synchronous_commit after it (it starts "on", in a
-    savepoint of the test's transaction, rolled back after)."""
-    savepoint = transaction.savepoint()
+class Event:
+    via, event_type = "events api", "ALERT"
+
+    @staticmethod
+    def for_timeline():
+        return {}
+
+
+def synchronous_commit():
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit = on")
-        result = call()
         cursor.execute("SHOW synchronous_commit")
-        setting = cursor.fetchone()[0]
-    transaction.savepoint_rollback(savepoint)
-    return result, setting
+        return cursor.fetchone()[0]
 
 
 @pytest.mark.postgres
-def test_only_the_transaction_that_draws_a_number_alone_commits_without_waiting_for_the_disk(source):
-    """alerts/services/append.py: the draw holds the tenant's counter row until its commit, so it does
-    not wait for the flush; an append (which must be on disk before its 202) still does."""
+@pytest.mark.django_db(transaction=True)
+def test_a_number_drawn_in_its_own_transaction_commits_without_waiting_for_the_disk(tenant):
+    """alerts/services/append.py: run on its own (as the Event API runs it), the draw holds the
+    tenant's counter row until its commit, so it does not wait for the flush; the setting dies with
+    that transaction."""
+    source = make_source(tenant, name="Prometheus")
+    drew = try_append(source, Event, "db-4", clock.now())
+    assert drew.incident is None and drew.number is not None and drew.commit == "off"
+    assert synchronous_commit() == "on"
 
-    class Event:
-        via, event_type = "events api", "ALERT"
 
-        @staticmethod
-        def for_timeline():
-            return {}
-
+@pytest.mark.postgres
+def test_inside_a_callers_transaction_a_draw_leaves_the_commit_durable(source):
+    """Inbound email, SMS and the sweeps ingest inside their own transaction, which goes on to write
+    the incident: that commit must wait for the disk (found in review)."""
     assert post(source.integration_key, "db-3").status_code == 202  # open: the next one appends
     source = AlertSource.objects.get(pk=source.pk)
-    appended, setting = synchronous_commit_after(lambda: try_append(source, Event, "db-3", clock.now()))
-    assert appended.incident is not None and setting == "on"
-    drew, setting = synchronous_commit_after(lambda: try_append(source, Event, "db-4", clock.now()))
-    assert drew.incident is None and drew.number is not None and setting == "off"
+    with transaction.atomic():
+        appended = try_append(source, Event, "db-3", clock.now())
+        drew = try_append(source, Event, "db-4", clock.now())
+        setting = synchronous_commit()
+    assert appended.incident is not None and appended.commit is None
+    assert drew.incident is None and drew.number is not None and drew.commit is None
+    assert setting == "on"
