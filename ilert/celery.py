@@ -1,4 +1,6 @@
 import os
+import sys
+import threading
 
 from celery import Celery, bootsteps
 from celery.signals import task_postrun, task_prerun, worker_process_init, worker_ready
@@ -46,12 +48,11 @@ def _tune_garbage_collection(**kwargs):
     gc_tuning.freeze_what_start_up_loaded()
 
 
-# At most this many of a worker process's task threads keep their database connection from one
-# task to the next (ilert/threads.py): a connection per task cost a forked PostgreSQL process per
-# task, and every thread keeping one cost four worker processes more connection slots than
-# PostgreSQL's default 100 (bench/scaleout).
-TASK_THREADS_KEEPING_CONNECTIONS = 4
-_keepers = Keepers(TASK_THREADS_KEEPING_CONNECTIONS)
+# A task thread keeps its database connection from one task to the next (a connection per task
+# forked a PostgreSQL process per task); settings.DB_KEEP_THREAD_CONNECTIONS caps how many of a
+# process's task threads do (made on first use: the settings are not loaded when this module is).
+_keepers = None
+_keepers_made = threading.Lock()
 
 
 @task_prerun.connect
@@ -64,9 +65,15 @@ def _look_at_database_connection(task=None, **kwargs):
 @task_postrun.connect
 def _keep_or_close_database_connection(task=None, **kwargs):
     """After a task: kept for the next one (settings.CELERY_DB_REUSE_MAX stops Celery's Django fixup
-    from closing it), unless more threads than TASK_THREADS_KEEPING_CONNECTIONS would keep one. An
+    from closing it), unless more threads than settings.DB_KEEP_THREAD_CONNECTIONS would keep one. An
     eager task runs inside its caller (a test's transaction): its connection is not the task's."""
+    global _keepers  # noqa: PLW0603 - one per process, made on first use
     if task is None or not getattr(task.request, "is_eager", False):
+        with _keepers_made:
+            if _keepers is None:
+                from django.conf import settings
+
+                _keepers = Keepers(settings.DB_KEEP_THREAD_CONNECTIONS or sys.maxsize)
         _keepers.after_job()
 
 

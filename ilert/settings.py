@@ -154,6 +154,12 @@ else:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["ENGINE"] = "ilert.db"  # Django's, with a health check without a round trip
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# How many threads of each pool in a worker process (Celery's task threads, the notification sender
+# threads) keep their database connection from one job to the next (ilert/threads.py); the others
+# connect per job. 0: all of them. A connection per job forks a PostgreSQL process per message
+# (bench/notify: half a core at 120 new incidents/s); keeping all of them needs their slots
+# (docs/scaling.md counts them). Lower it when many worker processes share a database without a pooler.
+DB_KEEP_THREAD_CONNECTIONS = int(env("DB_KEEP_THREAD_CONNECTIONS", "0"))
 # The hottest statements are prepared on the server once per connection (ilert/db/prepared.py); off
 # behind a pooler in transaction mode, which moves a session's statements between connections.
 DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)

@@ -8,9 +8,9 @@ interval). Two dispatches at the same instant may together claim a little more t
 those wait briefly for a thread, and one that waited past its deadline is not sent but taken back
 by the sweeper (engine._start_send).
 
-Up to KEEP_CONNECTIONS threads keep a database connection of their own from one message to the
-next, each closing it after a while with nothing to send; the others connect per message
-(ilert/threads.py).
+Each thread keeps a database connection of its own from one message to the next and closes it
+after a while with nothing to send (ilert/threads.py; settings.DB_KEEP_THREAD_CONNECTIONS caps how
+many do).
 
 The threads start on first use, and a forked child (a prefork worker) starts afresh.
 """
@@ -25,10 +25,6 @@ from django.conf import settings
 from ilert.threads import Threads
 
 log = logging.getLogger(__name__)
-
-# Sender threads that keep their database connection between messages (ilert/threads.py); the rest
-# connect per message. Steady paging at 170 messages/s keeps one or two threads busy at a time.
-KEEP_CONNECTIONS = 4
 
 
 class Pool:
@@ -58,7 +54,7 @@ class Pool:
                 if self._threads is not None:  # the setting changed: running jobs finish on the old threads
                     self._threads.stop(timeout=0)
                 self._size = self.size
-                self._threads = Threads(self._size, "ilert-send", keep=KEEP_CONNECTIONS)
+                self._threads = Threads(self._size, "ilert-send", keep=settings.DB_KEEP_THREAD_CONNECTIONS or None)
             self._busy += 1
             threads = self._threads
         try:

@@ -130,3 +130,17 @@ def test_stopping_lets_the_queued_jobs_finish_and_closes_the_connections():
     assert wrapper.connection is None and raw.closed
     with pytest.raises(RuntimeError):
         threads.submit(_connected)
+
+
+def test_the_senders_keep_as_many_connections_as_the_setting_allows(settings):
+    from notifications.senders import Pool
+
+    settings.DB_KEEP_THREAD_CONNECTIONS = 2
+    pool = Pool()
+    pool.wait([pool.submit(_connected)])
+    assert pool._threads.keepers.limit == 2
+    settings.DB_KEEP_THREAD_CONNECTIONS = 0  # all of them
+    settings.NOTIFICATION_SEND_CONCURRENCY = 5  # a new size: a new set of threads, reading the setting again
+    pool.wait([pool.submit(_connected)])
+    assert pool._threads.keepers.limit == 5
+    pool._threads.stop(timeout=30)
