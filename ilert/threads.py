@@ -6,10 +6,11 @@ a server process forked, set up and ended for each SMS (bench/notify: one sessio
 and CPU that per-process figures miss because those processes are gone by the end). A kept
 connection is looked at before and after each job as Django looks at a request's
 (`close_old_connections`: CONN_MAX_AGE, CONN_HEALTH_CHECKS, a connection left broken), and a thread
-with nothing to do for IDLE_SECONDS closes its connections, so a quiet process holds none. At most
-`keep` threads of a pool keep one between jobs; the others close theirs after each job, as before:
-a burst that runs every sender thread at once must not leave every one of them holding an idle
-connection (bench/scaleout with four worker processes ran PostgreSQL out of connection slots).
+with nothing to do for IDLE_SECONDS closes its connections, so a quiet process holds none. With
+`keep`, at most that many threads of a pool keep one between jobs and the others close theirs
+after each job (`Keepers`; settings.DB_KEEP_THREAD_CONNECTIONS): for many worker processes on one
+database without a pooler, where a burst on every sender thread of every process would otherwise
+hold more connections than PostgreSQL has slots (bench/scaleout, four workers, 100 slots).
 
 Threads start on demand, up to `size`; a job waits in the queue while all of them are busy. At
 interpreter exit the jobs already handed over finish first (up to EXIT_SECONDS), as with the
