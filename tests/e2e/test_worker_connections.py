@@ -11,7 +11,7 @@ from tests.e2e.workers import Worker, purge_broker, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
-TASKS = 30
+TASKS = 60
 
 
 def sessions_opened():
@@ -41,5 +41,6 @@ def test_a_worker_thread_runs_task_after_task_on_one_connection(tmp_path):
         opened = sessions_opened() - before
     finally:
         worker.stop()
-    # One per task if each closed its connection; the worker's tickers account for the few allowed.
+    # One per task if each closed its connection; the worker's ticker threads (a dozen, each opening
+    # its own as it starts or after a long interval) account for the ones allowed.
     assert opened < TASKS // 2, f"{opened} connections opened for {TASKS} tasks"
