@@ -62,7 +62,9 @@ def insert(model, rows, *, skip_existing=None):
 
 def update(model, objs, fields):
     """Write `fields` (names) of the model instances `objs`, each row its own values, in one
-    statement. Returns the number of rows written."""
+    statement. Returns the number of rows written. Unlike bulk_update, the objects must be saved
+    ones with distinct primary keys, and a value too long for its column is refused (DataError),
+    not cut."""
     if not objs:
         return 0
     db = router.db_for_write(model)

@@ -11,12 +11,11 @@ is on: a commit counts itself in the broker's Redis (SET NX + INCR, with the kic
 and only one that finds no count publishes. Each pass of the task starts by setting the count to
 one (`started`), before it reads anything; when the pass is over, `finished` clears the count
 only if nothing was committed meanwhile, and otherwise the task passes again, so a commit whose
-kick stayed home is read by a pass that began after it (or, where that cannot be told, by the
-sweeper: a count that expired during a pass longer than COALESCE_SECONDS, a failed publish).
-Under a storm of new incidents one message per incident cost the web its publish (a fifth of a
-new incident's Python in the web, py-spy under bench/notify) and the worker its receive and ack. A count outlives its
-kick by at most COALESCE_SECONDS (a lost message, a pass that failed): the sweepers cover that, as
-they cover any lost kick. Without a Redis broker every kick publishes.
+kick stayed home is read by a pass that began after it. Where that cannot be told (a count that
+expired during a pass longer than COALESCE_SECONDS, a failed publish or pass) the sweepers read
+it, as they read the work of any lost kick. Under a storm of new incidents one message per
+incident cost the web its publish (a fifth of a new incident's Python in the web, py-spy under
+bench/notify) and the worker its receive and ack. Without a Redis broker every kick publishes.
 """
 
 import logging

@@ -69,7 +69,7 @@ def test_a_kick_that_could_not_be_published_leaves_no_mark(broker, settings, dja
     assert task.published == [(1,)]
 
 
-def test_without_a_redis_broker_every_kick_publishes(settings, django_capture_on_commit_callbacks):
+def test_without_a_redis_broker_every_kick_publishes(settings, monkeypatch, django_capture_on_commit_callbacks):
     settings.TASK_RUNNER, settings.CELERY_BROKER_URL, settings.ILERT_KICK_TASKS = "local", "memory://", True
     ran = []
 
@@ -82,13 +82,10 @@ def test_without_a_redis_broker_every_kick_publishes(settings, django_capture_on
     from ilert.localtasks import LocalRunner
 
     runner = LocalRunner()
-    original, kick.runner = kick.runner, runner
-    try:
-        for n in range(3):
-            commit_with_kick(Local(), n, django_capture_on_commit_callbacks)
-        runner._pool.stop(timeout=30)
-    finally:
-        kick.runner = original
+    monkeypatch.setattr(kick, "runner", runner)  # a runner of the test's own, stopped to wait for its kicks
+    for n in range(3):
+        commit_with_kick(Local(), n, django_capture_on_commit_callbacks)
+    runner._pool.stop(timeout=30)
     assert sorted(ran) == [0, 1, 2]
 
 

@@ -15,16 +15,16 @@ The statement is prepared once per connection (ilert/db/prepared.py): planning i
 running it.
 
 When no incident is open for the key, the statement draws the tenant's next incident number and
-writes nothing else; run on its own (autocommit, as the Event API runs it), that transaction
-commits without waiting for its WAL to reach the disk (`synchronous_commit` off for it alone).
-Inside a caller's transaction (inbound email and SMS, the heartbeat and uptime sweeps) it leaves
-the setting alone: there the same transaction goes on to write the incident, which must be on disk
-before the caller answers. The tenant's counter row is locked until the commit, so a
-tenant's new incidents queued behind each other's disk flush (at 170 new incidents/s the statement
-averaged 2.9 ms in pg_stat_statements, nearly all of it waiting for that lock). Nothing is lost by
-it: the incident that uses the number commits durably afterwards, and a flush writes the log up to
-there, the number's commit included; a crash before that loses an unused number, which numbering
-allows (a gap, or the number drawn again: no incident holds it).
+writes nothing else. The tenant's counter row stays locked until that transaction commits, so a
+tenant's new incidents queued behind each other's disk flushes (at 170 new incidents/s the
+statement averaged 2.9 ms in pg_stat_statements, nearly all of it waiting for that lock). Run on
+its own (autocommit, as the Event API runs it), the draw's transaction therefore commits without
+waiting for its WAL to reach the disk (`synchronous_commit` off for it alone). Nothing is lost by
+it: the incident that uses the number commits durably afterwards, and that flush writes the log up
+to there, the number's commit included; a crash before it loses an unused number, which numbering
+allows (a gap, or the number drawn again: no incident holds it). Inside a caller's transaction
+(inbound email and SMS, the heartbeat and uptime sweeps) the setting is left alone: there the same
+transaction goes on to write the incident, which must be on disk before the caller answers.
 """
 
 import json
