@@ -33,8 +33,6 @@ class Tenant(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     created_at = models.DateTimeField(default=dj_timezone.now)
-    # Incidents are numbered per tenant (#1, #2 …); the counter is bumped under a row lock.
-    last_incident_number = models.PositiveBigIntegerField(default=0)
     # The one organisation of the platform's operators (Django superusers live here). Only
     # `createsuperuser` makes it; no sign-up, whatever its name, can become it.
     platform = models.BooleanField(default=False, editable=False)

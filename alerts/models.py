@@ -230,6 +230,19 @@ class Incident(TenantOwned):
         return self.status in self.OPEN
 
 
+class IncidentCounter(models.Model):
+    """A tenant's last incident number (alerts/services/numbering.py), in a row of its own: the
+    tenant's row is read by a foreign-key check (FOR KEY SHARE) on nearly every insert of the
+    paging path, and while it was also the counter, updated for every new incident, those checks
+    slowed tenfold in a storm (docs/scaling.md). Made by the first draw (an upsert)."""
+
+    tenant = models.OneToOneField("accounts.Tenant", primary_key=True, on_delete=models.CASCADE, related_name="+")
+    last_number = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.tenant_id}: #{self.last_number}"
+
+
 class LogKind(models.TextChoices):
     EVENT = "event", "Event received"
     CREATED = "created", "Incident opened"

@@ -37,7 +37,7 @@ from django.db import connection  # noqa: E402
 from django.db.models import NOT_PROVIDED  # noqa: E402
 
 from accounts.models import Tenant, User  # noqa: E402
-from alerts.models import AlertSource, Incident, IncidentLogEntry  # noqa: E402
+from alerts.models import AlertSource, Incident, IncidentCounter, IncidentLogEntry  # noqa: E402
 from escalation.models import EscalationPolicy  # noqa: E402
 from notifications.models import Notification  # noqa: E402
 from reports import queries, rollups  # noqa: E402
@@ -117,8 +117,7 @@ def generate(n, seed=1):
         copy(IncidentLogEntry, entries)
         copy(Notification, pages)
         print(f"  {offset + len(chunk):,} incidents inserted", flush=True)
-    tenant.last_incident_number = number
-    tenant.save(update_fields=["last_incident_number"])
+    IncidentCounter.objects.update_or_create(tenant=tenant, defaults={"last_number": number})
     make_schedules(tenant, users, start, end, rng)
     with connection.cursor() as cursor:
         for model in (Incident, IncidentLogEntry, Notification):

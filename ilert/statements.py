@@ -14,20 +14,19 @@ from django.db.models.sql import InsertQuery, UpdateQuery
 
 
 class Update:
-    """`UPDATE <model> SET values WHERE filters [RETURNING column]`, to run with an insert (whose
-    values may read what it returns: RawSQL("(SELECT column FROM w<n>)"), n its place in `before`)."""
+    """`UPDATE <model> SET values WHERE filters`, to run with an insert. Any `before` of insert()
+    is such an object: as_sql(connection) gives its statement, run(using) runs it alone (outside
+    PostgreSQL); one with RETURNING is read by the insert's values as RawSQL("(SELECT column FROM
+    w<n>)"), n its place in `before` (alerts/services/numbering.py's draw)."""
 
-    def __init__(self, model, values, *, returning=None, **filters):
-        self.model, self.values, self.filters, self.returning = model, values, filters, returning
+    def __init__(self, model, values, **filters):
+        self.model, self.values, self.filters = model, values, filters
 
     def as_sql(self, connection):
         query = UpdateQuery(self.model)
         query.add_update_values(self.values)
         query.add_q(Q(**self.filters))
-        sql, params = query.get_compiler(connection=connection).as_sql()
-        if self.returning:
-            sql += " RETURNING " + connection.ops.quote_name(self.model._meta.get_field(self.returning).column)
-        return sql, params
+        return query.get_compiler(connection=connection).as_sql()
 
     def run(self, using):
         return self.model._base_manager.using(using).filter(**self.filters).update(**self.values)

@@ -1,21 +1,54 @@
 """Incident numbers: #1, #2, … per tenant, unique (a unique index on (tenant, number)), with gaps
 allowed (a number drawn by an event that then finds a concurrent twin holding its key is skipped).
 
-On PostgreSQL an event with a key draws its number in the append statement that found no open
-incident (alerts/services/append.py), committed at once: the transaction that opens the incident
-then holds no lock on the tenant's counter row, so a tenant's new incidents do not queue behind
-each other's commits. Otherwise the counter is bumped inside the statement that INSERTs the
-incident (`WITH n AS (UPDATE … RETURNING) INSERT … ON CONFLICT DO NOTHING`), locked to the commit.
-Elsewhere (SQLite: one writer at a time anyway) the counter is bumped and read, then the incident
-is inserted in a savepoint.
+The counter is a row of its own (alerts.IncidentCounter), made by the tenant's first draw: a draw
+is one upsert, `INSERT … ON CONFLICT (tenant_id) DO UPDATE SET last_number = last_number + 1
+RETURNING last_number` (PostgreSQL, and SQLite ≥ 3.35). On PostgreSQL an event with a key draws its
+number in the append statement that found no open incident (alerts/services/append.py), committed
+at once: the transaction that opens the incident then holds no lock on the counter, so a tenant's
+new incidents do not queue behind each other's commits. Otherwise the draw runs inside the
+statement that INSERTs the incident (`WITH w0 AS (INSERT … counter …) INSERT … ON CONFLICT DO
+NOTHING`), locked to the commit. Elsewhere (SQLite: one writer at a time anyway) the number is
+drawn, then the incident is inserted in a savepoint.
 """
 
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import F, PositiveBigIntegerField
+from django.db.models import PositiveBigIntegerField
 from django.db.models.expressions import RawSQL
 
-from accounts.models import Tenant
 from ilert import statements
+
+from ..models import IncidentCounter
+
+
+def draw_sql(connection, rows="VALUES (%s, 1)"):
+    """The upsert that draws a number: `rows` gives (tenant id, 1) for the first draw, a VALUES
+    list or a SELECT (append.py's draws only when its conditions hold, else writes nothing)."""
+    quote = connection.ops.quote_name
+    table = quote(IncidentCounter._meta.db_table)
+    return (f"INSERT INTO {table} (tenant_id, last_number) {rows} ON CONFLICT (tenant_id) "
+            f"DO UPDATE SET last_number = {table}.last_number + 1 RETURNING last_number")
+
+
+class _Draw:
+    """The draw as a `before` of statements.insert (PostgreSQL: a CTE the INSERT reads as w0)."""
+
+    def __init__(self, tenant_id):
+        self.tenant_id = tenant_id
+
+    def as_sql(self, connection):
+        return draw_sql(connection), [self.tenant_id]
+
+    def run(self, using):
+        return draw(self.tenant_id, using)
+
+
+def draw(tenant_id, using):
+    """The tenant's next incident number, drawn in the caller's transaction."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute(draw_sql(connection), [tenant_id])
+        return cursor.fetchone()[0]
 
 
 def insert_numbered(incident, number=None):
@@ -23,19 +56,18 @@ def insert_numbered(incident, number=None):
     already (alerts/services/append.py draws it in its own statement, so this transaction never
     locks the counter); False (nothing inserted) when a row that holds its dedup key (a concurrent
     twin) is there first."""
-    if connections[router.db_for_write(type(incident))].vendor == "postgresql":
+    using = router.db_for_write(type(incident))
+    if connections[using].vendor == "postgresql":
         if number is not None:
             incident.number = number
             return bool(statements.insert([incident], skip_conflicts=True))
-        incident.number = RawSQL("(SELECT last_incident_number FROM w0)", [], output_field=PositiveBigIntegerField())
-        counter = statements.Update(Tenant, {"last_incident_number": F("last_incident_number") + 1},
-                                    returning="last_incident_number", pk=incident.tenant_id)
-        return bool(statements.insert([incident], before=[counter], skip_conflicts=True, returning=("number",)))
-    Tenant.objects.filter(pk=incident.tenant_id).update(last_incident_number=F("last_incident_number") + 1)
-    incident.number = Tenant.objects.values_list("last_incident_number", flat=True).get(pk=incident.tenant_id)
+        incident.number = RawSQL("(SELECT last_number FROM w0)", [], output_field=PositiveBigIntegerField())
+        return bool(statements.insert([incident], before=[_Draw(incident.tenant_id)], skip_conflicts=True,
+                                      returning=("number",)))
+    incident.number = draw(incident.tenant_id, using)
     try:
-        with transaction.atomic():
-            incident.save(force_insert=True)
+        with transaction.atomic(using=using):
+            incident.save(force_insert=True, using=using)
     except IntegrityError:
         return False
     return True

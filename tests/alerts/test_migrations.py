@@ -52,3 +52,22 @@ def test_existing_sources_get_the_hash_of_their_lowercased_key(tenant):
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_a_tenants_incident_counter_moves_to_its_own_row_and_numbering_goes_on(tenant, other_tenant):
+    from alerts.models import IncidentCounter
+
+    from .factories import alert, make_source
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("accounts", "0003_platform_tenant"), ("alerts", "0011_open_incidents_index")])
+    old = executor.loader.project_state(("accounts", "0003_platform_tenant")).apps
+    old.get_model("accounts", "Tenant").objects.filter(pk=tenant.pk).update(last_incident_number=41)
+    try:
+        migrate(("accounts", "0004_incident_counter_moved"))
+        assert dict(IncidentCounter.objects.values_list("tenant_id", "last_number")) == {tenant.pk: 41}
+        assert alert(make_source(tenant), key="next").incident.number == 42
+        assert alert(make_source(other_tenant), key="first").incident.number == 1  # its row made by the draw
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
