@@ -114,7 +114,7 @@ def set_up():
 
     call_command("migrate", interactive=False, verbosity=0)
     Tenant.objects.filter(slug="bench-notify").delete()
-    vacuum_all()  # autovacuum is off on these machines: the last run's rows, just deleted, would slow this one
+    vacuum_all()  # the last run's rows, just deleted, would slow this one where autovacuum is off
     tenant = TenantFactory(name="Bench notify", slug="bench-notify")
     user = UserFactory(tenant=tenant, email=f"pager-{int(time.time())}@bench.test", name="Bench Pager")
     method = ContactMethod.objects.create(tenant=tenant, user=user, kind="sms", address="+4915112345678",

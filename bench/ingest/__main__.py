@@ -99,12 +99,19 @@ def vacuum(tables=WRITTEN):
 
 
 def vacuum_all():
-    """VACUUM ANALYZE every table of the product: what the paging benches write spans most of them."""
+    """VACUUM ANALYZE every table of the product: what the paging benches write spans most of them.
+    Says so when autovacuum is off: a VACUUM before a run does not stand in for it during the run."""
     from django.apps import apps
     from django.db import connection
 
     existing = set(connection.introspection.table_names())
     vacuum(sorted({model._meta.db_table for model in apps.get_models()} & existing))
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW autovacuum")
+        if cursor.fetchone()[0] != "on":
+            print("  note: autovacuum is off on this server (production runs it): runs back to back slow down "
+                  "(docs/scaling.md); ALTER SYSTEM SET autovacuum = on; SELECT pg_reload_conf(); to measure with it",
+                  flush=True)
 
 
 def make_sources():
