@@ -31,6 +31,7 @@ def test_a_thread_keeps_its_connection_from_one_job_to_the_next():
     assert second[1] is first[1], "the second job used the first job's connection, not a new one"
 
 
+@pytest.mark.postgres  # SQLite's in-memory test database ignores close(): it would be lost
 def test_a_thread_with_nothing_to_do_closes_its_connection_and_opens_one_for_its_next_job():
     threads = Threads(1, "test", idle_seconds=0.1)
     try:
@@ -98,6 +99,7 @@ def test_no_more_jobs_run_at_once_than_there_are_threads_and_the_rest_wait_their
     assert most[0] == 2 and len(names) == 2
 
 
+@pytest.mark.postgres  # SQLite's in-memory test database ignores close(): it would be lost
 def test_no_more_threads_than_keep_hold_a_connection_after_a_burst():
     """Every thread of a burst connects; afterwards only `keep` of them stay connected."""
     threads = Threads(3, "test", keep=1, idle_seconds=60)
@@ -121,6 +123,7 @@ def test_no_more_threads_than_keep_hold_a_connection_after_a_burst():
     assert all(w.connection is None for w in wrappers)
 
 
+@pytest.mark.postgres  # SQLite's in-memory test database ignores close(): it would be lost
 def test_stopping_lets_the_queued_jobs_finish_and_closes_the_connections():
     threads = Threads(1, "test", idle_seconds=60)
     futures = [threads.submit(_connected) for _ in range(3)]
