@@ -3,17 +3,18 @@ allowed (a number drawn by an event that then finds a concurrent twin holding it
 
 The counter is a row of its own (alerts.IncidentCounter), made by the tenant's first draw: a draw
 is one upsert, `INSERT … ON CONFLICT (tenant_id) DO UPDATE SET last_number = last_number + 1
-RETURNING last_number` (PostgreSQL, and SQLite ≥ 3.35). On PostgreSQL an event with a key draws its
-number in the append statement that found no open incident (alerts/services/append.py), committed
-at once: the transaction that opens the incident then holds no lock on the counter, so a tenant's
-new incidents do not queue behind each other's commits. Otherwise the draw runs inside the
-statement that INSERTs the incident (`WITH w0 AS (INSERT … counter …) INSERT … ON CONFLICT DO
-NOTHING`), locked to the commit. Elsewhere (SQLite: one writer at a time anyway) the number is
-drawn, then the incident is inserted in a savepoint.
+RETURNING last_number` (PostgreSQL, SQLite ≥ 3.35; before 3.35, which has no RETURNING, an UPDATE
+and a SELECT in one transaction). On PostgreSQL an event with a key draws its number in the append
+statement that found no open incident (alerts/services/append.py), committed at once: the
+transaction that opens the incident then holds no lock on the counter, so a tenant's new incidents
+do not queue behind each other's commits. Otherwise the draw runs inside the statement that
+INSERTs the incident (`WITH w0 AS (INSERT … counter …) INSERT … ON CONFLICT DO NOTHING`), locked to
+the commit. Elsewhere (SQLite: one writer at a time anyway) the number is drawn, then the incident
+is inserted in a savepoint.
 """
 
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import PositiveBigIntegerField
+from django.db.models import F, PositiveBigIntegerField
 from django.db.models.expressions import RawSQL
 
 from ilert import statements
@@ -39,13 +40,16 @@ class _Draw:
     def as_sql(self, connection):
         return draw_sql(connection), [self.tenant_id]
 
-    def run(self, using):
-        return draw(self.tenant_id, using)
-
 
 def draw(tenant_id, using):
     """The tenant's next incident number, drawn in the caller's transaction."""
     connection = connections[using]
+    if not connection.features.can_return_columns_from_insert:  # SQLite before 3.35: no RETURNING
+        counters = IncidentCounter.objects.using(using)
+        with transaction.atomic(using=using):  # the UPDATE's write lock holds until the SELECT has read
+            counters.get_or_create(tenant_id=tenant_id)
+            counters.filter(pk=tenant_id).update(last_number=F("last_number") + 1)
+            return counters.values_list("last_number", flat=True).get(pk=tenant_id)
     with connection.cursor() as cursor:
         cursor.execute(draw_sql(connection), [tenant_id])
         return cursor.fetchone()[0]

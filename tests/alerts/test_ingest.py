@@ -29,6 +29,18 @@ def test_an_alert_opens_an_incident_numbered_per_tenant(tenant, other_tenant):
     assert kinds == [LogKind.CREATED, LogKind.EVENT]
 
 
+@pytest.mark.parametrize("returning", [True, False], ids=["upsert returning", "sqlite before 3.35"])
+def test_a_tenants_numbers_are_drawn_one_after_another_with_or_without_returning(tenant, monkeypatch, returning):
+    from django.db import connection
+
+    from alerts.services import numbering
+
+    first = alert(make_source(tenant), key="a").incident.number  # the counter row made by the first draw
+    monkeypatch.setattr(connection.features, "can_return_columns_from_insert", returning)
+    assert [numbering.draw(tenant.pk, "default") for _ in range(3)] == [first + 1, first + 2, first + 3]
+    monkeypatch.undo()
+    assert alert(make_source(tenant), key="b").incident.number == first + 4
+
 def test_events_with_an_open_key_append_instead_of_opening_another(tenant):
     source = make_source(tenant)
     first = alert(source, key="disk")

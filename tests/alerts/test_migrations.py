@@ -54,20 +54,36 @@ def test_existing_sources_get_the_hash_of_their_lowercased_key(tenant):
         executor.migrate(executor.loader.graph.leaf_nodes())
 
 
-def test_a_tenants_incident_counter_moves_to_its_own_row_and_numbering_goes_on(tenant, other_tenant):
+def test_the_incident_counters_move_to_their_own_rows_and_back_and_numbering_goes_on(tenant, other_tenant):
+    from accounts.models import Tenant
     from alerts.models import IncidentCounter
 
     from .factories import alert, make_source
 
     executor = MigrationExecutor(connection)
-    executor.migrate([("accounts", "0003_platform_tenant"), ("alerts", "0011_open_incidents_index")])
-    old = executor.loader.project_state(("accounts", "0003_platform_tenant")).apps
+    before = [("accounts", "0003_platform_tenant"), ("alerts", "0011_open_incidents_index")]
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
     old.get_model("accounts", "Tenant").objects.filter(pk=tenant.pk).update(last_incident_number=41)
+    # The other tenant's column says 0, but #45 is in use (drawn by a process of the old code).
+    source = old.get_model("alerts", "AlertSource").objects.create(
+        tenant_id=other_tenant.pk, name="Old", integration_type="api", key_hash="9" * 64, key_encrypted="x")
+    old.get_model("alerts", "Incident").objects.create(tenant_id=other_tenant.pk, number=45, alert_source=source,
+                                                        summary="old", incident_key="old")
     try:
         migrate(("accounts", "0004_incident_counter_moved"))
-        assert dict(IncidentCounter.objects.values_list("tenant_id", "last_number")) == {tenant.pk: 41}
+        assert dict(IncidentCounter.objects.values_list("tenant_id", "last_number")) == {
+            tenant.pk: 41, other_tenant.pk: 45}
         assert alert(make_source(tenant), key="next").incident.number == 42
-        assert alert(make_source(other_tenant), key="first").incident.number == 1  # its row made by the draw
+        assert alert(make_source(other_tenant), key="next").incident.number == 46
+
+        # Rolling back accounts alone puts the counters back into the column.
+        migrate(("accounts", "0003_platform_tenant"))
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT id, last_incident_number FROM {Tenant._meta.db_table}")
+            assert dict(cursor.fetchall()) == {tenant.pk: 42, other_tenant.pk: 46}
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+    third = Tenant.objects.create(name="Third", slug="third")
+    assert alert(make_source(third), key="first").incident.number == 1  # its counter row made by the draw

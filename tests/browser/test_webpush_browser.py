@@ -68,24 +68,22 @@ def push_settings(settings, live_server, tmp_path):
 
 
 def controlled(page):
-    """The service worker is active and controls the page. Its activation claims the open pages, but
-    a page whose navigation began before that (login's redirect, say) is missed by the claim, as in
-    any browser on a first visit; such a page is loaded again, and a page loaded after activation
-    must be controlled from the start. Awaited in the page (at most 15 s), not with
-    page.wait_for_function: when that has to poll, Playwright evaluates the predicate's string in the
-    page, which its Content-Security-Policy (no 'unsafe-eval') refuses."""
-    claimed = page.evaluate("""() => new Promise((resolve, reject) => {
-        setTimeout(() => reject(new Error("no service worker was activated in 15 s")), 15000);
-        navigator.serviceWorker.ready.then(registration => {
-            const worker = registration.active;
-            const done = () => resolve(navigator.serviceWorker.controller !== null);
-            if (worker.state === "activated") { done(); return; }
-            worker.addEventListener("statechange", () => { if (worker.state === "activated") done(); });
-        });
+    """Open the login page and stay there until the service worker it registers has activated and
+    taken it over (the worker's clients.claim(): a page open before the worker was is controlled
+    without being loaded again). Nothing navigates meanwhile: a page whose navigation began while
+    the worker activated would be missed by the claim (any browser's race on a first visit; login's
+    redirect met it). Awaited in the page, for at most 15 s; not with page.wait_for_function, which
+    when it polls evaluates the predicate's string in the page, refused by its Content-Security-Policy."""
+    page.goto("/login/")
+    page.evaluate("""() => navigator.serviceWorker.controller !== null || new Promise((resolve, reject) => {
+        navigator.serviceWorker.addEventListener("controllerchange", resolve, {once: true});
+        setTimeout(async () => {
+            const r = await navigator.serviceWorker.getRegistration();
+            const state = r ? ["installing", "waiting", "active"].map(k => `${k}: ${r[k] && r[k].state}`).join(", ")
+                            : "not registered";
+            reject(new Error(`the service worker did not take the page over in 15 s (${state})`));
+        }, 15000);
     })""")
-    if not claimed:
-        page.reload()
-        assert page.evaluate("navigator.serviceWorker.controller !== null"), "a page loaded after activation is not controlled"
 
 
 def notifications_of(page, until):
@@ -119,10 +117,9 @@ def test_enable_push_receive_a_page_in_the_service_worker_and_accept_from_its_ac
         subscriber = Subscriber(push.endpoint("chromium"))
         context.add_init_script(SHIM % json.dumps({"endpoint": subscriber.endpoint, "keys": subscriber.keys}))
         page = context.new_page()
-        login(page, "rita@acme.test", "correct horse battery")
-
         # The worker registers on every page and takes the page over.
         controlled(page)
+        login(page, "rita@acme.test", "correct horse battery")
         cached = page.evaluate("async () => { const names = await caches.keys(); const c = await caches.open(names[0]);"
                                " return {names, urls: (await c.keys()).map(r => new URL(r.url).pathname)}; }")
         assert len(cached["names"]) == 1 and cached["names"][0].startswith("ilert-shell-")
@@ -196,8 +193,8 @@ def test_the_app_shows_the_offline_page_when_the_network_is_gone(browser, live_s
     context = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844})
     context.set_default_timeout(15_000)
     page = context.new_page()
-    login(page, "rita@acme.test", "correct horse battery")
     controlled(page)
+    login(page, "rita@acme.test", "correct horse battery")
     context.set_offline(True)
     page.goto("/incidents/")
     assert "You are offline" in page.inner_text("body")
@@ -240,8 +237,8 @@ def test_the_worker_renews_a_replaced_subscription_with_the_same_vapid_key(brows
         first = Subscriber(push.endpoint("first"))
         context.add_init_script(SHIM % json.dumps({"endpoint": first.endpoint, "keys": first.keys}))
         page = context.new_page()
-        login(page, "rita@acme.test", "correct horse battery")
         controlled(page)
+        login(page, "rita@acme.test", "correct horse battery")
         page.goto("/profile/")
         page.wait_for_selector("[data-webpush-enable]")
         page.fill("[data-webpush-name]", "Rita's phone")
