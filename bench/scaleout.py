@@ -118,7 +118,7 @@ def main():
                "TWILIO_API_BASE_URL": server.url}
         for shape in args.shapes.split(","):
             web, workers = (int(part) for part in shape.split("x"))
-            vacuum_all()  # autovacuum is off on these machines: each shape starts from clean tables
+            vacuum_all()  # each shape starts from clean tables where autovacuum is off
             with Stack(database_url=url, redis_url=os.environ["REDIS_URL"], env=env, tmp=tmp,
                        settings="bench.ingest.settings", worker_concurrency=8, web_workers=web,
                        worker_processes=workers) as stack:
