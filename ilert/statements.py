@@ -15,9 +15,10 @@ from django.db.models.sql import InsertQuery, UpdateQuery
 
 class Update:
     """`UPDATE <model> SET values WHERE filters`, to run with an insert. Any `before` of insert()
-    is such an object: as_sql(connection) gives its statement, run(using) runs it alone (outside
-    PostgreSQL); one with RETURNING is read by the insert's values as RawSQL("(SELECT column FROM
-    w<n>)"), n its place in `before` (alerts/services/numbering.py's draw)."""
+    is such an object: as_sql(connection) gives its statement, run(using) runs it alone outside
+    PostgreSQL (one only ever passed on PostgreSQL may leave run out). One with RETURNING is read by
+    the insert's values as RawSQL("(SELECT column FROM w<n>)"), n its place in `before`
+    (alerts/services/numbering.py's draw of an incident number)."""
 
     def __init__(self, model, values, **filters):
         self.model, self.values, self.filters = model, values, filters

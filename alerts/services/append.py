@@ -16,8 +16,8 @@ running it.
 
 When no incident is open for the key, the statement draws the tenant's next incident number and
 writes nothing else (numbering.py). The tenant's counter row stays locked until that transaction
-commits, so a tenant's new incidents queued behind each other's disk flushes (at 170 new incidents/s the
-statement averaged 2.9 ms in pg_stat_statements, nearly all of it waiting for that lock). Run on
+commits, so a tenant's new incidents queued behind each other's disk flushes (at 170 new incidents/s
+the statement averaged 2.9 ms in pg_stat_statements, nearly all of it waiting for that lock). Run on
 its own (autocommit, as the Event API runs it), the draw's transaction therefore commits without
 waiting for its WAL to reach the disk (`synchronous_commit` off for it alone). Nothing is lost by
 it: the incident that uses the number commits durably afterwards, and that flush writes the log up
