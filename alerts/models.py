@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone as dj_timezone
 
 from ilert import secrets
-from ilert.tenancy import TenantOwned
+from ilert.tenancy import TenantOwned, tenant_key
 
 from .integrations import registry
 
@@ -154,6 +154,7 @@ class Incident(TenantOwned):
 
     OPEN = (Status.PENDING, Status.ACCEPTED)
 
+    tenant = tenant_key(db_index=False)  # incident_tenant_status and the numbers' unique index start with it
     number = models.PositiveBigIntegerField()
     # Indexed by incident_source_key (and the open-dedup index): a second index would only slow writes.
     alert_source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="incidents", db_index=False)
@@ -262,6 +263,7 @@ class IncidentLogEntry(TenantOwned):
     """The incident's timeline: every event received and every change, who did it and through
     which channel (`via`: api, dashboard, sms, voice, push, email, slack, the integration, system)."""
 
+    tenant = tenant_key(db_index=False)  # read by incident only: one row per event, no index it would use
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="log_entries",
                                  db_index=False)  # log_incident_at starts with it
     at = models.DateTimeField(default=dj_timezone.now)

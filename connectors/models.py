@@ -120,8 +120,9 @@ class ConnectionInvocation(TenantOwned):
 
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="invocations")
-    incident = models.ForeignKey("alerts.Incident", on_delete=models.CASCADE, related_name="+")
+    # Indexed by invocation_connection and invocation_incident, which start with them.
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="invocations", db_index=False)
+    incident = models.ForeignKey("alerts.Incident", on_delete=models.CASCADE, related_name="+", db_index=False)
     event = models.CharField(max_length=20, choices=Event.choices)
     manual = models.BooleanField(default=False)
     requested_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL,

@@ -26,7 +26,7 @@ from django.utils import timezone as dj_timezone
 
 from alerts.models import Priority
 from ilert import secrets
-from ilert.tenancy import TenantOwned
+from ilert.tenancy import TenantOwned, tenant_key
 
 
 def _registry():
@@ -235,6 +235,7 @@ class Notification(TenantOwned):
     WENT_OUT = (Status.SENDING, Status.SENT, Status.DELIVERED, Status.UNCERTAIN)
 
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PAGE)
+    tenant = tenant_key(db_index=False)  # notification_report_delivery starts with it
     # Both indexed by the composite indexes below (a single-column copy would only slow the
     # escalation engine's bulk inserts).
     incident = models.ForeignKey(
@@ -333,6 +334,7 @@ class DeliveryAttempt(TenantOwned):
         FOUND = "found", "Found at the provider"
         NOT_FOUND = "not_found", "Not at the provider"
 
+    tenant = tenant_key(db_index=False)  # read by notification only
     notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="delivery_attempts",
                                      db_index=False)  # the index below starts with it
     kind = models.CharField(max_length=8, choices=Kind.choices)

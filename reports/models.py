@@ -7,7 +7,7 @@ import uuid
 
 from django.db import models
 
-from ilert.tenancy import TenantOwned
+from ilert.tenancy import TenantOwned, tenant_key
 
 
 class DirtyIncident(TenantOwned):
@@ -22,6 +22,7 @@ class DirtyIncident(TenantOwned):
 class IncidentFact(TenantOwned):
     """One incident's contribution to the reports, as last folded into the roll-ups."""
 
+    tenant = tenant_key(db_index=False)  # fact_tenant_created starts with it
     incident = models.OneToOneField("alerts.Incident", on_delete=models.CASCADE, primary_key=True,
                                     related_name="+")
     created_at = models.DateTimeField()

@@ -160,7 +160,8 @@ class UptimeMonitor(TenantOwned):
 class CheckResult(TenantOwned):
     """One check, kept raw for UPTIME_RAW_RETENTION_DAYS (then only its roll-ups remain)."""
 
-    monitor = models.ForeignKey(UptimeMonitor, on_delete=models.CASCADE, related_name="results")
+    monitor = models.ForeignKey(UptimeMonitor, on_delete=models.CASCADE, related_name="results",
+                                db_index=False)  # uptime_result_monitor_at starts with it
     checked_at = models.DateTimeField()
     outcome = models.CharField(max_length=12, choices=Outcome.choices)
     response_ms = models.PositiveIntegerField(null=True, blank=True)
