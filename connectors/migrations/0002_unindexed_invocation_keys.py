@@ -12,7 +12,6 @@ class Migration(migrations.Migration):
     atomic = False  # DROP INDEX CONCURRENTLY runs outside a transaction
 
     dependencies = [
-        ('alerts', '0013_unindexed_tenant_keys'),
         ('connectors', '0001_initial'),
     ]
 

@@ -10,7 +10,8 @@ class DropForeignKeyIndex(migrations.AlterField):
     change; on PostgreSQL adding it back checks every row under a lock that holds off writes to the
     table for as long as that takes (the timeline has a row per event). The constraint does not
     change, so only the index goes, CONCURRENTLY on PostgreSQL: the migration must say
-    `atomic = False`. Backwards builds the index again under the name Django gave it."""
+    `atomic = False`. Backwards builds the index again under the name Django gave it (IF NOT EXISTS, so
+    a backwards run that stopped half-way can be run again)."""
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
         model = from_state.apps.get_model(app_label, self.model_name)
@@ -23,7 +24,7 @@ class DropForeignKeyIndex(migrations.AlterField):
         if self.allow_migrate_model(schema_editor.connection.alias, model):
             name, column = self._index(schema_editor, model)
             table = schema_editor.quote_name(model._meta.db_table)
-            schema_editor.execute(f"CREATE INDEX {self._concurrently(schema_editor)}{name} ON {table} ({column})")
+            schema_editor.execute(f"CREATE INDEX {self._concurrently(schema_editor)}IF NOT EXISTS {name} ON {table} ({column})")
 
     def _index(self, schema_editor, model):
         """The quoted name Django gives a foreign key's index (the schema editor's, for every
