@@ -24,7 +24,8 @@ class DropForeignKeyIndex(migrations.AlterField):
         if self.allow_migrate_model(schema_editor.connection.alias, model):
             name, column = self._index(schema_editor, model)
             table = schema_editor.quote_name(model._meta.db_table)
-            schema_editor.execute(f"CREATE INDEX {self._concurrently(schema_editor)}IF NOT EXISTS {name} ON {table} ({column})")
+            create = f"CREATE INDEX {self._concurrently(schema_editor)}IF NOT EXISTS"
+            schema_editor.execute(f"{create} {name} ON {table} ({column})")
 
     def _index(self, schema_editor, model):
         """The quoted name Django gives a foreign key's index (the schema editor's, for every
