@@ -319,6 +319,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_DB_REUSE_MAX = 1000
 # Sweepers: each app's periodic catch-up for due rows that no task handled.
 SWEEP_INTERVAL_SECONDS = float(env("SWEEP_INTERVAL_SECONDS", "2"))
+# Under a stream of new incidents a worker's escalation pass waits this long before it runs again for
+# the kicks that came in meanwhile, so that it pages them in bigger batches (escalation/tasks.py).
+# A lone incident is stepped at once.
+ESCALATION_GATHER_SECONDS = float(env("ESCALATION_GATHER_SECONDS", "0.1"))
 SWEEPER_TASKS = [
     "alerts.tasks.sweep",
     "alerts.tasks.sweep_heartbeats",

@@ -2,6 +2,7 @@
 of the process ticks starts no tick of its own; that thread runs one more pass for it."""
 
 import threading
+from types import SimpleNamespace
 
 import pytest
 
@@ -78,3 +79,19 @@ def test_a_tick_that_fails_lets_the_next_kick_tick(ticks):
     thread.join(30)
     assert len(errors) == 1
     assert _kick() == 1 and fake.calls == 2
+
+
+def test_a_further_pass_waits_for_kicks_to_gather_and_a_lone_kick_does_not(ticks, monkeypatch, settings):
+    settings.ESCALATION_GATHER_SECONDS = 0.1
+    fake = ticks()
+    waits = []  # (seconds, passes run before the wait)
+    monkeypatch.setattr(tasks, "time", SimpleNamespace(sleep=lambda seconds: waits.append((seconds, fake.calls))))
+    first = threading.Thread(target=_kick)
+    first.start()
+    assert fake.first_started.wait(30)
+    assert waits == []  # the first pass did not wait
+    assert _kick() == 0  # folded into the running tick
+    fake.release.set()
+    first.join(30)
+    assert fake.calls == 2 and waits == [(0.1, 1)]  # one wait, between the first pass and the kick's
+    assert _kick() == 1 and fake.calls == 3 and waits == [(0.1, 1)]  # a lone kick: at once
