@@ -27,9 +27,11 @@ def step(incident_id, expected_level, expected_round):
 # (bench/notify); one thread now takes them in batches. Other processes tick as before (skipping
 # the rows this one holds). If a tick fails, the kicks folded into it wait for the beat sweeper.
 # Before each further pass the thread waits ESCALATION_GATHER_SECONDS, so that under a stream of new
-# incidents a pass takes many: a pass and its delivery batch cost nearly the same for one incident as
-# for twenty (tests/notifications/test_paging_round_trips.py; the figures: docs/scaling.md). The
-# first pass does not wait: a lone incident is stepped at once.
+# incidents a pass takes many: a pass costs the same ~30 statements for one incident as for twenty,
+# and its delivery batch 17 for one message against 95 for twenty
+# (tests/notifications/test_paging_round_trips.py; the figures: docs/scaling.md). The first pass
+# does not wait: a lone incident is stepped at once. The wait is outside the lock (a kick meanwhile
+# returns at once) and before the next pass's kick.started (commits during it are that pass's).
 _kicks = threading.Lock()
 _ticking = False
 _again = False

@@ -63,3 +63,11 @@ def test_build_commands_run_without_a_secret_key_but_serving_does_not(tmp_path):
     assert manage("makemigrations", "--check", "--dry-run").returncode == 0
     refused = manage("migrate")
     assert refused.returncode != 0 and "SECRET_KEY is not set" in refused.stderr
+
+
+def test_the_escalation_gather_window_is_refused_outside_zero_to_one_second(tmp_path):
+    for bad in ("-1", "5"):
+        result = run(SETUP, data_dir=str(tmp_path), SECRET_KEY="x", ESCALATION_GATHER_SECONDS=bad)
+        assert result.returncode != 0 and "ESCALATION_GATHER_SECONDS" in result.stderr
+    code = SETUP + "from django.conf import settings as s; print(s.ESCALATION_GATHER_SECONDS)"
+    assert run(code, data_dir=str(tmp_path), SECRET_KEY="x", ESCALATION_GATHER_SECONDS="0.25").stdout.split() == ["0.25"]

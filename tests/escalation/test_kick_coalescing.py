@@ -84,8 +84,15 @@ def test_a_tick_that_fails_lets_the_next_kick_tick(ticks):
 def test_a_further_pass_waits_for_kicks_to_gather_and_a_lone_kick_does_not(ticks, monkeypatch, settings):
     settings.ESCALATION_GATHER_SECONDS = 0.1
     fake = ticks()
-    waits = []  # (seconds, passes run before the wait)
-    monkeypatch.setattr(tasks, "time", SimpleNamespace(sleep=lambda seconds: waits.append((seconds, fake.calls))))
+    waits, steps = [], []  # (seconds, passes run before the wait); what the loop did, in order
+
+    def sleep(seconds):
+        assert not tasks._kicks.locked()  # a kick meanwhile must not wait for it  # noqa: SLF001
+        waits.append((seconds, fake.calls))
+        steps.append("wait")
+
+    monkeypatch.setattr(tasks, "time", SimpleNamespace(sleep=sleep))
+    monkeypatch.setattr(tasks.kick, "started", lambda name: steps.append("started"))
     first = threading.Thread(target=_kick)
     first.start()
     assert fake.first_started.wait(30)
@@ -94,4 +101,5 @@ def test_a_further_pass_waits_for_kicks_to_gather_and_a_lone_kick_does_not(ticks
     fake.release.set()
     first.join(30)
     assert fake.calls == 2 and waits == [(0.1, 1)]  # one wait, between the first pass and the kick's
+    assert steps == ["started", "wait", "started"]  # commits during the wait count for the next pass
     assert _kick() == 1 and fake.calls == 3 and waits == [(0.1, 1)]  # a lone kick: at once
