@@ -323,7 +323,7 @@ SWEEP_INTERVAL_SECONDS = float(env("SWEEP_INTERVAL_SECONDS", "2"))
 # the kicks that came in meanwhile, so that it pages them in bigger batches (escalation/tasks.py).
 # A lone incident is stepped at once.
 ESCALATION_GATHER_SECONDS = float(env("ESCALATION_GATHER_SECONDS", "0.1"))
-if not 0 <= ESCALATION_GATHER_SECONDS <= 1:  # longer would hold pages back more than a sweep interval does
+if not 0 <= ESCALATION_GATHER_SECONDS <= 1:  # each page of a stream may wait this long on top
     raise ImproperlyConfigured(f"ESCALATION_GATHER_SECONDS: {ESCALATION_GATHER_SECONDS} is not between 0 and 1.")
 SWEEPER_TASKS = [
     "alerts.tasks.sweep",

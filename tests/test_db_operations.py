@@ -36,19 +36,15 @@ def _keys(model, column):
     return name in found and found[name]["columns"] == [column], fk
 
 
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_indexes_go_and_come_back_while_every_foreign_key_stays():
     assert {pair: _keys(*pair) for pair in EVERY} == {pair: (False, True) for pair in EVERY}
-    before = [(app, MigrationExecutor(connection).loader.graph.node_map[(app, name)].parents)
-              for app, name in DROPPED]
-    previous = [(app, next(p[1] for p in parents if p[0] == app)) for app, parents in before]
+    graph = MigrationExecutor(connection).loader.graph
+    # Each app back to its migration before the one that dropped the indexes.
+    previous = [next(parent.key for parent in graph.node_map[target].parents if parent.key[0] == target[0])
+                for target in DROPPED]
     try:
-        _migrate(previous)
+        MigrationExecutor(connection).migrate(previous)
         assert {pair: _keys(*pair) for pair in EVERY} == {pair: (True, True) for pair in EVERY}
     finally:
         executor = MigrationExecutor(connection)  # back to the latest state of every app
